@@ -1,0 +1,49 @@
+# dlrun's everyday commands. `make demo` and `make test` install on first use.
+# VENV may point elsewhere (CI keeps one outside the clone): make test VENV=/path/to/venv
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.dlrun-installed
+DEMO_DIR ?= outputs/demo
+ARGS ?=
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test run data clean
+
+help: ## list the targets
+	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP) ## create the venv and install dlrun (editable) with its test tools
+
+demo: $(STAMP) ## a short study that needs no download: deep vs shallow MLPs (~500 parameters each) fitting sin(x)+x^2
+	@rm -rf $(DEMO_DIR)
+	@for spec in "shallow [166]" "medium [15,15,15]" "deep [10,10,10,10,10]"; do \
+		set -- $$spec; \
+		echo "== $$1 MLP, hidden $$2"; \
+		$(BIN)/dlrun dataset=function dataset.fn=sin_plus_square "model.hidden=$$2" trainer.epochs=60 \
+			trainer.batch_size=32 name=demo-$$1 hydra.run.dir=$(DEMO_DIR)/$$1 $(ARGS) || exit 1; \
+	done
+	@echo; echo "demo done: CSVs and plots in"; for d in shallow medium deep; do \
+		echo "  $(DEMO_DIR)/$$d/  (metrics.csv, predictions.csv, summary.json, plots/curves.png, plots/predictions.png)"; done
+
+test: $(STAMP) ## run the test suite (real-data tests use ../shared/datasets when present)
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure" >&2; exit 1; fi; \
+	exit $$rc
+
+run: $(STAMP) ## one dlrun call: make run ARGS="dataset=gurmukhi model=cnn trainer.epochs=5"
+	$(BIN)/dlrun $(ARGS)
+
+data: ## lay out the offline dataset copies from ../shared/datasets into ./data
+	$(PYTHON) ../shared/datasets/prepare.py data
+
+clean: ## remove run outputs, caches and build leftovers (keeps the venv and data/)
+	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+	rm -rf .pytest_cache build *.egg-info
+	find runner tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,80 @@
+"""The `dlrun` entry point: compose the Hydra config, validate it, dispatch the task.
+
+    dlrun dataset=gurmukhi model=mlp activation=tanh trainer.epochs=5
+
+Only Hydra and OmegaConf are imported at module level, so `dlrun --help` and tab completion
+stay fast; torch, torchvision and matplotlib are imported inside the task.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from runner.config.schema import register
+from runner.errors import UserError
+from runner.messages import describe_error
+
+
+def conf_dir() -> Path:
+    """conf/ beside the package in a checkout or editable install; share/dlrun/conf otherwise."""
+    here = Path(__file__).resolve().parent.parent / "conf"
+    if here.is_dir():
+        return here
+    return Path(sys.prefix) / "share" / "dlrun" / "conf"
+
+
+def _only_hydra_files(job_dir: Path) -> bool:
+    return job_dir.is_dir() and all(p.name == ".hydra" for p in job_dir.iterdir())
+
+
+# Input errors raised inside the task are kept here rather than raised through Hydra, which
+# would print a line of its own before ours.
+_user_errors: list = []
+
+
+def _task(cfg: DictConfig):
+    job_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        from runner.config.validate import validate
+
+        validate(cfg)
+        from runner.tasks import dispatch
+
+        return dispatch(cfg, job_dir)
+    except UserError as ex:
+        # Nothing useful ran: leave no directory behind that could pass for a result.
+        if _only_hydra_files(job_dir):
+            shutil.rmtree(job_dir, ignore_errors=True)
+        _user_errors.append(ex)
+        return None
+
+
+def main() -> None:
+    debug = os.environ.get("HYDRA_FULL_ERROR") == "1" or bool(os.environ.get("DLRUN_DEBUG"))
+    # Hydra prints its own multi-line reports unless told to raise; we raise and print one line.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    register()
+    app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)
+    try:
+        app()
+        if _user_errors:
+            raise _user_errors[-1]
+    except KeyboardInterrupt:
+        print("dlrun: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as ex:  # noqa: BLE001 - every failure is reported, unknown ones with a traceback
+        line = describe_error(ex)
+        if line is None or debug:
+            raise
+        print(f"dlrun: error: {line}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

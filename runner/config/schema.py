@@ -1,0 +1,117 @@
+"""Typed schemas behind the YAML groups in conf/.
+
+Registered in Hydra's ConfigStore as `dlrun_schema`, which conf/config.yaml lists first in
+its defaults, so every group option is merged onto these dataclasses: an unknown key or a
+value of the wrong type fails at composition, before any data is read. Ranges and choices
+that a type cannot express are checked by `runner.config.validate`.
+
+Sizes that may be a fraction or a count (`val_size`, `subsample`, ...) are floats:
+0 means "off", a value in (0, 1) is a fraction, a value >= 1 is a count of samples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING  # cifar10 | mnist | fashion_mnist | gurmukhi | function | any folder dataset
+    # where samples come from: auto (torchvision files, else class folders, else download),
+    # torchvision, folders (<data_dir>/<folder>/<split>/<class>/*), function (synthetic)
+    source: str = "auto"
+    folder: Optional[str] = None  # folder under data_dir for the class-folder layout
+    test_folder: str = "test"  # class-folder layout: the folder read as the test split
+    download: bool = True  # try torchvision's download when files are missing
+    # shape of one sample as the model sees it; folder images are converted/resized to it
+    channels: int = 1
+    image_size: List[int] = field(default_factory=lambda: [28, 28])
+    num_classes: int = 10
+    # per-channel normalisation; null = computed from the training split
+    mean: Optional[List[float]] = None
+    std: Optional[List[float]] = None
+    # splits (all stratified for classification, deterministic by `seed`)
+    val_size: float = 0.0  # carved from the training split
+    train_fraction: float = 1.0  # train on this share of what is left (0 < f <= 1)
+    subsample: float = 0.0  # keep this much of the training set before any split
+    test_subsample: float = 0.0  # keep this much of the test set
+    holdout: float = 0.0  # move this share of the training set to test (replaces the test set)
+    # function datasets: y = fn(x), x uniform on [low, high]
+    fn: Optional[str] = None
+    low: Optional[float] = None  # null = the function's own interval
+    high: Optional[float] = None
+    n_train: int = 1000
+    n_test: int = 500
+    noise: float = 0.0  # std of Gaussian noise added to training targets
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING  # mlp | cnn
+    conv: List[int] = field(default_factory=list)  # cnn: channels of each 3x3 conv + 2x2 max-pool
+    hidden: List[int] = field(default_factory=lambda: [256, 128])  # widths of the FC block
+
+
+@dataclass
+class ActivationConfig:
+    name: str = MISSING  # relu | sigmoid | tanh | leaky_relu | elu | gelu
+    negative_slope: float = 0.01  # leaky_relu
+    alpha: float = 1.0  # elu
+
+
+@dataclass
+class RegularizerConfig:
+    l1: float = 0.0  # lambda of lambda*sum|w| over weight matrices and conv kernels
+    l2: float = 0.0  # lambda of lambda*sum(w^2) over the same weights
+    dropout: float = 0.0  # drop probability after every hidden FC activation
+    batchnorm: bool = False  # BatchNorm after every conv and hidden FC layer, before the activation
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = MISSING  # sgd | adam
+    lr: float = 1e-3
+    momentum: float = 0.9  # sgd
+    nesterov: bool = False  # sgd
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])  # adam
+
+
+@dataclass
+class InitConfig:
+    name: str = "default"  # default | xavier | kaiming
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    eval_batch_size: int = 2048  # evaluation only: no gradients, so large batches are fine
+    # running: mean over the epoch's steps (train mode, as most notebooks report);
+    # full: the whole training split re-evaluated in eval mode after each epoch
+    train_metrics: str = "running"
+    progress: str = "auto"  # auto (bar on a terminal, plain lines otherwise) | bar | plain | quiet
+
+
+@dataclass
+class Config:
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    activation: ActivationConfig = field(default_factory=ActivationConfig)
+    regularizer: RegularizerConfig = field(default_factory=RegularizerConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    task: str = "train"
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    data_dir: str = "${oc.env:DLRUN_DATA,./data}"
+    name: str = "${dataset.name}-${model.name}-${activation.name}"  # short name in the run dir
+
+
+def register() -> None:
+    """Make the schema available to conf/config.yaml's defaults list."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="dlrun_schema", node=Config)

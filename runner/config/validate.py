@@ -1,0 +1,122 @@
+"""Range and choice checks that types alone cannot express.
+
+Runs on the composed config before any data is read. Each failure is a `ConfigError` naming
+the key, what was expected and what was given; the CLI prints it as one line.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from runner.errors import ConfigError
+
+DATASETS_BUILTIN = ("cifar10", "mnist", "fashion_mnist", "gurmukhi", "function")
+SOURCES = ("auto", "torchvision", "folders", "function")
+FUNCTIONS = ("sin_plus_square", "sign_sin", "sin_plus_x", "cos_over_x")
+MODELS = ("mlp", "cnn")
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "gelu")
+OPTIMIZERS = ("sgd", "adam")
+INITS = ("default", "xavier", "kaiming")
+TRAIN_METRICS = ("running", "full")
+PROGRESS = ("auto", "bar", "plain", "quiet")
+TASKS = ("train",)
+
+
+def _choice(key: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigError(key, f"one of {', '.join(allowed)}", value)
+
+
+def _check(ok: bool, key: str, expected: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(key, expected, value)
+
+
+def _size(key: str, value: float, allow_zero: bool = True) -> None:
+    """A size is 0 (off), a fraction in (0, 1), or a whole count >= 1."""
+    ok = math.isfinite(value) and value >= 0 and (value < 1 or float(value).is_integer())
+    if not allow_zero and value == 0:
+        ok = False
+    _check(ok, key, "0 (off), a fraction in (0, 1) or a whole count >= 1", value)
+
+
+def validate(cfg) -> None:
+    """Raise ConfigError for the first value out of range; return None when all is well."""
+    d = cfg.dataset
+    _choice("dataset.source", d.source, SOURCES)
+    is_function = d.source == "function"
+    if is_function:
+        _choice("dataset.fn", d.fn, FUNCTIONS)
+        _check(d.n_train >= 2, "dataset.n_train", "an integer >= 2", d.n_train)
+        _check(d.n_test >= 1, "dataset.n_test", "an integer >= 1", d.n_test)
+        _check(d.noise >= 0, "dataset.noise", "a number >= 0", d.noise)
+        if d.low is not None and d.high is not None:
+            _check(d.low < d.high, "dataset.low", f"a number below dataset.high ({d.high})", d.low)
+        if d.fn == "cos_over_x" and d.low is not None:
+            _check(d.low > 0, "dataset.low", "a number > 0 (cos(x)/x needs a positive interval)", d.low)
+    else:
+        _check(d.channels in (1, 3), "dataset.channels", "1 or 3", d.channels)
+        _check(len(d.image_size) == 2 and min(d.image_size) >= 1, "dataset.image_size",
+               "[height, width] with both >= 1", list(d.image_size))
+        _check(d.num_classes >= 2, "dataset.num_classes", "an integer >= 2", d.num_classes)
+        for stat in ("mean", "std"):
+            vals = getattr(d, stat)
+            if vals is not None:
+                _check(len(vals) == d.channels, f"dataset.{stat}",
+                       f"{d.channels} value(s), one per channel, or null", list(vals))
+        if d.std is not None:
+            _check(min(d.std) > 0, "dataset.std", "values > 0", list(d.std))
+        if d.source == "folders" or d.name not in DATASETS_BUILTIN:
+            _check(bool(d.folder), "dataset.folder", "the folder under data_dir holding <split>/<class>/*", d.folder)
+    for key in ("val_size", "subsample", "test_subsample"):
+        _size(f"dataset.{key}", getattr(d, key))
+    _check(0 < d.train_fraction <= 1, "dataset.train_fraction", "a fraction in (0, 1]", d.train_fraction)
+    _check(0 <= d.holdout < 1, "dataset.holdout", "0 (off) or a fraction in (0, 1), e.g. 0.3", d.holdout)
+
+    m = cfg.model
+    _choice("model.name", m.name, MODELS)
+    _check(all(w >= 1 for w in m.hidden), "model.hidden", "a list of widths >= 1, e.g. [256,128]", list(m.hidden))
+    _check(all(c >= 1 for c in m.conv), "model.conv", "a list of channel counts >= 1, e.g. [32,64]", list(m.conv))
+    if m.name == "mlp":
+        _check(len(m.conv) == 0, "model.conv", "[] for model=mlp (use model=cnn for conv layers)", list(m.conv))
+    else:
+        _check(not is_function, "model", "mlp for dataset=function (a CNN needs images)", m.name)
+        _check(len(m.conv) >= 1, "model.conv", "at least one channel count for model=cnn", list(m.conv))
+        h, w = d.image_size
+        stages = len(m.conv)
+        _check(min(h, w) >> stages >= 1, "model.conv",
+               f"at most {max(0, min(h, w).bit_length() - 1)} conv layers: each 2x2 pool halves the "
+               f"{h}x{w} input", list(m.conv))
+
+    a = cfg.activation
+    _choice("activation.name", a.name, ACTIVATIONS)
+    _check(a.negative_slope >= 0, "activation.negative_slope", "a number >= 0", a.negative_slope)
+    _check(a.alpha > 0, "activation.alpha", "a number > 0", a.alpha)
+
+    r = cfg.regularizer
+    _check(r.l1 >= 0, "regularizer.l1", "a lambda >= 0", r.l1)
+    _check(r.l2 >= 0, "regularizer.l2", "a lambda >= 0", r.l2)
+    _check(0 <= r.dropout < 1, "regularizer.dropout", "a probability in [0, 1)", r.dropout)
+
+    o = cfg.optimizer
+    _choice("optimizer.name", o.name, OPTIMIZERS)
+    _check(o.lr > 0 and math.isfinite(o.lr), "optimizer.lr", "a learning rate > 0", o.lr)
+    _check(0 <= o.momentum < 1, "optimizer.momentum", "a number in [0, 1)", o.momentum)
+    _check(len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas), "optimizer.betas",
+           "two numbers in [0, 1), e.g. [0.9,0.999]", list(o.betas))
+
+    _choice("init.name", cfg.init.name, INITS)
+
+    t = cfg.trainer
+    _check(t.epochs >= 1, "trainer.epochs", "an integer >= 1", t.epochs)
+    _check(t.batch_size >= 1, "trainer.batch_size", "an integer >= 1", t.batch_size)
+    _check(t.eval_batch_size >= 1, "trainer.eval_batch_size", "an integer >= 1", t.eval_batch_size)
+    _choice("trainer.train_metrics", t.train_metrics, TRAIN_METRICS)
+    _choice("trainer.progress", t.progress, PROGRESS)
+
+    _choice("task", cfg.task, TASKS)
+    _check(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
+    dev = str(cfg.device)
+    _check(dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit()),
+           "device", "auto, cpu, cuda, cuda:N or mps", dev)
+    _check(bool(str(cfg.data_dir).strip()), "data_dir", "a directory path", cfg.data_dir)

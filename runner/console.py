@@ -1,0 +1,101 @@
+"""What a run prints: a progress bar over epochs with one compact line per epoch and a final
+summary table on a terminal; the same lines, plain, when stdout is a pipe or a CI log."""
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt_loss(v) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def _fmt_acc(v) -> str:
+    return "" if v is None else f" {100 * v:5.1f}%"
+
+
+def epoch_line(row: dict, epochs: int) -> str:
+    width = len(str(epochs))
+    parts = [f"epoch {row['epoch']:>{width}}/{epochs}"]
+    for split in ("train", "val", "test"):
+        if f"{split}_loss" in row:
+            parts.append(f"{split} {_fmt_loss(row[f'{split}_loss'])}{_fmt_acc(row.get(f'{split}_acc'))}")
+    parts.append(f"{row['seconds']:.2f}s")
+    return "  ".join(parts)
+
+
+class Reporter:
+    def __init__(self, mode: str, epochs: int):
+        if mode == "auto":
+            mode = "bar" if sys.stdout.isatty() else "plain"
+        self.mode, self.epochs = mode, epochs
+        self.console = Console(highlight=False, soft_wrap=True)
+        self._progress = self._task = None
+
+    def _print(self, text: str, **kw) -> None:
+        if self.mode == "quiet":
+            return
+        if self.mode == "bar":
+            self.console.print(text, **kw)
+        else:
+            print(text, flush=True)
+
+    def start(self, lines: list) -> None:
+        for line in lines:
+            self._print(line)
+        if self.mode == "bar":
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self._progress = Progress(TextColumn("[bold]epochs"), BarColumn(), MofNCompleteColumn(),
+                                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                                      console=self.console, transient=True)
+            self._task = self._progress.add_task("train", total=self.epochs)
+            self._progress.start()
+
+    def epoch(self, row: dict) -> None:
+        line = epoch_line(row, self.epochs)
+        if self._progress is not None:
+            self._progress.console.print(line, highlight=False)
+            self._progress.advance(self._task)
+        else:
+            self._print(line)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def finish(self, summary: dict, run_dir) -> None:
+        self.stop()
+        if self.mode == "quiet":
+            return
+        final, best = summary.get("final", {}), summary.get("best", {})
+        rows = []
+        for split in ("train", "val", "test"):
+            if f"{split}_loss" not in final:
+                continue
+            acc = final.get(f"{split}_acc")
+            best_acc = best.get(f"{split}_acc")
+            best_txt = "" if best_acc is None else f"{100 * best_acc:.2f}% (epoch {best[f'{split}_acc_epoch']})"
+            rows.append((split, _fmt_loss(final[f"{split}_loss"]),
+                         "" if acc is None else f"{100 * acc:.2f}%", best_txt))
+        facts = [f"status {summary['status']}", f"{summary['params']:,} parameters",
+                 f"device {summary['device']}", f"{summary['wall_seconds']:.1f}s wall"]
+        if self.mode == "bar":
+            table = Table(title=f"{summary['name']}: " + ", ".join(facts), title_justify="left")
+            for col in ("split", "final loss", "final accuracy", "best accuracy"):
+                table.add_column(col, justify="left" if col == "split" else "right")
+            for r in rows:
+                table.add_row(*r)
+            self.console.print(table)
+            self.console.print(f"files: {run_dir}")
+        else:
+            print(f"done: {summary['name']}: " + ", ".join(facts), flush=True)
+            for split, loss, acc, best_txt in rows:
+                extra = f"  accuracy {acc}" if acc else ""
+                extra += f"  best {best_txt}" if best_txt else ""
+                print(f"  {split:5s} loss {loss}{extra}", flush=True)
+            print(f"files: {run_dir}", flush=True)

@@ -1,0 +1,72 @@
+"""Writing the run's files so that a killed run never leaves one that looks finished:
+whole files are written to a temporary name and renamed; metrics.csv is appended and flushed
+one row at a time."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _jsonable(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # JSON has no NaN/inf; a diverged metric is recorded as null
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(_jsonable(obj), indent=2) + "\n")
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+    return str(v)
+
+
+def write_csv(path: Path, columns: list, rows: list) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for row in rows:
+        w.writerow([_cell(v) for v in row])
+    atomic_write_text(path, buf.getvalue())
+
+
+class CsvAppender:
+    """One row per call, flushed at once, so the file is readable while the run goes on."""
+
+    def __init__(self, path: Path, columns: list):
+        self.columns = list(columns)
+        self._f = open(path, "w", newline="", encoding="utf-8")
+        self._w = csv.writer(self._f, lineterminator="\n")
+        self._w.writerow(self.columns)
+        self._f.flush()
+
+    def append(self, row: dict) -> None:
+        self._w.writerow([_cell(row.get(c)) for c in self.columns])
+        self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.close()

@@ -1,0 +1,87 @@
+"""Turn Hydra's and OmegaConf's multi-line reports into one line that names the key, what was
+expected and what was given. Returns None for errors that are not about the user's input, so
+the CLI lets those show their traceback."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Optional
+
+_TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false",
+               "String": "a string"}
+
+
+def _chain(ex: BaseException):
+    seen = set()
+    while ex is not None and id(ex) not in seen:
+        seen.add(id(ex))
+        yield ex
+        ex = ex.__cause__ or ex.__context__
+
+
+def _schema_keys(type_name: str) -> Optional[list]:
+    from runner.config import schema
+
+    cls = getattr(schema, type_name, None)
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return None
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _omegaconf_line(ex) -> str:
+    key = getattr(ex, "full_key", None) or ""
+    msg = str(getattr(ex, "msg", None) or ex).splitlines()[0]
+    m = re.match(r"Value '(.*)' of type '\w+' could not be converted to (\w+)", msg)
+    if m:
+        return f"{key}: expected {_TYPE_WORDS.get(m.group(2), m.group(2))}, got {m.group(1)!r}"
+    m = re.match(r"Key '(.+)' not in '(\w+)'", msg)
+    if m:
+        keys = _schema_keys(m.group(2))
+        where = f"keys under {key.rsplit('.', 1)[0]}" if "." in key else "top-level keys"
+        hint = f"; {where}: {', '.join(keys)}" if keys else ""
+        return f"{key or m.group(1)}: unknown key{hint}"
+    if "Missing mandatory value" in msg:
+        return f"{key}: a value is required and none was given"
+    return f"{key}: {msg}" if key else msg
+
+
+def _group_options(group: str) -> list:
+    from runner.cli import conf_dir
+
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def _missing_option_line(text: str) -> str:
+    m = re.search(r"Could not (?:find|load) '([^']+)'", text)
+    if m and "/" in m.group(1):
+        group, option = m.group(1).rsplit("/", 1)
+        options = re.findall(r"^\t(\S+)$", text, flags=re.M) or _group_options(group)
+        if options:
+            return f"{group}={option}: no such option; expected one of {', '.join(options)}"
+    return text.strip().splitlines()[0]
+
+
+def describe_error(ex: BaseException) -> Optional[str]:
+    from hydra.errors import (HydraException, MissingConfigException,
+                              OverrideParseException)
+    from omegaconf.errors import OmegaConfBaseException
+
+    from runner.errors import UserError
+
+    chain = list(_chain(ex))
+    for e in chain:
+        if isinstance(e, UserError):
+            return str(e)
+    for e in chain:
+        if isinstance(e, MissingConfigException):
+            return _missing_option_line(str(e))
+    for e in chain:
+        if isinstance(e, OmegaConfBaseException):
+            return _omegaconf_line(e)
+    for e in chain:
+        if isinstance(e, OverrideParseException):
+            return f"cannot parse the override: {str(e).splitlines()[0]} (quote lists: 'model.hidden=[64,64]')"
+    for e in chain:
+        if isinstance(e, HydraException):
+            return " ".join(str(e).split())
+    return None

@@ -1,0 +1,1 @@
+from runner.models.build import build_model, count_params  # noqa: F401

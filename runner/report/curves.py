@@ -1,0 +1,47 @@
+"""Learning curves of one run from its metrics.csv: loss and accuracy per epoch, train vs val
+vs test."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from runner.report.style import SPLIT_STYLE, pyplot, save
+
+
+def plot_curves(metrics: pd.DataFrame, title: str, path: Path, train_label: str = "train") -> Path:
+    """train_label says how train metrics were taken (a running mean over the epoch or a full pass)."""
+    plt = pyplot()
+    has_acc = any(metrics.get(f"{s}_acc", pd.Series(dtype=float)).notna().any() for s in SPLIT_STYLE)
+    ncols = 2 if has_acc else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6.5 * ncols, 4.5), squeeze=False)
+    ax_loss = axes[0][0]
+    marker = "o" if len(metrics) <= 30 else None
+    for split, style in SPLIT_STYLE.items():
+        label = train_label if split == "train" else split
+        col = f"{split}_loss"
+        if col in metrics and metrics[col].notna().any():
+            ax_loss.plot(metrics["epoch"], metrics[col], label=label, marker=marker, markersize=3, **style)
+        if has_acc and f"{split}_acc" in metrics and metrics[f"{split}_acc"].notna().any():
+            axes[0][1].plot(metrics["epoch"], 100 * metrics[f"{split}_acc"], label=label, marker=marker,
+                            markersize=3, **style)
+    ax_loss.set_xlabel("epoch")
+    if has_acc:
+        ax_loss.set_ylabel("cross-entropy loss")
+        ax_loss.set_title("Loss")
+        axes[0][1].set_xlabel("epoch")
+        axes[0][1].set_ylabel("accuracy (%)")
+        axes[0][1].set_title("Accuracy")
+    else:
+        ax_loss.set_ylabel("mean squared error")
+        ax_loss.set_yscale("log")
+        ax_loss.set_title("Loss (log scale)")
+    for ax in axes[0]:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+        else:  # a run that diverged in its first epoch has no finite value to draw
+            ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)

@@ -1,0 +1,52 @@
+"""Render every plot of one run directory from its files alone (metrics.csv, confusion_*.csv,
+predictions.csv), so any finished run can be re-plotted later."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+
+def _run_name(run_dir: Path) -> str:
+    try:
+        return json.loads((run_dir / "summary.json").read_text())["name"]
+    except (OSError, ValueError, KeyError):
+        return run_dir.name
+
+
+def _train_label(run_dir: Path) -> str:
+    try:
+        from omegaconf import OmegaConf
+
+        mode = OmegaConf.load(run_dir / "config.yaml").trainer.train_metrics
+    except Exception:  # noqa: BLE001 - an old or hand-made run dir: plain label
+        return "train"
+    return "train (running mean)" if mode == "running" else "train"
+
+
+def render_run(run_dir: Path) -> list:
+    from runner.report.confusion import plot_confusion
+    from runner.report.curves import plot_curves
+    from runner.report.predictions import plot_predictions
+
+    run_dir = Path(run_dir)
+    plots = run_dir / "plots"
+    name = _run_name(run_dir)
+    made = []
+    metrics = run_dir / "metrics.csv"
+    if metrics.is_file():
+        df = pd.read_csv(metrics)
+        if len(df):
+            made.append(plot_curves(df, f"{name}: learning curves", plots / "curves.png",
+                                     _train_label(run_dir)))
+    for split in ("train", "test"):
+        path = run_dir / f"confusion_{split}.csv"
+        if path.is_file():
+            table = pd.read_csv(path, index_col=0, keep_default_na=False)
+            made.append(plot_confusion(table, f"{name}: confusion matrix ({split})", plots / f"confusion_{split}.png"))
+    pred = run_dir / "predictions.csv"
+    if pred.is_file():
+        made.append(plot_predictions(pd.read_csv(pred), f"{name}: predictions vs ground truth",
+                                     plots / "predictions.png"))
+    return made

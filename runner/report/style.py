@@ -1,0 +1,34 @@
+"""Shared look of every plot: readable sizes, a white background, saved at 120 dpi."""
+from __future__ import annotations
+
+from pathlib import Path
+
+SPLIT_STYLE = {  # colour and line style per split, the same in every plot
+    "train": {"color": "#1f77b4", "linestyle": "--"},
+    "val": {"color": "#ff7f0e", "linestyle": "-."},
+    "test": {"color": "#2ca02c", "linestyle": "-"},
+}
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend, imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 11, "axes.titlesize": 13, "axes.labelsize": 11,
+                         "legend.fontsize": 10, "figure.dpi": 120, "axes.grid": True,
+                         "grid.alpha": 0.3})
+    return plt
+
+
+def save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, bbox_inches="tight", facecolor="white")
+    tmp.replace(path)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path

@@ -1,0 +1,12 @@
+"""Dispatch a validated config to the task it names (`task=train`; later issues add more)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def dispatch(cfg, run_dir: Path):
+    if cfg.task == "train":
+        from runner.train.run import run_training
+
+        return run_training(cfg, run_dir)
+    raise AssertionError(f"task {cfg.task} passed validation but has no handler")

@@ -1,0 +1,34 @@
+"""L1 and L2 penalties added to the training loss by our own code (not the optimizer's
+weight_decay), so their value is visible, logged and identical for every optimizer.
+
+    L1 = l1 * sum |w|      L2 = l2 * sum w^2
+
+summed over the weight matrices of Linear layers and the kernels of Conv layers; biases and
+BatchNorm parameters are not penalised.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+def penalized_weights(model: nn.Module) -> list:
+    return [m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def l1_penalty(weights: list, lam: float) -> torch.Tensor:
+    return lam * sum(w.abs().sum() for w in weights)
+
+
+def l2_penalty(weights: list, lam: float) -> torch.Tensor:
+    return lam * sum(w.pow(2).sum() for w in weights)
+
+
+def penalty(weights: list, l1: float, l2: float) -> torch.Tensor | None:
+    """The combined penalty, or None when both lambdas are zero (nothing added to the graph)."""
+    terms = []
+    if l1 > 0:
+        terms.append(l1_penalty(weights, l1))
+    if l2 > 0:
+        terms.append(l2_penalty(weights, l2))
+    return sum(terms) if terms else None

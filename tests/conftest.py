@@ -1,0 +1,170 @@
+"""Shared helpers: composing configs, writing tiny datasets in the real on-disk formats,
+running the `dlrun` entry point, and finding the offline dataset copies."""
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = Path(os.environ.get("DLRUN_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
+
+
+# ---------------------------------------------------------------- configs
+
+def compose(*overrides: str):
+    """The config `dlrun <overrides>` would run with (Hydra's compose API, no run dir)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from runner.cli import conf_dir
+    from runner.config.schema import register
+
+    register()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        return hydra_compose(config_name="config", overrides=list(overrides))
+
+
+def train(tmp_path: Path, *overrides: str, name: str = "run") -> tuple[dict, Path]:
+    """Validate and run a config in this process; return its summary and run dir."""
+    from runner.config.validate import validate
+    from runner.train.run import run_training
+
+    cfg = compose("trainer.progress=quiet", *overrides)
+    validate(cfg)
+    run_dir = tmp_path / name
+    return run_training(cfg, run_dir), run_dir
+
+
+# ---------------------------------------------------------------- the CLI
+
+def dlrun_cmd() -> list:
+    script = Path(sys.executable).with_name("dlrun")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "runner.cli"]
+
+
+def run_dlrun(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600):
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env.pop("HYDRA_FULL_ERROR", None)
+    full_env.pop("DLRUN_DEBUG", None)
+    return subprocess.run(dlrun_cmd() + list(args), cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------- tiny datasets in real formats
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    data = header + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def class_images(n_per_class: int, classes: int, size: int, rng: np.random.Generator, channels: int = 1):
+    """Learnable images: class k lights up the k-th horizontal band, plus noise."""
+    xs, ys = [], []
+    band = max(1, size // classes)
+    for k in range(classes):
+        for _ in range(n_per_class):
+            img = rng.integers(0, 60, size=(channels, size, size)).astype(np.uint8)
+            img[:, (k * band) % size:(k * band) % size + band, :] = 255
+            xs.append(img)
+            ys.append(k)
+    return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+def write_mnist(root: Path, name: str = "MNIST", n_per_class: int = 20, gz: bool = False, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    raw = root / name / "raw"
+    for prefix, n in (("train", n_per_class), ("t10k", max(2, n_per_class // 4))):
+        x, y = class_images(n, 10, 28, rng)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", x[:, 0], gz)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", y, gz)
+    return root
+
+
+def write_cifar_pickles(root: Path, n_per_class: int = 4, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    for i, batch in enumerate([f"data_batch_{j}" for j in range(1, 6)] + ["test_batch"]):
+        x, y = class_images(n_per_class, 10, 32, rng, channels=3)
+        with open(folder / batch, "wb") as f:
+            pickle.dump({"data": x.reshape(len(x), -1), "labels": y.tolist(),
+                         "batch_label": batch}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": names, "num_vis": 3072}, f)
+    return root
+
+
+def write_class_folders(root: Path, splits=("train", "val"), n_per_class: int = 12, classes: int = 10,
+                        size: int = 32, seed: int = 0) -> Path:
+    """1-bit images, alternating BMP and TIFF like the Gurmukhi digits."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for split in splits:
+        x, y = class_images(n_per_class, classes, size, rng)
+        for i, (img, label) in enumerate(zip(x, y)):
+            folder = root / split / str(label)
+            folder.mkdir(parents=True, exist_ok=True)
+            im = Image.fromarray(np.where(img[0] > 127, 255, 0).astype(np.uint8)).convert("1")
+            ext = "bmp" if i % 2 == 0 else "tiff"
+            im.save(folder / f"{i}.{ext}")
+    return root
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> Path:
+    """A data_dir with tiny MNIST, Fashion-MNIST, CIFAR-10 (pickles) and Gurmukhi-style folders."""
+    d = tmp_path / "data"
+    write_mnist(d, "MNIST")
+    write_mnist(d, "FashionMNIST", gz=True, seed=1)
+    write_cifar_pickles(d)
+    write_class_folders(d / "gurmukhi")
+    return d
+
+
+# ---------------------------------------------------------------- the offline copies
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The offline dataset copies laid out as downloads (prepare.py), or a skip saying why."""
+    ready = os.environ.get("DLRUN_TEST_DATA")
+    if ready and (Path(ready) / "MNIST" / "raw").is_dir():
+        return Path(ready)
+    prepare = SHARED_DATASETS / "prepare.py"
+    if not prepare.is_file():
+        pytest.skip(f"offline datasets not found at {SHARED_DATASETS} (set DLRUN_SHARED_DATASETS)")
+    dest = Path(ready) if ready else REPO / "data"
+    subprocess.run([sys.executable, str(prepare), str(dest), "--only", "mnist,fashion-mnist,gurmukhi"],
+                   check=True, capture_output=True)
+    return dest
+
+
+def needs_cuda():
+    import torch
+
+    return pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def copy_tree(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst

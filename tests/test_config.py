@@ -1,0 +1,109 @@
+"""Every option of every group composes and validates; types and ranges are enforced."""
+from __future__ import annotations
+
+import pytest
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+from conftest import compose
+from runner.cli import conf_dir
+from runner.config.validate import validate
+from runner.errors import ConfigError
+
+GROUPS = ["dataset", "model", "activation", "regularizer", "optimizer", "init"]
+
+
+def options(group: str) -> list:
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def test_every_group_has_the_public_options():
+    assert options("dataset") == ["cifar10", "fashion_mnist", "function", "gurmukhi", "mnist"]
+    assert options("model") == ["cnn", "mlp"]
+    assert options("activation") == ["elu", "gelu", "leaky_relu", "relu", "sigmoid", "tanh"]
+    assert options("regularizer") == ["batchnorm", "dropout", "l1", "l2", "none"]
+    assert options("optimizer") == ["adam", "sgd"]
+    assert options("init") == ["default", "kaiming", "xavier"]
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
+def test_each_option_composes_and_validates(group, option):
+    extra = ["model=cnn"] if group == "model" and option == "cnn" else []
+    cfg = compose(f"{group}={option}", *extra)
+    validate(cfg)
+    if group in ("dataset", "model", "activation", "optimizer", "init"):
+        assert cfg[group].name == option
+
+
+def test_each_dataset_composes_with_the_cnn_except_function():
+    for ds in options("dataset"):
+        cfg = compose(f"dataset={ds}", "model=cnn")
+        if ds == "function":
+            with pytest.raises(ConfigError, match="model"):
+                validate(cfg)
+        else:
+            validate(cfg)
+
+
+def test_regularizers_combine_as_a_list():
+    cfg = compose("regularizer=[l1,dropout]", "regularizer.dropout=0.5")
+    assert cfg.regularizer.l1 == pytest.approx(1e-4)
+    assert cfg.regularizer.dropout == 0.5
+    assert cfg.regularizer.l2 == 0 and cfg.regularizer.batchnorm is False
+    cfg = compose("regularizer=[l2,batchnorm,dropout]")
+    assert cfg.regularizer.l2 > 0 and cfg.regularizer.batchnorm and cfg.regularizer.dropout == 0.2
+
+
+def test_defaults_match_the_issue():
+    cfg = compose("model=cnn")
+    assert list(cfg.model.conv) == [32, 64, 128] and list(cfg.model.hidden) == [512, 256, 128]
+    assert compose("optimizer=sgd").optimizer.momentum > 0
+    assert compose("dataset=cifar10", "dataset.val_size=5000").dataset.val_size == 5000
+
+
+def test_data_dir_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DLRUN_DATA", "/somewhere/data")
+    assert compose().data_dir == "/somewhere/data"
+    monkeypatch.delenv("DLRUN_DATA")
+    assert compose().data_dir == "./data"
+
+
+def test_wrong_types_and_keys_fail_at_composition():
+    with pytest.raises(Exception) as e:
+        compose("trainer.epochs=abc")
+    assert any(isinstance(c, ValidationError) for c in _chain(e.value))
+    with pytest.raises(Exception) as e:
+        compose("dataset.nonsense=1")
+    assert any(isinstance(c, (ConfigKeyError, ConfigAttributeError)) and "'nonsense' not in" in str(c)
+               for c in _chain(e.value))
+
+
+@pytest.mark.parametrize("override,key", [
+    ("optimizer.lr=-1", "optimizer.lr"),
+    ("trainer.batch_size=0", "trainer.batch_size"),
+    ("trainer.epochs=0", "trainer.epochs"),
+    ("regularizer.dropout=1.0", "regularizer.dropout"),
+    ("regularizer.l2=-0.1", "regularizer.l2"),
+    ("dataset.val_size=2.5", "dataset.val_size"),
+    ("dataset.train_fraction=0", "dataset.train_fraction"),
+    ("dataset.holdout=1", "dataset.holdout"),
+    ("activation.name=swish", "activation.name"),
+    ("device=gpu", "device"),
+    ("trainer.progress=loud", "trainer.progress"),
+])
+def test_out_of_range_values_name_their_key(override, key):
+    with pytest.raises(ConfigError) as e:
+        validate(compose(override))
+    assert e.value.key == key
+    assert str(e.value).startswith(f"{key}: expected ")
+
+
+def test_too_many_conv_layers_for_the_image_is_refused():
+    with pytest.raises(ConfigError, match="at most 4 conv layers"):
+        validate(compose("model=cnn", "model.conv=[8,8,8,8,8]"))  # 28 -> 14 -> 7 -> 3 -> 1 -> 0
+    validate(compose("model=cnn", "model.conv=[8,8,8,8]"))
+
+
+def _chain(ex):
+    while ex is not None:
+        yield ex
+        ex = ex.__cause__ or ex.__context__

@@ -1,0 +1,44 @@
+"""The file contract: atomic writes, flushed rows, JSON without NaN, plots rendered from files."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from runner.files import CsvAppender, atomic_write_text, write_csv, write_json
+from runner.report.run_plots import render_run
+
+
+def test_atomic_write_leaves_no_temporary(tmp_path):
+    atomic_write_text(tmp_path / "a" / "x.txt", "hello")
+    assert (tmp_path / "a" / "x.txt").read_text() == "hello"
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["x.txt"]
+
+
+def test_csv_rows_are_readable_while_the_file_is_open(tmp_path):
+    w = CsvAppender(tmp_path / "m.csv", ["epoch", "loss", "acc"])
+    w.append({"epoch": 1, "loss": 0.5})
+    df = pd.read_csv(tmp_path / "m.csv")  # not closed yet
+    assert df["epoch"].tolist() == [1] and df["acc"].isna().all()
+    w.append({"epoch": 2, "loss": float("nan"), "acc": 0.25})
+    w.close()
+    df = pd.read_csv(tmp_path / "m.csv")
+    assert df["loss"].isna().tolist() == [False, True] and df["acc"].tolist()[1] == 0.25
+
+
+def test_json_turns_non_finite_numbers_into_null(tmp_path):
+    write_json(tmp_path / "s.json", {"loss": float("inf"), "x": [1.0, float("nan")]})
+    assert json.loads((tmp_path / "s.json").read_text()) == {"loss": None, "x": [1.0, None]}
+
+
+def test_render_run_from_files_alone(tmp_path):
+    write_csv(tmp_path / "metrics.csv", ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"],
+              [[e, 1 / e, 0.5 + e / 20, 1.2 / e, 0.45 + e / 20, 0.1] for e in range(1, 6)])
+    classes = ["T-shirt/top", "Trouser", "Bag"]
+    write_csv(tmp_path / "confusion_test.csv", ["true\\pred"] + classes,
+              [["T-shirt/top", 8, 1, 1], ["Trouser", 0, 10, 0], ["Bag", 2, 0, 8]])
+    made = render_run(tmp_path)
+    assert sorted(p.name for p in made) == ["confusion_test.png", "curves.png"]
+    for p in made:
+        assert p.stat().st_size > 5000
+    assert not list((tmp_path / "plots").glob(".*"))  # no temporary files left

@@ -1,0 +1,147 @@
+"""Each loader reads tiny files written here in the real on-disk formats."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from conftest import class_images, compose, write_cifar_pickles, write_class_folders, write_idx, write_mnist
+from runner.data import folders
+from runner.data.idx import read_idx
+from runner.data.sources import load_raw
+from runner.errors import ConfigError, DataError
+
+
+def dataset_cfg(*overrides):
+    return compose(*overrides).dataset
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_roundtrip(tmp_path, gz):
+    a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    assert np.array_equal(read_idx(write_idx(tmp_path / "x-idx3-ubyte", a, gz)), a)
+
+
+def test_idx_rejects_a_wrong_file(tmp_path):
+    p = tmp_path / "bad"
+    p.write_bytes(b"\x01\x02\x03\x04hello")
+    with pytest.raises(DataError, match="magic"):
+        read_idx(p)
+
+
+@pytest.mark.parametrize("name,folder,gz", [("mnist", "MNIST", False), ("fashion_mnist", "FashionMNIST", True)])
+def test_torchvision_idx_layout(tmp_path, name, folder, gz):
+    write_mnist(tmp_path, folder, n_per_class=3, gz=gz)
+    raw = load_raw(dataset_cfg(f"dataset={name}", "dataset.download=false"), tmp_path, 0)
+    x, y = raw.splits["train"]
+    assert x.shape == (30, 1, 28, 28) and x.dtype == np.uint8
+    assert np.bincount(y).tolist() == [3] * 10
+    assert raw.splits["test"][0].shape[0] == 20
+    assert len(raw.classes) == 10 and raw.origin.endswith(f"{folder}/raw")
+
+
+def test_cifar_pickles(tmp_path):
+    write_cifar_pickles(tmp_path, n_per_class=2)
+    raw = load_raw(dataset_cfg("dataset=cifar10", "dataset.download=false"), tmp_path, 0)
+    x, y = raw.splits["train"]
+    assert x.shape == (5 * 20, 3, 32, 32)  # five batches of 20
+    assert raw.splits["test"][0].shape == (20, 3, 32, 32)
+    assert raw.classes[0] == "airplane" and raw.classes[-1] == "truck"
+    # the pixel layout survives: class k lit the k-th band of rows in every channel
+    k = int(y[0])
+    assert (x[0][:, 3 * k:3 * k + 3, :] == 255).all()
+
+
+def test_cifar_class_folders_when_no_pickles(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        x, y = class_images(2, 10, 32, rng, channels=3)
+        for i, (img, label) in enumerate(zip(x, y)):
+            d = tmp_path / "cifar10" / split / ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                                                 "horse", "ship", "truck"][label]
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img.transpose(1, 2, 0)).save(d / f"{i:04d}.png")
+    raw = load_raw(dataset_cfg("dataset=cifar10", "dataset.download=false"), tmp_path, 0)
+    assert raw.splits["train"][0].shape == (20, 3, 32, 32)
+    assert raw.classes == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def test_gurmukhi_folders_bmp_and_tiff(tmp_path):
+    root = write_class_folders(tmp_path / "gurmukhi", n_per_class=4)
+    raw = load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0)
+    x, y = raw.splits["train"]
+    assert x.shape == (40, 1, 32, 32)
+    assert set(np.unique(x)) <= {0, 255}, "1-bit images decode to 0/255"
+    assert raw.classes == [str(i) for i in range(10)]
+    assert "val" not in raw.splits and raw.splits["test"][0].shape[0] == 40  # val/ is the test split
+    # BMP and TIFF decode alike: class k has its band lit in both formats
+    for i in range(len(y)):
+        band = int(y[i]) * 3
+        assert (x[i, 0, band:band + 3] == 255).all()
+    assert {p.suffix for p in (root / "train" / "0").iterdir()} == {".bmp", ".tiff"}
+
+
+def test_folder_cache_is_reused_and_refreshed(tmp_path, monkeypatch):
+    write_class_folders(tmp_path / "gurmukhi", n_per_class=2)
+    cfg = dataset_cfg("dataset=gurmukhi")
+    first = load_raw(cfg, tmp_path, 0)
+    caches = sorted((tmp_path / ".dlrun-cache").glob("gurmukhi-train-*.npz"))
+    assert len(caches) == 1
+
+    def no_decode(*a, **k):
+        raise AssertionError("decoded again although the cache is fresh")
+
+    monkeypatch.setattr(folders, "decode", no_decode)
+    second = load_raw(cfg, tmp_path, 0)
+    assert np.array_equal(first.splits["train"][0], second.splits["train"][0])
+
+    monkeypatch.undo()
+    changed = next((tmp_path / "gurmukhi" / "train" / "3").iterdir())
+    os.utime(changed, (time.time() + 10, time.time() + 10))
+    load_raw(cfg, tmp_path, 0)
+    fresh = sorted((tmp_path / ".dlrun-cache").glob("gurmukhi-train-*.npz"))
+    assert len(fresh) == 1 and fresh != caches, "a changed folder is decoded again and the stale cache dropped"
+
+
+def test_folder_with_unknown_class_in_test_split(tmp_path):
+    write_class_folders(tmp_path / "gurmukhi", n_per_class=1)
+    (tmp_path / "gurmukhi" / "val" / "eleven").mkdir()
+    with pytest.raises(DataError, match="eleven"):
+        load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0)
+
+
+def test_folder_class_count_must_match(tmp_path):
+    write_class_folders(tmp_path / "gurmukhi", n_per_class=1, classes=4)
+    with pytest.raises(ConfigError, match="dataset.num_classes"):
+        load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0)
+
+
+def test_any_folder_dataset_with_resize(tmp_path):
+    write_class_folders(tmp_path / "shapes", splits=("train", "test"), n_per_class=2, classes=3, size=20)
+    cfg = dataset_cfg("dataset=gurmukhi", "dataset.name=shapes", "dataset.folder=shapes",
+                      "dataset.test_folder=test", "dataset.num_classes=3", "dataset.image_size=[16,16]",
+                      "dataset.channels=3")
+    raw = load_raw(cfg, tmp_path, 0)
+    assert raw.splits["train"][0].shape == (6, 3, 16, 16)
+    assert raw.splits["test"][0].shape == (6, 3, 16, 16)
+
+
+def test_missing_torchvision_files_without_download(tmp_path):
+    with pytest.raises(DataError) as e:
+        load_raw(dataset_cfg("dataset=fashion_mnist", "dataset.download=false"), tmp_path, 0)
+    msg = str(e.value)
+    assert "fashion_mnist" in msg and str(tmp_path / "FashionMNIST" / "raw") in msg and "\n" not in msg
+
+
+def test_function_dataset(tmp_path):
+    raw = load_raw(dataset_cfg("dataset=function", "dataset.fn=sign_sin", "dataset.n_train=64",
+                               "dataset.n_test=16"), tmp_path, 3)
+    x, y = raw.splits["train"]
+    assert x.shape == (64, 1) and y.shape == (64, 1)
+    assert x.min() >= -1 and x.max() <= 1
+    assert np.allclose(y, np.sign(np.sin(5 * np.pi * x)))
+    assert raw.classes is None and raw.extra == {"fn": "sign_sin", "low": -1.0, "high": 1.0}

@@ -1,0 +1,36 @@
+"""Read CIFAR-10 in the python-pickle layout that torchvision downloads
+(<root>/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta})."""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+TEST_BATCHES = ["test_batch"]
+
+
+def _load(path: Path) -> dict:
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")
+
+
+def present(folder: Path) -> bool:
+    return all((folder / n).is_file() for n in TRAIN_BATCHES + TEST_BATCHES)
+
+
+def read_split(folder: Path, batches: list) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for name in batches:
+        d = _load(folder / name)
+        xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        ys.append(np.asarray(d["labels"], dtype=np.int64))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def class_names(folder: Path) -> list:
+    meta = folder / "batches.meta"
+    if meta.is_file():
+        return list(_load(meta)["label_names"])
+    return [str(i) for i in range(10)]

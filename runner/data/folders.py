@@ -1,0 +1,126 @@
+"""Class-folder datasets: <root>/<split>/<class>/<image>, any format PIL reads (BMP, TIFF,
+PNG, JPEG, ...). Gurmukhi ships this way, and so does the offline CIFAR-10 copy.
+
+Each split is decoded once into a uint8 array [N, C, H, W] and cached as .npz under
+<data_dir>/.dlrun-cache/, keyed by the files' names, sizes and modification times, so a second
+run starts in well under a second and a changed folder is decoded again.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from runner.errors import DataError
+
+IMAGE_SUFFIXES = {".bmp", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".gif", ".pgm", ".ppm", ".webp"}
+CACHE_VERSION = 1
+PARALLEL_ABOVE = 4000  # decoding fewer files than this is faster in one process
+
+
+def _natural_key(name: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def list_classes(split_dir: Path) -> list:
+    return sorted((p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=_natural_key)
+
+
+def list_files(split_dir: Path, classes: list) -> tuple[list, np.ndarray]:
+    """Image files of a split and their labels (indices into `classes`)."""
+    present = list_classes(split_dir)
+    unknown = sorted(set(present) - set(classes))
+    if unknown:
+        raise DataError(f"{split_dir}: class folder(s) {', '.join(unknown)} are not in the training "
+                        f"split's classes ({', '.join(classes)})")
+    files, labels = [], []
+    for label, cls in enumerate(classes):
+        folder = split_dir / cls
+        if not folder.is_dir():
+            continue
+        names = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
+                       key=lambda p: _natural_key(p.name))
+        files += names
+        labels += [label] * len(names)
+    return files, np.asarray(labels, dtype=np.int64)
+
+
+def _decode_one(path: str, channels: int, size: tuple) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("L" if channels == 1 else "RGB")
+        if im.size != (size[1], size[0]):
+            im = im.resize((size[1], size[0]), Image.BILINEAR)
+        a = np.asarray(im, dtype=np.uint8)
+    return a[None] if channels == 1 else a.transpose(2, 0, 1)
+
+
+def _decode_chunk(args) -> np.ndarray:
+    paths, channels, size = args
+    out = np.empty((len(paths), channels, *size), dtype=np.uint8)
+    for i, p in enumerate(paths):
+        out[i] = _decode_one(p, channels, size)
+    return out
+
+
+def decode(files: list, channels: int, size: tuple) -> np.ndarray:
+    paths = [str(f) for f in files]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(paths) < PARALLEL_ABOVE or workers == 1:
+        return _decode_chunk((paths, channels, size))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    step = -(-len(paths) // (workers * 4))
+    chunks = [(paths[i:i + step], channels, size) for i in range(0, len(paths), step)]
+    # spawn, not fork: the parent may already hold CUDA or many threads
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return np.concatenate(list(pool.map(_decode_chunk, chunks)))
+
+
+def _cache_key(files: list, channels: int, size: tuple, root: Path) -> str:
+    h = hashlib.sha1(f"v{CACHE_VERSION}|{channels}|{size}".encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def load_split(root: Path, split: str, classes: list, channels: int, size: tuple,
+               cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """Decode (or read from the cache) one split: uint8 [N, C, H, W] and int64 labels."""
+    split_dir = root / split
+    files, labels = list_files(split_dir, classes)
+    if not files:
+        raise DataError(f"{split_dir}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in its class folders")
+    cache = None
+    if cache_dir is not None:
+        key = _cache_key(files, channels, size, root)
+        cache = cache_dir / f"{root.name}-{split}-{key}.npz"
+        if cache.is_file():
+            with np.load(cache) as z:
+                return z["x"], z["y"]
+    x = decode(files, channels, size)
+    if cache is not None:
+        _write_cache(cache, x, labels)
+    return x, labels
+
+
+def _write_cache(path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """Best effort: a read-only data_dir only costs the next run a decode."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, x=x, y=y)
+        os.replace(tmp, path)
+        for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.npz"):
+            if old != path:  # an older decode of a folder that has changed since
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass

@@ -31,7 +31,8 @@ class Reporter:
         if mode == "auto":
             mode = "bar" if sys.stdout.isatty() else "plain"
         self.mode, self.epochs = mode, epochs
-        self.console = Console(highlight=False, soft_wrap=True)
+        # no markup: paths and overrides like model.hidden=[16] must print as they are
+        self.console = Console(highlight=False, markup=False, soft_wrap=True)
         self._progress = self._task = None
 
     def _print(self, text: str, **kw) -> None:

@@ -58,6 +58,7 @@ def _missing_option_line(text: str) -> str:
         options = re.findall(r"^\t(\S+)$", text, flags=re.M) or _group_options(group)
         if options:
             return f"{group}={option}: no such option; expected one of {', '.join(options)}"
+        return f"{group}={option}: no such option; conf/{group}/ holds none yet"
     return text.strip().splitlines()[0]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -157,14 +156,3 @@ def shared_data() -> Path:
     subprocess.run([sys.executable, str(prepare), str(dest), "--only", "mnist,fashion-mnist,gurmukhi"],
                    check=True, capture_output=True)
     return dest
-
-
-def needs_cuda():
-    import torch
-
-    return pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
-
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst

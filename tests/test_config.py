@@ -89,6 +89,7 @@ def test_wrong_types_and_keys_fail_at_composition():
     ("activation.name=swish", "activation.name"),
     ("device=gpu", "device"),
     ("trainer.progress=loud", "trainer.progress"),
+    ("model.conv=[4]", "model.conv"),  # the MLP has no conv layers
 ])
 def test_out_of_range_values_name_their_key(override, key):
     with pytest.raises(ConfigError) as e:

@@ -9,7 +9,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test run data clean
+.PHONY: help setup demo test run report data clean
 
 help: ## list the targets
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,16 +21,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create the venv and install dlrun (editable) with its test tools
 
-demo: $(STAMP) ## a short study that needs no download: deep vs shallow MLPs (~500 parameters each) fitting sin(x)+x^2
+demo: $(STAMP) ## a short study that needs no download: deep vs shallow MLPs (~500 parameters) fitting sin(x)+x^2
 	@rm -rf $(DEMO_DIR)
-	@for spec in "shallow [166]" "medium [15,15,15]" "deep [10,10,10,10,10]"; do \
-		set -- $$spec; \
-		echo "== $$1 MLP, hidden $$2"; \
-		$(BIN)/dlrun dataset=function dataset.fn=sin_plus_square "model.hidden=$$2" trainer.epochs=60 \
-			trainer.batch_size=32 name=demo-$$1 hydra.run.dir=$(DEMO_DIR)/$$1 $(ARGS) || exit 1; \
-	done
-	@echo; echo "demo done: CSVs and plots in"; for d in shallow medium deep; do \
-		echo "  $(DEMO_DIR)/$$d/  (metrics.csv, predictions.csv, summary.json, plots/curves.png, plots/predictions.png)"; done
+	$(BIN)/dlrun -m dataset=function dataset.fn=sin_plus_square 'model.hidden=[166],[15,15,15],[10,10,10,10,10]' \
+		trainer.epochs=60 trainer.batch_size=32 sweep.name=demo hydra.sweep.dir=$(DEMO_DIR) $(ARGS)
+	@echo; echo "demo done. Open $(DEMO_DIR)/report.html (or report.md); the table is $(DEMO_DIR)/summary.csv,"; \
+	echo "and each job's metrics.csv, predictions.csv and plots/ are in its folder under $(DEMO_DIR)/."
 
 test: $(STAMP) ## run the test suite (real-data tests use ../shared/datasets when present)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
@@ -39,6 +35,10 @@ test: $(STAMP) ## run the test suite (real-data tests use ../shared/datasets whe
 
 run: $(STAMP) ## one dlrun call: make run ARGS="dataset=gurmukhi model=cnn trainer.epochs=5"
 	$(BIN)/dlrun $(ARGS)
+
+report: $(STAMP) ## re-render a sweep's summary.csv, report and plots (or a run's plots): make report DIR=outputs/sweeps/...
+	@test -n "$(DIR)" || { echo 'make report: give the folder, e.g. make report DIR=outputs/sweeps/<name>/<stamp>' >&2; exit 2; }
+	$(BIN)/python -m runner.report $(DIR)
 
 data: ## lay out the offline dataset copies from ../shared/datasets into ./data
 	$(PYTHON) ../shared/datasets/prepare.py data

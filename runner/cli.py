@@ -14,6 +14,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from runner.config.schema import register
@@ -39,7 +40,12 @@ _user_errors: list = []
 
 
 def _task(cfg: DictConfig):
-    job_dir = Path(HydraConfig.get().runtime.output_dir)
+    hc = HydraConfig.get()
+    job_dir = Path(hc.runtime.output_dir)
+    if hc.mode == RunMode.MULTIRUN:
+        from runner.sweep.job import run_job
+
+        return run_job(cfg, job_dir, hc)
     try:
         from runner.config.validate import validate
 
@@ -74,6 +80,12 @@ def main() -> None:
             raise
         print(f"dlrun: error: {line}", file=sys.stderr)
         sys.exit(2)
+    from runner.sweep import state
+
+    code = state.exit_code()
+    if code:
+        print(f"dlrun: {state.explain(code)}", file=sys.stderr)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -27,10 +27,10 @@ def epoch_line(row: dict, epochs: int) -> str:
 
 
 class Reporter:
-    def __init__(self, mode: str, epochs: int):
+    def __init__(self, mode: str, epochs: int, label: str = ""):
         if mode == "auto":
             mode = "bar" if sys.stdout.isatty() else "plain"
-        self.mode, self.epochs = mode, epochs
+        self.mode, self.epochs, self.label = mode, epochs, label
         # no markup: paths and overrides like model.hidden=[16] must print as they are
         self.console = Console(highlight=False, markup=False, soft_wrap=True)
         self._progress = self._task = None
@@ -38,6 +38,7 @@ class Reporter:
     def _print(self, text: str, **kw) -> None:
         if self.mode == "quiet":
             return
+        text = self.label + text
         if self.mode == "bar":
             self.console.print(text, **kw)
         else:
@@ -59,6 +60,7 @@ class Reporter:
     def epoch(self, row: dict) -> None:
         line = epoch_line(row, self.epochs)
         if self._progress is not None:
+            line = self.label + line
             self._progress.console.print(line, highlight=False)
             self._progress.advance(self._task)
         else:
@@ -94,9 +96,9 @@ class Reporter:
             self.console.print(table)
             self.console.print(f"files: {run_dir}")
         else:
-            print(f"done: {summary['name']}: " + ", ".join(facts), flush=True)
+            self._print(f"done: {summary['name']}: " + ", ".join(facts))
             for split, loss, acc, best_txt in rows:
                 extra = f"  accuracy {acc}" if acc else ""
                 extra += f"  best {best_txt}" if best_txt else ""
-                print(f"  {split:5s} loss {loss}{extra}", flush=True)
-            print(f"files: {run_dir}", flush=True)
+                self._print(f"  {split:5s} loss {loss}{extra}")
+            self._print(f"files: {run_dir}")

@@ -10,6 +10,8 @@ import math
 import os
 from pathlib import Path
 
+DONE_MARKER = "DONE"  # written after everything else by a run that finished (ok or diverged)
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     path = Path(path)
@@ -34,6 +36,20 @@ def _jsonable(obj):
 
 def write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(_jsonable(obj), indent=2) + "\n")
+
+
+def read_json(path: Path) -> dict | None:
+    """The JSON object in `path`, or None when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_marker(run_dir: Path, status: str) -> None:
+    import datetime as dt
+
+    atomic_write_text(Path(run_dir) / DONE_MARKER, f"{status} {dt.datetime.now().isoformat(timespec='seconds')}\n")
 
 
 def _cell(v) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def dispatch(cfg, run_dir: Path):
+def dispatch(cfg, run_dir: Path, label: str = ""):
+    """label prefixes the run's console lines (sweeps use the job number)."""
     if cfg.task == "train":
         from runner.train.run import run_training
 
-        return run_training(cfg, run_dir)
+        return run_training(cfg, run_dir, label)
     raise AssertionError(f"task {cfg.task} passed validation but has no handler")

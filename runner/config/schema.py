@@ -52,6 +52,10 @@ class ModelConfig:
     name: str = MISSING  # mlp | cnn
     conv: List[int] = field(default_factory=list)  # cnn: channels of each 3x3 conv + 2x2 max-pool
     hidden: List[int] = field(default_factory=lambda: [256, 128])  # widths of the FC block
+    # shortcuts for sweeps: when either is set, hidden becomes [width] * depth, where an unset
+    # width is hidden[0] and an unset depth is len(hidden)
+    depth: Optional[int] = None
+    width: Optional[int] = None
 
 
 @dataclass
@@ -95,6 +99,14 @@ class TrainerConfig:
 
 
 @dataclass
+class SweepConfig:
+    """Knobs of the sweep presets in conf/sweep/ (each preset documents which it reads)."""
+    name: str = "${dataset.name}-${model.name}"  # the folder under outputs/sweeps/
+    max_depth: int = 6  # `depth`: hidden layers 1..max_depth
+    seeds: int = 5  # `seeds`: seeds 0..seeds-1
+
+
+@dataclass
 class Config:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -103,6 +115,7 @@ class Config:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     init: InitConfig = field(default_factory=InitConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     task: str = "train"
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
@@ -111,7 +124,10 @@ class Config:
 
 
 def register() -> None:
-    """Make the schema available to conf/config.yaml's defaults list."""
+    """Make the schema and dlrun's resolvers available to conf/config.yaml."""
     from hydra.core.config_store import ConfigStore
 
+    from runner.config.resolvers import register_resolvers
+
+    register_resolvers()
     ConfigStore.instance().store(name="dlrun_schema", node=Config)

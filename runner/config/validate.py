@@ -40,8 +40,19 @@ def _size(key: str, value: float, allow_zero: bool = True) -> None:
     _check(ok, key, "0 (off), a fraction in (0, 1) or a whole count >= 1", value)
 
 
+def apply_shortcuts(cfg) -> None:
+    """Expand model.depth / model.width into model.hidden, so config.yaml shows the real widths."""
+    m = cfg.model
+    if m.depth is None and m.width is None:
+        return
+    width = m.width if m.width is not None else m.hidden[0]
+    depth = m.depth if m.depth is not None else len(m.hidden)
+    m.hidden = [int(width)] * int(depth)
+
+
 def validate(cfg) -> None:
-    """Raise ConfigError for the first value out of range; return None when all is well."""
+    """Raise ConfigError for the first value out of range; when all is well, expand the
+    shortcuts (model.depth / model.width) in place."""
     d = cfg.dataset
     _choice("dataset.source", d.source, SOURCES)
     is_function = d.source == "function"
@@ -75,6 +86,12 @@ def validate(cfg) -> None:
 
     m = cfg.model
     _choice("model.name", m.name, MODELS)
+    if m.depth is not None:
+        _check(m.depth >= 1, "model.depth", "null or an integer >= 1 (hidden layers)", m.depth)
+    if m.width is not None:
+        _check(m.width >= 1, "model.width", "null or an integer >= 1 (units per hidden layer)", m.width)
+        _check(m.depth is not None or len(m.hidden) > 0, "model.depth", "a depth when model.hidden is empty",
+               m.depth)
     _check(all(w >= 1 for w in m.hidden), "model.hidden", "a list of widths >= 1, e.g. [256,128]", list(m.hidden))
     _check(all(c >= 1 for c in m.conv), "model.conv", "a list of channel counts >= 1, e.g. [32,64]", list(m.conv))
     if m.name == "mlp":
@@ -114,9 +131,13 @@ def validate(cfg) -> None:
     _choice("trainer.train_metrics", t.train_metrics, TRAIN_METRICS)
     _choice("trainer.progress", t.progress, PROGRESS)
 
+    _check(cfg.sweep.max_depth >= 1, "sweep.max_depth", "an integer >= 1", cfg.sweep.max_depth)
+    _check(cfg.sweep.seeds >= 1, "sweep.seeds", "an integer >= 1", cfg.sweep.seeds)
+
     _choice("task", cfg.task, TASKS)
     _check(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
     dev = str(cfg.device)
     _check(dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit()),
            "device", "auto, cpu, cuda, cuda:N or mps", dev)
     _check(bool(str(cfg.data_dir).strip()), "data_dir", "a directory path", cfg.data_dir)
+    apply_shortcuts(cfg)

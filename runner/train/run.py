@@ -22,7 +22,7 @@ from runner import __version__
 from runner.console import Reporter
 from runner.data import device as device_data
 from runner.errors import ConfigError
-from runner.files import CsvAppender, atomic_write_text, write_csv, write_json
+from runner.files import CsvAppender, atomic_write_text, write_csv, write_json, write_marker
 from runner.models import build_model, count_params
 from runner.train.evaluate import evaluate
 from runner.train.loop import Trainer, diverged
@@ -94,7 +94,7 @@ def _write_predictions(model, data, run_dir: Path) -> None:
               [[float(a), float(b), float(c)] for a, b, c in zip(xs[:, 0], truth[:, 0], pred[:, 0])])
 
 
-def run_training(cfg, run_dir: Path) -> dict:
+def run_training(cfg, run_dir: Path, label: str = "") -> dict:
     started = time.perf_counter()
     device = pick_device(str(cfg.device))
     seed_everything(cfg.seed)
@@ -116,7 +116,7 @@ def run_training(cfg, run_dir: Path) -> dict:
     }
     write_json(run_dir / "summary.json", summary)
 
-    reporter = Reporter(cfg.trainer.progress, cfg.trainer.epochs)
+    reporter = Reporter(cfg.trainer.progress, cfg.trainer.epochs, label)
     sizes = ", ".join(f"{k} {v:,}" for k, v in data.sizes().items())
     reporter.start([f"dlrun {cfg.name}: {summary['params']:,} parameters on {device} "
                     f"({summary['device_name']}); {sizes}", f"run dir: {run_dir}"])
@@ -160,5 +160,7 @@ def run_training(cfg, run_dir: Path) -> dict:
             "finished": dt.datetime.now().isoformat(timespec="seconds"),
         })
         write_json(run_dir / "summary.json", summary)
+        if status in ("ok", "diverged"):
+            write_marker(run_dir, status)  # last: the run's files are complete
     reporter.finish(summary, run_dir)
     return summary

@@ -1,0 +1,32 @@
+"""OmegaConf resolvers the sweep presets use to build their value lists from config keys, so
+`dlrun sweep=depth sweep.max_depth=8` sweeps 1..8 without editing the preset."""
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+
+def _upto(n) -> str:
+    """1,2,...,n as a Hydra sweep string."""
+    return ",".join(str(i) for i in range(1, int(n) + 1))
+
+
+def _first(n) -> str:
+    """0,1,...,n-1 as a Hydra sweep string."""
+    return ",".join(str(i) for i in range(int(n)))
+
+
+def _dirname(overrides: str) -> str:
+    """A sweep job's folder name from its overrides: no '/', and at most 120 characters (a long
+    list of overrides is cut and made unique with a hash of the whole)."""
+    import hashlib
+
+    name = overrides.replace("/", "_") or "defaults"
+    if len(name) > 120:
+        name = name[:110] + "-" + hashlib.sha1(overrides.encode()).hexdigest()[:8]
+    return name
+
+
+def register_resolvers() -> None:
+    for name, fn in (("dlrun.upto", _upto), ("dlrun.first", _first), ("dlrun.dirname", _dirname)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)

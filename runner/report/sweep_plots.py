@@ -1,0 +1,152 @@
+"""The comparison plots of a sweep, from summary.csv and each job's metrics.csv:
+overlaid learning curves, the final metric against the swept value, and for two swept keys a
+heatmap of the pivot."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from runner.report.style import pyplot, save
+from runner.report.sweep_tables import (FINISHED, is_numeric, job_label, metric_label, ordered_values, pivot,
+                                        scaled, short_key)
+
+CURVE_SPLITS = {"train": "--", "test": "-"}  # train dashed, test solid
+
+
+def _colors(n: int):
+    plt = pyplot()
+    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _panels(df: pd.DataFrame, swept: list) -> list:
+    """(panel title, rows) pairs: one panel per value of the first swept key when two or more
+    keys were swept, else one panel with every job."""
+    if len(swept) >= 2:
+        key = swept[0]
+        return [(f"{short_key(key)}={v}", df[df[key] == v]) for v in ordered_values(df, key)]
+    return [("", df)]
+
+
+def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title: str) -> Path | None:
+    """Per-epoch train (dashed) and test (solid, else val) curves of every finished job."""
+    done = df[df["status"].isin(FINISHED)]
+    if done.empty:
+        return None
+    plt = pyplot()
+    panels = _panels(done, swept)
+    legend_keys = swept[1:] if len(swept) >= 2 else swept
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.8 * len(panels), 4.6), squeeze=False, sharey=True)
+    for ax, (panel_title, rows) in zip(axes[0], panels):
+        colors = _colors(len(rows))
+        for color, (_, row) in zip(colors, rows.iterrows()):
+            metrics_path = sweep_dir / row["dir"] / "metrics.csv"
+            if not metrics_path.is_file():
+                continue
+            m = pd.read_csv(metrics_path)
+            held_out = "test" if f"test_{kind}" in m and m[f"test_{kind}"].notna().any() else "val"
+            label = job_label(row, legend_keys)
+            for split, style in (("train", "--"), (held_out, "-")):
+                col = f"{split}_{kind}"
+                if col in m and m[col].notna().any():
+                    ax.plot(m["epoch"], scaled(m[col], kind), linestyle=style, color=color,
+                            label=label if split != "train" else None)
+        ax.set_title(panel_title)
+        ax.set_xlabel("epoch")
+        if kind == "loss":
+            ax.set_yscale("log")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
+    axes[0][0].set_ylabel("accuracy (%)" if kind == "acc" else "loss (log scale)")
+    fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch (train dashed, held-out solid)")
+    fig.tight_layout()
+    return save(fig, sweep_dir / "plots" / f"curves_{kind}.png")
+
+
+def plot_final(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str) -> Path | None:
+    """Final metric against the swept value: a line for a numeric key, bars otherwise; for two
+    keys, one line or bar group per value of the first."""
+    done = df[df["status"].isin(FINISHED)]
+    if done.empty or not swept:
+        return None
+    plt = pyplot()
+    x_key = swept[-1] if len(swept) >= 2 else swept[0]
+    group_key = swept[0] if len(swept) >= 2 else None
+    x_values = ordered_values(done, x_key)
+    numeric = is_numeric(x_values) and len(x_values) > 2
+    groups = ordered_values(done, group_key) if group_key else [None]
+    colors = _colors(len(groups))
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(x_values) * max(1, len(groups)) / 2 + 4), 4.6))
+    for gi, (g, color) in enumerate(zip(groups, colors)):
+        rows = done if g is None else done[done[group_key] == g]
+        means = rows.groupby(x_key)[[f"final_{split}_{kind}", f"final_train_{kind}"]].mean()
+        ys = [scaled(means[f"final_{split}_{kind}"], kind).get(v, np.nan) for v in x_values]
+        ys_train = [scaled(means[f"final_train_{kind}"], kind).get(v, np.nan) for v in x_values]
+        name = f"{short_key(group_key)}={g}" if g is not None else split
+        if numeric:
+            xs = [float(v) for v in x_values]
+            ax.plot(xs, ys, marker="o", color=color, label=f"{name} ({split})" if g is not None else split)
+            ax.plot(xs, ys_train, marker="o", linestyle="--", color=color, alpha=0.6,
+                    label=f"{name} (train)" if g is not None else "train")
+        else:
+            # bars: the held-out split per group; with one swept key, train beside it, lighter
+            bars = [(ys, name, color, None)] if g is not None else \
+                [(ys, split, color, None), (ys_train, "train", color, "//")]
+            slots = len(groups) * len(bars)
+            for bi, (vals, lab, col, hatch) in enumerate(bars):
+                slot = gi * len(bars) + bi
+                w = 0.8 / slots
+                pos = np.arange(len(x_values)) + (slot - (slots - 1) / 2) * w
+                ax.bar(pos, vals, width=w * 0.95, color=col, alpha=0.45 if hatch else 1.0, hatch=hatch,
+                       label=lab)
+                for px, py in zip(pos, vals):
+                    if np.isfinite(py):
+                        ax.text(px, py, f"{py:.1f}" if kind == "acc" else f"{py:.3g}", ha="center",
+                                va="bottom", fontsize=8)
+    if numeric:
+        xs = [float(v) for v in x_values]
+        if min(xs) > 0 and max(xs) / min(xs) >= 30:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(v) for v in x_values])
+    else:
+        ax.set_xticks(np.arange(len(x_values)), [str(v) for v in x_values])
+    if kind == "loss":
+        ax.set_yscale("log")
+    ax.set_xlabel(x_key)
+    ax.set_ylabel(f"final {'accuracy (%)' if kind == 'acc' else 'loss'}")
+    ax.set_title(f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}")
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")
+
+
+def plot_heatmap(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str) -> Path | None:
+    if len(swept) != 2:
+        return None
+    table = scaled(pivot(df, swept[0], swept[1], f"final_{split}_{kind}"), kind)
+    if table.empty:
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(1.4 * table.shape[1] + 3.5, 0.8 * table.shape[0] + 2.5))
+    values = table.to_numpy(dtype=float)
+    im = ax.imshow(values, cmap="viridis" if kind == "acc" else "viridis_r", aspect="auto")
+    ax.grid(False)
+    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
+    ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
+    ax.set_xlabel(swept[1])
+    ax.set_ylabel(swept[0])
+    finite = values[np.isfinite(values)]
+    mid = (finite.min() + finite.max()) / 2 if finite.size else 0
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            v = values[i, j]
+            text = "-" if not np.isfinite(v) else (f"{v:.1f}" if kind == "acc" else f"{v:.3g}")
+            dark = np.isfinite(v) and ((v < mid) if kind == "acc" else (v > mid))
+            ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black", fontsize=11)
+    cbar = fig.colorbar(im, ax=ax)
+    cbar.set_label(f"final {metric_label(split, kind)}")
+    ax.set_title(f"{title}\nfinal {metric_label(split, kind)}")
+    fig.tight_layout()
+    return save(fig, sweep_dir / "plots" / f"heatmap_{split}_{kind}.png")

@@ -1,0 +1,185 @@
+"""A sweep's report from its files: summary.csv, then report.md and a self-contained
+report.html (plots embedded) at the sweep root, with links to every job's own plots.
+
+    python -m runner.report outputs/sweeps/<name>/<stamp>      (what `make report DIR=...` runs)
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+
+from runner.files import atomic_write_text
+from runner.report.sweep_plots import plot_curves, plot_final, plot_heatmap
+from runner.report.sweep_tables import metric_label, paper_table, primary_metric, scaled, seed_spread, short_key
+from runner.sweep.summary import status_counts, write_summary
+
+
+def _fmt(v, kind: str = "") -> str:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return "-"
+    if kind == "acc":
+        return f"{100 * float(v):.2f}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str) -> list:
+    cols = ["job", *swept, "status", f"final_train_{kind}", f"final_{split}_{kind}", f"best_{split}_{kind}",
+            "params", "epochs_run", "seconds"]
+    head = ["job", *[short_key(k) for k in swept], "status", f"train {kind}", f"{split} {kind}",
+            f"best {split} {kind}", "params", "epochs", "seconds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in df.iterrows():
+        cells = []
+        for c in cols:
+            v = r.get(c)
+            if c.endswith("_acc"):
+                cells.append(_fmt(v, "acc"))
+            elif c == "params" and pd.notna(v):
+                cells.append(f"{int(v):,}")
+            elif c == "seconds" and pd.notna(v):
+                cells.append(f"{float(v):.1f}")
+            elif c == "epochs_run" and pd.notna(v):
+                cells.append(str(int(v)))
+            else:
+                cells.append(_fmt(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _failures(df: pd.DataFrame) -> list:
+    bad = df[~df["status"].isin(("ok",))]
+    if bad.empty:
+        return []
+    lines = ["## Jobs that did not finish well", ""]
+    for _, r in bad.iterrows():
+        err = r.get("error")
+        detail = f": {err}" if isinstance(err, str) and err else ""
+        lines.append(f"- job {r['job']} ({r['dir']}): **{r['status']}**{detail}")
+    return lines + [""]
+
+
+def _job_links(df: pd.DataFrame, sweep_dir: Path) -> list:
+    lines = ["## Each job's own plots", ""]
+    for _, r in df.iterrows():
+        plots = sorted((sweep_dir / r["dir"] / "plots").glob("*.png"))
+        links = ", ".join(f"[{p.stem}]({quote(r['dir'])}/plots/{quote(p.name)})" for p in plots) or "no plots"
+        lines.append(f"- job {r['job']} `{r['dir']}` ({r['status']}): {links}")
+    return lines + [""]
+
+
+def render_sweep(sweep_dir: Path) -> dict:
+    """Write summary.csv, plots/, report.md and report.html; return the status counts and paths."""
+    sweep_dir = Path(sweep_dir)
+    summary_path, rows, swept = write_summary(sweep_dir)
+    counts = status_counts(rows)
+    df = pd.read_csv(summary_path, keep_default_na=True)
+    df["dir"] = df["dir"].astype(str)
+    split, kind = primary_metric(df)
+    name = sweep_dir.parent.name if re.match(r"\d{4}-\d\d-\d\d", sweep_dir.name) else sweep_dir.name
+    plots = [p for p in (
+        plot_heatmap(df, swept, sweep_dir, split, kind, name),
+        plot_final(df, swept, sweep_dir, split, kind, name),
+        plot_curves(df, swept, sweep_dir, "loss", name),
+        plot_curves(df, swept, sweep_dir, "acc", name) if kind == "acc" else None,
+    ) if p is not None]
+
+    md = [f"# Sweep {name}", "",
+          f"{len(rows)} jobs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ". "
+          f"Swept: {', '.join(swept) or 'nothing'}. Folder: `{sweep_dir}`. "
+          f"Rendered {dt.datetime.now().isoformat(timespec='seconds')}.", ""]
+    if len(swept) == 2:
+        md += [f"## Final {metric_label(split, kind)}: {short_key(swept[0])} by {short_key(swept[1])}", "",
+               *paper_table(df, swept[0], swept[1], kind, split), ""]
+    spread = seed_spread(df, swept, f"final_{split}_{kind}")
+    if spread is not None:
+        md += [f"## Final {metric_label(split, kind)} over seeds (mean ± std)", ""]
+        others = [c for c in spread.columns if c not in ("mean", "std", "runs")]
+        md += ["| " + " | ".join([*map(short_key, others), "mean", "std", "runs"]) + " |",
+               "|" + "---|" * (len(others) + 3)]
+        for _, r in spread.iterrows():
+            m, s = scaled(pd.Series([r["mean"], r["std"]]), kind)
+            md.append("| " + " | ".join([*(str(r[o]) for o in others), f"{m:.3f}", f"{s:.3f}", str(int(r["runs"]))]) + " |")
+        md.append("")
+    md += ["## All jobs", "", f"Accuracies in %. Final = last epoch; best = best epoch of the {split} split.", "",
+           *_summary_table(df, swept, split, kind), ""]
+    md += _failures(df)
+    if plots:
+        md += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
+    md += _job_links(df, sweep_dir)
+    md_text = "\n".join(md)
+    atomic_write_text(sweep_dir / "report.md", md_text)
+    atomic_write_text(sweep_dir / "report.html", markdown_to_html(md_text, sweep_dir, title=f"Sweep {name}"))
+    return {"counts": counts, "summary": summary_path, "report": sweep_dir / "report.html", "rows": rows,
+            "swept": swept}
+
+
+# ------------------------------------------------------------------ a small Markdown -> HTML
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px;
+text-align:right}th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
+img{max-width:100%;border:1px solid #eee;margin:0.5em 0}code{background:#f4f4f4;padding:0 3px}"""
+
+
+def _inline(text: str, sweep_dir: Path) -> str:
+    out = html.escape(text, quote=False)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    out = re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+    return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r'<a href="\2">\1</a>', out)
+
+
+def _image(alt: str, src: str, sweep_dir: Path) -> str:
+    path = sweep_dir / src
+    if path.is_file():  # embedded, so the page opens from anywhere
+        data = base64.b64encode(path.read_bytes()).decode()
+        return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></p>'
+    return f'<p><img alt="{html.escape(alt)}" src="{html.escape(src)}"></p>'
+
+
+def markdown_to_html(md: str, sweep_dir: Path, title: str) -> str:
+    body, table, items = [], [], []
+
+    def flush_list():
+        if items:
+            body.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    def flush_table():
+        if not table:
+            return
+        rows = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in table if not re.match(r"^\|[-|]+\|?$", ln)]
+        body.append("<table><tr>" + "".join(f"<th>{_inline(c, sweep_dir)}</th>" for c in rows[0]) + "</tr>")
+        body.extend("<tr>" + "".join(f"<td>{_inline(c, sweep_dir)}</td>" for c in r) + "</tr>" for r in rows[1:])
+        body.append("</table>")
+        table.clear()
+
+    for line in md.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush_table()
+        if line.startswith("- "):
+            items.append(_inline(line[2:], sweep_dir))
+            continue
+        flush_list()
+        m = re.match(r"^!\[([^\]]*)\]\(([^)]+)\)$", line)
+        if m:
+            body.append(_image(m.group(1), m.group(2), sweep_dir))
+        elif line.startswith("## "):
+            body.append(f"<h2>{_inline(line[3:], sweep_dir)}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{_inline(line[2:], sweep_dir)}</h1>")
+        elif line.strip():
+            body.append(f"<p>{_inline(line, sweep_dir)}</p>")
+    flush_table()
+    flush_list()
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

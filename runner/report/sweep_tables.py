@@ -1,0 +1,91 @@
+"""Tables of a sweep from its summary.csv: which metric leads, how swept values are ordered
+and labelled, and the two-way pivot a paper would print (e.g. test accuracy, activation by
+depth, with train accuracy beside it)."""
+from __future__ import annotations
+
+import pandas as pd
+
+FINISHED = ("ok", "diverged")
+
+
+def primary_metric(df: pd.DataFrame) -> tuple[str, str]:
+    """(split, kind) the report leads with: test accuracy, else val accuracy, else a loss."""
+    for split, kind in (("test", "acc"), ("val", "acc"), ("test", "loss"), ("val", "loss")):
+        col = f"final_{split}_{kind}"
+        if col in df and df[col].notna().any():
+            return split, kind
+    return "train", "loss"
+
+
+def metric_label(split: str, kind: str) -> str:
+    return f"{split} {'accuracy (%)' if kind == 'acc' else 'loss'}"
+
+
+def short_key(key: str) -> str:
+    """model.depth -> depth; group names stay as they are."""
+    return key.rsplit(".", 1)[-1]
+
+
+def is_numeric(values) -> bool:
+    try:
+        [float(v) for v in values]
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def ordered_values(df: pd.DataFrame, key: str) -> list:
+    """Swept values in sweep order; numbers ascending."""
+    values = list(dict.fromkeys(df[key].tolist()))
+    return sorted(values, key=float) if is_numeric(values) else values
+
+
+def job_label(row, swept: list) -> str:
+    return ", ".join(f"{short_key(k)}={row[k]}" for k in swept) or f"job {row['job']}"
+
+
+def scaled(series: pd.Series, kind: str) -> pd.Series:
+    return 100 * series if kind == "acc" else series
+
+
+def pivot(df: pd.DataFrame, rows: str, cols: str, value: str) -> pd.DataFrame:
+    """Mean of `value` over finished jobs, rows x cols in sweep order (seeds are averaged)."""
+    done = df[df["status"].isin(FINISHED)]
+    table = done.pivot_table(index=rows, columns=cols, values=value, aggfunc="mean")
+    return table.reindex(index=[v for v in ordered_values(df, rows) if v in table.index],
+                         columns=[v for v in ordered_values(df, cols) if v in table.columns])
+
+
+def paper_table(df: pd.DataFrame, rows: str, cols: str, kind: str, lead: str, beside: str = "train") -> list:
+    """Markdown lines: one row per value of `rows`, and for each value of `cols` the lead
+    split's final metric with the `beside` split's next to it."""
+    a = scaled(pivot(df, rows, cols, f"final_{lead}_{kind}"), kind)
+    b = scaled(pivot(df, rows, cols, f"final_{beside}_{kind}"), kind) if f"final_{beside}_{kind}" in df else None
+    fmt = (lambda v: "-" if pd.isna(v) else f"{v:.2f}") if kind == "acc" else (lambda v: "-" if pd.isna(v) else f"{v:.4g}")
+    head = [short_key(rows)]
+    for c in a.columns:
+        head += [f"{short_key(cols)}={c} {lead}", f"{short_key(cols)}={c} {beside}"] if b is not None \
+            else [f"{short_key(cols)}={c} {lead}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in a.index:
+        cells = [str(r)]
+        for c in a.columns:
+            cells.append(fmt(a.loc[r, c]))
+            if b is not None:
+                cells.append(fmt(b.loc[r, c]) if r in b.index and c in b.columns else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def seed_spread(df: pd.DataFrame, swept: list, col: str) -> pd.DataFrame | None:
+    """Mean, std and count of `col` over seeds for each combination of the other swept keys."""
+    if "seed" not in swept:
+        return None
+    others = [k for k in swept if k != "seed"]
+    done = df[df["status"].isin(FINISHED)]
+    if done.empty:
+        return None
+    if not others:
+        return pd.DataFrame({"mean": [done[col].mean()], "std": [done[col].std()], "runs": [len(done)]})
+    g = done.groupby(others, sort=False)[col]
+    return pd.DataFrame({"mean": g.mean(), "std": g.std(), "runs": g.count()}).reset_index()

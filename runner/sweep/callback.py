@@ -1,0 +1,37 @@
+"""The Hydra callback that ends every multirun: summary.csv, the report and its plots at the
+sweep root, a short table on the console, and the outcome for dlrun's exit code.
+
+Configured in conf/config.yaml under hydra.callbacks; it runs in the launching process
+whichever launcher ran the jobs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+
+class SweepReport(Callback):
+    def on_multirun_end(self, config, **kwargs) -> None:
+        from runner.report.sweep_report import render_sweep
+        from runner.sweep import state
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if not sweep_dir.is_dir():
+            return
+        result = render_sweep(sweep_dir)
+        state.outcomes.append(result["counts"])
+        print_outcome(result)
+
+
+def print_outcome(result: dict) -> None:
+    rows, swept = result["rows"], result["swept"]
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(result["counts"].items()))
+    print(f"\nsweep finished: {len(rows)} jobs ({counts})", flush=True)
+    metric = next((c for c in ("final_test_acc", "final_val_acc", "final_test_loss", "final_val_loss")
+                   if any(r.get(c) is not None for r in rows)), None)
+    for r in rows:
+        values = ", ".join(f"{k}={r[k]}" for k in swept)
+        v = r.get(metric) if metric else None
+        shown = "" if v is None else (f"  {metric[6:]} {100 * v:.2f}%" if metric.endswith("_acc") else f"  {metric[6:]} {v:.4g}")
+        print(f"  job {r['job']:>3}  {r['status']:<10} {values}{shown}", flush=True)
+    print(f"summary: {result['summary']}\nreport:  {result['report']}", flush=True)

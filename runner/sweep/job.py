@@ -1,0 +1,96 @@
+"""One job of a multirun, made safe for the rest of the sweep.
+
+- A job whose folder holds the completion marker (`DONE`, written last by a finished run) is
+  skipped, so re-running a sweep into its own folder only runs what is missing.
+- Anything a job raises (bad config, missing data, out of memory, a bug) is recorded in its
+  folder (summary.json with status `failed` and the error line, error.txt with the
+  traceback) and the sweep goes on with the next job.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+from runner.files import DONE_MARKER, read_json, write_json
+
+
+def finished_status(job_dir: Path) -> str | None:
+    """The status recorded by a finished earlier attempt, or None."""
+    marker = job_dir / DONE_MARKER
+    if not marker.is_file():
+        return None
+    return (marker.read_text().split() or ["ok"])[0]
+
+
+def clear_attempt(job_dir: Path) -> None:
+    """Remove what an unfinished or failed earlier attempt left, keeping Hydra's .hydra/."""
+    if not job_dir.is_dir():
+        return
+    for p in job_dir.iterdir():
+        if p.name == ".hydra":
+            continue
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
+def _record_failure(cfg, job_dir: Path, line: str) -> None:
+    summary = read_json(job_dir / "summary.json") or {"name": str(cfg.get("name", job_dir.name))}
+    summary.update({"status": "failed", "error": line})
+    write_json(job_dir / "summary.json", summary)
+    (job_dir / "error.txt").write_text(traceback.format_exc())
+
+
+def _free_accelerator_memory() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _share_cpus(hc) -> None:
+    """Jobs running side by side (joblib) split the cores instead of each taking all of them."""
+    launcher = str(hc.launcher.get("_target_", ""))
+    if "joblib" not in launcher:
+        return
+    n_jobs = int(hc.launcher.get("n_jobs") or -1)
+    cpus = os.cpu_count() or 1
+    n_jobs = cpus if n_jobs <= 0 else n_jobs
+    import torch
+
+    torch.set_num_threads(max(1, cpus // n_jobs))
+
+
+def _spread_over_gpus(cfg, job_num: int) -> None:
+    """With several GPUs, job k runs on GPU k mod count unless the config names one."""
+    if str(cfg.device) not in ("auto", "cuda"):
+        return
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        cfg.device = f"cuda:{job_num % torch.cuda.device_count()}"
+
+
+def run_job(cfg, job_dir: Path, hc) -> dict:
+    from runner.config.validate import validate
+    from runner.messages import describe_error
+    from runner.tasks import dispatch
+
+    num = hc.job.num
+    earlier = finished_status(job_dir)
+    if earlier is not None:
+        print(f"job {num}: finished earlier ({earlier}), skipped: {job_dir}", flush=True)
+        return {"status": earlier, "skipped": True}
+    clear_attempt(job_dir)
+    try:
+        validate(cfg)
+        _share_cpus(hc)
+        _spread_over_gpus(cfg, num)
+        return dispatch(cfg, job_dir, label=f"[job {num}] ")
+    except Exception as ex:  # noqa: BLE001 - one job's failure must not stop the sweep
+        line = describe_error(ex) or " ".join(f"{type(ex).__name__}: {ex}".split())[:500]
+        job_dir.mkdir(parents=True, exist_ok=True)
+        _record_failure(cfg, job_dir, line)
+        _free_accelerator_memory()
+        print(f"job {num} failed: {line}", file=sys.stderr, flush=True)
+        return {"status": "failed", "error": line}

@@ -1,0 +1,23 @@
+"""What the sweeps of this process ended with, so `dlrun` can exit with a code that says it.
+
+Exit codes: 0 every job ok; 1 a job failed or did not finish; 3 no failures, but a job's
+loss diverged (NaN/inf)."""
+from __future__ import annotations
+
+outcomes: list = []  # one {status: count} dict per finished multirun
+
+
+def exit_code() -> int:
+    code = 0
+    for counts in outcomes:
+        if counts.get("failed", 0) or counts.get("unfinished", 0):
+            return 1
+        if counts.get("diverged", 0):
+            code = 3
+    return code
+
+
+def explain(code: int) -> str:
+    if code == 1:
+        return "some sweep jobs failed or did not finish (exit code 1); see summary.csv and each job's error.txt"
+    return "some sweep jobs diverged: their loss became NaN or inf (exit code 3); see summary.csv"

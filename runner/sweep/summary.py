@@ -1,0 +1,101 @@
+"""Collect a sweep folder's jobs into summary.csv: one row per job with its swept values,
+status, final and best metrics, parameter count and seconds. Reads only files, so it works
+on any sweep folder, finished or not, and with any launcher."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from runner.files import DONE_MARKER, read_json, write_csv
+
+SPLITS = ("train", "val", "test")
+METRIC_COLUMNS = ([f"final_{s}_{m}" for s in SPLITS for m in ("loss", "acc")]
+                  + [f"best_{s}_{m}" for s in ("val", "test") for m in ("acc", "loss")]
+                  + [f"best_{s}_{m}_epoch" for s in ("val", "test") for m in ("acc", "loss")])
+TAIL_COLUMNS = ["params", "epochs_run", "seconds", "train_seconds", "error", "dir"]
+
+
+def _job_number(d: Path) -> int:
+    head = d.name.split("_", 1)[0]
+    return int(head) if head.isdigit() else -1
+
+
+def job_dirs(sweep_dir: Path) -> list:
+    dirs = [d for d in Path(sweep_dir).iterdir() if d.is_dir() and (d / ".hydra" / "overrides.yaml").is_file()]
+    return sorted(dirs, key=_job_number)
+
+
+def _overrides(job_dir: Path) -> dict:
+    items = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    out = {}
+    for item in items:
+        key, _, value = str(item).partition("=")
+        out[key.lstrip("+~")] = value
+    return out
+
+
+def sweep_param_keys(sweep_dir: Path) -> list:
+    """Keys the preset or the command line swept, from Hydra's multirun.yaml."""
+    path = Path(sweep_dir) / "multirun.yaml"
+    if not path.is_file():
+        return []
+    cfg = yaml.safe_load(path.read_text()) or {}
+    hydra = cfg.get("hydra", {}) or {}
+    keys = list(((hydra.get("sweeper") or {}).get("params") or {}).keys())
+    for item in (hydra.get("overrides") or {}).get("task") or []:
+        key, _, value = str(item).partition("=")
+        if "," in value and not value.startswith(("[", "{", "'", '"')) and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _status(job_dir: Path, summary: dict | None) -> str:
+    if (job_dir / DONE_MARKER).is_file():
+        return (summary or {}).get("status", "ok")
+    if summary and summary.get("status") == "failed":
+        return "failed"
+    return "unfinished"  # never started, or stopped while running
+
+
+def collect(sweep_dir: Path) -> tuple[list, list]:
+    """(rows, swept keys). A row is a dict with the columns of summary.csv."""
+    dirs = job_dirs(sweep_dir)
+    overrides = [_overrides(d) for d in dirs]
+    keys = []
+    for o in overrides:
+        keys += [k for k in o if k not in keys]
+    declared = sweep_param_keys(sweep_dir)
+    swept = [k for k in keys if k in declared or len({o.get(k) for o in overrides}) > 1]
+    rows = []
+    for d, o in zip(dirs, overrides):
+        s = read_json(d / "summary.json")
+        row = {"job": _job_number(d), **{k: o.get(k, "") for k in swept}, "status": _status(d, s)}
+        final, best = (s or {}).get("final", {}) or {}, (s or {}).get("best", {}) or {}
+        for split in SPLITS:
+            for m in ("loss", "acc"):
+                row[f"final_{split}_{m}"] = final.get(f"{split}_{m}")
+        for split in ("val", "test"):
+            for m in ("acc", "loss"):
+                row[f"best_{split}_{m}"] = best.get(f"{split}_{m}")
+                row[f"best_{split}_{m}_epoch"] = best.get(f"{split}_{m}_epoch")
+        s = s or {}
+        row.update({"params": s.get("params"), "epochs_run": s.get("epochs_run"), "seconds": s.get("wall_seconds"),
+                    "train_seconds": s.get("train_seconds"), "error": s.get("error", ""), "dir": d.name})
+        rows.append(row)
+    return rows, swept
+
+
+def write_summary(sweep_dir: Path) -> tuple[Path, list, list]:
+    rows, swept = collect(sweep_dir)
+    columns = ["job", *swept, "status", *METRIC_COLUMNS, *TAIL_COLUMNS]
+    path = Path(sweep_dir) / "summary.csv"
+    write_csv(path, columns, [[r.get(c) for c in columns] for r in rows])
+    return path, rows, swept
+
+
+def status_counts(rows: list) -> dict:
+    counts: dict = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return counts

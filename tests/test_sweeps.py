@@ -1,0 +1,218 @@
+"""Sweeps end to end: presets, summary.csv, the report, resuming, isolation of failures,
+launchers, and directories that never collide."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pandas as pd
+import pytest
+
+from conftest import compose, dlrun_cmd, run_dlrun
+from runner.report.sweep_tables import paper_table, pivot
+
+SWEEP_ARGS = ("-m", "activation=relu,tanh", "model.depth=1,2", "model.width=8", "trainer.epochs=1",
+              "trainer.batch_size=32")
+
+
+def sweep(tmp_path, tiny_data, *args, sweep_dir=None):
+    sweep_dir = sweep_dir or tmp_path / "sweep"
+    proc = run_dlrun(*args, f"data_dir={tiny_data}", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    return proc, sweep_dir
+
+
+def summary(sweep_dir) -> pd.DataFrame:
+    return pd.read_csv(sweep_dir / "summary.csv")
+
+
+def test_four_job_sweep_writes_summary_and_report(tmp_path, tiny_data):
+    proc, d = sweep(tmp_path, tiny_data, *SWEEP_ARGS)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    df = summary(d)
+    assert len(df) == 4
+    for col in ("job", "activation", "model.depth", "status", "final_train_acc", "final_test_acc",
+                "final_test_loss", "best_test_acc", "params", "seconds", "error", "dir"):
+        assert col in df.columns, col
+    assert df["status"].eq("ok").all()
+    assert df[["activation", "model.depth"]].values.tolist() == [["relu", 1], ["relu", 2], ["tanh", 1], ["tanh", 2]]
+    assert df.loc[df["model.depth"] == 2, "params"].gt(df.loc[df["model.depth"] == 1, "params"].max()).all()
+    md = (d / "report.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert {"plots/curves_loss.png", "plots/curves_acc.png", "plots/final_test_acc.png",
+            "plots/heatmap_test_acc.png"} <= set(images)
+    for img in images:
+        assert (d / img).stat().st_size > 5000, img
+    assert "activation by depth" in md
+    html = (d / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(images), "sweep plots are embedded"
+    links = re.findall(r'href="([^"]+)"', html)
+    assert links and all((d / requote(link)).is_file() for link in links), "job links point at existing plots"
+    assert "sweep finished: 4 jobs (4 ok)" in proc.stdout
+
+
+def requote(link: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(link)
+
+
+def test_rerun_skips_finished_jobs(tmp_path, tiny_data):
+    proc, d = sweep(tmp_path, tiny_data, *SWEEP_ARGS)
+    assert proc.returncode == 0
+    stamps = {p: p.stat().st_mtime_ns for p in d.glob("*/metrics.csv")}
+    assert len(stamps) == 4
+    (d / "report.md").unlink()
+    again, _ = sweep(tmp_path, tiny_data, *SWEEP_ARGS, sweep_dir=d)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("finished earlier (ok), skipped") == 4
+    assert {p: p.stat().st_mtime_ns for p in d.glob("*/metrics.csv")} == stamps, "nothing was trained again"
+    assert len(summary(d)) == 4 and (d / "report.md").is_file(), "the report is rendered again"
+
+
+def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
+    args = ("-m", "dataset.val_size=0.1,5000", "model.hidden=[8]", "trainer.epochs=1")
+    proc, d = sweep(tmp_path, tiny_data, *args)
+    assert proc.returncode == 1, proc.stderr
+    assert "some sweep jobs failed" in proc.stderr and "Traceback" not in proc.stderr
+    df = summary(d)
+    assert df["status"].tolist() == ["ok", "failed"]
+    assert "dataset.val_size" in df.loc[1, "error"]
+    failed_dir = d / df.loc[1, "dir"]
+    assert (failed_dir / "error.txt").is_file() and not (failed_dir / "DONE").exists()
+    ok_metrics = d / df.loc[0, "dir"] / "metrics.csv"
+    stamp = ok_metrics.stat().st_mtime_ns
+    again, _ = sweep(tmp_path, tiny_data, *args, sweep_dir=d)
+    assert again.returncode == 1
+    assert "job 0: finished earlier" in again.stdout and "job 1 failed" in again.stderr, "the failed job runs again"
+    assert ok_metrics.stat().st_mtime_ns == stamp
+
+
+def test_diverged_job_is_recorded_with_its_own_exit_code(tmp_path):
+    proc = run_dlrun("-m", "dataset=function", "optimizer=sgd", "optimizer.lr=0.001,1000", "trainer.epochs=2",
+                     "dataset.n_train=128", "trainer.batch_size=16", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert summary(tmp_path / "s")["status"].tolist() == ["ok", "diverged"]
+
+
+def test_pivot_of_a_two_way_sweep():
+    df = pd.DataFrame({
+        "job": range(6), "activation": ["relu", "relu", "relu", "tanh", "tanh", "tanh"],
+        "model.depth": [1, 2, 3, 1, 2, 3], "status": ["ok"] * 5 + ["failed"],
+        "final_test_acc": [0.9, 0.8, 0.7, 0.85, 0.75, None], "final_train_acc": [0.95, 0.9, 0.8, 0.9, 0.8, None],
+    })
+    t = pivot(df, "activation", "model.depth", "final_test_acc")
+    assert t.shape == (2, 3)
+    assert list(t.index) == ["relu", "tanh"] and list(t.columns) == [1, 2, 3]
+    assert t.loc["relu", 3] == pytest.approx(0.7) and t.loc["tanh", 2] == pytest.approx(0.75)
+    assert pd.isna(t.loc["tanh", 3]), "a failed job leaves its cell empty"
+    lines = paper_table(df, "activation", "model.depth", "acc", "test")
+    assert lines[0] == ("| activation | depth=1 test | depth=1 train | depth=2 test | depth=2 train | "
+                        "depth=3 test | depth=3 train |")
+    assert lines[2] == "| relu | 90.00 | 95.00 | 80.00 | 90.00 | 70.00 | 80.00 |"
+    assert lines[3].endswith("| - | - |")
+
+
+PRESETS = ["activations", "activation_x_depth", "depth", "regularizers", "train_fraction", "optimizer_x_dropout",
+           "batch_size", "width", "seeds"]
+
+
+def sweep_params(*overrides) -> dict:
+    """The sweeper params a preset hands Hydra, resolved; asserts the preset is a multirun."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from runner.cli import conf_dir
+    from runner.config.schema import register
+
+    register()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        c = hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
+    assert str(c.hydra.mode) == "RunMode.MULTIRUN"
+    return OmegaConf.to_container(c.hydra.sweeper.params, resolve=True)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_sweep_preset_is_a_multirun_over_valid_values(preset):
+    from runner.config.validate import validate
+
+    params = sweep_params(f"sweep={preset}")
+    assert params and all("," in v for v in params.values()), params
+    assert compose(f"sweep={preset}").sweep.name.startswith(preset)
+    for key, values in params.items():  # every job of the preset passes validation
+        for value in values.split(","):
+            validate(compose(f"sweep={preset}", f"{key}={value}"))
+
+
+def test_preset_values_follow_their_knobs():
+    assert sweep_params("sweep=depth") == {"model.depth": "1,2,3,4,5,6"}
+    assert sweep_params("sweep=depth", "sweep.max_depth=3") == {"model.depth": "1,2,3"}
+    assert sweep_params("sweep=seeds", "sweep.seeds=3") == {"seed": "0,1,2"}
+    assert sweep_params("sweep=activation_x_depth") == {"activation": "relu,sigmoid,tanh", "model.depth": "1,2,3"}
+    assert len(sweep_params("sweep=width")["model.width"].split(",")) == 10
+    assert len(sweep_params("sweep=batch_size")["trainer.batch_size"].split(",")) == 5
+
+
+def test_depth_and_width_shortcuts_set_hidden():
+    from runner.config.validate import validate
+
+    cfg = compose("model.depth=3", "model.width=64")
+    validate(cfg)
+    assert list(cfg.model.hidden) == [64, 64, 64]
+    cfg = compose("model.hidden=[32,16]", "model.depth=3")
+    validate(cfg)
+    assert list(cfg.model.hidden) == [32, 32, 32]
+
+
+def test_command_line_narrows_a_preset_and_joblib_runs_it(tmp_path, tiny_data):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    proc, d = sweep(tmp_path, tiny_data, "sweep=activations", "activation=relu,tanh", "model.hidden=[8]",
+                    "trainer.epochs=1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    assert proc.returncode == 0, proc.stderr
+    df = summary(d)
+    assert df["activation"].tolist() == ["relu", "tanh"] and df["status"].eq("ok").all()
+    assert (d / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher(tmp_path, tiny_data):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    proc, d = sweep(tmp_path, tiny_data, "-m", "seed=0,1", "model.hidden=[8]", "trainer.epochs=1",
+                    "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10")
+    assert proc.returncode == 0, proc.stderr
+    df = summary(d)
+    assert df["seed"].tolist() == [0, 1] and df["status"].eq("ok").all()
+
+
+def test_runs_and_sweeps_started_together_never_share_a_folder(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    single = ["dataset=function", "trainer.epochs=1", "dataset.n_train=64", "trainer.progress=quiet"]
+    procs = [subprocess.Popen(dlrun_cmd() + single, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for _ in range(2)]
+    procs += [subprocess.Popen(dlrun_cmd() + ["-m", "seed=0"] + single, cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for p in procs:
+        p.wait(timeout=300)
+        assert p.returncode == 0, p.stderr.read().decode()
+    runs = list((tmp_path / "outputs" / "runs").glob("*/*"))
+    sweeps = list((tmp_path / "outputs" / "sweeps").glob("*/*"))
+    assert len(runs) == 2 and len(sweeps) == 2
+    assert all((r / "DONE").is_file() for r in runs)
+
+
+def test_make_report_rerenders_and_rejects_other_folders(tmp_path, tiny_data):
+    proc, d = sweep(tmp_path, tiny_data, "-m", "seed=0,1", "model.hidden=[8]", "trainer.epochs=1")
+    assert proc.returncode == 0
+    for f in ("summary.csv", "report.md", "report.html"):
+        (d / f).unlink()
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "runner.report", str(d)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(summary(d)) == 2 and (d / "report.html").is_file()
+    assert "over seeds" in (d / "report.md").read_text()
+    bad = subprocess.run([sys.executable, "-m", "runner.report", str(tmp_path)], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1

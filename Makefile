@@ -36,8 +36,9 @@ test: $(STAMP) ## run the test suite (real-data tests use ../shared/datasets whe
 run: $(STAMP) ## one dlrun call: make run ARGS="dataset=gurmukhi model=cnn trainer.epochs=5"
 	$(BIN)/dlrun $(ARGS)
 
-report: $(STAMP) ## re-render a sweep's summary.csv, report and plots (or a run's plots): make report DIR=outputs/sweeps/...
+report: ## re-render a sweep's summary.csv, report and plots (or a run's plots): make report DIR=outputs/sweeps/...
 	@test -n "$(DIR)" || { echo 'make report: give the folder, e.g. make report DIR=outputs/sweeps/<name>/<stamp>' >&2; exit 2; }
+	@$(MAKE) -s --no-print-directory $(STAMP)
 	$(BIN)/python -m runner.report $(DIR)
 
 data: ## lay out the offline dataset copies from ../shared/datasets into ./data

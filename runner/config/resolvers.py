@@ -5,14 +5,22 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 
-def _upto(n) -> str:
-    """1,2,...,n as a Hydra sweep string."""
-    return ",".join(str(i) for i in range(1, int(n) + 1))
+def _count(n, key: str) -> int:
+    from runner.errors import ConfigError
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(key, "an integer >= 1", n)
+    return n
 
 
-def _first(n) -> str:
-    """0,1,...,n-1 as a Hydra sweep string."""
-    return ",".join(str(i) for i in range(int(n)))
+def _upto(n, key: str = "count") -> str:
+    """1,2,...,n as a Hydra sweep string; `key` names the setting in errors."""
+    return ",".join(str(i) for i in range(1, _count(n, key) + 1))
+
+
+def _first(n, key: str = "count") -> str:
+    """0,1,...,n-1 as a Hydra sweep string; `key` names the setting in errors."""
+    return ",".join(str(i) for i in range(_count(n, key)))
 
 
 def _dirname(overrides: str) -> str:

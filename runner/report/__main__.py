@@ -20,11 +20,11 @@ def main(argv: list) -> int:
         for p in render_run(target):
             print(p)
         return 0
-    from runner.sweep.summary import job_dirs
+    from runner.sweep.summary import is_sweep_dir
 
-    if not target.is_dir() or not job_dirs(target):
-        print(f"report: error: {target} is neither a sweep folder (job folders with .hydra/overrides.yaml) "
-              f"nor a run folder (metrics.csv)", file=sys.stderr)
+    if not is_sweep_dir(target):
+        print(f"report: error: {target} is neither a sweep folder (one with multirun.yaml) nor a run folder "
+              f"(one with metrics.csv)", file=sys.stderr)
         return 2
     from runner.report.sweep_report import render_sweep
     from runner.sweep.callback import print_outcome

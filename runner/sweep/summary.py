@@ -21,8 +21,15 @@ def _job_number(d: Path) -> int:
     return int(head) if head.isdigit() else -1
 
 
+def is_sweep_dir(path: Path) -> bool:
+    """Hydra writes multirun.yaml at the root of every sweep it launches."""
+    return (Path(path) / "multirun.yaml").is_file()
+
+
 def job_dirs(sweep_dir: Path) -> list:
-    dirs = [d for d in Path(sweep_dir).iterdir() if d.is_dir() and (d / ".hydra" / "overrides.yaml").is_file()]
+    """Job folders (<num>_<overrides>/ with Hydra's .hydra/overrides.yaml), by job number."""
+    dirs = [d for d in Path(sweep_dir).iterdir()
+            if d.is_dir() and _job_number(d) >= 0 and (d / ".hydra" / "overrides.yaml").is_file()]
     return sorted(dirs, key=_job_number)
 
 

@@ -18,7 +18,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from runner.config.schema import register
-from runner.errors import UserError
+from runner.errors import CheckFailed, UserError
 from runner.messages import describe_error
 
 
@@ -53,7 +53,7 @@ def _task(cfg: DictConfig):
         from runner.tasks import dispatch
 
         return dispatch(cfg, job_dir)
-    except UserError as ex:
+    except (UserError, CheckFailed) as ex:
         # Nothing useful ran: leave no directory behind that could pass for a result.
         if _only_hydra_files(job_dir):
             shutil.rmtree(job_dir, ignore_errors=True)
@@ -74,6 +74,9 @@ def main() -> None:
     except KeyboardInterrupt:
         print("dlrun: interrupted", file=sys.stderr)
         sys.exit(130)
+    except CheckFailed as ex:
+        print(f"dlrun: {ex}", file=sys.stderr)
+        sys.exit(1)
     except Exception as ex:  # noqa: BLE001 - every failure is reported, unknown ones with a traceback
         line = describe_error(ex)
         if line is None or debug:

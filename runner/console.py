@@ -87,6 +87,11 @@ class Reporter:
                          "" if acc is None else f"{100 * acc:.2f}%", best_txt))
         facts = [f"status {summary['status']}", f"{summary['params']:,} parameters",
                  f"device {summary['device']}", f"{summary['wall_seconds']:.1f}s wall"]
+        verdict = None
+        if summary.get("vanishing_evidence"):
+            from runner.train.verdict import describe
+
+            verdict = describe(summary)
         if self.mode == "bar":
             table = Table(title=f"{summary['name']}: " + ", ".join(facts), title_justify="left")
             for col in ("split", "final loss", "final accuracy", "best accuracy"):
@@ -94,6 +99,8 @@ class Reporter:
             for r in rows:
                 table.add_row(*r)
             self.console.print(table)
+            if verdict:
+                self.console.print(self.label + verdict)
             self.console.print(f"files: {run_dir}")
         else:
             self._print(f"done: {summary['name']}: " + ", ".join(facts))
@@ -101,4 +108,26 @@ class Reporter:
                 extra = f"  accuracy {acc}" if acc else ""
                 extra += f"  best {best_txt}" if best_txt else ""
                 self._print(f"  {split:5s} loss {loss}{extra}")
+            if verdict:
+                self._print(verdict)
             self._print(f"files: {run_dir}")
+
+
+def print_table(title: str, columns: list, rows: list, mode: str = "auto") -> None:
+    """A titled table: rich on a terminal, aligned plain text otherwise."""
+    if mode == "quiet":
+        return
+    if mode == "bar" or (mode == "auto" and sys.stdout.isatty()):
+        table = Table(title=title, title_justify="left")
+        for c in columns:
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*[str(v) for v in r])
+        Console(highlight=False, markup=False).print(table)
+        return
+    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(str(c))
+              for i, c in enumerate(columns)]
+    print(title, flush=True)
+    print("  " + "  ".join(str(c).ljust(w) for c, w in zip(columns, widths)), flush=True)
+    for r in rows:
+        print("  " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths)), flush=True)

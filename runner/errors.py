@@ -17,3 +17,7 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """Data that is missing or unreadable; the message says where we looked and how to fix it."""
+
+
+class CheckFailed(Exception):
+    """A check the user asked for ran and did not pass (gradcheck): one line, exit code 1."""

@@ -55,8 +55,10 @@ def write_marker(run_dir: Path, status: str) -> None:
 def _cell(v) -> str:
     if v is None:
         return ""
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+    if isinstance(v, float):  # numpy floats too; repr(float(v)) keeps every digit and no "np.float64(...)"
+        return repr(float(v)) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):  # numpy integers and bools
+        return str(v.item())
     return str(v)
 
 

@@ -67,11 +67,11 @@ def describe_error(ex: BaseException) -> Optional[str]:
                               OverrideParseException)
     from omegaconf.errors import OmegaConfBaseException
 
-    from runner.errors import UserError
+    from runner.errors import CheckFailed, UserError
 
     chain = list(_chain(ex))
     for e in chain:
-        if isinstance(e, UserError):
+        if isinstance(e, (UserError, CheckFailed)):
             return str(e)
     for e in chain:
         if isinstance(e, MissingConfigException):

@@ -1,4 +1,4 @@
-"""Dispatch a validated config to the task it names (`task=train`; later issues add more)."""
+"""Dispatch a validated config to the task it names: `train` (default) or `gradcheck`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,4 +10,8 @@ def dispatch(cfg, run_dir: Path, label: str = ""):
         from runner.train.run import run_training
 
         return run_training(cfg, run_dir, label)
+    if cfg.task == "gradcheck":
+        from runner.train.gradcheck import run_gradcheck
+
+        return run_gradcheck(cfg, run_dir, label)
     raise AssertionError(f"task {cfg.task} passed validation but has no handler")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
 from conftest import compose
@@ -108,3 +109,57 @@ def _chain(ex):
     while ex is not None:
         yield ex
         ex = ex.__cause__ or ex.__context__
+
+
+EXPERIMENTS = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
+
+
+def test_reference_experiments_exist():
+    assert set(EXPERIMENTS) >= {"cnn_activations_cifar10", "cnn_depth_cifar10", "mlp_activations_cifar10",
+                                "gradcheck_gurmukhi_cnn", "gradcheck_models", "scratch_mnist",
+                                "regularization_gurmukhi"}
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_composes_and_validates(name):
+    cfg = compose(f"experiment={name}")
+    validate(cfg)
+
+
+def test_reference_setups_match_the_issue():
+    cnn = compose("experiment=cnn_activations_cifar10")
+    assert list(cnn.model.conv) == [32, 64, 128] and list(cnn.model.hidden) == [512, 256, 128]
+    assert cnn.regularizer.dropout == 0.2 and cnn.optimizer.name == "adam" and cnn.trainer.epochs == 25
+    deep = compose("experiment=cnn_depth_cifar10", "model.depth=6")
+    validate(deep)
+    assert list(deep.model.hidden) == [512, 256, 128, 64, 32, 16]
+    mlp = compose("experiment=mlp_activations_cifar10")
+    assert mlp.dataset.val_size == 5000 and mlp.trainer.epochs == 40
+    gc = compose("experiment=gradcheck_gurmukhi_cnn")
+    assert gc.task == "gradcheck" and list(gc.model.hidden) == [512, 256]
+    assert (gc.regularizer.l1, gc.regularizer.l2, gc.regularizer.dropout) == (1e-4, 1e-4, 0.2)
+    scratch = compose("experiment=scratch_mnist", "variant=numpy_sgd")
+    validate(scratch)
+    assert scratch.engine == "numpy" and scratch.optimizer.lr == 0.01 and scratch.trainer.batch_size == 32
+    assert scratch.dataset.subsample == 30000 and list(scratch.model.hidden) == [] and scratch.model.head_activation
+    adam = compose("experiment=scratch_mnist", "variant=torch_adam_dropout")
+    assert adam.optimizer.name == "adam" and adam.regularizer.dropout == 0.5 and adam.engine == "torch"
+    reg = compose("experiment=regularization_gurmukhi")
+    assert reg.trainer.epochs == 50 and list(reg.model.hidden) == [512, 256]
+
+
+def test_halving_taper_and_its_limit():
+    cfg = compose("model.depth=4", "model.width=64", "model.taper=halve")
+    validate(cfg)
+    assert list(cfg.model.hidden) == [64, 32, 16, 8]
+    with pytest.raises(ConfigError, match="model.depth"):
+        validate(compose("model.depth=8", "model.width=16", "model.taper=halve"))
+
+
+def test_head_activation_adds_activation_and_dropout_after_the_output_layer():
+    from runner.models import build_model
+
+    net = build_model(compose("model.hidden=[]", "model.head_activation=true", "regularizer.dropout=0.25"),
+                      (1, 28, 28), 10)
+    assert [type(m).__name__ for m in net.head_post] == ["ReLU", "Dropout"]
+    assert (net.eval()(torch.randn(4, 1, 28, 28)) >= 0).all()

@@ -42,3 +42,10 @@ def test_render_run_from_files_alone(tmp_path):
     for p in made:
         assert p.stat().st_size > 5000
     assert not list((tmp_path / "plots").glob(".*"))  # no temporary files left
+
+
+def test_csv_cells_from_numpy_values_are_plain_numbers(tmp_path):
+    import numpy as np
+
+    write_csv(tmp_path / "n.csv", ["a", "b", "c"], [[np.float64(0.25), np.int64(3), np.float32(0.5)]])
+    assert (tmp_path / "n.csv").read_text().splitlines()[1] == "0.25,3,0.5"

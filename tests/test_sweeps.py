@@ -114,7 +114,7 @@ def test_pivot_of_a_two_way_sweep():
 
 
 PRESETS = ["activations", "activation_x_depth", "depth", "regularizers", "train_fraction", "optimizer_x_dropout",
-           "batch_size", "width", "seeds"]
+           "batch_size", "width", "seeds", "depth_search", "remedies"]
 
 
 def sweep_params(*overrides) -> dict:
@@ -216,3 +216,32 @@ def test_make_report_rerenders_and_rejects_other_folders(tmp_path, tiny_data):
     assert "over seeds" in (d / "report.md").read_text()
     bad = subprocess.run([sys.executable, "-m", "runner.report", str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_remedies_apply_their_fix():
+    from runner.config.validate import validate
+
+    base = ("activation=sigmoid", "model.depth=8", "model.width=64")
+    cfgs = {r: compose(*base, f"remedy={r}") for r in ("none", "relu", "leaky_relu", "batchnorm", "xavier", "kaiming")}
+    for cfg in cfgs.values():
+        validate(cfg)
+    assert cfgs["none"].activation.name == "sigmoid" and not cfgs["none"].regularizer.batchnorm
+    assert cfgs["relu"].activation.name == "relu" and cfgs["leaky_relu"].activation.name == "leaky_relu"
+    assert cfgs["batchnorm"].regularizer.batchnorm and cfgs["batchnorm"].activation.name == "sigmoid"
+    assert cfgs["xavier"].init.name == "xavier" and cfgs["kaiming"].init.name == "kaiming"
+    assert all(list(c.model.hidden) == [64] * 8 for c in cfgs.values())
+
+
+def test_vanishing_by_depth_table():
+    from runner.report.sweep_tables import vanishing_by_depth
+
+    df = pd.DataFrame({
+        "activation": ["sigmoid"] * 3 + ["relu"] * 3, "model.depth": [2, 4, 6] * 2,
+        "vanishing_gradients": [False, True, True, False, False, False],
+        "grad_ratio": [0.3, 1e-4, 1e-6, 0.5, 0.5, 0.4],
+    })
+    lines = vanishing_by_depth(df, ["activation", "model.depth"])
+    assert lines[0] == "| activation | depth=2 | depth=4 | depth=6 | first vanishing depth |"
+    assert lines[2] == "| sigmoid | no (3.0e-01) | **yes** (1.0e-04) | **yes** (1.0e-06) | 4 |"
+    assert lines[3].endswith("| none up to 6 |")
+    assert vanishing_by_depth(df, ["activation"]) == []

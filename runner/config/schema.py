@@ -52,10 +52,13 @@ class ModelConfig:
     name: str = MISSING  # mlp | cnn
     conv: List[int] = field(default_factory=list)  # cnn: channels of each 3x3 conv + 2x2 max-pool
     hidden: List[int] = field(default_factory=lambda: [256, 128])  # widths of the FC block
-    # shortcuts for sweeps: when either is set, hidden becomes [width] * depth, where an unset
-    # width is hidden[0] and an unset depth is len(hidden)
+    # shortcuts for sweeps: when either is set, hidden becomes `depth` layers starting at
+    # `width` (an unset width is hidden[0], an unset depth is len(hidden)), all equal
+    # (taper=constant) or each half the one before (taper=halve: 512, 256, 128, ...)
     depth: Optional[int] = None
     width: Optional[int] = None
+    taper: str = "constant"
+    head_activation: bool = False  # also apply the activation (and dropout) to the output layer
 
 
 @dataclass
@@ -99,6 +102,35 @@ class TrainerConfig:
 
 
 @dataclass
+class DiagnosticsConfig:
+    """Per-layer probes (layers.csv) and the vanishing-gradient verdict in summary.json."""
+    probes: bool = True  # record layers.csv for mlp and cnn (false: skip the per-step cost)
+    saturation: float = 0.99  # tanh |y| above this, sigmoid y outside [1-s, s], counts as saturated
+    probe_samples: int = 1024  # training samples in the end-of-epoch saturation pass
+    # verdict (runner/train/verdict.py): vanishing when the first layer's gradient norm falls
+    # below `ratio` times the output layer's (in the epoch where it is smallest) AND training
+    # suffered: the train loss improved by less than `min_improvement` (relative) over the last
+    # `window` epochs, or the first layer's weights moved less than `min_weight_change`
+    # (relative to their initial norm), or the last train loss is still above
+    # `max_loss_fraction` of the first epoch's
+    ratio: float = 1.0e-3
+    window: int = 5
+    min_improvement: float = 0.01
+    min_weight_change: float = 0.01
+    max_loss_fraction: float = 0.25
+
+
+@dataclass
+class GradcheckConfig:
+    """task=gradcheck: autograd against central finite differences in float64."""
+    samples: int = 8  # parameters checked per parameter tensor (weight, bias) of every layer
+    batch: int = 8  # training samples in the loss being differentiated
+    eps: float = 1.0e-5  # first step h of (L(p+h) - L(p-h)) / 2h; misses are retried at 10h and h/10
+    tol: float = 1.0e-4  # pass when every relative error is below this
+    floor: float = 1.0e-8  # relative error = |a-n| / max(|a|, |n|, floor)
+
+
+@dataclass
 class SweepConfig:
     """Knobs of the sweep presets in conf/sweep/ (each preset documents which it reads)."""
     name: str = "${dataset.name}-${model.name}"  # the folder under outputs/sweeps/
@@ -115,8 +147,11 @@ class Config:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     init: InitConfig = field(default_factory=InitConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    gradcheck: GradcheckConfig = field(default_factory=GradcheckConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    task: str = "train"
+    task: str = "train"  # train | gradcheck
+    engine: str = "torch"  # torch | numpy (runner/scratch: mlp, sgd, relu/sigmoid/tanh, no autograd)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     data_dir: str = "${oc.env:DLRUN_DATA,./data}"

@@ -19,7 +19,10 @@ OPTIMIZERS = ("sgd", "adam")
 INITS = ("default", "xavier", "kaiming")
 TRAIN_METRICS = ("running", "full")
 PROGRESS = ("auto", "bar", "plain", "quiet")
-TASKS = ("train",)
+TASKS = ("train", "gradcheck")
+ENGINES = ("torch", "numpy")
+TAPERS = ("constant", "halve")
+SCRATCH_ACTIVATIONS = ("relu", "sigmoid", "tanh")
 
 
 def _choice(key: str, value: Any, allowed: tuple) -> None:
@@ -40,14 +43,22 @@ def _size(key: str, value: float, allow_zero: bool = True) -> None:
     _check(ok, key, "0 (off), a fraction in (0, 1) or a whole count >= 1", value)
 
 
-def apply_shortcuts(cfg) -> None:
-    """Expand model.depth / model.width into model.hidden, so config.yaml shows the real widths."""
-    m = cfg.model
+def shortcut_widths(m) -> list | None:
+    """The hidden widths model.depth / model.width / model.taper ask for, or None if unset."""
     if m.depth is None and m.width is None:
-        return
-    width = m.width if m.width is not None else m.hidden[0]
-    depth = m.depth if m.depth is not None else len(m.hidden)
-    m.hidden = [int(width)] * int(depth)
+        return None
+    width = int(m.width if m.width is not None else m.hidden[0])
+    depth = int(m.depth if m.depth is not None else len(m.hidden))
+    if m.taper == "halve":
+        return [width >> i for i in range(depth)]
+    return [width] * depth
+
+
+def apply_shortcuts(cfg) -> None:
+    """Expand the shortcuts into model.hidden, so config.yaml shows the real widths."""
+    widths = shortcut_widths(cfg.model)
+    if widths is not None:
+        cfg.model.hidden = widths
 
 
 def validate(cfg) -> None:
@@ -94,6 +105,11 @@ def validate(cfg) -> None:
                m.depth)
     _check(all(w >= 1 for w in m.hidden), "model.hidden", "a list of widths >= 1, e.g. [256,128]", list(m.hidden))
     _check(all(c >= 1 for c in m.conv), "model.conv", "a list of channel counts >= 1, e.g. [32,64]", list(m.conv))
+    _choice("model.taper", m.taper, TAPERS)
+    widths = shortcut_widths(m)
+    if widths is not None and m.taper == "halve":
+        _check(min(widths) >= 1, "model.depth", f"at most {widths[0].bit_length()} layers when halving from "
+               f"width {widths[0]}", m.depth)
     if m.name == "mlp":
         _check(len(m.conv) == 0, "model.conv", "[] for model=mlp (use model=cnn for conv layers)", list(m.conv))
     else:
@@ -134,9 +150,34 @@ def validate(cfg) -> None:
     _check(cfg.sweep.max_depth >= 1, "sweep.max_depth", "an integer >= 1", cfg.sweep.max_depth)
     _check(cfg.sweep.seeds >= 1, "sweep.seeds", "an integer >= 1", cfg.sweep.seeds)
 
+    dg = cfg.diagnostics
+    _check(0.5 < dg.saturation < 1, "diagnostics.saturation", "a number in (0.5, 1)", dg.saturation)
+    _check(dg.probe_samples >= 1, "diagnostics.probe_samples", "an integer >= 1", dg.probe_samples)
+    _check(dg.ratio > 0, "diagnostics.ratio", "a number > 0", dg.ratio)
+    _check(dg.window >= 1, "diagnostics.window", "an integer >= 1", dg.window)
+    _check(dg.min_improvement >= 0, "diagnostics.min_improvement", "a number >= 0", dg.min_improvement)
+    _check(dg.min_weight_change >= 0, "diagnostics.min_weight_change", "a number >= 0", dg.min_weight_change)
+    _check(dg.max_loss_fraction > 0, "diagnostics.max_loss_fraction", "a number > 0", dg.max_loss_fraction)
+
+    gc = cfg.gradcheck
+    _check(gc.samples >= 1, "gradcheck.samples", "an integer >= 1", gc.samples)
+    _check(gc.batch >= 1, "gradcheck.batch", "an integer >= 1", gc.batch)
+    _check(0 < gc.eps < 1e-2, "gradcheck.eps", "a step in (0, 0.01)", gc.eps)
+    _check(gc.tol > 0, "gradcheck.tol", "a tolerance > 0", gc.tol)
+    _check(gc.floor > 0, "gradcheck.floor", "a number > 0", gc.floor)
+
+    dev = str(cfg.device)
+    _choice("engine", cfg.engine, ENGINES)
+    if cfg.engine == "numpy":
+        _check(m.name == "mlp", "model", "mlp for engine=numpy (the scratch engine has no conv layers)", m.name)
+        _choice("activation.name", a.name, SCRATCH_ACTIVATIONS)
+        _check(o.name == "sgd", "optimizer", "sgd for engine=numpy", o.name)
+        _check(not r.batchnorm, "regularizer.batchnorm", "false for engine=numpy", r.batchnorm)
+        _check(dev in ("auto", "cpu"), "device", "auto or cpu for engine=numpy (NumPy runs on the CPU)", dev)
+        _check(cfg.task == "train", "task", "train for engine=numpy", cfg.task)
+
     _choice("task", cfg.task, TASKS)
     _check(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
-    dev = str(cfg.device)
     _check(dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit()),
            "device", "auto, cpu, cuda, cuda:N or mps", dev)
     _check(bool(str(cfg.data_dir).strip()), "data_dir", "a directory path", cfg.data_dir)

@@ -22,16 +22,18 @@ def conv_stack(in_channels: int, channels: list, act_cfg, reg) -> nn.Sequential:
 
 
 class Net(nn.Module):
-    """features (conv stack, may be empty) -> flatten -> hidden (FC block) -> head."""
+    """features (conv stack, may be empty) -> flatten -> hidden (FC block) -> head ->
+    head_post (empty, or the activation and dropout when model.head_activation is set)."""
 
-    def __init__(self, features: nn.Sequential, flat: int, hidden: nn.Sequential, head: nn.Linear):
+    def __init__(self, features: nn.Sequential, flat: int, hidden: nn.Sequential, head: nn.Linear,
+                 head_post: nn.Sequential):
         super().__init__()
-        self.features, self.hidden, self.head = features, hidden, head
+        self.features, self.hidden, self.head, self.head_post = features, hidden, head, head_post
         self.flat = flat
 
     def forward(self, x):
         x = self.features(x)
-        return self.head(self.hidden(x.flatten(1)))
+        return self.head_post(self.head(self.hidden(x.flatten(1))))
 
 
 def build_model(cfg, input_shape: tuple, num_outputs: int) -> nn.Module:
@@ -46,7 +48,12 @@ def build_model(cfg, input_shape: tuple, num_outputs: int) -> nn.Module:
         flat = math.prod(input_shape)
     hidden = fc_block(flat, list(m.hidden), act, reg)
     head = nn.Linear(m.hidden[-1] if m.hidden else flat, num_outputs)
-    net = Net(features, flat, hidden, head)
+    head_post = nn.Sequential()
+    if m.head_activation:
+        head_post.append(activation(act))
+        if reg.dropout > 0:
+            head_post.append(nn.Dropout(reg.dropout))
+    net = Net(features, flat, hidden, head, head_post)
     initialise(net, cfg.init.name, act)
     return net
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from runner.report.style import SPLIT_STYLE, pyplot, save
+from runner.report.style import SPLIT_STYLE, legend, pyplot, save
 
 
 def plot_curves(metrics: pd.DataFrame, title: str, path: Path, train_label: str = "train") -> Path:
@@ -38,10 +38,7 @@ def plot_curves(metrics: pd.DataFrame, title: str, path: Path, train_label: str 
         ax_loss.set_title("Loss (log scale)")
     for ax in axes[0]:
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend()
-        else:  # a run that diverged in its first epoch has no finite value to draw
-            ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
+        legend(ax)
     fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)

@@ -45,6 +45,21 @@ def render_run(run_dir: Path) -> list:
         if path.is_file():
             table = pd.read_csv(path, index_col=0, keep_default_na=False)
             made.append(plot_confusion(table, f"{name}: confusion matrix ({split})", plots / f"confusion_{split}.png"))
+    layers = run_dir / "layers.csv"
+    if layers.is_file():
+        from runner.report.layer_plots import plot_first_layer_hist, plot_grad_norms, plot_weight_stats
+
+        df = pd.read_csv(layers)
+        if len(df):
+            made.append(plot_grad_norms(df, name, plots / "grad_norms.png"))
+            made.append(plot_weight_stats(df, name, plots / "weight_stats.png"))
+    hist = run_dir / "first_layer_hist.csv"
+    if hist.is_file():
+        from runner.report.layer_plots import plot_first_layer_hist
+
+        h = pd.read_csv(hist)
+        if len(h):
+            made.append(plot_first_layer_hist(h, name, plots / "first_layer_hist.png"))
     pred = run_dir / "predictions.csv"
     if pred.is_file():
         made.append(plot_predictions(pd.read_csv(pred), f"{name}: predictions vs ground truth",

@@ -23,6 +23,14 @@ def pyplot():
     return plt
 
 
+def legend(ax, **kw) -> None:
+    """A legend when something was drawn; otherwise a note (a diverged run has no finite values)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+    else:
+        ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
+
+
 def save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.png")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from runner.report.style import pyplot, save
+from runner.report.style import legend, pyplot, save
 from runner.report.sweep_tables import (FINISHED, is_numeric, job_label, metric_label, ordered_values, pivot,
                                         scaled, short_key)
 
@@ -58,7 +58,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
         if kind == "loss":
             ax.set_yscale("log")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
+        legend(ax, title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
     axes[0][0].set_ylabel("accuracy (%)" if kind == "acc" else "loss (log scale)")
     fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch (train dashed, held-out solid)")
     fig.tight_layout()
@@ -117,7 +117,7 @@ def plot_final(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind:
     ax.set_xlabel(x_key)
     ax.set_ylabel(f"final {'accuracy (%)' if kind == 'acc' else 'loss'}")
     ax.set_title(f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}")
-    ax.legend(fontsize=9)
+    legend(ax, fontsize=9)
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")
 

@@ -16,7 +16,8 @@ import pandas as pd
 
 from runner.files import atomic_write_text
 from runner.report.sweep_plots import plot_curves, plot_final, plot_heatmap
-from runner.report.sweep_tables import metric_label, paper_table, primary_metric, scaled, seed_spread, short_key
+from runner.report.sweep_tables import (metric_label, paper_table, primary_metric, scaled, seed_spread, short_key,
+                                        vanishing_by_depth)
 from runner.sweep.summary import status_counts, write_summary
 
 
@@ -35,6 +36,9 @@ def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str) -> list
             "params", "epochs_run", "seconds"]
     head = ["job", *[short_key(k) for k in swept], "status", f"train {kind}", f"{split} {kind}",
             f"best {split} {kind}", "params", "epochs", "seconds"]
+    if "vanishing_gradients" in df and df["vanishing_gradients"].notna().any():
+        cols.insert(-3, "vanishing_gradients")
+        head.insert(-3, "vanishing")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.iterrows():
         cells = []
@@ -48,10 +52,31 @@ def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str) -> list
                 cells.append(f"{float(v):.1f}")
             elif c == "epochs_run" and pd.notna(v):
                 cells.append(str(int(v)))
+            elif c == "vanishing_gradients" and pd.notna(v):
+                cells.append("**yes**" if str(v).lower() in ("true", "1") else "no")
             else:
                 cells.append(_fmt(v))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _gradcheck_section(df: pd.DataFrame, swept: list) -> list:
+    """For sweeps of task=gradcheck: the largest relative error of each job, as a pivot for two
+    swept keys and as a list otherwise."""
+    col = "gradcheck_max_rel_error"
+    lines = ["## Gradient check: largest relative error per job", "",
+             "A job passes when every checked entry is below the tolerance in its config.yaml "
+             "(gradcheck.tol); status `ok` = passed, `failed` = not.", ""]
+    if len(swept) == 2:
+        t = df.pivot_table(index=swept[0], columns=swept[1], values=col, aggfunc="max")
+        head = [short_key(swept[0])] + [f"{short_key(swept[1])}={c}" for c in t.columns]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join([str(r)] + ["-" if pd.isna(v) else f"{v:.2e}" for v in t.loc[r]]) + " |"
+                  for r in t.index]
+    else:
+        lines += [f"- job {r['job']} ({', '.join(f'{short_key(k)}={r[k]}' for k in swept)}): "
+                  f"{_fmt(r[col])}, {r['status']}" for _, r in df.iterrows()]
+    return lines + [""]
 
 
 def _failures(df: pd.DataFrame) -> list:
@@ -84,20 +109,30 @@ def render_sweep(sweep_dir: Path) -> dict:
     df["dir"] = df["dir"].astype(str)
     split, kind = primary_metric(df)
     name = sweep_dir.parent.name if re.match(r"\d{4}-\d\d-\d\d", sweep_dir.name) else sweep_dir.name
-    plots = [p for p in (
-        plot_heatmap(df, swept, sweep_dir, split, kind, name),
-        plot_final(df, swept, sweep_dir, split, kind, name),
-        plot_curves(df, swept, sweep_dir, "loss", name),
-        plot_curves(df, swept, sweep_dir, "acc", name) if kind == "acc" else None,
-    ) if p is not None]
+    plots = []
+    if df[f"final_{split}_{kind}"].notna().any():  # a sweep of gradchecks has no curves to plot
+        plots = [p for p in (
+            plot_heatmap(df, swept, sweep_dir, split, kind, name),
+            plot_final(df, swept, sweep_dir, split, kind, name),
+            plot_curves(df, swept, sweep_dir, "loss", name),
+            plot_curves(df, swept, sweep_dir, "acc", name) if kind == "acc" else None,
+        ) if p is not None]
 
     md = [f"# Sweep {name}", "",
           f"{len(rows)} jobs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ". "
           f"Swept: {', '.join(swept) or 'nothing'}. Folder: `{sweep_dir}`. "
           f"Rendered {dt.datetime.now().isoformat(timespec='seconds')}.", ""]
-    if len(swept) == 2:
+    has_metrics = df[f"final_{split}_{kind}"].notna().any()
+    if "gradcheck_max_rel_error" in df and df["gradcheck_max_rel_error"].notna().any():
+        md += _gradcheck_section(df, swept)
+    if len(swept) == 2 and has_metrics:
         md += [f"## Final {metric_label(split, kind)}: {short_key(swept[0])} by {short_key(swept[1])}", "",
                *paper_table(df, swept[0], swept[1], kind, split), ""]
+    depth_lines = vanishing_by_depth(df, swept)
+    if depth_lines:
+        md += ["## Vanishing gradients by depth", "",
+               "Verdict per job (first/last layer gradient-norm ratio in brackets); rule and thresholds in "
+               "summary.json's vanishing_evidence and the README.", "", *depth_lines, ""]
     spread = seed_spread(df, swept, f"final_{split}_{kind}")
     if spread is not None:
         md += [f"## Final {metric_label(split, kind)} over seeds (mean ± std)", ""]
@@ -108,8 +143,9 @@ def render_sweep(sweep_dir: Path) -> dict:
             m, s = scaled(pd.Series([r["mean"], r["std"]]), kind)
             md.append("| " + " | ".join([*(str(r[o]) for o in others), f"{m:.3f}", f"{s:.3f}", str(int(r["runs"]))]) + " |")
         md.append("")
-    md += ["## All jobs", "", f"Accuracies in %. Final = last epoch; best = best epoch of the {split} split.", "",
-           *_summary_table(df, swept, split, kind), ""]
+    if has_metrics:
+        md += ["## All jobs", "", f"Accuracies in %. Final = last epoch; best = best epoch of the {split} split.",
+               "", *_summary_table(df, swept, split, kind), ""]
     md += _failures(df)
     if plots:
         md += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]

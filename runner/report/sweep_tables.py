@@ -89,3 +89,41 @@ def seed_spread(df: pd.DataFrame, swept: list, col: str) -> pd.DataFrame | None:
         return pd.DataFrame({"mean": [done[col].mean()], "std": [done[col].std()], "runs": [len(done)]})
     g = done.groupby(others, sort=False)[col]
     return pd.DataFrame({"mean": g.mean(), "std": g.std(), "runs": g.count()}).reset_index()
+
+
+def _verdict_cell(v, ratio) -> str:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return "-"
+    word = "**yes**" if str(v).lower() in ("true", "1") else "no"
+    return f"{word} ({ratio:.1e})" if isinstance(ratio, (int, float)) and not pd.isna(ratio) else word
+
+
+def vanishing_by_depth(df: pd.DataFrame, swept: list) -> list:
+    """Markdown lines: for each value of the other swept keys, the verdict at every depth
+    and the first depth at which gradients vanish (empty when the sweep has no depth key or
+    no verdicts)."""
+    depth_keys = [k for k in swept if short_key(k) == "depth"]
+    if not depth_keys or "vanishing_gradients" not in df or df["vanishing_gradients"].isna().all():
+        return []
+    depth = depth_keys[0]
+    others = [k for k in swept if k != depth]
+    depths = ordered_values(df, depth)
+    groups = [((), df)] if not others else list(df.groupby(others, sort=False))
+    head = [", ".join(short_key(k) for k in others) or "run"] + [f"{short_key(depth)}={d}" for d in depths] \
+        + ["first vanishing depth"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, rows in groups:
+        label = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,))) or "all"
+        cells, first = [], None
+        for d in depths:
+            r = rows[rows[depth] == d]
+            if r.empty:
+                cells.append("-")
+                continue
+            v, ratio = r["vanishing_gradients"].iloc[0], r["grad_ratio"].iloc[0]
+            cells.append(_verdict_cell(v, ratio))
+            if first is None and str(v).lower() in ("true", "1"):
+                first = d
+        lines.append("| " + " | ".join([label, *cells, str(first) if first is not None else
+                                         f"none up to {depths[-1]}"]) + " |")
+    return lines

@@ -18,7 +18,13 @@ class SweepReport(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
             return
-        result = render_sweep(sweep_dir)
+        try:
+            result = render_sweep(sweep_dir)
+        except Exception as ex:  # noqa: BLE001 - Hydra would only warn; say it and fail the exit code
+            print(f"dlrun: the sweep report could not be rendered: {type(ex).__name__}: {ex} "
+                  f"(re-render with: make report DIR={sweep_dir})", flush=True)
+            state.outcomes.append({"unfinished": 1})
+            return
         state.outcomes.append(result["counts"])
         print_outcome(result)
 

@@ -13,7 +13,8 @@ SPLITS = ("train", "val", "test")
 METRIC_COLUMNS = ([f"final_{s}_{m}" for s in SPLITS for m in ("loss", "acc")]
                   + [f"best_{s}_{m}" for s in ("val", "test") for m in ("acc", "loss")]
                   + [f"best_{s}_{m}_epoch" for s in ("val", "test") for m in ("acc", "loss")])
-TAIL_COLUMNS = ["params", "epochs_run", "seconds", "train_seconds", "error", "dir"]
+TAIL_COLUMNS = ["vanishing_gradients", "grad_ratio", "gradcheck_max_rel_error", "params", "epochs_run", "seconds", "train_seconds", "error",
+                "dir"]
 
 
 def _job_number(d: Path) -> int:
@@ -87,7 +88,10 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
                 row[f"best_{split}_{m}"] = best.get(f"{split}_{m}")
                 row[f"best_{split}_{m}_epoch"] = best.get(f"{split}_{m}_epoch")
         s = s or {}
-        row.update({"params": s.get("params"), "epochs_run": s.get("epochs_run"), "seconds": s.get("wall_seconds"),
+        row.update({"vanishing_gradients": s.get("vanishing_gradients"),
+                    "grad_ratio": (s.get("vanishing_evidence") or {}).get("grad_ratio"),
+                    "gradcheck_max_rel_error": (s.get("gradcheck") or {}).get("max_rel_error"),
+                    "params": s.get("params"), "epochs_run": s.get("epochs_run"), "seconds": s.get("wall_seconds"),
                     "train_seconds": s.get("train_seconds"), "error": s.get("error", ""), "dir": d.name})
         rows.append(row)
     return rows, swept

@@ -6,7 +6,6 @@ every sample is seen once per epoch, as with a DataLoader's default drop_last=Fa
 """
 from __future__ import annotations
 
-import math
 import time
 
 import torch
@@ -29,8 +28,9 @@ def _sync(device: torch.device) -> None:
 
 
 class Trainer:
-    def __init__(self, model, data, cfg, device: torch.device, seed: int):
+    def __init__(self, model, data, cfg, device: torch.device, seed: int, probes=None):
         self.model, self.data, self.cfg, self.device = model, data, cfg, device
+        self.probes = probes  # LayerProbes or None
         self.opt = make_optimizer(model.parameters(), cfg.optimizer)
         self.weights = penalized_weights(model)
         self.l1, self.l2 = cfg.regularizer.l1, cfg.regularizer.l2
@@ -54,6 +54,8 @@ class Trainer:
             total = loss + pen if pen is not None else loss
             self.opt.zero_grad(set_to_none=True)
             total.backward()
+            if self.probes is not None:
+                self.probes.after_backward()
             self.opt.step()
             # accumulate on the device: no host sync inside the epoch
             loss_sum += loss.detach().double() * idx.numel()
@@ -88,7 +90,3 @@ class Trainer:
         row["train_seconds"] = t_train
         row["seconds"] = time.perf_counter() - t0
         return row
-
-
-def diverged(row: dict) -> bool:
-    return not math.isfinite(row["train_loss"])

@@ -1,0 +1,77 @@
+"""Per-layer diagnostics of one run from layers.csv and first_layer_hist.csv: gradient norms
+per layer (log scale), weight mean and std per layer (and saturation for sigmoid/tanh), and
+the first layer's weight histogram after the first and the last epoch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from runner.report.style import legend, pyplot, save
+
+
+def _layer_colors(layers: list):
+    plt = pyplot()
+    cmap = plt.get_cmap("viridis")
+    n = max(len(layers) - 1, 1)
+    return {name: cmap(i / n) for i, name in enumerate(layers)}
+
+
+def plot_grad_norms(df: pd.DataFrame, title: str, path: Path) -> Path:
+    plt = pyplot()
+    layers = list(dict.fromkeys(df["layer"]))
+    colors = _layer_colors(layers)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for name in layers:
+        d = df[df["layer"] == name]
+        ax.plot(d["epoch"], d["grad_norm"], marker="o" if len(d) <= 30 else None, markersize=3,
+                color=colors[name], label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("weight-gradient L2 norm (mean over steps, log scale)")
+    ax.set_title(f"{title}\ngradient norm per layer (input side dark, output side light)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    legend(ax, ncol=2 if len(layers) > 8 else 1, fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_weight_stats(df: pd.DataFrame, title: str, path: Path) -> Path:
+    plt = pyplot()
+    layers = list(dict.fromkeys(df["layer"]))
+    colors = _layer_colors(layers)
+    has_sat = "saturation" in df and df["saturation"].notna().any()
+    panels = [("weight_mean", "weight mean"), ("weight_std", "weight std"), ("weight_change",
+              "relative change since init ||W-W0||/||W0||")]
+    if has_sat:
+        panels.append(("saturation", "saturated activations (%)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    for ax, (col, label) in zip(axes[0], panels):
+        for name in layers:
+            d = df[df["layer"] == name]
+            if d[col].notna().any():
+                ys = 100 * d[col] if col == "saturation" else d[col]
+                ax.plot(d["epoch"], ys, color=colors[name], label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    legend(axes[0][0], fontsize=8, ncol=2 if len(layers) > 8 else 1)
+    fig.suptitle(f"{title}: weights per layer")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_first_layer_hist(hist: pd.DataFrame, title: str, path: Path) -> Path:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    epochs = sorted(hist["epoch"].unique())
+    for epoch, color in zip(epochs, ("#1f77b4", "#d62728")):
+        d = hist[hist["epoch"] == epoch]
+        ax.stairs(d["count"], list(d["bin_left"]) + [d["bin_right"].iloc[-1]], fill=True, alpha=0.45,
+                  color=color, label=f"after epoch {epoch}")
+    ax.set_xlabel("weight value")
+    ax.set_ylabel("number of weights")
+    ax.set_title(f"{title}\nfirst layer's weights")
+    ax.legend()
+    fig.tight_layout()
+    return save(fig, path)

@@ -1,0 +1,123 @@
+"""The NumPy engine behind `engine=numpy`: the same data, splits, metrics rows and files as
+the torch engine, with the network, its gradients and SGD written by hand (runner/scratch).
+
+    dlrun engine=numpy optimizer=sgd dataset=mnist model.hidden=[128]
+
+Supports mlp configs with relu, sigmoid or tanh, dropout, L1/L2, SGD (momentum, nesterov)
+and the default, xavier and kaiming initialisations, on the CPU.
+"""
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from runner.scratch.layers import (Dropout, Linear, MeanSquaredError, Network, ReLU, Sigmoid,
+                                   SoftmaxCrossEntropy, Tanh)
+from runner.scratch.optim import SGD, add_penalty_gradients, penalty
+
+ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+
+def build_network(cfg, n_in: int, n_out: int, rng: np.random.Generator, dtype=np.float32) -> Network:
+    """Linear -> activation -> [Dropout] per hidden width, then the output Linear (and, with
+    model.head_activation, its activation and dropout): the torch engine's mlp layout."""
+    act, p = cfg.activation.name, cfg.regularizer.dropout
+    layers, width = [], n_in
+    for w in list(cfg.model.hidden):
+        layers += [Linear(width, w, rng, cfg.init.name, act, dtype), ACTIVATIONS[act]()]
+        if p > 0:
+            layers.append(Dropout(p, rng))
+        width = w
+    layers.append(Linear(width, n_out, rng, cfg.init.name, act, dtype))
+    if cfg.model.head_activation:
+        layers.append(ACTIVATIONS[act]())
+        if p > 0:
+            layers.append(Dropout(p, rng))
+    return Network(layers)
+
+
+class NumpyEngine:
+    layer_probes = False
+
+    def __init__(self, cfg):
+        import torch
+
+        from runner.data import device as device_data
+        from runner.train.engine import seed_everything
+
+        self.cfg = cfg
+        self.device = "cpu"
+        self.device_name = f"{platform.processor() or platform.machine()} (NumPy)"
+        seed_everything(cfg.seed)
+        # the data pipeline (splits, normalisation) is shared with the torch engine
+        self.data = device_data.load(cfg.dataset, Path(cfg.data_dir), cfg.seed, torch.device("cpu"))
+        self.arrays = {name: (s.x.numpy().reshape(len(s), -1).astype(np.float32), s.y.numpy())
+                       for name, s in self.data.splits.items()}
+        self.rng = np.random.default_rng(cfg.seed)
+        n_in = self.arrays["train"][0].shape[1]
+        self.net = build_network(cfg, n_in, self.data.num_outputs, self.rng)
+        self.params = int(sum(v.size for v, _, _ in self.net.params()))
+        self.loss = SoftmaxCrossEntropy() if self.data.classification else MeanSquaredError()
+        o = cfg.optimizer
+        self.opt = SGD(o.lr, o.momentum, o.nesterov)
+
+    def _evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+        bs = self.cfg.trainer.eval_batch_size
+        loss_sum, correct = 0.0, 0
+        for i in range(0, len(x), bs):
+            out = self.net.forward(x[i:i + bs], train=False)
+            loss_sum += self.loss.forward(out, y[i:i + bs]) * len(out)
+            if self.data.classification:
+                correct += int((out.argmax(1) == y[i:i + bs]).sum())
+        n = len(x)
+        return loss_sum / n, (correct / n if self.data.classification else None)
+
+    def _train_epoch(self) -> tuple[float, float | None]:
+        x, y = self.arrays["train"]
+        r = self.cfg.regularizer
+        bs = self.cfg.trainer.batch_size
+        perm = self.rng.permutation(len(x))
+        loss_sum, correct = 0.0, 0
+        for i in range(0, len(x), bs):
+            idx = perm[i:i + bs]
+            out = self.net.forward(x[idx], train=True)
+            loss_sum += self.loss.forward(out, y[idx]) * len(idx)
+            if self.data.classification:
+                correct += int((out.argmax(1) == y[idx]).sum())
+            self.net.backward(self.loss.backward())
+            add_penalty_gradients(self.net, r.l1, r.l2)
+            self.opt.step(self.net)
+        n = len(x)
+        return loss_sum / n, (correct / n if self.data.classification else None)
+
+    def epoch(self, n: int) -> tuple[dict, list]:
+        t0 = time.perf_counter()
+        train_loss, train_acc = self._train_epoch()
+        t_train = time.perf_counter() - t0
+        row = {"epoch": n}
+        for name in ("train", "val", "test"):
+            if name == "train" and self.cfg.trainer.train_metrics == "running":
+                row["train_loss"], row["train_acc"] = train_loss, train_acc
+            elif name in self.arrays:
+                row[f"{name}_loss"], row[f"{name}_acc"] = self._evaluate(*self.arrays[name])
+        r = self.cfg.regularizer
+        row.update({"penalty": penalty(self.net, r.l1, r.l2), "lr": self.opt.lr, "train_seconds": t_train,
+                    "seconds": time.perf_counter() - t0})
+        return row, []
+
+    def confusion(self, split: str) -> np.ndarray | None:
+        if split not in self.arrays:
+            return None
+        x, y = self.arrays[split]
+        k = self.data.num_outputs
+        pred = np.concatenate([self.net.forward(x[i:i + 4096]).argmax(1) for i in range(0, len(x), 4096)])
+        return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.net.forward(x.astype(np.float32), train=False)
+
+    def histogram_rows(self, last_epoch: int) -> list:
+        return []

@@ -1,0 +1,88 @@
+"""The torch engine: data on the device, the configured model, the loop and its probes,
+behind the small interface every engine offers to runner.train.run:
+
+    params, device, device_name, data   facts for summary.json
+    layer_probes                        True when epoch() also returns layers.csv rows
+    epoch(n) -> (row, layer_rows)       train one epoch and measure it
+    confusion(split) -> counts [K, K]   classification
+    predict(x) -> y                     regression, x and y as float32 [N, 1] arrays
+    histogram_rows(last_epoch)          first layer's weight histogram (with probes)
+"""
+from __future__ import annotations
+
+import platform
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from runner.data import device as device_data
+from runner.errors import ConfigError
+from runner.models import build_model, count_params
+from runner.train.evaluate import evaluate
+from runner.train.loop import Trainer
+from runner.train.probes import LayerProbes
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError("device", "cpu or auto: no CUDA device is available here", name)
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError("device", f"cuda:0..cuda:{torch.cuda.device_count() - 1}", name)
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("device", "cpu or auto: MPS is not available here", name)
+    return torch.device(name)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # every device's default generator
+
+
+class TorchEngine:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.device = pick_device(str(cfg.device))
+        self.device_name = device_name(self.device)
+        seed_everything(cfg.seed)
+        self.data = device_data.load(cfg.dataset, Path(cfg.data_dir), cfg.seed, self.device)
+        self.model = build_model(cfg, self.data.input_shape, self.data.num_outputs).to(self.device)
+        self.params = count_params(self.model)
+        probes = None
+        if cfg.diagnostics.probes:
+            probe_x = self.data.splits["train"].x[:cfg.diagnostics.probe_samples]
+            probes = LayerProbes(self.model, probe_x, cfg.diagnostics.saturation)
+        self.probes = probes
+        self.layer_probes = probes is not None
+        self.trainer = Trainer(self.model, self.data, cfg, self.device, cfg.seed, probes)
+
+    def epoch(self, n: int) -> tuple[dict, list]:
+        row = self.trainer.epoch(n)
+        return row, (self.probes.epoch_rows(n) if self.probes is not None else [])
+
+    def confusion(self, split: str) -> np.ndarray | None:
+        s = self.data.splits.get(split)
+        if s is None:
+            return None
+        k = self.data.num_outputs
+        return evaluate(self.model, s, True, self.cfg.trainer.eval_batch_size, k, confusion=True).confusion.numpy()
+
+    @torch.no_grad()
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        self.model.eval()
+        return self.model(torch.from_numpy(x).to(self.device)).cpu().numpy()
+
+    def histogram_rows(self, last_epoch: int) -> list:
+        return self.probes.histogram_rows(last_epoch) if self.probes is not None else []

@@ -1,0 +1,213 @@
+"""Gradient checking: autograd's gradients of the full training loss against central finite
+differences computed here, in float64.
+
+    dlrun task=gradcheck dataset=gurmukhi model=cnn regularizer=[l1,l2,dropout]
+
+The loss is the one training minimises: the data loss on a fixed batch plus the L1/L2
+penalties, with the model in train mode (BatchNorm uses the batch's statistics) and every
+Dropout replaced by one fixed mask, so the loss is a deterministic function of the weights.
+For a sample of entries of every parameter tensor:
+
+    numeric   = (L(p + h) - L(p - h)) / (2h)
+    rel_error = |analytic - numeric| / max(|analytic|, |numeric|, floor)
+
+    floor     = max(gradcheck.floor, 100 * machine_eps * |L| / (h * tol))
+
+The check passes when every rel_error is below `gradcheck.tol` (default 1e-4). The floor is
+where rounding takes over: each loss value carries rounding of up to ~100 machine_eps * |L|, which
+the difference divides by h, so a gradient smaller than the floor (a BatchNorm-cancelled bias,
+a nearly dead unit) is compared to that level instead of to itself. h starts at
+`gradcheck.eps` (1e-5); an entry that misses the tolerance is measured again at 10h and h/10
+and keeps its smallest error (see check_gradients). A correct gradient lands near 1e-8 in
+float64; a derivative that is off by even 1% lands near 1e-2.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from runner.train.probes import weight_layers
+
+CSV_COLUMNS = ["layer", "param", "index", "analytic", "numeric", "rel_error", "step"]
+
+
+class FixedMaskDropout(nn.Module):
+    """Dropout whose mask is drawn once (on the first call) and reused, so the loss is a
+    function of the weights alone."""
+
+    def __init__(self, p: float, generator: torch.Generator):
+        super().__init__()
+        self.p, self.generator, self.mask = p, generator, None
+
+    def forward(self, x):
+        if self.mask is None:
+            keep = torch.rand(x.shape, generator=self.generator, dtype=x.dtype) >= self.p
+            self.mask = keep.to(x.dtype) / (1 - self.p)
+        return x * self.mask
+
+
+def fix_dropout_masks(model: nn.Module, seed: int) -> nn.Module:
+    g = torch.Generator().manual_seed(seed)
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.Dropout):
+                setattr(parent, name, FixedMaskDropout(child.p, g))
+    return model
+
+
+def parameter_names(model: nn.Module) -> list:
+    """(layer, param name, tensor) for every parameter, layers named as in layers.csv
+    (conv1, fc1, ..., out) and BatchNorm layers bn1, bn2, ..."""
+    names = {id(layer.module): layer.name for layer in weight_layers(model)}
+    bn = 0
+    out = []
+    for module in model.modules():
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            bn += 1
+            names[id(module)] = f"bn{bn}"
+        for pname, p in module.named_parameters(recurse=False):
+            out.append((names.get(id(module), type(module).__name__), pname, p))
+    return out
+
+
+@dataclass
+class GradcheckResult:
+    rows: list  # [layer, param, index, analytic, numeric, rel_error, step]
+    tol: float
+
+    @property
+    def max_error(self) -> float:
+        return max(r[5] for r in self.rows)
+
+    @property
+    def passed(self) -> bool:
+        return all(r[5] < self.tol for r in self.rows)
+
+    def per_layer(self) -> list:
+        """(layer, param, entries checked, max rel_error, passed) per parameter tensor."""
+        groups: dict = {}
+        for r in self.rows:
+            groups.setdefault((r[0], r[1]), []).append(r[5])
+        return [(layer, param, len(errs), max(errs), max(errs) < self.tol) for (layer, param), errs in groups.items()]
+
+
+def _central_difference(loss_fn, model, flat: torch.Tensor, i: int, h: float) -> float:
+    orig = flat[i].item()
+    with torch.no_grad():
+        flat[i] = orig + h
+        plus = loss_fn(model).item()
+        flat[i] = orig - h
+        minus = loss_fn(model).item()
+        flat[i] = orig
+    return (plus - minus) / (2 * h)
+
+
+# A loss is a long chain of float64 operations (BatchNorm's statistics among them): its
+# rounding was measured here at up to ~20 machine epsilons of |L|. 100 leaves room.
+ROUNDING_MARGIN = 100
+
+
+def rounding_floor(loss: float, h: float, tol: float) -> float:
+    """Below this size a gradient cannot be measured to `tol` by a central difference of step h:
+    each loss value carries rounding of about ROUNDING_MARGIN * machine-epsilon * |loss|,
+    which the difference divides by h."""
+    return ROUNDING_MARGIN * np.finfo(np.float64).eps * loss / h / tol
+
+
+def check_gradients(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tensor], samples: int, eps: float,
+                    tol: float, floor: float, seed: int = 0) -> GradcheckResult:
+    """Compare autograd with central differences on `samples` entries of every parameter.
+
+    An entry that misses `tol` at step eps is measured again at 10*eps and eps/10 and keeps
+    its smallest error: a ReLU kink or max-pool switch inside +-h spoils a large step and
+    rounding spoils a small one, but a wrong derivative is wrong at every step."""
+    model.zero_grad(set_to_none=True)
+    loss = loss_fn(model)
+    loss.backward()
+    scale = abs(loss.item())
+    rng = np.random.default_rng(seed)
+    rows = []
+    for layer, pname, p in parameter_names(model):
+        analytic = p.grad.detach().reshape(-1).clone() if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype)
+        flat = p.data.view(-1)
+        for i in rng.choice(p.numel(), size=min(samples, p.numel()), replace=False):
+            i, a = int(i), analytic[int(i)].item()
+            best = None
+            for h in (eps, 10 * eps, eps / 10):
+                numeric = _central_difference(loss_fn, model, flat, i, h)
+                err = abs(a - numeric) / max(abs(a), abs(numeric), floor, rounding_floor(scale, h, tol))
+                if best is None or err < best[1]:
+                    best = (numeric, err, h)
+                if err < tol:
+                    break
+            rows.append([layer, pname, i, a, best[0], best[1], best[2]])
+    return GradcheckResult(rows, tol)
+
+
+def training_loss(cfg, data, model: nn.Module, n: int, seed: int) -> Callable[[nn.Module], torch.Tensor]:
+    """The training loss of `model` on a fixed batch of n training samples, in float64."""
+    from runner.train.evaluate import batch_loss
+    from runner.train.penalties import penalized_weights, penalty
+
+    train = data.splits["train"]
+    idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n]
+    x = train.x[idx].cpu().double()
+    y = train.y[idx].cpu()
+    y = y.double() if not data.classification else y
+    l1, l2 = cfg.regularizer.l1, cfg.regularizer.l2
+
+    def loss(m: nn.Module) -> torch.Tensor:
+        total = batch_loss(m(x), y, data.classification)
+        pen = penalty(penalized_weights(m), l1, l2)
+        return total + pen if pen is not None else total
+
+    return loss
+
+
+def run_gradcheck(cfg, run_dir: Path, label: str = "") -> dict:
+    from omegaconf import OmegaConf
+
+    from runner.console import print_table
+    from runner.data import device as device_data
+    from runner.errors import CheckFailed
+    from runner.files import atomic_write_text, write_csv, write_json, write_marker
+    from runner.models import build_model, count_params
+    from runner.train.engine import seed_everything
+
+    gc = cfg.gradcheck
+    seed_everything(cfg.seed)
+    data = device_data.load(cfg.dataset, Path(cfg.data_dir), cfg.seed, torch.device("cpu"))
+    model = build_model(cfg, data.input_shape, data.num_outputs).double()
+    model = fix_dropout_masks(copy.deepcopy(model), cfg.seed).train()
+    loss_fn = training_loss(cfg, data, model, gc.batch, cfg.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    result = check_gradients(model, loss_fn, gc.samples, gc.eps, gc.tol, gc.floor, cfg.seed)
+    write_csv(run_dir / "gradcheck.csv", CSV_COLUMNS, result.rows)
+    table = [(layer, param, str(n), f"{err:.2e}", "pass" if ok else "FAIL")
+             for layer, param, n, err, ok in result.per_layer()]
+    print_table(f"{label}gradcheck of {cfg.name} ({count_params(model):,} parameters, batch {gc.batch}, "
+                f"h={gc.eps:g}, float64): max relative error per tensor, tolerance {gc.tol:g}",
+                ["layer", "param", "checked", "max rel. error", "result"], table, cfg.trainer.progress)
+    verdict = "passed" if result.passed else "failed"
+    summary = {"name": cfg.name, "task": "gradcheck", "status": "ok" if result.passed else "failed",
+               "gradcheck": {"passed": result.passed, "max_rel_error": result.max_error, "tol": gc.tol,
+                             "eps": gc.eps, "checked": len(result.rows)},
+               "params": count_params(model), "device": "cpu", "dataset": cfg.dataset.name, "model": cfg.model.name}
+    worst = max(result.rows, key=lambda r: r[5])
+    line = (f"gradcheck {verdict}: max relative error {result.max_error:.2e} (tolerance {gc.tol:g}) at "
+            f"{worst[0]}.{worst[1]}[{worst[2]}]; {len(result.rows)} entries in {run_dir / 'gradcheck.csv'}")
+    if not result.passed:
+        summary["error"] = line
+    write_json(run_dir / "summary.json", summary)
+    if not result.passed:
+        raise CheckFailed(line)
+    write_marker(run_dir, "ok")
+    print(f"{label}{line}", flush=True)
+    return summary

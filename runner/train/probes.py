@@ -1,0 +1,116 @@
+"""Per-layer probes behind layers.csv: what each weight layer's gradient, weights and
+activations did during an epoch.
+
+Per step (after backward): the L2 norm of every layer's weight gradient, added up on the
+device with one fused call, so the loop does not wait for the host. Per epoch: the mean of
+those norms, the weights' mean and std, their change since initialisation
+(||W - W0|| / ||W0||), and for sigmoid and tanh the share of saturated activations over a
+fixed batch of training samples in eval mode.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+LAYER_COLUMNS = ["epoch", "layer", "kind", "params", "grad_norm", "weight_mean", "weight_std", "weight_change",
+                 "saturation"]
+SATURATING = (nn.Sigmoid, nn.Tanh)
+
+
+@dataclass
+class Layer:
+    name: str  # conv1.., fc1.., out
+    module: nn.Module  # the Linear or Conv2d
+    activation: nn.Module | None  # the activation that follows it, if any
+
+
+def weight_layers(model: nn.Module) -> list:
+    """The model's Linear/Conv2d layers in forward order, each with the activation after it."""
+    layers, counts = [], {"conv": 0, "fc": 0}
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            kind = "conv" if isinstance(m, nn.Conv2d) else "fc"
+            counts[kind] += 1
+            layers.append(Layer(f"{kind}{counts[kind]}", m, None))
+        elif isinstance(m, (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.ELU, nn.GELU)) and layers:
+            if layers[-1].activation is None:
+                layers[-1].activation = m
+    head = getattr(model, "head", None)
+    if layers and head is not None and layers[-1].module is head:
+        layers[-1].name = "out"
+    return layers
+
+
+def saturated_fraction(act: nn.Module, y: torch.Tensor, s: float) -> torch.Tensor:
+    if isinstance(act, nn.Sigmoid):
+        return ((y < 1 - s) | (y > s)).float().mean()
+    return (y.abs() > s).float().mean()
+
+
+class LayerProbes:
+    def __init__(self, model: nn.Module, probe_x: torch.Tensor, saturation: float):
+        self.model, self.probe_x, self.s = model, probe_x, saturation
+        self.layers = weight_layers(model)
+        self.weights = [layer.module.weight for layer in self.layers]
+        self.initial = [w.detach().clone() for w in self.weights]
+        self.first_epoch = None  # first layer's weights after epoch 1, for the histogram
+        self._sum = torch.zeros(len(self.layers), dtype=torch.float64, device=self.weights[0].device)
+        self._steps = 0
+
+    def after_backward(self) -> None:
+        grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights]
+        self._sum += torch.stack(torch._foreach_norm(grads)).double()
+        self._steps += 1
+
+    @torch.no_grad()
+    def _saturation(self) -> dict:
+        hooks, found = [], {}
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer.activation, SATURATING):
+                def hook(mod, inp, out, i=i):
+                    found[i] = saturated_fraction(mod, out, self.s)
+                hooks.append(layer.activation.register_forward_hook(hook))
+        if hooks:
+            was_training = self.model.training
+            self.model.eval()
+            self.model(self.probe_x)
+            self.model.train(was_training)
+        for h in hooks:
+            h.remove()
+        return {i: float(v) for i, v in found.items()}
+
+    @torch.no_grad()
+    def epoch_rows(self, epoch: int) -> list:
+        grad = (self._sum / max(self._steps, 1)).tolist()
+        self._sum.zero_()
+        self._steps = 0
+        sat = self._saturation()
+        rows = []
+        for i, (layer, w, w0) in enumerate(zip(self.layers, self.weights, self.initial)):
+            change = float((w - w0).norm() / w0.norm().clamp_min(1e-12))
+            kind = "conv" if isinstance(layer.module, nn.Conv2d) else "fc"
+            rows.append({"epoch": epoch, "layer": layer.name, "kind": kind,
+                         "params": w.numel(), "grad_norm": grad[i], "weight_mean": float(w.mean()),
+                         "weight_std": float(w.std()) if w.numel() > 1 else 0.0, "weight_change": change,
+                         "saturation": sat.get(i)})
+        if epoch == 1:
+            self.first_epoch = self.weights[0].detach().cpu().numpy().ravel().copy()
+        return rows
+
+    def histogram_rows(self, last_epoch: int, bins: int = 60) -> list:
+        """Long-form histogram of the first layer's weights after epoch 1 and after the last."""
+        last = self.weights[0].detach().cpu().numpy().ravel()
+        first = self.first_epoch if self.first_epoch is not None else last
+        first, last = first[np.isfinite(first)], last[np.isfinite(last)]
+        if first.size == 0 or last.size == 0:  # a diverged run: nothing finite to count
+            return []
+        lo, hi = float(min(first.min(), last.min())), float(max(first.max(), last.max()))
+        edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, bins + 1)
+        rows = []
+        for epoch, values in ((1, first), (last_epoch, last)):
+            counts, _ = np.histogram(values, bins=edges)
+            rows += [[epoch, float(a), float(b), int(c)] for a, b, c in zip(edges[:-1], edges[1:], counts)]
+        return rows

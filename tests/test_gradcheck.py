@@ -1,0 +1,108 @@
+"""Gradient checking: passes on correct models of every kind, fails on a planted bug."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn as nn
+
+from conftest import compose, run_dlrun
+from runner.config.validate import validate
+from runner.errors import CheckFailed
+from runner.train.gradcheck import check_gradients, fix_dropout_masks, run_gradcheck
+
+
+class ScaledBackwardReLU(torch.autograd.Function):
+    """ReLU whose backward multiplies by `factor`: 1.0 is correct, anything else a planted bug."""
+
+    @staticmethod
+    def forward(ctx, x, factor):
+        ctx.save_for_backward(x)
+        ctx.factor = factor
+        return x.clamp_min(0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x > 0).to(g.dtype) * ctx.factor, None
+
+
+class PlantedReLU(nn.Module):
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return ScaledBackwardReLU.apply(x, self.factor)
+
+
+def tiny_net(factor: float) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 7), PlantedReLU(factor), nn.Linear(7, 3)).double()
+
+
+def ce_loss(x, y):
+    return lambda m: nn.functional.cross_entropy(m(x), y)
+
+
+@pytest.mark.parametrize("factor,passes", [(1.0, True), (1.01, False), (0.5, False)])
+def test_planted_wrong_derivative_fails(factor, passes):
+    torch.manual_seed(1)
+    x, y = torch.randn(6, 5, dtype=torch.float64), torch.randint(0, 3, (6,))
+    result = check_gradients(tiny_net(factor), ce_loss(x, y), samples=10, eps=1e-5, tol=1e-4, floor=1e-8)
+    assert result.passed is passes
+    if not passes:
+        # only the layer before the planted activation is wrong: the later one stays exact
+        per = {(layer, p): ok for layer, p, _, _, ok in result.per_layer()}
+        assert per[("fc1", "weight")] is False and per[("fc2", "weight")] is True
+
+
+def test_fixed_dropout_mask_makes_the_loss_deterministic():
+    torch.manual_seed(0)
+    net = fix_dropout_masks(nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.5), nn.Linear(16, 2)).double(), 0)
+    x = torch.randn(3, 4, dtype=torch.float64)
+    a, b = net(x), net(x)
+    assert torch.equal(a, b)
+    assert (net[1].mask == 0).any() and (net[1].mask == 2).any()
+
+
+@pytest.mark.parametrize("overrides", [
+    ["model=mlp", "activation=sigmoid"],
+    ["model=mlp", "regularizer=[l1,l2,dropout]", "activation=tanh"],
+    ["model=mlp", "regularizer=batchnorm", "activation=gelu"],
+    ["model=cnn", "model.conv=[4,8]", "model.hidden=[16]"],
+    ["model=cnn", "model.conv=[4,8]", "model.hidden=[16]", "regularizer=[l1,l2,dropout,batchnorm]",
+     "activation=leaky_relu"],
+    ["dataset=function", "model.hidden=[8,8]", "activation=elu", "regularizer=[l2,dropout]"],
+])
+def test_gradcheck_passes_on_every_model_kind(tmp_path, tiny_data, overrides):
+    dataset = [] if any(o.startswith("dataset=") for o in overrides) else ["dataset=gurmukhi"]
+    cfg = compose("task=gradcheck", f"data_dir={tiny_data}", "trainer.progress=quiet", *dataset, *overrides)
+    validate(cfg)
+    summary = run_gradcheck(cfg, tmp_path / "run")
+    assert summary["status"] == "ok" and summary["gradcheck"]["passed"]
+    df = pd.read_csv(tmp_path / "run" / "gradcheck.csv")
+    assert list(df.columns) == ["layer", "param", "index", "analytic", "numeric", "rel_error", "step"]
+    assert (df["rel_error"] < cfg.gradcheck.tol).all()
+    assert df.groupby(["layer", "param"]).size().min() >= 1 and df["layer"].nunique() >= 2
+    assert (tmp_path / "run" / "DONE").is_file()
+
+
+def test_gradcheck_task_reports_failure(tmp_path, tiny_data, monkeypatch):
+    import runner.models.layers as layers
+
+    monkeypatch.setattr(layers, "activation", lambda cfg: PlantedReLU(1.5))  # every hidden activation
+    cfg = compose("task=gradcheck", f"data_dir={tiny_data}", "dataset=gurmukhi", "model.hidden=[16]",
+                  "trainer.progress=quiet")
+    validate(cfg)
+    with pytest.raises(CheckFailed, match="gradcheck failed: max relative error"):
+        run_gradcheck(cfg, tmp_path / "run")
+    assert (tmp_path / "run" / "gradcheck.csv").is_file() and not (tmp_path / "run" / "DONE").exists()
+
+
+def test_gradcheck_cli_exit_code_and_table(tmp_path, tiny_data):
+    proc = run_dlrun("task=gradcheck", "dataset=gurmukhi", "model=cnn", "model.conv=[4]", "model.hidden=[8]",
+                     "regularizer=[l1,l2,dropout]", f"data_dir={tiny_data}", f"hydra.run.dir={tmp_path / 'r'}",
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "gradcheck passed" in proc.stdout and "conv1" in proc.stdout and "max rel. error" in proc.stdout

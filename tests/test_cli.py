@@ -32,6 +32,7 @@ def assert_one_line_error(proc, *fragments):
     (["sweep=grid"], ["sweep=grid", "activation_x_depth"]),
     (["sweep=depth", "sweep.max_depth=0"], ["sweep.max_depth", "an integer >= 1", "0"]),
     (["model.depth=0"], ["model.depth", "integer >= 1"]),
+    (["sweep=depth_search", "sweep.depths=[2,0]"], ["sweep.depths", "integers >= 1"]),
 ])
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, fragments):
     proc = run_dlrun(*args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)

@@ -153,6 +153,8 @@ def test_preset_values_follow_their_knobs():
     assert sweep_params("sweep=seeds", "sweep.seeds=3") == {"seed": "0,1,2"}
     assert sweep_params("sweep=activation_x_depth") == {"activation": "relu,sigmoid,tanh", "model.depth": "1,2,3"}
     assert len(sweep_params("sweep=width")["model.width"].split(",")) == 10
+    assert sweep_params("sweep=depth_search")["model.depth"] == "1,2,4,6,8,12,16,24,32"
+    assert sweep_params("sweep=depth_search", "sweep.depths=[3,5]")["model.depth"] == "3,5"
     assert len(sweep_params("sweep=batch_size")["trainer.batch_size"].split(",")) == 5
 
 

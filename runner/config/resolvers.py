@@ -23,6 +23,16 @@ def _first(n, key: str = "count") -> str:
     return ",".join(str(i) for i in range(_count(n, key)))
 
 
+def _join(values, key: str = "values") -> str:
+    """A list of numbers as a Hydra sweep string: [1, 2, 4] -> "1,2,4"."""
+    from runner.errors import ConfigError
+
+    items = list(values) if not isinstance(values, (str, int, float)) else [values]
+    if not items or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
+        raise ConfigError(key, "a non-empty list of integers >= 1, e.g. [1,2,4,8]", items)
+    return ",".join(str(v) for v in items)
+
+
 def _dirname(overrides: str) -> str:
     """A sweep job's folder name from its overrides: no '/', and at most 120 characters (a long
     list of overrides is cut and made unique with a hash of the whole)."""
@@ -35,6 +45,7 @@ def _dirname(overrides: str) -> str:
 
 
 def register_resolvers() -> None:
-    for name, fn in (("dlrun.upto", _upto), ("dlrun.first", _first), ("dlrun.dirname", _dirname)):
+    for name, fn in (("dlrun.upto", _upto), ("dlrun.first", _first), ("dlrun.join", _join),
+                     ("dlrun.dirname", _dirname)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

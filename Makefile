@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.dlrun-installed
 DEMO_DIR ?= outputs/demo
 ARGS ?=
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n auto  # pytest-xdist: one worker per core
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test run report data clean

@@ -1,4 +1,4 @@
-"""Dispatch a validated config to the task it names: `train` (default) or `gradcheck`."""
+"""Dispatch a validated config to the task it names: `train` (default), `gradcheck` or `study`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,4 +14,8 @@ def dispatch(cfg, run_dir: Path, label: str = ""):
         from runner.train.gradcheck import run_gradcheck
 
         return run_gradcheck(cfg, run_dir, label)
+    if cfg.task == "study":
+        from runner.studies import run_study
+
+        return run_study(cfg, run_dir, label)
     raise AssertionError(f"task {cfg.task} passed validation but has no handler")

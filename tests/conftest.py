@@ -153,6 +153,11 @@ def shared_data() -> Path:
     if not prepare.is_file():
         pytest.skip(f"offline datasets not found at {SHARED_DATASETS} (set DLRUN_SHARED_DATASETS)")
     dest = Path(ready) if ready else REPO / "data"
-    subprocess.run([sys.executable, str(prepare), str(dest), "--only", "mnist,fashion-mnist,gurmukhi"],
-                   check=True, capture_output=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    with open(dest / ".prepare.lock", "w") as lock:  # pytest-xdist workers prepare one at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([sys.executable, str(prepare), str(dest), "--only", "mnist,fashion-mnist,gurmukhi"],
+                       check=True, capture_output=True)
     return dest

@@ -33,6 +33,12 @@ def _join(values, key: str = "values") -> str:
     return ",".join(str(v) for v in items)
 
 
+def _scale(full, reduced, *, _root_):
+    """`full` normally, `reduced` under study.reduced=true: experiments write both sizes of a
+    value where it is set, e.g. trainer.epochs: ${dlrun.scale:200,40}."""
+    return reduced if _root_.study.reduced else full
+
+
 def _dirname(overrides: str) -> str:
     """A sweep job's folder name from its overrides: no '/', and at most 120 characters (a long
     list of overrides is cut and made unique with a hash of the whole)."""
@@ -46,6 +52,6 @@ def _dirname(overrides: str) -> str:
 
 def register_resolvers() -> None:
     for name, fn in (("dlrun.upto", _upto), ("dlrun.first", _first), ("dlrun.join", _join),
-                     ("dlrun.dirname", _dirname)):
+                     ("dlrun.scale", _scale), ("dlrun.dirname", _dirname)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

@@ -38,6 +38,8 @@ class DatasetConfig:
     subsample: float = 0.0  # keep this much of the training set before any split
     test_subsample: float = 0.0  # keep this much of the test set
     holdout: float = 0.0  # move this share of the training set to test (replaces the test set)
+    shuffle_labels: bool = False  # permute the training split's labels (random-label studies)
+    label_seed: int = 0  # the permutation's seed, fixed across training seeds
     # function datasets: y = fn(x), x uniform on [low, high]
     fn: Optional[str] = None
     low: Optional[float] = None  # null = the function's own interval
@@ -99,6 +101,7 @@ class TrainerConfig:
     # full: the whole training split re-evaluated in eval mode after each epoch
     train_metrics: str = "running"
     progress: str = "auto"  # auto (bar on a terminal, plain lines otherwise) | bar | plain | quiet
+    log_steps: bool = False  # steps.csv: loss and total gradient norm of every optimizer step
 
 
 @dataclass
@@ -118,6 +121,10 @@ class DiagnosticsConfig:
     min_improvement: float = 0.01
     min_weight_change: float = 0.01
     max_loss_fraction: float = 0.25
+    # sensitivity: mean over test samples of ||d output / d input||_F (Frobenius norm of the
+    # input-output Jacobian), written to summary.json after training
+    sensitivity: bool = False
+    sensitivity_samples: int = 1000
 
 
 @dataclass
@@ -131,12 +138,68 @@ class GradcheckConfig:
 
 
 @dataclass
+class PlateauConfig:
+    """When a loss curve has converged: the first epoch whose loss is within `rel` (relative)
+    of the final level, the final level being the lowest loss of the last `window` epochs."""
+    rel: float = 0.1
+    window: int = 5
+
+
+@dataclass
+class FunctionFitConfig:
+    functions: List[str] = field(default_factory=lambda: ["sin_plus_square", "sign_sin"])
+    depths: List[int] = field(default_factory=lambda: [1, 3, 6])  # hidden layers: shallow .. deep
+    target_params: int = 700  # widths are chosen so that every model has about this many
+
+
+@dataclass
+class TrajectoryConfig:
+    runs: int = 8  # training runs, seeds seed..seed+runs-1
+    every: int = 1  # record the weights every k epochs (and at epoch 0)
+
+
+@dataclass
+class MinimalRatioConfig:
+    repeats: int = 100  # independent trainings, each ending in one Hessian
+    steps: int = 3000  # full-batch Adam steps on the loss
+    grad_steps: int = 2000  # at most this many more steps minimising ||grad||^2 when needed
+    grad_threshold: float = 1.0e-3  # stop once the gradient norm is below this
+    lr: float = 1.0e-3
+
+
+@dataclass
+class InterpolationConfig:
+    batch_small: int = 64
+    batch_large: int = 1024
+    alpha_min: float = -1.0
+    alpha_max: float = 2.0
+    steps: int = 31  # values of alpha, evenly spaced
+    eval_samples: int = 0  # evaluate on this many train/test samples each (0 = all)
+
+
+@dataclass
+class StudyConfig:
+    """task=study: studies that are more than one run (runner/studies/)."""
+    name: Optional[str] = None  # function_fit | trajectory_pca | minimal_ratio | flatness_interpolation
+    reduced: bool = False  # small data and few epochs: presets size themselves with ${dlrun.scale:...}
+    plateau: PlateauConfig = field(default_factory=PlateauConfig)
+    function_fit: FunctionFitConfig = field(default_factory=FunctionFitConfig)
+    trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
+    minimal_ratio: MinimalRatioConfig = field(default_factory=MinimalRatioConfig)
+    interpolation: InterpolationConfig = field(default_factory=InterpolationConfig)
+
+
+@dataclass
 class SweepConfig:
     """Knobs of the sweep presets in conf/sweep/ (each preset documents which it reads)."""
     name: str = "${dataset.name}-${model.name}"  # the folder under outputs/sweeps/
     max_depth: int = 6  # `depth`: hidden layers 1..max_depth
     depths: List[int] = field(default_factory=lambda: [1, 2, 4, 6, 8, 12, 16, 24, 32])  # `depth_search`
     seeds: int = 5  # `seeds`: seeds 0..seeds-1
+    # report: the x axis of the final-metric plots (a summary.csv column such as params;
+    # null = the last swept key) and more summary.csv columns to plot against it
+    x: Optional[str] = None
+    extra: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -150,8 +213,9 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     gradcheck: GradcheckConfig = field(default_factory=GradcheckConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    task: str = "train"  # train | gradcheck
+    task: str = "train"  # train | gradcheck | study
     engine: str = "torch"  # torch | numpy (runner/scratch: mlp, sgd, relu/sigmoid/tanh, no autograd)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps

@@ -19,7 +19,8 @@ OPTIMIZERS = ("sgd", "adam")
 INITS = ("default", "xavier", "kaiming")
 TRAIN_METRICS = ("running", "full")
 PROGRESS = ("auto", "bar", "plain", "quiet")
-TASKS = ("train", "gradcheck")
+TASKS = ("train", "gradcheck", "study")
+STUDIES = ("function_fit", "trajectory_pca", "minimal_ratio", "flatness_interpolation")
 ENGINES = ("torch", "numpy")
 TAPERS = ("constant", "halve")
 SCRATCH_ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -94,6 +95,8 @@ def validate(cfg) -> None:
         _size(f"dataset.{key}", getattr(d, key))
     _check(0 < d.train_fraction <= 1, "dataset.train_fraction", "a fraction in (0, 1]", d.train_fraction)
     _check(0 <= d.holdout < 1, "dataset.holdout", "0 (off) or a fraction in (0, 1), e.g. 0.3", d.holdout)
+    _check(not (d.shuffle_labels and is_function), "dataset.shuffle_labels", "false for regression data",
+           d.shuffle_labels)
 
     m = cfg.model
     _choice("model.name", m.name, MODELS)
@@ -158,6 +161,8 @@ def validate(cfg) -> None:
     _check(dg.min_improvement >= 0, "diagnostics.min_improvement", "a number >= 0", dg.min_improvement)
     _check(dg.min_weight_change >= 0, "diagnostics.min_weight_change", "a number >= 0", dg.min_weight_change)
     _check(dg.max_loss_fraction > 0, "diagnostics.max_loss_fraction", "a number > 0", dg.max_loss_fraction)
+    _check(dg.sensitivity_samples >= 1, "diagnostics.sensitivity_samples", "an integer >= 1",
+           dg.sensitivity_samples)
 
     gc = cfg.gradcheck
     _check(gc.samples >= 1, "gradcheck.samples", "an integer >= 1", gc.samples)
@@ -165,6 +170,37 @@ def validate(cfg) -> None:
     _check(0 < gc.eps < 1e-2, "gradcheck.eps", "a step in (0, 0.01)", gc.eps)
     _check(gc.tol > 0, "gradcheck.tol", "a tolerance > 0", gc.tol)
     _check(gc.floor > 0, "gradcheck.floor", "a number > 0", gc.floor)
+
+    st = cfg.study
+    if cfg.task == "study":
+        _choice("study.name", st.name, STUDIES)
+    _check(0 <= st.plateau.rel, "study.plateau.rel", "a number >= 0", st.plateau.rel)
+    _check(st.plateau.window >= 1, "study.plateau.window", "an integer >= 1", st.plateau.window)
+    ff = st.function_fit
+    for fn in ff.functions:
+        _choice("study.function_fit.functions", fn, FUNCTIONS)
+    _check(len(ff.depths) >= 1 and min(ff.depths) >= 1, "study.function_fit.depths", "depths >= 1, e.g. [1,3,6]",
+           list(ff.depths))
+    _check(ff.target_params >= 10, "study.function_fit.target_params", "an integer >= 10", ff.target_params)
+    _check(st.trajectory.runs >= 2, "study.trajectory.runs", "an integer >= 2 (PCA compares runs)", st.trajectory.runs)
+    _check(st.trajectory.every >= 1, "study.trajectory.every", "an integer >= 1", st.trajectory.every)
+    mr = st.minimal_ratio
+    _check(mr.repeats >= 1, "study.minimal_ratio.repeats", "an integer >= 1", mr.repeats)
+    _check(mr.steps >= 1, "study.minimal_ratio.steps", "an integer >= 1", mr.steps)
+    _check(mr.grad_steps >= 0, "study.minimal_ratio.grad_steps", "an integer >= 0", mr.grad_steps)
+    _check(mr.grad_threshold > 0, "study.minimal_ratio.grad_threshold", "a number > 0", mr.grad_threshold)
+    _check(mr.lr > 0, "study.minimal_ratio.lr", "a learning rate > 0", mr.lr)
+    ip = st.interpolation
+    _check(ip.batch_small >= 1 and ip.batch_large >= 1, "study.interpolation.batch_small",
+           "batch sizes >= 1", [ip.batch_small, ip.batch_large])
+    _check(ip.alpha_min < ip.alpha_max, "study.interpolation.alpha_min", f"a number below alpha_max ({ip.alpha_max})",
+           ip.alpha_min)
+    _check(ip.steps >= 2, "study.interpolation.steps", "an integer >= 2", ip.steps)
+    _check(ip.eval_samples >= 0, "study.interpolation.eval_samples", "0 (all) or a count", ip.eval_samples)
+    if cfg.task == "study" and st.name in ("trajectory_pca", "flatness_interpolation"):
+        _check(not is_function, "dataset", f"an image dataset for study {st.name}", d.name)
+    if cfg.task == "study" and st.name in ("function_fit", "minimal_ratio"):
+        _check(is_function and m.name == "mlp", "dataset", f"function (with model=mlp) for study {st.name}", d.name)
 
     dev = str(cfg.device)
     _choice("engine", cfg.engine, ENGINES)
@@ -175,6 +211,7 @@ def validate(cfg) -> None:
         _check(not r.batchnorm, "regularizer.batchnorm", "false for engine=numpy", r.batchnorm)
         _check(dev in ("auto", "cpu"), "device", "auto or cpu for engine=numpy (NumPy runs on the CPU)", dev)
         _check(cfg.task == "train", "task", "train for engine=numpy", cfg.task)
+        _check(not dg.sensitivity, "diagnostics.sensitivity", "false for engine=numpy", dg.sensitivity)
 
     _choice("task", cfg.task, TASKS)
     _check(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)

@@ -75,3 +75,22 @@ def plot_first_layer_hist(hist: pd.DataFrame, title: str, path: Path) -> Path:
     ax.legend()
     fig.tight_layout()
     return save(fig, path)
+
+
+def plot_steps(steps: pd.DataFrame, title: str, path: Path) -> Path:
+    """Per-step loss and total gradient norm (trainer.log_steps), log scales."""
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 1, figsize=(8, 6.2), sharex=True)
+    for ax, col, label, color in ((axes[0], "loss", "training loss (batch)", "#1f77b4"),
+                                  (axes[1], "grad_norm", "total gradient L2 norm", "#d62728")):
+        ax.plot(steps["step"], steps[col], color=color, linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{label} (log scale)")
+        starts = steps.groupby("epoch")["step"].min()
+        if 1 < len(starts) <= 30:
+            for s in starts.iloc[1:]:
+                ax.axvline(s - 0.5, color="grey", alpha=0.25, linewidth=0.8)
+    axes[1].set_xlabel("optimizer step (grey lines: epoch boundaries)")
+    axes[0].set_title(f"{title}\nloss and gradient norm at every step")
+    fig.tight_layout()
+    return save(fig, path)

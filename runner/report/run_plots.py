@@ -53,6 +53,13 @@ def render_run(run_dir: Path) -> list:
         if len(df):
             made.append(plot_grad_norms(df, name, plots / "grad_norms.png"))
             made.append(plot_weight_stats(df, name, plots / "weight_stats.png"))
+    steps = run_dir / "steps.csv"
+    if steps.is_file():
+        from runner.report.layer_plots import plot_steps
+
+        st = pd.read_csv(steps)
+        if len(st):
+            made.append(plot_steps(st, name, plots / "steps.png"))
     hist = run_dir / "first_layer_hist.csv"
     if hist.is_file():
         from runner.report.layer_plots import plot_first_layer_hist

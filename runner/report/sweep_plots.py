@@ -65,15 +65,23 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     return save(fig, sweep_dir / "plots" / f"curves_{kind}.png")
 
 
-def plot_final(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str) -> Path | None:
-    """Final metric against the swept value: a line for a numeric key, bars otherwise; for two
-    keys, one line or bar group per value of the first."""
+def _axes_keys(swept: list, x: str | None) -> tuple[str, str | None]:
+    """(x column, grouping column or None): x defaults to the last swept key; with two swept
+    keys the other one groups the lines or bars."""
+    x_key = x or (swept[-1] if len(swept) >= 2 else swept[0])
+    others = [k for k in swept if k != x_key]
+    return x_key, (others[0] if others and len(swept) >= 2 else None)
+
+
+def plot_final(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str,
+               x: str | None = None) -> Path | None:
+    """Final metric against the swept value (or the column `x`, e.g. params): a line for
+    numbers, bars otherwise; with two swept keys, one line or bar group per value of the other."""
     done = df[df["status"].isin(FINISHED)]
     if done.empty or not swept:
         return None
     plt = pyplot()
-    x_key = swept[-1] if len(swept) >= 2 else swept[0]
-    group_key = swept[0] if len(swept) >= 2 else None
+    x_key, group_key = _axes_keys(swept, x)
     x_values = ordered_values(done, x_key)
     numeric = is_numeric(x_values) and len(x_values) > 2
     groups = ordered_values(done, group_key) if group_key else [None]
@@ -150,3 +158,40 @@ def plot_heatmap(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kin
     ax.set_title(f"{title}\nfinal {metric_label(split, kind)}")
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"heatmap_{split}_{kind}.png")
+
+
+EXTRA_LABELS = {"sensitivity": "input sensitivity: mean ||d output / d input||_F",
+                "grad_ratio": "first/last layer gradient-norm ratio"}
+
+
+def plot_extra(df: pd.DataFrame, swept: list, sweep_dir: Path, column: str, title: str,
+               x: str | None = None) -> Path | None:
+    """Any numeric summary.csv column (e.g. sensitivity) against the x axis of plot_final."""
+    done = df[df["status"].isin(FINISHED) & df[column].notna()] if column in df else pd.DataFrame()
+    if done.empty or not swept:
+        return None
+    plt = pyplot()
+    x_key, group_key = _axes_keys(swept, x)
+    groups = ordered_values(done, group_key) if group_key else [None]
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    numeric = is_numeric(done[x_key].tolist())
+    for g, color in zip(groups, _colors(len(groups))):
+        rows = done if g is None else done[done[group_key] == g]
+        means = rows.groupby(x_key)[column].mean()
+        xs = ordered_values(rows, x_key)
+        pos = [float(v) for v in xs] if numeric else list(range(len(xs)))
+        ax.plot(pos, [means[v] for v in xs], marker="o", color=color,
+                label=f"{short_key(group_key)}={g}" if g is not None else column)
+        if not numeric:
+            ax.set_xticks(pos, [str(v) for v in xs])
+    if numeric:
+        xs = ordered_values(done, x_key)
+        if min(float(v) for v in xs) > 0 and max(float(v) for v in xs) / min(float(v) for v in xs) >= 30:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks([float(v) for v in xs], [str(v) for v in xs])
+    ax.set_xlabel(x_key)
+    ax.set_ylabel(EXTRA_LABELS.get(column, column.replace("_", " ")))
+    ax.set_title(f"{title}: {column.replace('_', ' ')} by {short_key(x_key)}")
+    legend(ax, fontsize=9)
+    fig.tight_layout()
+    return save(fig, sweep_dir / "plots" / f"{column}_by_{short_key(x_key)}.png")

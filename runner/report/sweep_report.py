@@ -5,9 +5,7 @@ report.html (plots embedded) at the sweep root, with links to every job's own pl
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import html
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -15,10 +13,11 @@ from urllib.parse import quote
 import pandas as pd
 
 from runner.files import atomic_write_text
-from runner.report.sweep_plots import plot_curves, plot_final, plot_heatmap
+from runner.report.html import markdown_to_html
+from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_heatmap
 from runner.report.sweep_tables import (metric_label, paper_table, primary_metric, scaled, seed_spread, short_key,
                                         vanishing_by_depth)
-from runner.sweep.summary import status_counts, write_summary
+from runner.sweep.summary import report_options, status_counts, write_summary
 
 
 def _fmt(v, kind: str = "") -> str:
@@ -31,11 +30,11 @@ def _fmt(v, kind: str = "") -> str:
     return str(v)
 
 
-def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str) -> list:
+def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str, extra: tuple = ()) -> list:
     cols = ["job", *swept, "status", f"final_train_{kind}", f"final_{split}_{kind}", f"best_{split}_{kind}",
-            "params", "epochs_run", "seconds"]
+            *extra, "params", "epochs_run", "seconds"]
     head = ["job", *[short_key(k) for k in swept], "status", f"train {kind}", f"{split} {kind}",
-            f"best {split} {kind}", "params", "epochs", "seconds"]
+            f"best {split} {kind}", *[e.replace("_", " ") for e in extra], "params", "epochs", "seconds"]
     if "vanishing_gradients" in df and df["vanishing_gradients"].notna().any():
         cols.insert(-3, "vanishing_gradients")
         head.insert(-3, "vanishing")
@@ -109,11 +108,15 @@ def render_sweep(sweep_dir: Path) -> dict:
     df["dir"] = df["dir"].astype(str)
     split, kind = primary_metric(df)
     name = sweep_dir.parent.name if re.match(r"\d{4}-\d\d-\d\d", sweep_dir.name) else sweep_dir.name
+    x, extra = report_options(sweep_dir)
+    x = x if x in df.columns else None
     plots = []
     if df[f"final_{split}_{kind}"].notna().any():  # a sweep of gradchecks has no curves to plot
         plots = [p for p in (
             plot_heatmap(df, swept, sweep_dir, split, kind, name),
-            plot_final(df, swept, sweep_dir, split, kind, name),
+            plot_final(df, swept, sweep_dir, split, kind, name, x),
+            *(plot_extra(df, swept, sweep_dir, col, name, x) for col in extra),
+            *((plot_final(df, swept, sweep_dir, split, "loss", name, x),) if kind == "acc" else ()),
             plot_curves(df, swept, sweep_dir, "loss", name),
             plot_curves(df, swept, sweep_dir, "acc", name) if kind == "acc" else None,
         ) if p is not None]
@@ -145,7 +148,7 @@ def render_sweep(sweep_dir: Path) -> dict:
         md.append("")
     if has_metrics:
         md += ["## All jobs", "", f"Accuracies in %. Final = last epoch; best = best epoch of the {split} split.",
-               "", *_summary_table(df, swept, split, kind), ""]
+               "", *_summary_table(df, swept, split, kind, tuple(c for c in extra if c in df)), ""]
     md += _failures(df)
     if plots:
         md += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
@@ -155,67 +158,3 @@ def render_sweep(sweep_dir: Path) -> dict:
     atomic_write_text(sweep_dir / "report.html", markdown_to_html(md_text, sweep_dir, title=f"Sweep {name}"))
     return {"counts": counts, "summary": summary_path, "report": sweep_dir / "report.html", "rows": rows,
             "swept": swept}
-
-
-# ------------------------------------------------------------------ a small Markdown -> HTML
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px;
-text-align:right}th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
-img{max-width:100%;border:1px solid #eee;margin:0.5em 0}code{background:#f4f4f4;padding:0 3px}"""
-
-
-def _inline(text: str, sweep_dir: Path) -> str:
-    out = html.escape(text, quote=False)
-    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
-    out = re.sub(r"`(.+?)`", r"<code>\1</code>", out)
-    return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r'<a href="\2">\1</a>', out)
-
-
-def _image(alt: str, src: str, sweep_dir: Path) -> str:
-    path = sweep_dir / src
-    if path.is_file():  # embedded, so the page opens from anywhere
-        data = base64.b64encode(path.read_bytes()).decode()
-        return f'<p><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></p>'
-    return f'<p><img alt="{html.escape(alt)}" src="{html.escape(src)}"></p>'
-
-
-def markdown_to_html(md: str, sweep_dir: Path, title: str) -> str:
-    body, table, items = [], [], []
-
-    def flush_list():
-        if items:
-            body.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
-            items.clear()
-
-    def flush_table():
-        if not table:
-            return
-        rows = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in table if not re.match(r"^\|[-|]+\|?$", ln)]
-        body.append("<table><tr>" + "".join(f"<th>{_inline(c, sweep_dir)}</th>" for c in rows[0]) + "</tr>")
-        body.extend("<tr>" + "".join(f"<td>{_inline(c, sweep_dir)}</td>" for c in r) + "</tr>" for r in rows[1:])
-        body.append("</table>")
-        table.clear()
-
-    for line in md.splitlines():
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        flush_table()
-        if line.startswith("- "):
-            items.append(_inline(line[2:], sweep_dir))
-            continue
-        flush_list()
-        m = re.match(r"^!\[([^\]]*)\]\(([^)]+)\)$", line)
-        if m:
-            body.append(_image(m.group(1), m.group(2), sweep_dir))
-        elif line.startswith("## "):
-            body.append(f"<h2>{_inline(line[3:], sweep_dir)}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{_inline(line[2:], sweep_dir)}</h1>")
-        elif line.strip():
-            body.append(f"<p>{_inline(line, sweep_dir)}</p>")
-    flush_table()
-    flush_list()
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

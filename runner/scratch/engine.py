@@ -63,6 +63,7 @@ class NumpyEngine:
         self.loss = SoftmaxCrossEntropy() if self.data.classification else MeanSquaredError()
         o = cfg.optimizer
         self.opt = SGD(o.lr, o.momentum, o.nesterov)
+        self.step, self.epoch_no, self.last_steps = 0, 0, []
 
     def _evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
         bs = self.cfg.trainer.eval_batch_size
@@ -81,19 +82,26 @@ class NumpyEngine:
         bs = self.cfg.trainer.batch_size
         perm = self.rng.permutation(len(x))
         loss_sum, correct = 0.0, 0
+        self.last_steps = []
         for i in range(0, len(x), bs):
             idx = perm[i:i + bs]
             out = self.net.forward(x[idx], train=True)
-            loss_sum += self.loss.forward(out, y[idx]) * len(idx)
+            loss = self.loss.forward(out, y[idx])
+            loss_sum += loss * len(idx)
             if self.data.classification:
                 correct += int((out.argmax(1) == y[idx]).sum())
             self.net.backward(self.loss.backward())
             add_penalty_gradients(self.net, r.l1, r.l2)
+            self.step += 1
+            if self.cfg.trainer.log_steps:
+                norm = float(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for _, g, _ in self.net.params())))
+                self.last_steps.append({"step": self.step, "epoch": self.epoch_no, "loss": loss, "grad_norm": norm})
             self.opt.step(self.net)
         n = len(x)
         return loss_sum / n, (correct / n if self.data.classification else None)
 
     def epoch(self, n: int) -> tuple[dict, list]:
+        self.epoch_no = n
         t0 = time.perf_counter()
         train_loss, train_acc = self._train_epoch()
         t_train = time.perf_counter() - t0
@@ -121,3 +129,6 @@ class NumpyEngine:
 
     def histogram_rows(self, last_epoch: int) -> list:
         return []
+
+    def step_rows(self) -> list:
+        return self.last_steps

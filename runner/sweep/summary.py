@@ -13,7 +13,7 @@ SPLITS = ("train", "val", "test")
 METRIC_COLUMNS = ([f"final_{s}_{m}" for s in SPLITS for m in ("loss", "acc")]
                   + [f"best_{s}_{m}" for s in ("val", "test") for m in ("acc", "loss")]
                   + [f"best_{s}_{m}_epoch" for s in ("val", "test") for m in ("acc", "loss")])
-TAIL_COLUMNS = ["vanishing_gradients", "grad_ratio", "gradcheck_max_rel_error", "params", "epochs_run", "seconds", "train_seconds", "error",
+TAIL_COLUMNS = ["vanishing_gradients", "grad_ratio", "gradcheck_max_rel_error", "sensitivity", "params", "epochs_run", "seconds", "train_seconds", "error",
                 "dir"]
 
 
@@ -41,6 +41,14 @@ def _overrides(job_dir: Path) -> dict:
         key, _, value = str(item).partition("=")
         out[key.lstrip("+~")] = value
     return out
+
+
+def report_options(sweep_dir: Path) -> tuple[str | None, list]:
+    """sweep.x and sweep.extra from the sweep's multirun.yaml (the report's plot choices)."""
+    path = Path(sweep_dir) / "multirun.yaml"
+    cfg = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    sweep = cfg.get("sweep") or {}
+    return sweep.get("x"), list(sweep.get("extra") or [])
 
 
 def sweep_param_keys(sweep_dir: Path) -> list:
@@ -91,6 +99,7 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
         row.update({"vanishing_gradients": s.get("vanishing_gradients"),
                     "grad_ratio": (s.get("vanishing_evidence") or {}).get("grad_ratio"),
                     "gradcheck_max_rel_error": (s.get("gradcheck") or {}).get("max_rel_error"),
+                    "sensitivity": s.get("sensitivity"),
                     "params": s.get("params"), "epochs_run": s.get("epochs_run"), "seconds": s.get("wall_seconds"),
                     "train_seconds": s.get("train_seconds"), "error": s.get("error", ""), "dir": d.name})
         rows.append(row)

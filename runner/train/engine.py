@@ -7,6 +7,8 @@ behind the small interface every engine offers to runner.train.run:
     confusion(split) -> counts [K, K]   classification
     predict(x) -> y                     regression, x and y as float32 [N, 1] arrays
     histogram_rows(last_epoch)          first layer's weight histogram (with probes)
+    step_rows()                         per-step loss and gradient norm (trainer.log_steps)
+    sensitivity(n)                      mean input-output Jacobian norm (torch engine only)
 """
 from __future__ import annotations
 
@@ -86,3 +88,14 @@ class TorchEngine:
 
     def histogram_rows(self, last_epoch: int) -> list:
         return self.probes.histogram_rows(last_epoch) if self.probes is not None else []
+
+    def step_rows(self) -> list:
+        """With trainer.log_steps: (step, epoch, loss, grad_norm) rows of the last epoch."""
+        return self.trainer.last_steps
+
+    def sensitivity(self, n: int) -> float:
+        """Mean ||d output / d input||_F over the first n test samples (val when there is no test)."""
+        from runner.train.sensitivity import jacobian_norms
+
+        split = self.data.splits.get("test") or self.data.splits.get("val") or self.data.splits["train"]
+        return float(jacobian_norms(self.model, split.x[:n]).mean())

@@ -37,8 +37,11 @@ class Trainer:
         # the data order has its own generator on the device, seeded from the run's seed
         self.gen = torch.Generator(device=device)
         self.gen.manual_seed(seed)
+        self.log_steps = cfg.trainer.log_steps
+        self.step = 0  # optimizer steps so far
+        self.last_steps = []  # with log_steps: rows (step, epoch, loss, grad_norm) of the last epoch
 
-    def _train_epoch(self) -> tuple[float, float | None]:
+    def _train_epoch(self, epoch: int) -> tuple[float, float | None]:
         model, train = self.model, self.data.splits["train"]
         classification = self.data.classification
         model.train()
@@ -46,7 +49,11 @@ class Trainer:
         perm = torch.randperm(n, device=self.device, generator=self.gen)
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        for idx in perm.split(bs):
+        n_steps = -(-n // bs)
+        if self.log_steps:  # filled on the device, read once at the end of the epoch
+            step_loss = torch.empty(n_steps, dtype=torch.float64, device=self.device)
+            step_grad = torch.empty(n_steps, dtype=torch.float64, device=self.device)
+        for i, idx in enumerate(perm.split(bs)):
             xb, yb = train.x.index_select(0, idx), train.y.index_select(0, idx)
             out = model(xb)
             loss = batch_loss(out, yb, classification)
@@ -56,11 +63,19 @@ class Trainer:
             total.backward()
             if self.probes is not None:
                 self.probes.after_backward()
+            if self.log_steps:
+                grads = [p.grad for p in model.parameters() if p.grad is not None]
+                step_grad[i] = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).double()
+                step_loss[i] = loss.detach().double()
             self.opt.step()
             # accumulate on the device: no host sync inside the epoch
             loss_sum += loss.detach().double() * idx.numel()
             if classification:
                 correct += (out.detach().argmax(1) == yb).sum()
+        if self.log_steps:
+            self.last_steps = [{"step": self.step + j + 1, "epoch": epoch, "loss": lo, "grad_norm": gn}
+                               for j, (lo, gn) in enumerate(zip(step_loss.tolist(), step_grad.tolist()))]
+        self.step += n_steps
         return float(loss_sum) / n, (float(correct) / n if classification else None)
 
     def current_penalty(self) -> float:
@@ -71,7 +86,7 @@ class Trainer:
     def epoch(self, epoch: int) -> dict:
         """Train one epoch, evaluate every split, return the metrics row."""
         t0 = time.perf_counter()
-        train_loss, train_acc = self._train_epoch()
+        train_loss, train_acc = self._train_epoch(epoch)
         _sync(self.device)
         t_train = time.perf_counter() - t0
         row = {"epoch": epoch}

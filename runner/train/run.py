@@ -2,10 +2,10 @@
 
     dlrun dataset=mnist model=mlp trainer.epochs=3
 
-Writes, in order: config.yaml; metrics.csv and layers.csv (rows per epoch, flushed as they
-come); the confusion matrices or the function's predictions, and the first layer's weight
-histogram; plots/; summary.json; DONE last, so a DONE file means every other file is
-complete. The engine (torch, or the NumPy scratch engine) only computes; this module owns
+Writes, in order: config.yaml; metrics.csv, layers.csv and steps.csv (rows per epoch, flushed
+as they come); the confusion matrices or the function's predictions, and the first layer's
+weight histogram; plots/; summary.json; report.md and report.html; DONE last, so a DONE file
+means every other file is complete. The engine (torch, or the NumPy scratch engine) only computes; this module owns
 the files.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ from runner.train.probes import LAYER_COLUMNS
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
                   "seconds", "train_seconds", "penalty", "lr"]
 HIST_COLUMNS = ["epoch", "bin_left", "bin_right", "count"]
+STEP_COLUMNS = ["step", "epoch", "loss", "grad_norm"]
 
 
 def make_engine(cfg):
@@ -74,8 +75,11 @@ def _write_results(engine, run_dir: Path, last_epoch: int) -> None:
         write_csv(run_dir / "first_layer_hist.csv", HIST_COLUMNS, engine.histogram_rows(last_epoch))
 
 
-def run_training(cfg, run_dir: Path, label: str = "") -> dict:
+def run_training(cfg, run_dir: Path, label: str = "", hooks=None) -> dict:
+    """hooks (for studies): an object with optional on_start(engine), on_epoch(engine, row) and
+    on_end(engine), called before the first epoch, after every epoch and once training ended."""
     started = time.perf_counter()
+    on_epoch, on_end = getattr(hooks, "on_epoch", None), getattr(hooks, "on_end", None)
     engine = make_engine(cfg)  # reads the data and builds the model: may still refuse the config
     data = engine.data
 
@@ -98,25 +102,37 @@ def run_training(cfg, run_dir: Path, label: str = "") -> dict:
                     f"({engine.device_name}); {sizes}", f"run dir: {run_dir}"])
     writer = CsvAppender(run_dir / "metrics.csv", METRIC_COLUMNS)
     layer_writer = CsvAppender(run_dir / "layers.csv", LAYER_COLUMNS) if engine.layer_probes else None
+    step_writer = CsvAppender(run_dir / "steps.csv", STEP_COLUMNS) if cfg.trainer.log_steps else None
     rows, layer_rows = [], []
     status = "running"
     try:
+        if getattr(hooks, "on_start", None) is not None:
+            hooks.on_start(engine)
         for epoch in range(1, cfg.trainer.epochs + 1):
             row, lrows = engine.epoch(epoch)
             rows.append(row)
             writer.append(row)
             for lr in lrows:
                 layer_writer.append(lr)
+            if step_writer is not None:
+                for sr in engine.step_rows():
+                    step_writer.append(sr)
             layer_rows += lrows
             reporter.epoch(row)
+            if on_epoch is not None:
+                on_epoch(engine, row)
             if diverged(row):
                 status = "diverged"
                 break
         reporter.stop()
-        writer.close()
-        if layer_writer is not None:
-            layer_writer.close()
+        for w in (writer, layer_writer, step_writer):
+            if w is not None:
+                w.close()
+        if on_end is not None:
+            on_end(engine)
         _write_results(engine, run_dir, len(rows))
+        if cfg.diagnostics.sensitivity and rows and not diverged(rows[-1]):
+            summary["sensitivity"] = engine.sensitivity(cfg.diagnostics.sensitivity_samples)
         if layer_rows:
             from runner.train.verdict import vanishing_verdict
 
@@ -135,9 +151,9 @@ def run_training(cfg, run_dir: Path, label: str = "") -> dict:
         status, summary["error"] = "failed", " ".join(f"{type(ex).__name__}: {ex}".split())[:500]
         raise
     finally:
-        writer.close()
-        if layer_writer is not None:
-            layer_writer.close()
+        for w in (writer, layer_writer, step_writer):
+            if w is not None:
+                w.close()
         reporter.stop()
         summary.update({
             "status": status, "epochs_run": len(rows),
@@ -149,6 +165,9 @@ def run_training(cfg, run_dir: Path, label: str = "") -> dict:
         })
         write_json(run_dir / "summary.json", summary)
         if status in ("ok", "diverged"):
+            from runner.report.run_report import write_run_report
+
+            write_run_report(run_dir)
             write_marker(run_dir, status)  # last: the run's files are complete
     reporter.finish(summary, run_dir)
     return summary

@@ -1,0 +1,56 @@
+"""What the studies share: deriving a sub-run's config, the plateau rule, and the study
+folder's closing files (summary.json, report, DONE)."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from runner.files import atomic_write_text, write_json, write_marker
+
+
+def derive(cfg, **overrides):
+    """A copy of cfg with dotted keys replaced, validated: derive(cfg, **{"model.hidden": [8]})."""
+    from runner.config.validate import validate
+
+    sub = OmegaConf.merge(cfg, OmegaConf.from_dotlist([]))  # a deep copy that keeps the schema
+    for key, value in overrides.items():
+        OmegaConf.update(sub, key, value, merge=False)
+    validate(sub)
+    return sub
+
+
+def convergence_epoch(losses, rel: float, window: int) -> int | None:
+    """First epoch (1-based) whose loss is within `rel` of the final level, the final level
+    being the lowest loss of the last `window` epochs; None when there is no finite loss."""
+    losses = np.asarray(losses, dtype=float)
+    if losses.size == 0 or not np.isfinite(losses).any():
+        return None
+    tail = losses[-window:]
+    level = np.nanmin(np.where(np.isfinite(tail), tail, np.nan))
+    hits = np.flatnonzero(np.isfinite(losses) & (losses <= level * (1 + rel) + 1e-12))
+    return int(hits[0]) + 1
+
+
+def finish(cfg, study_dir: Path, title: str, md: list, results: dict) -> dict:
+    """Write the study's config.yaml, report.md/.html, summary.json and (last) DONE."""
+    from runner.report.html import markdown_to_html
+
+    atomic_write_text(study_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    text = "\n".join([f"# {title}", "", *md])
+    atomic_write_text(study_dir / "report.md", text)
+    atomic_write_text(study_dir / "report.html", markdown_to_html(text, study_dir, title=title))
+    summary = {"name": cfg.study.name, "task": "study", "study": cfg.study.name, "status": "ok",
+               "reduced": bool(cfg.study.reduced), "finished": dt.datetime.now().isoformat(timespec="seconds"),
+               **results}
+    write_json(study_dir / "summary.json", summary)
+    write_marker(study_dir, "ok")
+    print(f"study {cfg.study.name} done: {study_dir / 'report.html'}", flush=True)
+    return summary
+
+
+def md_table(columns: list, rows: list) -> list:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(str(v) for v in r) + " |" for r in rows]

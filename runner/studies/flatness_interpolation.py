@@ -1,0 +1,116 @@
+"""Flatness by interpolation: one small CNN trained twice, with a small and a large batch,
+then evaluated along the line through both solutions,
+
+    theta(a) = (1 - a) * theta_small + a * theta_large,   a from alpha_min to alpha_max,
+
+so a = 0 is the small-batch model and a = 1 the large-batch one.
+
+    dlrun experiment=flatness_interpolation
+
+With BatchNorm in the model, its running statistics are recomputed for every theta(a) from
+the training data (a pass in train mode with cumulative averaging), since interpolated
+statistics would not match interpolated weights. Writes interpolation.csv (alpha,
+train_loss, train_acc, test_loss, test_acc), the two runs under batch_<n>/, and
+plots/interpolation.png.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from runner.files import write_csv
+from runner.report.style import legend, pyplot, save
+from runner.studies.common import derive, finish, md_table
+from runner.train.evaluate import evaluate
+from runner.train.run import run_training
+
+CSV_COLUMNS = ["alpha", "train_loss", "train_acc", "test_loss", "test_acc"]
+
+
+class _Keep:
+    """run_training hook that keeps the trained engine (model and device data)."""
+
+    def on_end(self, engine) -> None:
+        self.engine = engine
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> None:
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over the pass
+    model.train()
+    for i in range(0, len(x), batch_size):
+        model(x[i:i + batch_size])
+    model.eval()
+
+
+def _subset(split, n: int):
+    from runner.data.device import Split
+
+    return split if not n or n >= len(split) else Split(split.x[:n], split.y[:n])
+
+
+def run(cfg, study_dir: Path, label: str = "") -> dict:
+    ip = cfg.study.interpolation
+    engines = {}
+    for bs in (ip.batch_small, ip.batch_large):
+        sub = derive(cfg, **{"task": "train", "trainer.batch_size": bs, "name": f"interpolation-batch{bs}"})
+        keep = _Keep()
+        run_training(sub, study_dir / f"batch_{bs}", label=f"{label}[batch {bs}] ", hooks=keep)
+        engines[bs] = keep.engine
+    small, large = engines[ip.batch_small], engines[ip.batch_large]
+    model, data = small.model, small.data
+    a_state = {k: v.detach().clone() for k, v in small.model.state_dict().items()}
+    b_state = {k: v.detach().clone() for k, v in large.model.state_dict().items()}
+    train, test = _subset(data.splits["train"], ip.eval_samples), _subset(data.splits["test"], ip.eval_samples)
+    rows = []
+    for a in np.linspace(ip.alpha_min, ip.alpha_max, ip.steps):
+        mixed = {k: ((1 - a) * a_state[k] + a * b_state[k]) if a_state[k].is_floating_point() else a_state[k]
+                 for k in a_state}
+        model.load_state_dict(mixed)
+        recompute_batchnorm(model, train.x, cfg.trainer.eval_batch_size)
+        tr = evaluate(model, train, True, cfg.trainer.eval_batch_size)
+        te = evaluate(model, test, True, cfg.trainer.eval_batch_size)
+        rows.append([float(a), tr.loss, tr.acc, te.loss, te.acc])
+    write_csv(study_dir / "interpolation.csv", CSV_COLUMNS, rows)
+    png = _plot(rows, ip.batch_small, ip.batch_large, study_dir / "plots" / "interpolation.png")
+    at = {round(r[0], 6): r for r in rows}
+    ends = [[f"a = {a:g} (batch {bs})", f"{r[1]:.4f}", f"{100 * r[2]:.2f}%", f"{r[3]:.4f}", f"{100 * r[4]:.2f}%"]
+            for a, bs in ((0.0, ip.batch_small), (1.0, ip.batch_large)) if (r := at.get(a)) is not None]
+    worst = max(rows, key=lambda r: r[1])
+    md = [f"A CNN (conv {list(cfg.model.conv)}, FC {list(cfg.model.hidden)}, {cfg.activation.name}) trained on "
+          f"{cfg.dataset.name} for {cfg.trainer.epochs} epochs with batch {ip.batch_small} and with batch "
+          f"{ip.batch_large} (same seed), then evaluated at {ip.steps} points a in [{ip.alpha_min:g}, "
+          f"{ip.alpha_max:g}] of theta(a) = (1 - a) theta_{ip.batch_small} + a theta_{ip.batch_large}.", "",
+          *md_table(["point", "train loss", "train accuracy", "test loss", "test accuracy"], ends), "",
+          f"Highest train loss along the line: {worst[1]:.4g} at a = {worst[0]:.2f}.", "",
+          "## Plot", "", f"![interpolation](plots/{png.name})", ""]
+    return finish(cfg, study_dir, "Flatness: interpolating between small- and large-batch solutions", md,
+                  {"points": len(rows), "max_train_loss": worst[1], "max_train_loss_alpha": worst[0]})
+
+
+def _plot(rows: list, bs_small: int, bs_large: int, path: Path) -> Path:
+    plt = pyplot()
+    a = [r[0] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    for ax, (i_tr, i_te), ylabel, scale in ((axes[0], (1, 3), "cross-entropy loss (log scale)", 1),
+                                           (axes[1], (2, 4), "accuracy (%)", 100)):
+        ax.plot(a, [scale * r[i_tr] for r in rows], "--", color="#1f77b4", label="train")
+        ax.plot(a, [scale * r[i_te] for r in rows], "-", color="#2ca02c", label="test")
+        for x, name in ((0, f"batch {bs_small}"), (1, f"batch {bs_large}")):
+            ax.axvline(x, color="grey", alpha=0.5, linewidth=1)
+            ax.annotate(name, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                        textcoords="offset points", fontsize=9, color="grey")
+        ax.set_xlabel("a in (1 - a) theta_small + a theta_large")
+        ax.set_ylabel(ylabel)
+        legend(ax)
+    axes[0].set_yscale("log")
+    fig.suptitle(f"Loss and accuracy between the batch-{bs_small} and batch-{bs_large} solutions")
+    fig.tight_layout()
+    return save(fig, path)

@@ -1,0 +1,115 @@
+"""Where training goes in weight space: the same MLP trained from study.trajectory.runs seeds,
+its weights recorded every study.trajectory.every epochs (and at initialisation), projected
+to 2-D with PCA, for the first layer alone and for the whole model.
+
+    dlrun experiment=trajectory_pca
+
+Writes trajectory_pca.csv (run, seed, epoch, train_loss, test_acc, layer1_pc1, layer1_pc2,
+all_pc1, all_pc2), one run folder per seed under run<k>/, and plots/trajectories.png.
+PCA is computed here: snapshots centred, then the eigenvectors of the small snapshots x
+snapshots Gram matrix give the principal directions without forming a params x params matrix.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from runner.files import write_csv
+from runner.report.style import legend, pyplot, save
+from runner.studies.common import derive, finish, md_table
+from runner.train.run import run_training
+
+CSV_COLUMNS = ["run", "seed", "epoch", "train_loss", "test_acc", "layer1_pc1", "layer1_pc2", "all_pc1", "all_pc2"]
+
+
+def pca_2d(snapshots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(coordinates [n, 2], explained variance ratio [2]) of the rows of `snapshots`."""
+    x = snapshots - snapshots.mean(axis=0, keepdims=True)
+    gram = x @ x.T
+    vals, vecs = np.linalg.eigh(gram)  # ascending
+    order = np.argsort(vals)[::-1][:2]
+    vals, vecs = np.clip(vals[order], 0, None), vecs[:, order]
+    coords = vecs * np.sqrt(vals)  # = x @ (unit principal directions)
+    total = float(np.trace(gram)) or 1.0
+    return coords, vals / total
+
+
+class _Recorder:
+    """run_training hooks: keep the weights at initialisation and every `every` epochs."""
+
+    def __init__(self, every: int):
+        self.every, self.snaps = every, []
+
+    def _take(self, engine, epoch: int, loss, acc) -> None:
+        model = engine.model
+        first = next(m for m in model.modules() if isinstance(m, torch.nn.Linear)).weight
+        flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+        self.snaps.append((epoch, loss, acc, first.detach().reshape(-1).cpu().double().numpy(),
+                           flat.cpu().double().numpy()))
+
+    def on_start(self, engine) -> None:
+        self._take(engine, 0, None, None)
+
+    def on_epoch(self, engine, row: dict) -> None:
+        if row["epoch"] % self.every == 0:
+            self._take(engine, row["epoch"], row["train_loss"], row.get("test_acc"))
+
+
+def run(cfg, study_dir: Path, label: str = "") -> dict:
+    tr = cfg.study.trajectory
+    per_run = []
+    for k in range(tr.runs):
+        seed = cfg.seed + k
+        sub = derive(cfg, **{"task": "train", "seed": seed, "name": f"trajectory-run{k}"})
+        rec = _Recorder(tr.every)
+        run_training(sub, study_dir / f"run{k}", label=f"{label}[run {k}, seed {seed}] ", hooks=rec)
+        per_run.append((k, seed, rec.snaps))
+    layer1 = np.stack([s[3] for _, _, snaps in per_run for s in snaps])
+    whole = np.stack([s[4] for _, _, snaps in per_run for s in snaps])
+    c1, var1 = pca_2d(layer1)
+    c2, var2 = pca_2d(whole)
+    rows, i = [], 0
+    for k, seed, snaps in per_run:
+        for epoch, loss, acc, _, _ in snaps:
+            rows.append([k, seed, epoch, loss, acc, c1[i, 0], c1[i, 1], c2[i, 0], c2[i, 1]])
+            i += 1
+    write_csv(study_dir / "trajectory_pca.csv", CSV_COLUMNS, rows)
+    png = _plot(rows, var1, var2, study_dir / "plots" / "trajectories.png")
+    finals = [[k, seed, f"{snaps[-1][1]:.4f}", "-" if snaps[-1][2] is None else f"{100 * snaps[-1][2]:.2f}%"]
+              for k, seed, snaps in per_run]
+    md = [f"{tr.runs} runs of an MLP ({'-'.join(map(str, cfg.model.hidden))} hidden units, {cfg.activation.name}, "
+          f"{cfg.optimizer.name} lr {cfg.optimizer.lr:g}) on {cfg.dataset.name}, seeds {cfg.seed}..{cfg.seed + tr.runs - 1}; "
+          f"weights recorded at initialisation and every {tr.every} epoch(s) of {cfg.trainer.epochs}.", "",
+          f"Share of the variance the two components explain: first layer {100 * var1.sum():.1f}% "
+          f"({100 * var1[0]:.1f}% + {100 * var1[1]:.1f}%), whole model {100 * var2.sum():.1f}% "
+          f"({100 * var2[0]:.1f}% + {100 * var2[1]:.1f}%).", "",
+          *md_table(["run", "seed", "final train loss", "final test accuracy"], finals), "",
+          "## Plot", "", f"![trajectories](plots/{png.name})", ""]
+    return finish(cfg, study_dir, "Training trajectories in weight space (PCA)", md,
+                  {"explained_variance_layer1": var1.tolist(), "explained_variance_all": var2.tolist(),
+                   "snapshots": len(rows), "params": int(whole.shape[1])})
+
+
+def _plot(rows: list, var1, var2, path: Path) -> Path:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.6))
+    runs = sorted({r[0] for r in rows})
+    cmap = plt.get_cmap("tab10")
+    for ax, (cx, cy), var, name in ((axes[0], (5, 6), var1, "first layer"), (axes[1], (7, 8), var2, "whole model")):
+        for k in runs:
+            pts = [r for r in rows if r[0] == k]
+            xs, ys = [p[cx] for p in pts], [p[cy] for p in pts]
+            ax.plot(xs, ys, "-o", color=cmap(k % 10), markersize=4, label=f"run {k} (seed {pts[0][1]})")
+            ax.plot(xs[0], ys[0], marker="s", color=cmap(k % 10), markersize=7)
+            if pts[-1][3] is not None:
+                ax.annotate(f"{pts[-1][3]:.3f}", (xs[-1], ys[-1]), textcoords="offset points", xytext=(5, 4),
+                            fontsize=8)
+        ax.set_xlabel(f"PC 1 ({100 * var[0]:.1f}% of variance)")
+        ax.set_ylabel(f"PC 2 ({100 * var[1]:.1f}% of variance)")
+        ax.set_title(f"{name}: square = initialisation, label = final train loss")
+    legend(axes[1], fontsize=8, loc="best")
+    fig.suptitle("Training trajectories projected to their first two principal components")
+    fig.tight_layout()
+    return save(fig, path)

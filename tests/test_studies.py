@@ -1,0 +1,210 @@
+"""The optimization and generalization studies, each in its reduced mode (study.reduced=true:
+small data, few epochs) on the CPU, asserting on their files and one property each."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import compose, run_dlrun, train
+from runner.studies.common import convergence_epoch
+from runner.studies.function_fit import mlp_params, width_for
+from runner.studies.trajectory_pca import pca_2d
+
+
+def study(tmp_path, name: str, *extra, data=None, sweep=False):
+    target = tmp_path / name
+    where = f"hydra.sweep.dir={target}" if sweep else f"hydra.run.dir={target}"
+    args = [f"experiment={name}", "study.reduced=true", "trainer.progress=quiet", where, *extra]
+    if data is not None:
+        args.append(f"data_dir={data}")
+    proc = run_dlrun(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
+    return target
+
+
+def assert_report(folder):
+    md = (folder / "report.md").read_text()
+    html = (folder / "report.html").read_text()
+    images = [line for line in md.splitlines() if line.startswith("![")]
+    assert images and html.count("data:image/png;base64,") == len(images)
+    assert (folder / "DONE").is_file()
+
+
+# ------------------------------------------------------------------ pure pieces
+
+def test_plateau_rule():
+    losses = [10, 5, 2.5, 1.2, 1.05, 1.01, 1.0, 1.0, 0.99, 1.0]
+    assert convergence_epoch(losses, rel=0.1, window=3) == 5  # 1.05 is within 10% of 0.99
+    assert convergence_epoch(losses, rel=0.0, window=3) == 9
+    assert convergence_epoch([float("nan")], 0.1, 3) is None
+
+
+def test_widths_hit_a_parameter_target():
+    for depth in (1, 2, 3, 6):
+        w = width_for(700, depth)
+        assert abs(mlp_params(depth, w) - 700) <= abs(mlp_params(depth, w + 1) - 700)
+        assert abs(mlp_params(depth, w) - 700) <= abs(mlp_params(depth, max(1, w - 1)) - 700)
+    assert mlp_params(1, 233) == 700 and mlp_params(3, 17) == 664
+    model = torch.nn.Sequential(torch.nn.Linear(1, 11), torch.nn.ReLU(), torch.nn.Linear(11, 11), torch.nn.ReLU(),
+                                torch.nn.Linear(11, 1))
+    assert mlp_params(2, 11) == sum(p.numel() for p in model.parameters())
+
+
+def test_pca_recovers_a_plane():
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(50, 2)))[0].T  # two orthonormal directions in 50-D
+    coef = rng.normal(size=(30, 2)) * [5.0, 1.0]
+    coords, var = pca_2d(coef @ basis + 3.0)
+    assert var.sum() == pytest.approx(1.0) and var[0] > var[1]
+    # the 2-D coordinates keep every pairwise distance of the original points
+    d_orig = np.linalg.norm(coef[:, None] - coef[None], axis=-1)
+    d_pca = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
+    assert np.allclose(d_orig, d_pca, atol=1e-8)
+
+
+def test_jacobian_norms_match_torch_func():
+    from runner.train.sensitivity import jacobian_norms
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3))
+    x = torch.randn(5, 3, 2, 2)
+    ours = jacobian_norms(model, x, batch_size=2)
+    for i in range(5):
+        jac = torch.func.jacrev(lambda v: model(v[None])[0])(x[i])
+        assert ours[i].item() == pytest.approx(jac.norm().item(), rel=1e-5)
+
+
+def test_shuffled_labels_keep_counts_and_spare_val_and_test():
+    from runner.data.splits import carve
+
+    y = np.repeat(np.arange(10), 30)
+    x = np.arange(len(y))[:, None]
+    splits = {"train": (x, y), "test": (x[:20], y[:20])}
+    plain = carve(splits, compose("dataset.val_size=50").dataset, 0, True)
+    shuffled = carve(splits, compose("dataset.val_size=50", "dataset.shuffle_labels=true").dataset, 0, True)
+    shuffled_b = carve(splits, compose("dataset.val_size=50", "dataset.shuffle_labels=true").dataset, 0, True)
+    assert np.array_equal(plain["train"][0], shuffled["train"][0])
+    assert np.array_equal(np.bincount(plain["train"][1]), np.bincount(shuffled["train"][1]))
+    assert (plain["train"][1] != shuffled["train"][1]).mean() > 0.8
+    assert np.array_equal(shuffled["train"][1], shuffled_b["train"][1]), "fixed by dataset.label_seed"
+    assert np.array_equal(plain["val"][1], shuffled["val"][1]) and np.array_equal(plain["test"][1], shuffled["test"][1])
+
+
+def test_log_steps_records_every_step(tmp_path):
+    s, run = train(tmp_path, "dataset=function", "dataset.n_train=100", "trainer.batch_size=32", "trainer.epochs=3",
+                   "trainer.log_steps=true")
+    steps = pd.read_csv(run / "steps.csv")
+    assert list(steps.columns) == ["step", "epoch", "loss", "grad_norm"]
+    assert steps["step"].tolist() == list(range(1, 13)) and steps["epoch"].tolist() == [1] * 4 + [2] * 4 + [3] * 4
+    assert (steps["grad_norm"] > 0).all()
+    # the running train loss of an epoch is the batch losses weighted by batch size (32, 32, 32, 4)
+    m = pd.read_csv(run / "metrics.csv")
+    first = steps[steps["epoch"] == 1]["loss"].to_numpy()
+    assert m["train_loss"].iloc[0] == pytest.approx(np.dot(first, [32, 32, 32, 4]) / 100, rel=1e-6)
+    assert (run / "plots" / "steps.png").is_file()
+
+
+# ------------------------------------------------------------------ the nine presets, reduced
+
+def test_function_fit(tmp_path):
+    d = study(tmp_path, "function_fit")
+    df = pd.read_csv(d / "function_fit.csv")
+    assert len(df) == 6 and set(df["fn"]) == {"sin_plus_square", "sign_sin"}
+    assert df["params"].between(0.9 * 700, 1.1 * 700).all(), "every model has about the target parameter count"
+    for fn, rows in df.groupby("fn"):
+        deepest, shallowest = rows.loc[rows["depth"].idxmax()], rows.loc[rows["depth"].idxmin()]
+        assert deepest["final_test_loss"] <= 10 * shallowest["final_test_loss"], fn  # the documented factor
+    assert (d / "plots" / "predictions_sign_sin.png").is_file() and (d / "sign_sin" / "depth6" / "DONE").is_file()
+    assert_report(d)
+
+
+@pytest.mark.realdata
+def test_mnist_deep_shallow(tmp_path, shared_data):
+    d = study(tmp_path, "mnist_deep_shallow", data=shared_data, sweep=True)
+    df = pd.read_csv(d / "summary.csv")
+    assert df["variant"].tolist() == ["cnn_5_15", "cnn_16_32", "cnn_32_64"] and df["status"].eq("ok").all()
+    assert df["params"].is_monotonic_increasing
+    assert (df["final_test_acc"] > 0.5).all()
+    assert (d / "plots" / "curves_acc.png").is_file()
+
+
+@pytest.mark.realdata
+def test_trajectory_pca(tmp_path, shared_data):
+    d = study(tmp_path, "trajectory_pca", data=shared_data)
+    df = pd.read_csv(d / "trajectory_pca.csv")
+    assert sorted(df["run"].unique()) == [0, 1, 2] and df.groupby("run").size().eq(3).all()  # init + 2 epochs
+    assert df.loc[df["epoch"] == 0, "train_loss"].isna().all()
+    s = json.loads((d / "summary.json").read_text())
+    assert 0 < sum(s["explained_variance_all"]) <= 1 and s["params"] == 784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+    starts = df[df["epoch"] == 0][["all_pc1", "all_pc2"]].to_numpy()
+    assert np.linalg.norm(starts[0] - starts[1]) > 1e-3, "different seeds start at different points"
+    assert_report(d)
+
+
+def test_grad_norm(tmp_path):
+    d = study(tmp_path, "grad_norm")
+    steps = pd.read_csv(d / "steps.csv")
+    per_epoch = steps.groupby("epoch")["loss"].mean()
+    assert len(per_epoch) == 10 and per_epoch.iloc[-1] < per_epoch.iloc[0]
+    assert (steps["grad_norm"] > 0).all() and (d / "plots" / "steps.png").is_file()
+    assert_report(d)
+
+
+def test_minimal_ratio(tmp_path):
+    d = study(tmp_path, "minimal_ratio")
+    df = pd.read_csv(d / "minimal_ratio.csv")
+    assert len(df) == 3
+    assert (df["eigenvalues"] == df["params"]).all() and df["params"].eq(1 * 8 + 8 + 8 * 8 + 8 + 8 + 1).all()
+    assert df["minimal_ratio"].between(0, 1).all()
+    assert np.allclose(df["minimal_ratio"], df["positive"] / df["eigenvalues"])
+    assert_report(d)
+
+
+@pytest.mark.realdata
+def test_random_labels(tmp_path, shared_data):
+    d = study(tmp_path, "random_labels", data=shared_data)
+    m = pd.read_csv(d / "metrics.csv")
+    assert m["train_acc"].iloc[-1] > 0.5, "the network memorises random labels"
+    assert m["test_acc"].iloc[-1] < 0.2, "and learns nothing that generalizes"
+    assert m["test_loss"].iloc[-1] > m["test_loss"].min() * 1.5, "test loss rises while train loss falls"
+    assert m["train_loss"].iloc[-1] < 0.5 * m["train_loss"].iloc[0]
+    assert_report(d)
+
+
+@pytest.mark.realdata
+def test_params_vs_generalization(tmp_path, shared_data):
+    d = study(tmp_path, "params_vs_generalization", "model.hidden=[2,1],[8,4],[22,11]", data=shared_data, sweep=True)
+    df = pd.read_csv(d / "summary.csv")
+    assert df["params"].tolist() == [784 * 2 + 2 + 2 * 1 + 1 + 1 * 10 + 10, 784 * 8 + 8 + 8 * 4 + 4 + 4 * 10 + 10,
+                                     784 * 22 + 22 + 22 * 11 + 11 + 11 * 10 + 10]
+    from runner.sweep.summary import report_options
+
+    assert report_options(d) == ("params", []), "the preset plots against the parameter count"
+    md = (d / "report.md").read_text()
+    assert "plots/final_test_acc.png" in md and "plots/final_test_loss.png" in md
+
+
+@pytest.mark.realdata
+def test_flatness_interpolation(tmp_path, shared_data):
+    d = study(tmp_path, "flatness_interpolation", data=shared_data)
+    df = pd.read_csv(d / "interpolation.csv")
+    assert len(df) == 7 and df["alpha"].iloc[0] == -1 and df["alpha"].iloc[-1] == 2
+    # at a = 0 and a = 1 the interpolated model is exactly one of the two trained ones
+    for alpha, run in ((0.0, "batch_64"), (1.0, "batch_1024")):
+        final = json.loads((d / run / "summary.json").read_text())["final"]["test_acc"]
+        assert df.loc[np.isclose(df["alpha"], alpha), "test_acc"].item() == pytest.approx(final)
+    assert_report(d)
+
+
+@pytest.mark.realdata
+def test_flatness_sensitivity(tmp_path, shared_data):
+    d = study(tmp_path, "flatness_sensitivity", "trainer.batch_size=32,512,2048", data=shared_data, sweep=True)
+    df = pd.read_csv(d / "summary.csv")
+    assert df["trainer.batch_size"].tolist() == [32, 512, 2048] and (df["sensitivity"] > 0).all()
+    assert (d / "plots" / "sensitivity_by_batch_size.png").is_file()
+    md = (d / "report.md").read_text()
+    assert "| sensitivity |" in md and "plots/sensitivity_by_batch_size.png" in md

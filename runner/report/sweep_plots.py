@@ -12,7 +12,6 @@ from runner.report.style import legend, pyplot, save
 from runner.report.sweep_tables import (FINISHED, is_numeric, job_label, metric_label, ordered_values, pivot,
                                         scaled, short_key)
 
-CURVE_SPLITS = {"train": "--", "test": "-"}  # train dashed, test solid
 
 
 def _colors(n: int):

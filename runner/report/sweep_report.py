@@ -78,6 +78,22 @@ def _gradcheck_section(df: pd.DataFrame, swept: list) -> list:
     return lines + [""]
 
 
+def _seed_section(df: pd.DataFrame, swept: list, split: str, kind: str) -> list:
+    """Mean ± std of the final metric over seeds, when seed is swept."""
+    spread = seed_spread(df, swept, f"final_{split}_{kind}")
+    if spread is None:
+        return []
+    others = [c for c in spread.columns if c not in ("mean", "std", "runs")]
+    lines = [f"## Final {metric_label(split, kind)} over seeds (mean ± std)", "",
+             "| " + " | ".join([*map(short_key, others), "mean", "std", "runs"]) + " |",
+             "|" + "---|" * (len(others) + 3)]
+    for _, r in spread.iterrows():
+        m, s = scaled(pd.Series([r["mean"], r["std"]]), kind)
+        lines.append("| " + " | ".join([*(str(r[o]) for o in others), f"{m:.3f}", f"{s:.3f}", str(int(r["runs"]))])
+                     + " |")
+    return lines + [""]
+
+
 def _failures(df: pd.DataFrame) -> list:
     bad = df[~df["status"].isin(("ok",))]
     if bad.empty:
@@ -110,8 +126,9 @@ def render_sweep(sweep_dir: Path) -> dict:
     name = sweep_dir.parent.name if re.match(r"\d{4}-\d\d-\d\d", sweep_dir.name) else sweep_dir.name
     x, extra = report_options(sweep_dir)
     x = x if x in df.columns else None
+    has_metrics = df[f"final_{split}_{kind}"].notna().any()  # false for a sweep of gradchecks
     plots = []
-    if df[f"final_{split}_{kind}"].notna().any():  # a sweep of gradchecks has no curves to plot
+    if has_metrics:
         plots = [p for p in (
             plot_heatmap(df, swept, sweep_dir, split, kind, name),
             plot_final(df, swept, sweep_dir, split, kind, name, x),
@@ -125,7 +142,6 @@ def render_sweep(sweep_dir: Path) -> dict:
           f"{len(rows)} jobs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ". "
           f"Swept: {', '.join(swept) or 'nothing'}. Folder: `{sweep_dir}`. "
           f"Rendered {dt.datetime.now().isoformat(timespec='seconds')}.", ""]
-    has_metrics = df[f"final_{split}_{kind}"].notna().any()
     if "gradcheck_max_rel_error" in df and df["gradcheck_max_rel_error"].notna().any():
         md += _gradcheck_section(df, swept)
     if len(swept) == 2 and has_metrics:
@@ -136,16 +152,7 @@ def render_sweep(sweep_dir: Path) -> dict:
         md += ["## Vanishing gradients by depth", "",
                "Verdict per job (first/last layer gradient-norm ratio in brackets); rule and thresholds in "
                "summary.json's vanishing_evidence and the README.", "", *depth_lines, ""]
-    spread = seed_spread(df, swept, f"final_{split}_{kind}")
-    if spread is not None:
-        md += [f"## Final {metric_label(split, kind)} over seeds (mean ± std)", ""]
-        others = [c for c in spread.columns if c not in ("mean", "std", "runs")]
-        md += ["| " + " | ".join([*map(short_key, others), "mean", "std", "runs"]) + " |",
-               "|" + "---|" * (len(others) + 3)]
-        for _, r in spread.iterrows():
-            m, s = scaled(pd.Series([r["mean"], r["std"]]), kind)
-            md.append("| " + " | ".join([*(str(r[o]) for o in others), f"{m:.3f}", f"{s:.3f}", str(int(r["runs"]))]) + " |")
-        md.append("")
+    md += _seed_section(df, swept, split, kind)
     if has_metrics:
         md += ["## All jobs", "", f"Accuracies in %. Final = last epoch; best = best epoch of the {split} split.",
                "", *_summary_table(df, swept, split, kind, tuple(c for c in extra if c in df)), ""]

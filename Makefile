@@ -9,7 +9,7 @@ ARGS ?=
 PYTEST_ARGS ?= -n auto  # pytest-xdist: one worker per core
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test run report data clean
+.PHONY: help setup demo test run report bench data clean
 
 help: ## list the targets
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ report: ## re-render a sweep's summary.csv, report and plots (or a run's plots):
 	@test -n "$(DIR)" || { echo 'make report: give the folder, e.g. make report DIR=outputs/sweeps/<name>/<stamp>' >&2; exit 2; }
 	@$(MAKE) -s --no-print-directory $(STAMP)
 	$(BIN)/python -m runner.report $(DIR)
+
+bench: $(STAMP) ## time dlrun against the DataLoader loop, write outputs/bench/<stamp>/bench.csv: make bench ARGS="--device cpu --quick"
+	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 data: ## lay out the offline dataset copies from ../shared/datasets into ./data
 	$(PYTHON) ../shared/datasets/prepare.py data

@@ -66,6 +66,9 @@ class Reporter:
         else:
             self._print(line)
 
+    def note(self, line: str) -> None:
+        self._print(f"note: {line}")
+
     def stop(self) -> None:
         if self._progress is not None:
             self._progress.stop()
@@ -76,6 +79,7 @@ class Reporter:
         if self.mode == "quiet":
             return
         final, best = summary.get("final", {}), summary.get("best", {})
+        std = summary.get("final_std") or {}  # trainer.replicas > 1: spread over the copies
         rows = []
         for split in ("train", "val", "test"):
             if f"{split}_loss" not in final:
@@ -83,10 +87,16 @@ class Reporter:
             acc = final.get(f"{split}_acc")
             best_acc = best.get(f"{split}_acc")
             best_txt = "" if best_acc is None else f"{100 * best_acc:.2f}% (epoch {best[f'{split}_acc_epoch']})"
-            rows.append((split, _fmt_loss(final[f"{split}_loss"]),
-                         "" if acc is None else f"{100 * acc:.2f}%", best_txt))
+            acc_txt = "" if acc is None else f"{100 * acc:.2f}%"
+            if acc is not None and std.get(f"{split}_acc") is not None:
+                acc_txt = f"{100 * acc:.2f} ± {100 * std[f'{split}_acc']:.2f}%"
+            rows.append((split, _fmt_loss(final[f"{split}_loss"]), acc_txt, best_txt))
         facts = [f"status {summary['status']}", f"{summary['params']:,} parameters",
                  f"device {summary['device']}", f"{summary['wall_seconds']:.1f}s wall"]
+        if summary.get("replicas", 1) > 1:
+            facts.insert(2, f"mean of {summary['replicas']} replicas")
+        if summary.get("precision", "fp32") != "fp32":
+            facts.insert(-1, summary["precision"])
         verdict = None
         if summary.get("vanishing_evidence"):
             from runner.train.verdict import describe

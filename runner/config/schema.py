@@ -102,6 +102,14 @@ class TrainerConfig:
     train_metrics: str = "running"
     progress: str = "auto"  # auto (bar on a terminal, plain lines otherwise) | bar | plain | quiet
     log_steps: bool = False  # steps.csv: loss and total gradient norm of every optimizer step
+    # fp32 (exact) | tf32 (TensorFloat-32 matmuls and convs on CUDA) | bf16 (autocast to bfloat16)
+    precision: str = "fp32"
+    # N > 1: train N copies (seeds seed..seed+N-1, each with its own init and data order) at
+    # once as one stacked model; metrics.csv gets a replica column, summary.json mean and std
+    replicas: int = 1
+    # auto: on CUDA, capture the whole training step in one CUDA graph when shapes are static
+    # (falls back to eager, saying why once); off: always eager
+    cuda_graph: str = "auto"
 
 
 @dataclass

@@ -19,6 +19,8 @@ OPTIMIZERS = ("sgd", "adam")
 INITS = ("default", "xavier", "kaiming")
 TRAIN_METRICS = ("running", "full")
 PROGRESS = ("auto", "bar", "plain", "quiet")
+PRECISIONS = ("fp32", "tf32", "bf16")
+CUDA_GRAPH = ("auto", "off")
 TASKS = ("train", "gradcheck", "study")
 STUDIES = ("function_fit", "trajectory_pca", "minimal_ratio", "flatness_interpolation")
 ENGINES = ("torch", "numpy")
@@ -149,6 +151,9 @@ def validate(cfg) -> None:
     _check(t.eval_batch_size >= 1, "trainer.eval_batch_size", "an integer >= 1", t.eval_batch_size)
     _choice("trainer.train_metrics", t.train_metrics, TRAIN_METRICS)
     _choice("trainer.progress", t.progress, PROGRESS)
+    _choice("trainer.precision", t.precision, PRECISIONS)
+    _choice("trainer.cuda_graph", t.cuda_graph, CUDA_GRAPH)
+    _check(t.replicas >= 1, "trainer.replicas", "an integer >= 1 (copies trained at once)", t.replicas)
 
     _check(cfg.sweep.max_depth >= 1, "sweep.max_depth", "an integer >= 1", cfg.sweep.max_depth)
     _check(cfg.sweep.seeds >= 1, "sweep.seeds", "an integer >= 1", cfg.sweep.seeds)
@@ -214,6 +219,13 @@ def validate(cfg) -> None:
         _check(not dg.sensitivity, "diagnostics.sensitivity", "false for engine=numpy", dg.sensitivity)
 
     _choice("task", cfg.task, TASKS)
+    if t.replicas > 1:  # the stacked model supports plain training; these need one model at a time
+        _check(cfg.task == "train", "trainer.replicas", f"1 for task={cfg.task}", t.replicas)
+        _check(cfg.engine == "torch", "trainer.replicas", "1 for engine=numpy", t.replicas)
+        _check(not t.log_steps, "trainer.log_steps", "false with trainer.replicas > 1", t.log_steps)
+        _check(not dg.sensitivity, "diagnostics.sensitivity", "false with trainer.replicas > 1", dg.sensitivity)
+    if cfg.engine == "numpy":
+        _check(t.precision == "fp32", "trainer.precision", "fp32 for engine=numpy", t.precision)
     _check(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
     _check(dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit()),
            "device", "auto, cpu, cuda, cuda:N or mps", dev)

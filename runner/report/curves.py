@@ -9,6 +9,16 @@ import pandas as pd
 from runner.report.style import SPLIT_STYLE, legend, pyplot, save
 
 
+def _band(ax, metrics: pd.DataFrame, col: str, scale: float, style: dict) -> None:
+    """Replicated runs: shade mean +- one standard deviation over the copies."""
+    std = metrics.get(f"{col}_std")
+    if std is None or not std.notna().any():
+        return
+    mean = metrics[col]
+    ax.fill_between(metrics["epoch"], scale * (mean - std), scale * (mean + std), color=style.get("color"),
+                    alpha=0.18, linewidth=0)
+
+
 def plot_curves(metrics: pd.DataFrame, title: str, path: Path, train_label: str = "train") -> Path:
     """train_label says how train metrics were taken (a running mean over the epoch or a full pass)."""
     plt = pyplot()
@@ -22,9 +32,11 @@ def plot_curves(metrics: pd.DataFrame, title: str, path: Path, train_label: str 
         col = f"{split}_loss"
         if col in metrics and metrics[col].notna().any():
             ax_loss.plot(metrics["epoch"], metrics[col], label=label, marker=marker, markersize=3, **style)
+            _band(ax_loss, metrics, col, 1.0, style)
         if has_acc and f"{split}_acc" in metrics and metrics[f"{split}_acc"].notna().any():
             axes[0][1].plot(metrics["epoch"], 100 * metrics[f"{split}_acc"], label=label, marker=marker,
                             markersize=3, **style)
+            _band(axes[0][1], metrics, f"{split}_acc", 100.0, style)
     ax_loss.set_xlabel("epoch")
     if has_acc:
         ax_loss.set_ylabel("cross-entropy loss")
@@ -39,6 +51,8 @@ def plot_curves(metrics: pd.DataFrame, title: str, path: Path, train_label: str 
     for ax in axes[0]:
         ax.xaxis.get_major_locator().set_params(integer=True)
         legend(ax)
+    if any(c.endswith("_std") for c in metrics.columns):
+        title += " (mean of replicas, band = ±1 std)"
     fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)

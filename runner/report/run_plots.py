@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from runner.report.metrics import read_metrics
+
 
 def _run_name(run_dir: Path) -> str:
     try:
@@ -36,7 +38,7 @@ def render_run(run_dir: Path) -> list:
     made = []
     metrics = run_dir / "metrics.csv"
     if metrics.is_file():
-        df = pd.read_csv(metrics)
+        df = read_metrics(metrics)
         if len(df):
             made.append(plot_curves(df, f"{name}: learning curves", plots / "curves.png",
                                      _train_label(run_dir)))
@@ -47,7 +49,7 @@ def render_run(run_dir: Path) -> list:
             made.append(plot_confusion(table, f"{name}: confusion matrix ({split})", plots / f"confusion_{split}.png"))
     layers = run_dir / "layers.csv"
     if layers.is_file():
-        from runner.report.layer_plots import plot_first_layer_hist, plot_grad_norms, plot_weight_stats
+        from runner.report.layer_plots import plot_grad_norms, plot_weight_stats
 
         df = pd.read_csv(layers)
         if len(df):

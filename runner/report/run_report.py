@@ -28,14 +28,22 @@ def write_run_report(run_dir: Path) -> Path:
           f"{s.get('params', 0):,} parameters, {s.get('epochs_run')} of {s.get('epochs')} epochs, seed {s.get('seed')}, "
           f"{s.get('engine', 'torch')} engine on {s.get('device')} ({s.get('device_name')}), "
           f"{s.get('wall_seconds', 0):.1f} s wall. Folder: `{run_dir}`.", ""]
+    if s.get("replicas", 1) > 1:
+        md += [f"Trained as {s['replicas']} replicas (seeds {s.get('seed')}..{s.get('seed', 0) + s['replicas'] - 1}, "
+               "one stacked model): metrics are their mean, ± one standard deviation; metrics.csv has a row "
+               "per epoch and replica.", ""]
     sizes = s.get("sizes") or {}
     md += ["| split | samples | final loss | final accuracy | best accuracy (epoch) |", "|---|---|---|---|---|"]
     for split in ("train", "val", "test"):
         if f"{split}_loss" in final:
             b = best.get(f"{split}_acc")
             b_txt = "-" if b is None else f"{_pct(b)} ({best.get(f'{split}_acc_epoch')})"
+            acc = _pct(final.get(f"{split}_acc"))
+            sd = (s.get("final_std") or {}).get(f"{split}_acc")
+            if sd is not None and final.get(f"{split}_acc") is not None:
+                acc += f" ± {100 * sd:.2f}"
             md.append(f"| {split} | {sizes.get(split, '-')} | {_num(final.get(f'{split}_loss'))} | "
-                      f"{_pct(final.get(f'{split}_acc'))} | {b_txt} |")
+                      f"{acc} | {b_txt} |")
     md.append("")
     if s.get("vanishing_evidence"):
         from runner.train.verdict import describe

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from runner.report.metrics import read_metrics
 from runner.report.style import legend, pyplot, save
 from runner.report.sweep_tables import (FINISHED, is_numeric, job_label, metric_label, ordered_values, pivot,
                                         scaled, short_key)
@@ -44,7 +45,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
             metrics_path = sweep_dir / row["dir"] / "metrics.csv"
             if not metrics_path.is_file():
                 continue
-            m = pd.read_csv(metrics_path)
+            m = read_metrics(metrics_path)
             held_out = "test" if f"test_{kind}" in m and m[f"test_{kind}"].notna().any() else "val"
             label = job_label(row, legend_keys)
             for split, style in (("train", "--"), (held_out, "-")):
@@ -62,6 +63,15 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch (train dashed, held-out solid)")
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"curves_{kind}.png")
+
+
+def _replica_spread(rows: pd.DataFrame, x_key: str, x_values: list, col: str, kind: str):
+    """Error bars (one std over a job's replicas) per x value, or None when no job is replicated."""
+    std_col = f"{col}_std"
+    if std_col not in rows or not rows[std_col].notna().any():
+        return None
+    std = rows.groupby(x_key)[std_col].mean()
+    return [float(scaled(pd.Series([std.get(v, np.nan)]), kind).iloc[0]) for v in x_values]
 
 
 def _axes_keys(swept: list, x: str | None) -> tuple[str, str | None]:
@@ -91,26 +101,28 @@ def plot_final(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind:
         means = rows.groupby(x_key)[[f"final_{split}_{kind}", f"final_train_{kind}"]].mean()
         ys = [scaled(means[f"final_{split}_{kind}"], kind).get(v, np.nan) for v in x_values]
         ys_train = [scaled(means[f"final_train_{kind}"], kind).get(v, np.nan) for v in x_values]
+        errs = _replica_spread(rows, x_key, x_values, f"final_{split}_{kind}", kind)
         name = f"{short_key(group_key)}={g}" if g is not None else split
         if numeric:
             xs = [float(v) for v in x_values]
-            ax.plot(xs, ys, marker="o", color=color, label=f"{name} ({split})" if g is not None else split)
+            ax.errorbar(xs, ys, yerr=errs, marker="o", color=color, capsize=3,
+                        label=f"{name} ({split})" if g is not None else split)
             ax.plot(xs, ys_train, marker="o", linestyle="--", color=color, alpha=0.6,
                     label=f"{name} (train)" if g is not None else "train")
         else:
             # bars: the held-out split per group; with one swept key, train beside it, lighter
-            bars = [(ys, name, color, None)] if g is not None else \
-                [(ys, split, color, None), (ys_train, "train", color, "//")]
+            bars = [(ys, name, color, None, errs)] if g is not None else \
+                [(ys, split, color, None, errs), (ys_train, "train", color, "//", None)]
             slots = len(groups) * len(bars)
-            for bi, (vals, lab, col, hatch) in enumerate(bars):
+            for bi, (vals, lab, col, hatch, err) in enumerate(bars):
                 slot = gi * len(bars) + bi
                 w = 0.8 / slots
                 pos = np.arange(len(x_values)) + (slot - (slots - 1) / 2) * w
                 ax.bar(pos, vals, width=w * 0.95, color=col, alpha=0.45 if hatch else 1.0, hatch=hatch,
-                       label=lab)
-                for px, py in zip(pos, vals):
+                       label=lab, yerr=err, capsize=3 if err is not None else 0)
+                for px, py, pe in zip(pos, vals, err if err is not None else [0.0] * len(vals)):
                     if np.isfinite(py):
-                        ax.text(px, py, f"{py:.1f}" if kind == "acc" else f"{py:.3g}", ha="center",
+                        ax.text(px, py + (pe if np.isfinite(pe) else 0.0), f"{py:.1f}" if kind == "acc" else f"{py:.3g}", ha="center",
                                 va="bottom", fontsize=8)
     if numeric:
         xs = [float(v) for v in x_values]
@@ -123,7 +135,9 @@ def plot_final(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind:
         ax.set_yscale("log")
     ax.set_xlabel(x_key)
     ax.set_ylabel(f"final {'accuracy (%)' if kind == 'acc' else 'loss'}")
-    ax.set_title(f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}")
+    spread = f"final_{split}_{kind}_std" in done and done[f"final_{split}_{kind}_std"].notna().any()
+    ax.set_title(f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}"
+                 + ("\n(error bars: ±1 std over each job's replicas)" if spread else ""))
     legend(ax, fontsize=9)
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")

@@ -44,7 +44,8 @@ def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str, extra: 
         for c in cols:
             v = r.get(c)
             if c.endswith("_acc"):
-                cells.append(_fmt(v, "acc"))
+                sd = r.get(f"{c}_std")
+                cells.append(_fmt(v, "acc") + (f" ± {_fmt(sd, 'acc')}" if sd is not None and pd.notna(sd) else ""))
             elif c == "params" and pd.notna(v):
                 cells.append(f"{int(v):,}")
             elif c == "seconds" and pd.notna(v):

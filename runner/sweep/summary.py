@@ -13,8 +13,10 @@ SPLITS = ("train", "val", "test")
 METRIC_COLUMNS = ([f"final_{s}_{m}" for s in SPLITS for m in ("loss", "acc")]
                   + [f"best_{s}_{m}" for s in ("val", "test") for m in ("acc", "loss")]
                   + [f"best_{s}_{m}_epoch" for s in ("val", "test") for m in ("acc", "loss")])
-TAIL_COLUMNS = ["vanishing_gradients", "grad_ratio", "gradcheck_max_rel_error", "sensitivity", "params", "epochs_run", "seconds", "train_seconds", "error",
-                "dir"]
+# trainer.replicas > 1: the copies' count and the spread of their final held-out metrics
+STD_COLUMNS = [f"final_{s}_{m}_std" for s in ("val", "test") for m in ("loss", "acc")]
+TAIL_COLUMNS = ["replicas", *STD_COLUMNS, "vanishing_gradients", "grad_ratio", "gradcheck_max_rel_error",
+                "sensitivity", "params", "epochs_run", "seconds", "train_seconds", "error", "dir"]
 
 
 def _job_number(d: Path) -> int:
@@ -96,6 +98,10 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
                 row[f"best_{split}_{m}"] = best.get(f"{split}_{m}")
                 row[f"best_{split}_{m}_epoch"] = best.get(f"{split}_{m}_epoch")
         s = s or {}
+        std = s.get("final_std") or {}
+        row["replicas"] = s.get("replicas", 1) if s else None
+        for col in STD_COLUMNS:
+            row[col] = std.get(col[len("final_"):-len("_std")])
         row.update({"vanishing_gradients": s.get("vanishing_gradients"),
                     "grad_ratio": (s.get("vanishing_evidence") or {}).get("grad_ratio"),
                     "gradcheck_max_rel_error": (s.get("gradcheck") or {}).get("max_rel_error"),

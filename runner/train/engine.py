@@ -9,6 +9,10 @@ behind the small interface every engine offers to runner.train.run:
     histogram_rows(last_epoch)          first layer's weight histogram (with probes)
     step_rows()                         per-step loss and gradient norm (trainer.log_steps)
     sensitivity(n)                      mean input-output Jacobian norm (torch engine only)
+    notes()                             lines worth printing once at the end (CUDA graph fallback)
+
+With trainer.replicas = N > 1 the model is N stacked copies (runner/models/stacked.py) and
+epoch(n)'s row is the replicas' mean with the per-replica rows under "replica_rows".
 """
 from __future__ import annotations
 
@@ -60,6 +64,11 @@ class TorchEngine:
         self.device_name = device_name(self.device)
         seed_everything(cfg.seed)
         self.data = device_data.load(cfg.dataset, Path(cfg.data_dir), cfg.seed, self.device)
+        self.replicas = cfg.trainer.replicas
+        if self.replicas > 1:
+            self._init_replicas(cfg)
+            return
+        seed_everything(cfg.seed)  # the initial weights depend on the seed alone
         self.model = build_model(cfg, self.data.input_shape, self.data.num_outputs).to(self.device)
         self.params = count_params(self.model)
         probes = None
@@ -70,6 +79,33 @@ class TorchEngine:
         self.layer_probes = probes is not None
         self.trainer = Trainer(self.model, self.data, cfg, self.device, cfg.seed, probes)
 
+    def _init_replicas(self, cfg) -> None:
+        from runner.models.stacked import StackedNet
+        from runner.train.replicas import ReplicaTrainer
+
+        seeds = [cfg.seed + r for r in range(self.replicas)]
+        nets = []
+        for s in seeds:  # copy r starts exactly as a single run with seed s would
+            seed_everything(s)
+            nets.append(build_model(cfg, self.data.input_shape, self.data.num_outputs))
+        self.params = count_params(nets[0])  # per copy
+        self.model = StackedNet(nets).to(self.device)
+        seed_everything(cfg.seed)
+        self.probes, self.layer_probes = None, False  # per-layer probes watch one model
+        self.trainer = ReplicaTrainer(self.model, self.data, cfg, self.device, seeds)
+
+    def notes(self) -> list:
+        lines = []
+        if self.cfg.diagnostics.probes and self.replicas > 1:
+            lines.append("layers.csv is not written with trainer.replicas > 1 (the probes watch one model)")
+        runner = self.trainer.runner
+        if self.device.type == "cuda" and not runner.active and self.cfg.trainer.cuda_graph != "off":
+            lines.append(f"CUDA graph {runner.status()}: trained eagerly")
+        return lines
+
+    def cuda_graph(self) -> str:
+        return self.trainer.runner.status()
+
     def epoch(self, n: int) -> tuple[dict, list]:
         row = self.trainer.epoch(n)
         return row, (self.probes.epoch_rows(n) if self.probes is not None else [])
@@ -79,12 +115,18 @@ class TorchEngine:
         if s is None:
             return None
         k = self.data.num_outputs
-        return evaluate(self.model, s, True, self.cfg.trainer.eval_batch_size, k, confusion=True).confusion.numpy()
+        reps = self.replicas if self.replicas > 1 else 0  # replicas: counts pooled over the copies
+        return evaluate(self.model, s, True, self.cfg.trainer.eval_batch_size, k, confusion=True,
+                        replicas=reps, precision=self.cfg.trainer.precision).confusion.numpy()
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """Regression predictions; with replicas, their mean."""
         self.model.eval()
-        return self.model(torch.from_numpy(x).to(self.device)).cpu().numpy()
+        xt = torch.from_numpy(x).to(self.device)
+        if self.replicas > 1:
+            return self.model(xt.unsqueeze(0).expand(self.replicas, *xt.shape)).mean(0).cpu().numpy()
+        return self.model(xt).cpu().numpy()
 
     def histogram_rows(self, last_epoch: int) -> list:
         return self.probes.histogram_rows(last_epoch) if self.probes is not None else []

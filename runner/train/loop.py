@@ -2,7 +2,9 @@
 our own L1/L2 penalty, one optimizer step per batch, and one metrics row per epoch.
 
 The last batch of an epoch is the remainder (smaller than batch_size) rather than dropped, so
-every sample is seen once per epoch, as with a DataLoader's default drop_last=False.
+every sample is seen once per epoch, as with a DataLoader's default drop_last=False. One step
+touches only device tensors (no host sync), so on CUDA the whole step can be replayed from a
+CUDA graph (runner/train/graphs.py).
 """
 from __future__ import annotations
 
@@ -10,16 +12,18 @@ import time
 
 import torch
 
+from runner.train import graphs, precision
 from runner.train.evaluate import batch_loss, evaluate
 from runner.train.penalties import penalized_weights, penalty
 
 SPLITS = ("train", "val", "test")
 
 
-def make_optimizer(params, cfg):
+def make_optimizer(params, cfg, capturable: bool = False):
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
-    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
+    # capturable keeps Adam's step count on the device, which a CUDA graph needs
+    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), capturable=capturable)
 
 
 def _sync(device: torch.device) -> None:
@@ -28,60 +32,105 @@ def _sync(device: torch.device) -> None:
 
 
 class Trainer:
+    """One model; ReplicaTrainer (runner/train/replicas.py) trains a stacked one."""
+
     def __init__(self, model, data, cfg, device: torch.device, seed: int, probes=None):
         self.model, self.data, self.cfg, self.device = model, data, cfg, device
         self.probes = probes  # LayerProbes or None
-        self.opt = make_optimizer(model.parameters(), cfg.optimizer)
+        self.precision = cfg.trainer.precision
+        precision.configure(self.precision)
+        reason = graphs.blocker(cfg, device)
+        self.opt = make_optimizer(model.parameters(), cfg.optimizer, capturable=reason is None)
+        self.runner = graphs.StepRunner(self._step, reason)
         self.weights = penalized_weights(model)
         self.l1, self.l2 = cfg.regularizer.l1, cfg.regularizer.l2
-        # the data order has its own generator on the device, seeded from the run's seed
-        self.gen = torch.Generator(device=device)
-        self.gen.manual_seed(seed)
+        self.classification = data.classification
+        self.gens = self._generators(seed)
         self.log_steps = cfg.trainer.log_steps
         self.step = 0  # optimizer steps so far
         self.last_steps = []  # with log_steps: rows (step, epoch, loss, grad_norm) of the last epoch
+        # the epoch's running sums, updated in place by every step (also inside a CUDA graph)
+        self.loss_sum = torch.zeros(self._stat_shape, dtype=torch.float64, device=device)
+        self.correct = torch.zeros(self._stat_shape, dtype=torch.int64, device=device)
+        self._step_stats = None  # with log_steps: per-step loss and gradient norm buffers
 
-    def _train_epoch(self, epoch: int) -> tuple[float, float | None]:
-        model, train = self.model, self.data.splits["train"]
-        classification = self.data.classification
-        model.train()
-        n, bs = len(train), self.cfg.trainer.batch_size
-        perm = torch.randperm(n, device=self.device, generator=self.gen)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+    _stat_shape: tuple = ()
+
+    def _generators(self, seed: int) -> list:
+        # the data order has its own generator on the device, seeded from the run's seed
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(seed)
+        return [gen]
+
+    def _permutation(self, n: int) -> torch.Tensor:
+        return torch.randperm(n, device=self.device, generator=self.gens[0])
+
+    def _gather(self, idx: torch.Tensor):
+        train = self.data.splits["train"]
+        return train.x.index_select(0, idx), train.y.index_select(0, idx)
+
+    def _losses(self, out, yb):
+        return batch_loss(out, yb, self.classification)
+
+    def _step(self, idx: torch.Tensor) -> None:
+        """One optimizer step on the samples idx. Device work only: graph-capturable."""
+        self.opt.zero_grad(set_to_none=True)
+        xb, yb = self._gather(idx)
+        with precision.autocast(self.precision, self.device):
+            out = self.model(xb)
+        out = out.float()
+        loss = self._losses(out, yb)  # a scalar, or one per replica
+        pen = penalty(self.weights, self.l1, self.l2)
+        total = loss.sum() if pen is None else loss.sum() + pen
+        total.backward()
+        if self.probes is not None:
+            self.probes.after_backward()
+        if self._step_stats is not None:
+            self._record_step(loss)
+        self.opt.step()
+        self.loss_sum += loss.detach().double() * idx.shape[-1]
+        if self.classification:
+            self.correct += (out.detach().argmax(-1) == yb).sum(-1)
+
+    def _record_step(self, loss) -> None:
+        step_loss, step_grad, i = self._step_stats
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        step_grad[i] = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).double()
+        step_loss[i] = loss.detach().double()
+        self._step_stats = (step_loss, step_grad, i + 1)
+
+    def _train_epoch(self, epoch: int) -> tuple:
+        self.model.train()
+        n, bs = len(self.data.splits["train"]), self.cfg.trainer.batch_size
+        perm = self._permutation(n)
+        self.loss_sum.zero_()
+        self.correct.zero_()
         n_steps = -(-n // bs)
         if self.log_steps:  # filled on the device, read once at the end of the epoch
-            step_loss = torch.empty(n_steps, dtype=torch.float64, device=self.device)
-            step_grad = torch.empty(n_steps, dtype=torch.float64, device=self.device)
-        for i, idx in enumerate(perm.split(bs)):
-            xb, yb = train.x.index_select(0, idx), train.y.index_select(0, idx)
-            out = model(xb)
-            loss = batch_loss(out, yb, classification)
-            pen = penalty(self.weights, self.l1, self.l2)
-            total = loss + pen if pen is not None else loss
-            self.opt.zero_grad(set_to_none=True)
-            total.backward()
-            if self.probes is not None:
-                self.probes.after_backward()
-            if self.log_steps:
-                grads = [p.grad for p in model.parameters() if p.grad is not None]
-                step_grad[i] = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).double()
-                step_loss[i] = loss.detach().double()
-            self.opt.step()
-            # accumulate on the device: no host sync inside the epoch
-            loss_sum += loss.detach().double() * idx.numel()
-            if classification:
-                correct += (out.detach().argmax(1) == yb).sum()
+            self._step_stats = (torch.empty(n_steps, dtype=torch.float64, device=self.device),
+                                torch.empty(n_steps, dtype=torch.float64, device=self.device), 0)
+        for idx in perm.split(bs, dim=-1):
+            self.runner(idx)
+        if self.probes is not None:
+            self.probes.add_steps(n_steps)
         if self.log_steps:
+            step_loss, step_grad, _ = self._step_stats
             self.last_steps = [{"step": self.step + j + 1, "epoch": epoch, "loss": lo, "grad_norm": gn}
                                for j, (lo, gn) in enumerate(zip(step_loss.tolist(), step_grad.tolist()))]
+            self._step_stats = None
         self.step += n_steps
-        return float(loss_sum) / n, (float(correct) / n if classification else None)
+        loss = (self.loss_sum / n).tolist()
+        acc = (self.correct.double() / n).tolist() if self.classification else None
+        return loss, acc
 
     def current_penalty(self) -> float:
         with torch.no_grad():
             pen = penalty(self.weights, self.l1, self.l2)
         return float(pen) if pen is not None else 0.0
+
+    def _evaluate(self, split, **kw):
+        return evaluate(self.model, split, self.classification, self.cfg.trainer.eval_batch_size,
+                        precision=self.precision, **kw)
 
     def epoch(self, epoch: int) -> dict:
         """Train one epoch, evaluate every split, return the metrics row."""
@@ -98,7 +147,7 @@ class Trainer:
             split = self.data.splits.get(name)
             if split is None:
                 continue
-            res = evaluate(self.model, split, self.data.classification, tr.eval_batch_size)
+            res = self._evaluate(split)
             row[f"{name}_loss"], row[f"{name}_acc"] = res.loss, res.acc
         row["penalty"] = self.current_penalty()
         row["lr"] = self.opt.param_groups[0]["lr"]

@@ -4,16 +4,19 @@ weight_decay), so their value is visible, logged and identical for every optimiz
     L1 = l1 * sum |w|      L2 = l2 * sum w^2
 
 summed over the weight matrices of Linear layers and the kernels of Conv layers; biases and
-BatchNorm parameters are not penalised.
+BatchNorm parameters are not penalised. For a stacked model (trainer.replicas) the sum over all
+copies' weights is the sum of each copy's penalty, so each copy's gradient is its own.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
+from runner.models.stacked import StackedLinear
+
 
 def penalized_weights(model: nn.Module) -> list:
-    return [m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    return [m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d, StackedLinear))]
 
 
 def l1_penalty(weights: list, lam: float) -> torch.Tensor:

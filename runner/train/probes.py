@@ -61,9 +61,12 @@ class LayerProbes:
         self._steps = 0
 
     def after_backward(self) -> None:
+        """Device work only, so a CUDA graph can capture it; the trainer counts the steps."""
         grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in self.weights]
         self._sum += torch.stack(torch._foreach_norm(grads)).double()
-        self._steps += 1
+
+    def add_steps(self, n: int) -> None:
+        self._steps += n
 
     @torch.no_grad()
     def _saturation(self) -> dict:

@@ -52,7 +52,23 @@ def best_of(rows: list) -> dict:
 
 
 def diverged(row: dict) -> bool:
+    """With replicas the row is their mean: one diverged copy makes it non-finite."""
     return not np.isfinite(row["train_loss"])
+
+
+def _finals(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k.endswith(("_loss", "_acc"))}
+
+
+def replica_stats(last: dict) -> dict:
+    """summary.json's final_std (sample std over the copies) and replica_final (each copy's)."""
+    per = [_finals(r) for r in last.get("replica_rows", [])]
+    std = {}
+    for key in per[0] if per else []:
+        vals = np.array([p[key] for p in per], dtype=float)
+        if not np.isnan(vals).all() and all(p[key] is not None for p in per):
+            std[key] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+    return {"final_std": std, "replica_final": per}
 
 
 def _write_results(engine, run_dir: Path, last_epoch: int) -> None:
@@ -91,6 +107,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks=None) -> dict:
         "engine": cfg.engine, "dataset": cfg.dataset.name, "model": cfg.model.name,
         "activation": cfg.activation.name, "seed": cfg.seed, "epochs": cfg.trainer.epochs, "epochs_run": 0,
         "params": engine.params, "device": str(engine.device), "device_name": engine.device_name,
+        "precision": cfg.trainer.precision, "replicas": cfg.trainer.replicas,
         "sizes": data.sizes(), "data_origin": data.origin, "classes": data.classes,
         "started": dt.datetime.now().isoformat(timespec="seconds"), "dlrun_version": __version__,
     }
@@ -100,7 +117,9 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks=None) -> dict:
     sizes = ", ".join(f"{k} {v:,}" for k, v in data.sizes().items())
     reporter.start([f"dlrun {cfg.name}: {engine.params:,} parameters on {engine.device} "
                     f"({engine.device_name}); {sizes}", f"run dir: {run_dir}"])
-    writer = CsvAppender(run_dir / "metrics.csv", METRIC_COLUMNS)
+    replicated = cfg.trainer.replicas > 1
+    writer = CsvAppender(run_dir / "metrics.csv", METRIC_COLUMNS[:1] + ["replica"] + METRIC_COLUMNS[1:]
+                         if replicated else METRIC_COLUMNS)
     layer_writer = CsvAppender(run_dir / "layers.csv", LAYER_COLUMNS) if engine.layer_probes else None
     step_writer = CsvAppender(run_dir / "steps.csv", STEP_COLUMNS) if cfg.trainer.log_steps else None
     rows, layer_rows = [], []
@@ -111,7 +130,8 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks=None) -> dict:
         for epoch in range(1, cfg.trainer.epochs + 1):
             row, lrows = engine.epoch(epoch)
             rows.append(row)
-            writer.append(row)
+            for r in row.get("replica_rows", [row]):
+                writer.append(r)
             for lr in lrows:
                 layer_writer.append(lr)
             if step_writer is not None:
@@ -155,9 +175,13 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks=None) -> dict:
             if w is not None:
                 w.close()
         reporter.stop()
+        if rows and replicated:
+            summary.update(replica_stats(rows[-1]))
+        if hasattr(engine, "cuda_graph"):
+            summary["cuda_graph"] = engine.cuda_graph()
         summary.update({
             "status": status, "epochs_run": len(rows),
-            "final": {k: v for k, v in (rows[-1] if rows else {}).items() if k.endswith(("_loss", "_acc"))},
+            "final": _finals(rows[-1]) if rows else {},
             "best": best_of(rows),
             "train_seconds": float(sum(r["train_seconds"] for r in rows)),
             "wall_seconds": time.perf_counter() - started,
@@ -169,5 +193,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks=None) -> dict:
 
             write_run_report(run_dir)
             write_marker(run_dir, status)  # last: the run's files are complete
+    for line in getattr(engine, "notes", lambda: [])():
+        reporter.note(line)
     reporter.finish(summary, run_dir)
     return summary

@@ -1,0 +1,23 @@
+"""Reading a run's metrics.csv for plots and tables. A run with trainer.replicas > 1 has one
+row per (epoch, replica); readers get one row per epoch with the replicas' mean and, beside
+each metric, its sample standard deviation as <metric>_std."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def per_epoch(df: pd.DataFrame) -> pd.DataFrame:
+    if "replica" not in df.columns:
+        return df
+    metrics = [c for c in df.columns if c not in ("epoch", "replica")]
+    grouped = df.groupby("epoch", sort=True)[metrics]
+    mean = grouped.mean()
+    std = grouped.std(ddof=1).add_suffix("_std")
+    keep = [c for c in std.columns if c.removesuffix("_std").endswith(("_loss", "_acc"))]
+    return pd.concat([mean, std[keep]], axis=1).reset_index()
+
+
+def read_metrics(path: Path) -> pd.DataFrame:
+    return per_epoch(pd.read_csv(path))

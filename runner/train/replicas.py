@@ -1,0 +1,72 @@
+"""trainer.replicas=N: N copies of one configuration trained at once as a stacked model
+(runner/models/stacked.py), copy r with seed + r for its initialisation and its own data
+order. All copies share the split (carved with the run's seed) and see every sample once per
+epoch; the run's metrics are per replica, and their mean drives the console, the best epoch
+and the divergence check."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from runner.train.evaluate import replica_losses
+from runner.train.loop import Trainer
+
+
+class ReplicaTrainer(Trainer):
+    def __init__(self, model, data, cfg, device: torch.device, seeds: list):
+        self.seeds = list(seeds)
+        self.replicas = len(self.seeds)
+        self._stat_shape = (self.replicas,)
+        super().__init__(model, data, cfg, device, self.seeds[0], probes=None)
+
+    def _generators(self, seed: int) -> list:
+        gens = []
+        for s in self.seeds:
+            g = torch.Generator(device=self.device)
+            g.manual_seed(s)
+            gens.append(g)
+        return gens
+
+    def _permutation(self, n: int) -> torch.Tensor:  # [R, n]: every copy its own order
+        return torch.stack([torch.randperm(n, device=self.device, generator=g) for g in self.gens])
+
+    def _gather(self, idx: torch.Tensor):  # idx [R, b] -> x [R, b, ...], y [R, b, ...]
+        train = self.data.splits["train"]
+        flat = idx.reshape(-1)
+        x, y = train.x.index_select(0, flat), train.y.index_select(0, flat)
+        return x.view(*idx.shape, *x.shape[1:]), y.view(*idx.shape, *y.shape[1:])
+
+    def _losses(self, out, yb):
+        return replica_losses(out, yb, self.classification)
+
+    def current_penalty(self) -> list:
+        total = torch.zeros(self.replicas, dtype=torch.float64, device=self.device)
+        with torch.no_grad():
+            for w in self.model.replica_weights():
+                flat = w.flatten(1).double()
+                if self.l1 > 0:
+                    total += self.l1 * flat.abs().sum(1)
+                if self.l2 > 0:
+                    total += self.l2 * flat.pow(2).sum(1)
+        return total.tolist()
+
+    def _evaluate(self, split, **kw):
+        return super()._evaluate(split, replicas=self.replicas, **kw)
+
+    def epoch(self, epoch: int) -> dict:
+        """The mean row, with the per-replica rows under "replica_rows"."""
+        row = super().epoch(epoch)
+        per = [{"epoch": epoch, "replica": r} for r in range(self.replicas)]
+        mean = {}
+        for key, value in row.items():
+            if isinstance(value, list):
+                for r, v in enumerate(value):
+                    per[r][key] = v
+                mean[key] = math.fsum(value) / len(value)
+            else:
+                mean[key] = value
+                for p in per:
+                    p.setdefault(key, value)
+        mean["replica_rows"] = per
+        return mean

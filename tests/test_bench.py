@@ -1,0 +1,34 @@
+"""make bench runs end to end on the CPU and writes the table it promises (timings are not
+asserted: a benchmark measures, a test checks behaviour)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+from conftest import REPO
+
+
+def test_bench_writes_bench_csv(tmp_path, tiny_data):
+    res = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench.py"), "--device", "cpu", "--quick",
+                          "--only", "mnist_mlp", "--skip-grid", "--workers", "0", "--train-samples", "100",
+                          "--test-samples", "50", "--data-dir", str(tiny_data), "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    path = next(tmp_path.glob("*/bench.csv"))
+    assert f"bench.csv: {path}" in res.stdout
+    df = pd.read_csv(path)
+    assert {"workload", "path", "epoch_s", "speedup_vs_dataloader0", "test_acc"} <= set(df.columns)
+    assert sorted(df["path"]) == ["dataloader0", "dlrun"]
+    assert (df["epoch_s"] > 0).all() and df["test_acc"].between(0, 1).all()
+    ref = df.set_index("path")
+    assert ref.loc["dataloader0", "speedup_vs_dataloader0"] == 1.0
+    assert ref.loc["dlrun", "speedup_vs_dataloader0"] == ref.loc["dataloader0", "epoch_s"] / ref.loc["dlrun", "epoch_s"]
+    assert (df["train_samples"] == 100).all()
+
+
+def test_bench_refuses_a_bad_device(tmp_path):
+    res = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench.py"), "--device", "tpu", "--out",
+                          str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "device" in res.stderr

@@ -1,0 +1,115 @@
+"""trainer.replicas: N copies trained as one stacked model behave like N separate runs."""
+from __future__ import annotations
+
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import compose, run_dlrun, train
+
+MLP = ("dataset=mnist", "model=mlp", "model.hidden=[32,16]", "trainer.epochs=2", "trainer.batch_size=24")
+CNN = ("dataset=cifar10", "model=cnn", "model.conv=[4,8]", "model.hidden=[16]", "trainer.epochs=2",
+       "trainer.batch_size=12")
+
+
+@pytest.mark.parametrize("arch,extra", [
+    (MLP, ("optimizer=adam", "regularizer=[l1,l2]", "regularizer.l1=1e-4", "regularizer.l2=1e-3")),
+    (MLP, ("optimizer=sgd", "optimizer.lr=0.05", "regularizer=batchnorm")),
+    (CNN, ("optimizer=adam", "regularizer=[batchnorm,l2]", "regularizer.l2=1e-3")),
+])
+def test_replica_zero_matches_a_single_run_and_copies_differ(tmp_path, tiny_data, arch, extra):
+    args = (f"data_dir={tiny_data}", "dataset.val_size=0.2", *arch, *extra, "seed=5")
+    single, d1 = train(tmp_path, *args, name="single")
+    stacked, d3 = train(tmp_path, *args, "trainer.replicas=3", name="stacked")
+    one, many = pd.read_csv(d1 / "metrics.csv"), pd.read_csv(d3 / "metrics.csv")
+    assert list(many.columns[:2]) == ["epoch", "replica"]
+    assert sorted(zip(many["epoch"], many["replica"])) == [(e, r) for e in (1, 2) for r in range(3)]
+    r0 = many[many["replica"] == 0].reset_index(drop=True)
+    for col in ("train_loss", "val_loss", "test_loss", "train_acc", "test_acc", "penalty"):
+        assert r0[col].to_numpy() == pytest.approx(one[col].to_numpy(), rel=1e-3, abs=1e-6), col  # float32 sums in another order
+    # other seeds start elsewhere and shuffle differently
+    last = many[many["epoch"] == 2]
+    assert last["train_loss"].nunique() == 3
+    assert stacked["replicas"] == 3 and stacked["params"] == single["params"]
+    # summary.json: the mean and sample std of each copy's final metrics
+    for key in ("test_loss", "test_acc", "val_loss"):
+        vals = last[key].to_numpy()
+        assert stacked["final"][key] == pytest.approx(vals.mean(), rel=1e-9)
+        assert stacked["final_std"][key] == pytest.approx(vals.std(ddof=1), rel=1e-9, abs=1e-12)
+    assert len(stacked["replica_final"]) == 3
+
+
+def test_stacked_step_equals_separate_steps():
+    """One optimizer step on the stacked model moves each copy as its own step would."""
+    from runner.models import build_model
+    from runner.models.stacked import StackedNet
+    from runner.train.evaluate import replica_losses
+    from runner.train.penalties import penalized_weights, penalty
+
+    cfg = compose("model=cnn", "model.conv=[3,5]", "model.hidden=[7]", "regularizer=[batchnorm,dropout]",
+                  "regularizer.dropout=0.0", "dataset=cifar10")
+    nets = []
+    for s in range(3):
+        torch.manual_seed(s)
+        nets.append(build_model(cfg, (3, 8, 8), 4).double())
+    stacked = StackedNet(nets).double()
+    x = torch.randn(3, 6, 3, 8, 8, dtype=torch.float64)
+    y = torch.randint(0, 4, (3, 6))
+    out = stacked(x)
+    for r, net in enumerate(nets):
+        assert out[r].detach().numpy() == pytest.approx(net(x[r]).detach().numpy(), rel=1e-10, abs=1e-12)
+    (replica_losses(out, y, True).sum() + penalty(penalized_weights(stacked), 1e-3, 1e-2)).backward()
+    head = stacked.head.weight.grad
+    for r, net in enumerate(nets):
+        loss = torch.nn.functional.cross_entropy(net(x[r]), y[r]) + penalty(penalized_weights(net), 1e-3, 1e-2)
+        loss.backward()
+        assert head[r].numpy() == pytest.approx(net.head.weight.grad.numpy(), rel=1e-9, abs=1e-12)
+        conv = stacked.features[0].weight.grad.view(3, -1, 3, 3, 3)[r]
+        assert conv.numpy() == pytest.approx(net.features[0].weight.grad.numpy(), rel=1e-9, abs=1e-12)
+
+
+def test_replicated_run_files_and_reports(tmp_path, tiny_data):
+    summary, d = train(tmp_path, f"data_dir={tiny_data}", *MLP, "trainer.replicas=2", "diagnostics.probes=true")
+    assert summary["status"] == "ok" and (d / "DONE").is_file()
+    assert not (d / "layers.csv").exists()  # probes watch one model: documented as off
+    assert (d / "plots" / "curves.png").is_file()
+    from runner.report.metrics import read_metrics
+
+    m = read_metrics(d / "metrics.csv")
+    assert len(m) == 2 and "test_acc_std" in m and m["test_acc_std"].notna().all()
+    assert "± " in (d / "report.md").read_text()
+    conf = pd.read_csv(d / "confusion_test.csv", index_col=0)
+    assert conf.to_numpy().sum() == 2 * summary["sizes"]["test"]  # pooled over both copies
+
+
+def test_replicated_regression_predicts_the_mean(tmp_path):
+    summary, d = train(tmp_path, "dataset=function", "dataset.fn=sin_plus_x", "dataset.n_train=64",
+                       "dataset.n_test=32", "model=mlp", "model.hidden=[8]", "trainer.epochs=2",
+                       "trainer.replicas=2")
+    assert summary["status"] == "ok" and summary["final"]["train_acc"] is None
+    pred = pd.read_csv(d / "predictions.csv")
+    assert np.isfinite(pred["y_pred"]).all()
+
+
+def test_sweep_summary_gets_spread_columns(tmp_path, tiny_data):
+    res = run_dlrun("-m", f"data_dir={tiny_data}", *MLP, "trainer.epochs=1", "trainer.replicas=2",
+                    "activation=relu,tanh", "trainer.progress=plain", f"hydra.sweep.dir={tmp_path / 'sw'}",
+                    cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    df = pd.read_csv(tmp_path / "sw" / "summary.csv")
+    assert (df["replicas"] == 2).all() and df["final_test_acc_std"].notna().all()
+    assert "±" in (tmp_path / "sw" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("override,msg", [
+    ("trainer.replicas=0", "trainer.replicas"),
+    ("trainer.log_steps=true", "trainer.log_steps"),
+    ("task=gradcheck", "trainer.replicas"),
+])
+def test_replicas_refuse_what_they_cannot_do(tmp_path, override, msg):
+    extra = () if override == "trainer.replicas=0" else ("trainer.replicas=2",)
+    res = run_dlrun("dataset=function", "dataset.fn=sin_plus_x", override, *extra, cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -162,7 +162,7 @@ def initial_state(cfg) -> dict:
 def bench_workload(name: str, overrides: list, args, device_name: str) -> list:
     quick_train, quick_test = WORKLOADS[name][1:]
     base = overrides + COMMON + [f"data_dir={args.data_dir}", f"device={args.device}",
-                                 f"trainer.epochs={args.epochs}"]
+                                 f"trainer.epochs={args.epochs}", f"dataset.download={not args.no_download}"]
     train_n, test_n = args.train_samples or (quick_train if args.quick else 0), \
         args.test_samples or (quick_test if args.quick else 0)
     if train_n:
@@ -248,6 +248,32 @@ def _fmt(v, kind: str = "") -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def _check_args(args) -> str | None:
+    """Normalise the arguments in place; return what is wrong with them in one line, or None."""
+    args.epochs = 2 if args.epochs is None and args.quick else 3 if args.epochs is None else args.epochs
+    if args.epochs < 1:
+        return f"--epochs: expected an integer >= 1 (2 or more to leave out the warm-up epoch), got {args.epochs}"
+    if args.seeds < 1:
+        return f"--seeds: expected an integer >= 1, got {args.seeds}"
+    if args.train_samples < 0 or args.test_samples < 0:
+        return "--train-samples/--test-samples: expected a count >= 0 (0: all, or the --quick size)"
+    try:
+        args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    except ValueError:
+        return f"--workers: expected comma-separated worker counts such as 0,4, got {args.workers!r}"
+    if any(w < 0 for w in args.workers):
+        return f"--workers: expected counts >= 0, got {args.workers}"
+    prefixes = [p for p in args.only.split(",") if p]
+    args.only = [n for n in WORKLOADS if not prefixes or any(n.startswith(p) for p in prefixes)]
+    if not args.only:
+        return f"--only: no workload starts with {', '.join(prefixes)}; the workloads are " \
+               + ", ".join(n.split()[0] for n in WORKLOADS)
+    dev = args.device
+    if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+        return f"--device: expected auto, cpu, cuda, cuda:N or mps, got {dev!r}"
+    return None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", default=os.environ.get("DLRUN_DATA", "data"))
@@ -262,17 +288,17 @@ def main() -> int:
     ap.add_argument("--only", default="", help="comma-separated workload prefixes, e.g. mnist_mlp")
     ap.add_argument("--skip-dataloader", action="store_true")
     ap.add_argument("--skip-grid", action="store_true")
+    ap.add_argument("--no-download", action="store_true", help="missing data is an error, never a download")
     ap.add_argument("--out", default=str(REPO / "outputs" / "bench"))
     args = ap.parse_args()
-    args.epochs = args.epochs or (2 if args.quick else 3)
-    args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    problem = _check_args(args)
+    if problem:
+        print(f"bench: {problem}", file=sys.stderr)
+        return 2
     import warnings
 
     # torch warns when asked for more workers than cores; the 4-worker path is the tutorial's, kept as is
     warnings.filterwarnings("ignore", message="This DataLoader will create")
-    if not args.quick and args.epochs < 2:
-        print("bench: --epochs must be at least 2 (the first epoch is warm-up)", file=sys.stderr)
-        return 2
 
     import torch
 
@@ -280,10 +306,6 @@ def main() -> int:
     from runner.files import write_csv
     from runner.train.engine import device_name, pick_device
 
-    dev = args.device
-    if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
-        print(f"bench: --device: expected auto, cpu, cuda, cuda:N or mps, got {dev!r}", file=sys.stderr)
-        return 2
     try:
         device = pick_device(args.device)
     except ConfigError as ex:
@@ -295,16 +317,15 @@ def main() -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"bench on {dev_name}, {args.epochs} epochs per path{' (quick)' if args.quick else ''}", flush=True)
     rows = []
-    only = [p for p in args.only.split(",") if p]
     try:
-        for name, (overrides, *_sizes) in WORKLOADS.items():
-            if only and not any(name.startswith(p) for p in only):
-                continue
-            rows += bench_workload(name, overrides, args, dev_name)
+        for name in args.only:
+            rows += bench_workload(name, WORKLOADS[name][0], args, dev_name)
         if not args.skip_grid:
             rows.append(bench_grid(args, out_dir, dev_name))
     except (ConfigError, DataError) as ex:
         print(f"bench: {ex}", file=sys.stderr)
+        if not any(out_dir.iterdir()):
+            out_dir.rmdir()  # leave nothing that looks like a result
         return 2
     path = out_dir / "bench.csv"
     write_csv(path, COLUMNS, [[r[c] for c in COLUMNS] for r in rows])

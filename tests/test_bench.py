@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from conftest import REPO
 
@@ -28,7 +29,24 @@ def test_bench_writes_bench_csv(tmp_path, tiny_data):
     assert (df["train_samples"] == 100).all()
 
 
-def test_bench_refuses_a_bad_device(tmp_path):
-    res = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench.py"), "--device", "tpu", "--out",
-                          str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2 and "Traceback" not in res.stderr and "device" in res.stderr
+@pytest.mark.parametrize("args,key", [
+    (["--device", "tpu"], "--device"),
+    (["--epochs", "0"], "--epochs"),
+    (["--workers", "0,x"], "--workers"),
+    (["--only", "imagenet"], "--only"),
+    (["--seeds", "0"], "--seeds"),
+])
+def test_bench_refuses_bad_arguments_in_one_line(tmp_path, args, key):
+    res = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench.py"), *args, "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.startswith(f"bench: {key}") and len(res.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_bench_with_missing_data_leaves_no_result(tmp_path):
+    res = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench.py"), "--device", "cpu", "--only",
+                          "mnist_mlp", "--skip-grid", "--no-download", "--data-dir", str(tmp_path / "nothing"),
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "mnist" in res.stderr
+    assert not list((tmp_path / "out").glob("*/bench.csv")) and not list((tmp_path / "out").glob("*"))

@@ -96,15 +96,40 @@ def test_folder_cache_is_reused_and_refreshed(tmp_path, monkeypatch):
         raise AssertionError("decoded again although the cache is fresh")
 
     monkeypatch.setattr(folders, "decode", no_decode)
+    folders._MEMO.clear()  # as a new process: only the on-disk cache
     second = load_raw(cfg, tmp_path, 0)
     assert np.array_equal(first.splits["train"][0], second.splits["train"][0])
 
     monkeypatch.undo()
     changed = next((tmp_path / "gurmukhi" / "train" / "3").iterdir())
     os.utime(changed, (time.time() + 10, time.time() + 10))
+    folders._MEMO.clear()
     load_raw(cfg, tmp_path, 0)
     fresh = sorted((tmp_path / ".dlrun-cache").glob("gurmukhi-train-*.npz"))
     assert len(fresh) == 1 and fresh != caches, "a changed folder is decoded again and the stale cache dropped"
+
+
+def test_a_process_reuses_a_split_until_its_folders_change(tmp_path, monkeypatch):
+    """Sweeps run their jobs in one process: the second job must not stat every file again."""
+    import shutil
+
+    write_class_folders(tmp_path / "gurmukhi", n_per_class=2)
+    cfg = dataset_cfg("dataset=gurmukhi")
+    first = load_raw(cfg, tmp_path, 0)
+
+    def no_listing(*a, **k):
+        raise AssertionError("listed the files again although the folders did not change")
+
+    monkeypatch.setattr(folders, "list_files", no_listing)
+    again = load_raw(cfg, tmp_path, 0)
+    assert again.splits["train"][0] is first.splits["train"][0]
+    monkeypatch.undo()
+    n = len(first.splits["train"][1])
+    src = next((tmp_path / "gurmukhi" / "train" / "3").iterdir())
+    time.sleep(0.01)
+    shutil.copy(src, src.with_name("extra" + src.suffix))  # a new file: the class folder's time changes
+    grown = load_raw(cfg, tmp_path, 0)
+    assert len(grown.splits["train"][1]) == n + 1
 
 
 def test_folder_with_unknown_class_in_test_split(tmp_path):

@@ -35,7 +35,6 @@ class StackedLinear(nn.Module):
 class StackedBatchNorm1d(nn.Module):
     def __init__(self, norms: list):
         super().__init__()
-        self.replicas = len(norms)
         self.norm = _cat_batchnorm(norms, nn.BatchNorm1d)
 
     def forward(self, x):  # [R, B, W]: per-replica features side by side, normalised at once

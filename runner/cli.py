@@ -73,6 +73,9 @@ def main() -> None:
             raise _user_errors[-1]
     except KeyboardInterrupt:
         print("dlrun: interrupted", file=sys.stderr)
+        finishing = sys.modules.get("runner.report.finish")  # loaded only by sweeps that render in workers
+        if finishing is not None:
+            finishing.after_interrupt()
         sys.exit(130)
     except CheckFailed as ex:
         print(f"dlrun: {ex}", file=sys.stderr)

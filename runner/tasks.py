@@ -4,12 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def dispatch(cfg, run_dir: Path, label: str = ""):
-    """label prefixes the run's console lines (sweeps use the job number)."""
+def dispatch(cfg, run_dir: Path, label: str = "", finish=None):
+    """label prefixes the run's console lines (sweeps use the job number); finish, when given,
+    takes over a training run's plots, report and DONE (see runner.report.finish)."""
     if cfg.task == "train":
         from runner.train.run import run_training
 
-        return run_training(cfg, run_dir, label)
+        return run_training(cfg, run_dir, label, finish=finish)
     if cfg.task == "gradcheck":
         from runner.train.gradcheck import run_gradcheck
 

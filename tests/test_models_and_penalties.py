@@ -85,3 +85,15 @@ def test_conv_kernels_are_penalised_batchnorm_is_not():
     net = model("model=cnn", "model.conv=[4]", "model.hidden=[8]", "regularizer=batchnorm")
     w = penalized_weights(net)
     assert [tuple(t.shape) for t in w] == [(4, 1, 3, 3), (8, 4 * 14 * 14), (10, 8)]
+
+
+def test_per_copy_penalty_is_each_stacked_copys_own():
+    copies = [[torch.tensor([[1.0, -2.0]]), torch.tensor([[0.5], [-0.5]])],
+              [torch.tensor([[0.0, 3.0]]), torch.tensor([[-1.0], [2.0]])]]
+    stacked = [torch.stack([c[i] for c in copies]) for i in range(2)]
+    per = penalty(stacked, 0.1, 0.01, per_copy=True)
+    assert per.shape == (2,)
+    for r, ws in enumerate(copies):
+        assert per[r].item() == pytest.approx(penalty(ws, 0.1, 0.01).item())
+    assert per.sum().item() == pytest.approx(penalty(stacked, 0.1, 0.01).item())
+    assert penalty(stacked, 0.0, 0.0, per_copy=True) is None

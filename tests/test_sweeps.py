@@ -247,3 +247,88 @@ def test_vanishing_by_depth_table():
     assert lines[2] == "| sigmoid | no (3.0e-01) | **yes** (1.0e-04) | **yes** (1.0e-06) | 4 |"
     assert lines[3].endswith("| none up to 6 |")
     assert vanishing_by_depth(df, ["activation"]) == []
+
+
+def _job_dir(d, num: int):
+    return next(p for p in d.iterdir() if p.name.startswith(f"{num}_"))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_plots_render_in_workers_while_the_next_job_trains(tmp_path, tiny_data, workers):
+    proc, d = sweep(tmp_path, tiny_data, *SWEEP_ARGS, f"sweep.render_workers={workers}")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    df = summary(d)
+    assert df["status"].eq("ok").all() and len(df) == 4
+    for num in range(4):
+        job = _job_dir(d, num)
+        assert (job / "DONE").read_text().startswith("ok")
+        for name in ("curves", "confusion_test", "confusion_train"):
+            assert (job / "plots" / f"{name}.png").stat().st_size > 5000, (num, name)
+        assert "curves.png" in (job / "report.md").read_text()
+    # Inline, job 0 is complete before job 1 starts; with workers, job 1 starts while the
+    # worker (a fresh process that first imports matplotlib) is still drawing job 0's plots.
+    done0 = (_job_dir(d, 0) / "DONE").stat().st_mtime_ns
+    started1 = (_job_dir(d, 1) / "config.yaml").stat().st_mtime_ns
+    assert (done0 > started1) == (workers > 0)
+
+
+def _unfinished_copy(tmp_path, tiny_data):
+    """A trained run with its plots, report and DONE taken away, as a job hands it to the pool."""
+    import shutil
+
+    from conftest import train
+
+    _, run_dir = train(tmp_path, f"data_dir={tiny_data}", "model.hidden=[8]", "trainer.epochs=2")
+    for name in ("DONE", "report.md", "report.html"):
+        (run_dir / name).unlink()
+    shutil.rmtree(run_dir / "plots")
+    return run_dir
+
+
+def test_background_finish_writes_done_last_and_records_failures(tmp_path, tiny_data):
+    import json
+
+    from runner.report import finish
+
+    good = _unfinished_copy(tmp_path / "a", tiny_data)
+    bad = _unfinished_copy(tmp_path / "b", tiny_data)
+    (bad / "plots").write_text("a file where the plots folder goes")
+    finish.submit(good, "ok", workers=1, label="job 0: ")
+    finish.submit(bad, "ok", workers=1, label="job 1: ")
+    assert finish.wait_all() == 1 and finish.pending() == 0
+    assert (good / "DONE").read_text().startswith("ok")
+    assert (good / "plots" / "curves.png").stat().st_size > 5000 and (good / "report.html").is_file()
+    assert not (bad / "DONE").exists(), "a run whose plots failed must not look finished"
+    s = json.loads((bad / "summary.json").read_text())
+    assert s["status"] == "failed" and s["error"].startswith("rendering the plots and report: ")
+    assert "Traceback" in (bad / "error.txt").read_text()
+
+
+def test_render_workers_is_validated(tmp_path):
+    proc = run_dlrun("sweep.render_workers=-2", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("dlrun: error: sweep.render_workers: expected an integer >= 0, or -1 for "
+                                   "automatic, got -2")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a process group")
+def test_ctrl_c_stops_the_sweep_and_finishes_what_had_trained(tmp_path):
+    import signal
+
+    d = tmp_path / "sweep"
+    cmd = dlrun_cmd() + ["-m", "dataset=function", "activation=relu,tanh,sigmoid", "trainer.epochs=2",
+                         "trainer.progress=plain", f"hydra.sweep.dir={d}", "sweep.render_workers=1"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own group: the terminal's Ctrl-C reaches every process
+    for line in proc.stdout:
+        if line.startswith("[job 1] run dir"):
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "finishing the plots of 1 job(s)" in err
+    assert (_job_dir(d, 0) / "DONE").read_text().startswith("ok"), "job 0 had trained: its plots were finished"
+    assert (_job_dir(d, 0) / "plots" / "curves.png").is_file()
+    assert not (_job_dir(d, 1) / "DONE").exists(), "the interrupted job is left to rerun"
+    assert not list(tmp_path.glob("sweep/2_*")), "nothing after the interrupt started"

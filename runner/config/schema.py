@@ -208,6 +208,9 @@ class SweepConfig:
     # null = the last swept key) and more summary.csv columns to plot against it
     x: Optional[str] = None
     extra: List[str] = field(default_factory=list)
+    # worker processes that render each job's plots and report while the next job trains
+    # (in-process launcher only); -1: one per 4 CPU cores, at most 4; 0: each job renders its own
+    render_workers: int = -1
 
 
 @dataclass

@@ -157,6 +157,8 @@ def validate(cfg) -> None:
 
     _check(cfg.sweep.max_depth >= 1, "sweep.max_depth", "an integer >= 1", cfg.sweep.max_depth)
     _check(cfg.sweep.seeds >= 1, "sweep.seeds", "an integer >= 1", cfg.sweep.seeds)
+    _check(cfg.sweep.render_workers >= -1, "sweep.render_workers", "an integer >= 0, or -1 for automatic",
+           cfg.sweep.render_workers)
 
     dg = cfg.diagnostics
     _check(0.5 < dg.saturation < 1, "diagnostics.saturation", "a number in (0.5, 1)", dg.saturation)

@@ -12,9 +12,11 @@ from hydra.experimental.callback import Callback
 
 class SweepReport(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
+        from runner.report import finish
         from runner.report.sweep_report import render_sweep
         from runner.sweep import state
 
+        finish.wait_all()  # jobs whose plots are still being rendered; failures land in their files
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
             return

@@ -71,6 +71,22 @@ def _spread_over_gpus(cfg, job_num: int) -> None:
         cfg.device = f"cuda:{job_num % torch.cuda.device_count()}"
 
 
+def _in_process(hc) -> bool:
+    """Hydra's basic launcher runs every job in this process, which also ends the sweep."""
+    return "BasicLauncher" in str(hc.launcher.get("_target_", ""))
+
+
+def _background_finish(cfg, hc):
+    """Plots and reports rendered by worker processes while the next job trains, or None."""
+    from runner.report import finish
+
+    workers = finish.background_workers(cfg.sweep.render_workers)
+    if cfg.task != "train" or workers == 0 or not _in_process(hc):
+        return None
+    label = f"job {hc.job.num}: "
+    return lambda run_dir, status: finish.submit(run_dir, status, workers, label)
+
+
 def run_job(cfg, job_dir: Path, hc) -> dict:
     from runner.config.validate import validate
     from runner.messages import describe_error
@@ -86,7 +102,7 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
         validate(cfg)
         _share_cpus(hc)
         _spread_over_gpus(cfg, num)
-        return dispatch(cfg, job_dir, label=f"[job {num}] ")
+        return dispatch(cfg, job_dir, label=f"[job {num}] ", finish=_background_finish(cfg, hc))
     except Exception as ex:  # noqa: BLE001 - one job's failure must not stop the sweep
         line = describe_error(ex) or " ".join(f"{type(ex).__name__}: {ex}".split())[:500]
         job_dir.mkdir(parents=True, exist_ok=True)

@@ -19,19 +19,24 @@ def penalized_weights(model: nn.Module) -> list:
     return [m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d, StackedLinear))]
 
 
-def l1_penalty(weights: list, lam: float) -> torch.Tensor:
-    return lam * sum(w.abs().sum() for w in weights)
+def _total(t: torch.Tensor, per_copy: bool) -> torch.Tensor:
+    return t.flatten(1).sum(1) if per_copy else t.sum()
 
 
-def l2_penalty(weights: list, lam: float) -> torch.Tensor:
-    return lam * sum(w.pow(2).sum() for w in weights)
+def l1_penalty(weights: list, lam: float, per_copy: bool = False) -> torch.Tensor:
+    return lam * sum(_total(w.abs(), per_copy) for w in weights)
 
 
-def penalty(weights: list, l1: float, l2: float) -> torch.Tensor | None:
-    """The combined penalty, or None when both lambdas are zero (nothing added to the graph)."""
+def l2_penalty(weights: list, lam: float, per_copy: bool = False) -> torch.Tensor:
+    return lam * sum(_total(w.pow(2), per_copy) for w in weights)
+
+
+def penalty(weights: list, l1: float, l2: float, per_copy: bool = False) -> torch.Tensor | None:
+    """The combined penalty, or None when both lambdas are zero (nothing added to the graph).
+    per_copy: the weights are stacked copies (dim 0); one penalty per copy."""
     terms = []
     if l1 > 0:
-        terms.append(l1_penalty(weights, l1))
+        terms.append(l1_penalty(weights, l1, per_copy))
     if l2 > 0:
-        terms.append(l2_penalty(weights, l2))
+        terms.append(l2_penalty(weights, l2, per_copy))
     return sum(terms) if terms else None

@@ -11,6 +11,7 @@ import torch
 
 from runner.train.evaluate import replica_losses
 from runner.train.loop import Trainer
+from runner.train.penalties import penalty
 
 
 class ReplicaTrainer(Trainer):
@@ -41,15 +42,9 @@ class ReplicaTrainer(Trainer):
         return replica_losses(out, yb, self.classification)
 
     def current_penalty(self) -> list:
-        total = torch.zeros(self.replicas, dtype=torch.float64, device=self.device)
         with torch.no_grad():
-            for w in self.model.replica_weights():
-                flat = w.flatten(1).double()
-                if self.l1 > 0:
-                    total += self.l1 * flat.abs().sum(1)
-                if self.l2 > 0:
-                    total += self.l2 * flat.pow(2).sum(1)
-        return total.tolist()
+            pen = penalty([w.double() for w in self.model.replica_weights()], self.l1, self.l2, per_copy=True)
+        return [0.0] * self.replicas if pen is None else pen.tolist()
 
     def _evaluate(self, split, **kw):
         return super()._evaluate(split, replicas=self.replicas, **kw)

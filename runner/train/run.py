@@ -4,8 +4,9 @@
 
 Writes, in order: config.yaml; metrics.csv, layers.csv and steps.csv (rows per epoch, flushed
 as they come); the confusion matrices or the function's predictions, and the first layer's
-weight histogram; plots/; summary.json; report.md and report.html; DONE last, so a DONE file
-means every other file is complete. The engine (torch, or the NumPy scratch engine) only computes; this module owns
+weight histogram; summary.json; then (runner.report.finish, in a worker process during
+sweeps) plots/, report.md and report.html, and DONE last, so a DONE file means every other
+file is complete. The engine (torch, or the NumPy scratch engine) only computes; this module owns
 the files.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from omegaconf import OmegaConf
 
 from runner import __version__
 from runner.console import Reporter
-from runner.files import CsvAppender, atomic_write_text, write_csv, write_json, write_marker
+from runner.files import CsvAppender, atomic_write_text, write_csv, write_json
 from runner.train.probes import LAYER_COLUMNS
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
@@ -91,9 +92,10 @@ def _write_results(engine, run_dir: Path, last_epoch: int) -> None:
         write_csv(run_dir / "first_layer_hist.csv", HIST_COLUMNS, engine.histogram_rows(last_epoch))
 
 
-def run_training(cfg, run_dir: Path, label: str = "", hooks=None) -> dict:
+def run_training(cfg, run_dir: Path, label: str = "", hooks=None, finish=None) -> dict:
     """hooks (for studies): an object with optional on_start(engine), on_epoch(engine, row) and
-    on_end(engine), called before the first epoch, after every epoch and once training ended."""
+    on_end(engine), called before the first epoch, after every epoch and once training ended.
+    finish(run_dir, status) writes the plots, the report and DONE; default: inline, now."""
     started = time.perf_counter()
     on_epoch, on_end = getattr(hooks, "on_epoch", None), getattr(hooks, "on_end", None)
     engine = make_engine(cfg)  # reads the data and builds the model: may still refuse the config
@@ -160,9 +162,6 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks=None) -> dict:
             if verdict is not None:
                 summary["vanishing_gradients"] = verdict["vanishing_gradients"]
                 summary["vanishing_evidence"] = {**verdict["evidence"], "thresholds": verdict["thresholds"]}
-        from runner.report.run_plots import render_run
-
-        render_run(run_dir)
         status = "ok" if status == "running" else status
     except KeyboardInterrupt:
         status = "interrupted"
@@ -188,11 +187,10 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks=None) -> dict:
             "finished": dt.datetime.now().isoformat(timespec="seconds"),
         })
         write_json(run_dir / "summary.json", summary)
-        if status in ("ok", "diverged"):
-            from runner.report.run_report import write_run_report
-
-            write_run_report(run_dir)
-            write_marker(run_dir, status)  # last: the run's files are complete
+    # The results are on disk; the plots, the report and DONE (last) follow.
+    if finish is None:
+        from runner.report.finish import finish_run as finish
+    finish(run_dir, status)
     for line in getattr(engine, "notes", lambda: [])():
         reporter.note(line)
     reporter.finish(summary, run_dir)

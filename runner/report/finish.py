@@ -1,0 +1,131 @@
+"""A trained run's last files: plots/, report.md and report.html, then DONE.
+
+A single run finishes them inline. In a sweep run by the in-process launcher, each job hands
+this work to a few worker processes and the next job starts training at once (the plots of
+one job cost seconds of CPU, comparable to a whole GPU training run); the sweep's end waits
+for the workers before it reads the jobs' files. Whoever renders writes DONE after
+everything else, so a job cut off while its plots were pending counts as unfinished and
+reruns, and a job whose plots failed is recorded as failed, like any other failure.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from runner.files import read_json, write_json, write_marker
+
+_pool = None
+_pending: list = []  # (run_dir, label, future) in submission order
+
+
+def finish_run(run_dir: Path, status: str) -> None:
+    """Render the plots and the report, then write DONE. Records and re-raises a failure."""
+    from runner.report.run_plots import render_run
+    from runner.report.run_report import write_run_report
+
+    try:
+        render_run(run_dir)
+        write_run_report(run_dir)
+    except Exception as ex:
+        mark_failed(run_dir, _line(ex), traceback.format_exc())
+        raise
+    write_marker(run_dir, status)
+
+
+def _line(ex: BaseException) -> str:
+    return " ".join(f"{type(ex).__name__}: {ex}".split())[:500]
+
+
+def mark_failed(run_dir: Path, line: str, trace: str) -> None:
+    run_dir = Path(run_dir)
+    summary = read_json(run_dir / "summary.json") or {"name": run_dir.name}
+    summary.update({"status": "failed", "error": f"rendering the plots and report: {line}"})
+    write_json(run_dir / "summary.json", summary)
+    (run_dir / "error.txt").write_text(trace)
+
+
+def _finish_in_worker(run_dir: str, status: str) -> str | None:
+    """Runs in a worker process: the failure line, or None when the run is finished."""
+    try:
+        finish_run(Path(run_dir), status)
+    except Exception as ex:  # noqa: BLE001 - recorded in the run's files; the parent reports it
+        return _line(ex)
+    return None
+
+
+def background_workers(setting: int) -> int:
+    """sweep.render_workers; -1: one worker per 4 cores, at most 4, and none below 4 cores,
+    where the workers would take the cores that training uses (measured: no gain on 2 cores)."""
+    if setting >= 0:
+        return setting
+    cpus = os.cpu_count() or 1
+    return min(4, cpus // 4)
+
+
+def submit(run_dir: Path, status: str, workers: int, label: str = "") -> None:
+    """Finish the run in a worker process; the first call starts the pool."""
+    global _pool
+    if _pool is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: the parent holds CUDA and torch's thread pools, which a forked child must not inherit
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    with _sigint_ignored():  # a worker started now inherits it: Ctrl-C stops the sweep, not the renders
+        future = _pool.submit(_finish_in_worker, str(run_dir), status)
+    _pending.append((Path(run_dir), label, future))
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Workers start (lazily, inside submit) with SIGINT ignored, so Ctrl-C at the terminal
+    interrupts the sweep alone; the pool then finishes the jobs whose training had ended."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def wait_all() -> int:
+    """Wait for every submitted run; say which failed; return how many did."""
+    failed = 0
+    while _pending:
+        run_dir, label, future = _pending.pop(0)
+        try:
+            line = future.result()
+        except Exception as ex:  # noqa: BLE001 - a worker died (killed, out of memory): the run did not finish
+            line = _line(ex)
+            mark_failed(run_dir, line, traceback.format_exc())
+        if line is not None:
+            failed += 1
+            print(f"{label}plots and report failed: {line} ({run_dir})", file=sys.stderr, flush=True)
+    return failed
+
+
+def pending() -> int:
+    return len(_pending)
+
+
+def after_interrupt() -> None:
+    """Ctrl-C stopped the sweep: finish the jobs whose training had ended (their files are
+    complete but for the plots); a second Ctrl-C abandons them, and they rerun next time."""
+    if not _pending:
+        return
+    print(f"dlrun: finishing the plots of {len(_pending)} job(s) whose training had ended "
+          "(Ctrl-C again to leave them for the next run)", file=sys.stderr, flush=True)
+    try:
+        wait_all()
+    except KeyboardInterrupt:
+        _pending.clear()
+        for proc in list(getattr(_pool, "_processes", {}).values()):
+            proc.terminate()
+        _pool.shutdown(wait=False, cancel_futures=True)

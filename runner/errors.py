@@ -21,3 +21,8 @@ class DataError(UserError):
 
 class CheckFailed(Exception):
     """A check the user asked for ran and did not pass (gradcheck): one line, exit code 1."""
+
+
+def one_line(ex: BaseException, limit: int = 500) -> str:
+    """`Type: message` on one line, cut at `limit` characters: for summary.json and the console."""
+    return " ".join(f"{type(ex).__name__}: {ex}".split())[:limit]

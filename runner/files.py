@@ -46,6 +46,17 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
+def record_failure(run_dir: Path, line: str, trace: str, name: str | None = None) -> None:
+    """A run that did not finish: summary.json gets status `failed` and the error line (what was
+    written before is kept), error.txt the traceback. No DONE, so a sweep reruns it."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    summary = read_json(run_dir / "summary.json") or {"name": name or run_dir.name}
+    summary.update({"status": "failed", "error": line})
+    write_json(run_dir / "summary.json", summary)
+    atomic_write_text(run_dir / "error.txt", trace)
+
+
 def write_marker(run_dir: Path, status: str) -> None:
     import datetime as dt
 

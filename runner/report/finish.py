@@ -17,7 +17,8 @@ import threading
 import traceback
 from pathlib import Path
 
-from runner.files import read_json, write_json, write_marker
+from runner.errors import one_line
+from runner.files import record_failure, write_marker
 
 _pool = None
 _pending: list = []  # (run_dir, label, future) in submission order
@@ -32,21 +33,13 @@ def finish_run(run_dir: Path, status: str) -> None:
         render_run(run_dir)
         write_run_report(run_dir)
     except Exception as ex:
-        mark_failed(run_dir, _line(ex), traceback.format_exc())
+        mark_failed(run_dir, one_line(ex), traceback.format_exc())
         raise
     write_marker(run_dir, status)
 
 
-def _line(ex: BaseException) -> str:
-    return " ".join(f"{type(ex).__name__}: {ex}".split())[:500]
-
-
 def mark_failed(run_dir: Path, line: str, trace: str) -> None:
-    run_dir = Path(run_dir)
-    summary = read_json(run_dir / "summary.json") or {"name": run_dir.name}
-    summary.update({"status": "failed", "error": f"rendering the plots and report: {line}"})
-    write_json(run_dir / "summary.json", summary)
-    (run_dir / "error.txt").write_text(trace)
+    record_failure(run_dir, f"rendering the plots and report: {line}", trace)
 
 
 def _finish_in_worker(run_dir: str, status: str) -> str | None:
@@ -54,7 +47,7 @@ def _finish_in_worker(run_dir: str, status: str) -> str | None:
     try:
         finish_run(Path(run_dir), status)
     except Exception as ex:  # noqa: BLE001 - recorded in the run's files; the parent reports it
-        return _line(ex)
+        return one_line(ex)
     return None
 
 
@@ -76,8 +69,14 @@ def submit(run_dir: Path, status: str, workers: int, label: str = "") -> None:
 
         # spawn: the parent holds CUDA and torch's thread pools, which a forked child must not inherit
         _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    with _sigint_ignored():  # a worker started now inherits it: Ctrl-C stops the sweep, not the renders
-        future = _pool.submit(_finish_in_worker, str(run_dir), status)
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with _sigint_ignored():  # a worker started now inherits it: Ctrl-C stops the sweep, not the renders
+            future = _pool.submit(_finish_in_worker, str(run_dir), status)
+    except BrokenProcessPool:  # a worker was killed earlier (out of memory, say): this job finishes here
+        finish_run(run_dir, status)
+        return
     _pending.append((Path(run_dir), label, future))
 
 
@@ -103,7 +102,7 @@ def wait_all() -> int:
         try:
             line = future.result()
         except Exception as ex:  # noqa: BLE001 - a worker died (killed, out of memory): the run did not finish
-            line = _line(ex)
+            line = one_line(ex)
             mark_failed(run_dir, line, traceback.format_exc())
         if line is not None:
             failed += 1

@@ -14,7 +14,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from runner.files import DONE_MARKER, read_json, write_json
+from runner.errors import one_line
+from runner.files import DONE_MARKER, record_failure
 
 
 def finished_status(job_dir: Path) -> str | None:
@@ -33,13 +34,6 @@ def clear_attempt(job_dir: Path) -> None:
         if p.name == ".hydra":
             continue
         shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-
-
-def _record_failure(cfg, job_dir: Path, line: str) -> None:
-    summary = read_json(job_dir / "summary.json") or {"name": str(cfg.get("name", job_dir.name))}
-    summary.update({"status": "failed", "error": line})
-    write_json(job_dir / "summary.json", summary)
-    (job_dir / "error.txt").write_text(traceback.format_exc())
 
 
 def _free_accelerator_memory() -> None:
@@ -104,9 +98,8 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
         _spread_over_gpus(cfg, num)
         return dispatch(cfg, job_dir, label=f"[job {num}] ", finish=_background_finish(cfg, hc))
     except Exception as ex:  # noqa: BLE001 - one job's failure must not stop the sweep
-        line = describe_error(ex) or " ".join(f"{type(ex).__name__}: {ex}".split())[:500]
-        job_dir.mkdir(parents=True, exist_ok=True)
-        _record_failure(cfg, job_dir, line)
+        line = describe_error(ex) or one_line(ex)
+        record_failure(job_dir, line, traceback.format_exc(), name=str(cfg.get("name", job_dir.name)))
         _free_accelerator_memory()
         print(f"job {num} failed: {line}", file=sys.stderr, flush=True)
         return {"status": "failed", "error": line}

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from runner.errors import one_line
+
 WARMUP = 3
 
 
@@ -73,7 +75,7 @@ class StepRunner:
             with torch.cuda.graph(graph):
                 self.step(static)
         except Exception as ex:  # noqa: BLE001 - any capture problem means: train eagerly
-            self.failed = " ".join(f"{type(ex).__name__}: {ex}".split())[:300]
+            self.failed = one_line(ex, 300)
             torch.cuda.synchronize()
             self.step(idx)  # the captured step never ran: run it now
             return

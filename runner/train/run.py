@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from runner import __version__
 from runner.console import Reporter
+from runner.errors import one_line
 from runner.files import CsvAppender, atomic_write_text, write_csv, write_json
 from runner.train.probes import LAYER_COLUMNS
 
@@ -167,7 +168,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks=None, finish=None) -
         status = "interrupted"
         raise
     except Exception as ex:
-        status, summary["error"] = "failed", " ".join(f"{type(ex).__name__}: {ex}".split())[:500]
+        status, summary["error"] = "failed", one_line(ex)
         raise
     finally:
         for w in (writer, layer_writer, step_writer):

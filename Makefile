@@ -36,7 +36,7 @@ test: $(STAMP) ## run the test suite (real-data tests use ../shared/datasets whe
 run: $(STAMP) ## one dlrun call: make run ARGS="dataset=gurmukhi model=cnn trainer.epochs=5"
 	$(BIN)/dlrun $(ARGS)
 
-report: ## re-render a sweep's summary.csv, report and plots (or a run's plots): make report DIR=outputs/sweeps/...
+report: ## re-render a sweep's summary.csv, report and plots (or a run's plots, or a study's plots and report): make report DIR=...
 	@test -n "$(DIR)" || { echo 'make report: give the folder, e.g. make report DIR=outputs/sweeps/<name>/<stamp>' >&2; exit 2; }
 	@$(MAKE) -s --no-print-directory $(STAMP)
 	$(BIN)/python -m runner.report $(DIR)

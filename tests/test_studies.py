@@ -34,6 +34,31 @@ def assert_report(folder):
     assert (folder / "DONE").is_file()
 
 
+def assert_rerenders(folder):
+    """`make report DIR=<study>` rebuilds the plots, report and summary from the files alone,
+    exactly as the study wrote them."""
+    import shutil
+    import subprocess
+    import sys
+
+    md, summary = (folder / "report.md").read_text(), json.loads((folder / "summary.json").read_text())
+    shutil.rmtree(folder / "plots")
+    for name in ("report.md", "report.html", "summary.json", "DONE"):
+        (folder / name).unlink()
+    r = subprocess.run([sys.executable, "-m", "runner.report", str(folder)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (folder / "report.md").read_text() == md
+    again = json.loads((folder / "summary.json").read_text())
+    assert {k: v for k, v in again.items() if k != "finished"} == {k: v for k, v in summary.items() if k != "finished"}
+    assert_report(folder)
+    (folder / "plots").rename(folder / "kept_plots")
+    csv = next(folder.glob("*.csv"))
+    csv.unlink()
+    r = subprocess.run([sys.executable, "-m", "runner.report", str(folder)], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip().endswith(f"without {csv.name}: the study did not finish; run it again")
+    assert "Traceback" not in r.stderr
+
+
 # ------------------------------------------------------------------ pure pieces
 
 def test_plateau_rule():
@@ -120,6 +145,7 @@ def test_function_fit(tmp_path):
         assert deepest["final_test_loss"] <= 10 * shallowest["final_test_loss"], fn  # the documented factor
     assert (d / "plots" / "predictions_sign_sin.png").is_file() and (d / "sign_sin" / "depth6" / "DONE").is_file()
     assert_report(d)
+    assert_rerenders(d)
 
 
 @pytest.mark.realdata
@@ -143,6 +169,7 @@ def test_trajectory_pca(tmp_path, shared_data):
     starts = df[df["epoch"] == 0][["all_pc1", "all_pc2"]].to_numpy()
     assert np.linalg.norm(starts[0] - starts[1]) > 1e-3, "different seeds start at different points"
     assert_report(d)
+    assert_rerenders(d)
 
 
 def test_grad_norm(tmp_path):
@@ -162,6 +189,7 @@ def test_minimal_ratio(tmp_path):
     assert df["minimal_ratio"].between(0, 1).all()
     assert np.allclose(df["minimal_ratio"], df["positive"] / df["eigenvalues"])
     assert_report(d)
+    assert_rerenders(d)
 
 
 @pytest.mark.realdata
@@ -198,6 +226,7 @@ def test_flatness_interpolation(tmp_path, shared_data):
         final = json.loads((d / run / "summary.json").read_text())["final"]["test_acc"]
         assert df.loc[np.isclose(df["alpha"], alpha), "test_acc"].item() == pytest.approx(final)
     assert_report(d)
+    assert_rerenders(d)
 
 
 @pytest.mark.realdata

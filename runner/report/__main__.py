@@ -1,7 +1,9 @@
-"""Re-render the report of a sweep folder, or the plots of a single run folder, from files.
+"""Re-render the report of a sweep folder, the plots of a single run folder, or the plots and
+report of a study folder, from files.
 
     python -m runner.report outputs/sweeps/<name>/<stamp>
     python -m runner.report outputs/runs/<date>/<time>_<name>
+    python -m runner.report outputs/runs/<date>/<time>_<study>
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 
 def main(argv: list) -> int:
     if len(argv) != 1:
-        print("usage: python -m runner.report DIR   (a sweep folder or a run folder)", file=sys.stderr)
+        print("usage: python -m runner.report DIR   (a sweep, run or study folder)", file=sys.stderr)
         return 2
     target = Path(argv[0])
     if (target / "metrics.csv").is_file():
@@ -20,11 +22,20 @@ def main(argv: list) -> int:
         for p in render_run(target):
             print(p)
         return 0
+    from runner.studies import is_study_dir, rerender
     from runner.sweep.summary import is_sweep_dir
 
+    if is_study_dir(target):
+        try:
+            rerender(target)
+        except FileNotFoundError as ex:  # a study stopped before its CSVs were written
+            print(f"report: error: {target} is a study folder without {Path(ex.filename).name}: the study did not "
+                  f"finish; run it again", file=sys.stderr)
+            return 2
+        return 0
     if not is_sweep_dir(target):
-        print(f"report: error: {target} is neither a sweep folder (one with multirun.yaml) nor a run folder "
-              f"(one with metrics.csv)", file=sys.stderr)
+        print(f"report: error: {target} is neither a sweep folder (one with multirun.yaml), a run folder "
+              f"(one with metrics.csv) nor a study folder (config.yaml with task: study)", file=sys.stderr)
         return 2
     from runner.report.sweep_report import render_sweep
     from runner.sweep.callback import print_outcome

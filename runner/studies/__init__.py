@@ -3,6 +3,7 @@
 study folder, and ends with report.md / report.html there.
 
     dlrun experiment=function_fit            (task=study study.name=function_fit)
+    python -m runner.report <study folder>   (the plots and report again, from the files)
 
 The other studies of this family are sweeps or single runs and need no code here
 (conf/experiment/: mnist_deep_shallow, grad_norm, random_labels, params_vs_generalization,
@@ -18,3 +19,26 @@ def run_study(cfg, study_dir: Path, label: str = "") -> dict:
 
     module = importlib.import_module(f"runner.studies.{cfg.study.name}")
     return module.run(cfg, Path(study_dir), label)
+
+
+def is_study_dir(path: Path) -> bool:
+    """A study writes its resolved config.yaml (task: study) at the top of its folder."""
+    import yaml
+
+    config = Path(path) / "config.yaml"
+    try:
+        return config.is_file() and (yaml.safe_load(config.read_text()) or {}).get("task") == "study"
+    except yaml.YAMLError:
+        return False
+
+
+def rerender(study_dir: Path) -> dict:
+    """Plots, report.md/.html and summary.json of a finished study again, from its files alone
+    (its config.yaml, its CSVs and its runs' folders): nothing is trained."""
+    import importlib
+
+    from omegaconf import OmegaConf
+
+    study_dir = Path(study_dir)
+    cfg = OmegaConf.load(study_dir / "config.yaml")
+    return importlib.import_module(f"runner.studies.{cfg.study.name}").report(cfg, study_dir)

@@ -1,5 +1,5 @@
-"""What the studies share: deriving a sub-run's config, the plateau rule, and the study
-folder's closing files (summary.json, report, DONE)."""
+"""What the studies share: deriving a sub-run's config, the plateau rule, reading a study's
+CSV back, and the study folder's closing files (summary.json, report, DONE)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -49,6 +49,27 @@ def finish(cfg, study_dir: Path, title: str, md: list, results: dict) -> dict:
     write_marker(study_dir, "ok")
     print(f"study {cfg.study.name} done: {study_dir / 'report.html'}", flush=True)
     return summary
+
+
+def read_rows(path: Path) -> list:
+    """A study's CSV back as the rows it was written from: blanks as None, numbers as int or
+    float (nan and inf included), True/False as bool, anything else as text."""
+    import csv
+
+    def value(cell: str):
+        if cell == "":
+            return None
+        if cell in ("True", "False"):
+            return cell == "True"
+        for kind in (int, float):
+            try:
+                return kind(cell)
+            except ValueError:
+                pass
+        return cell
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return [[value(c) for c in row] for row in list(csv.reader(f))[1:]]
 
 
 def md_table(columns: list, rows: list) -> list:

@@ -22,7 +22,7 @@ import torch
 
 from runner.files import write_csv
 from runner.report.style import legend, pyplot, save
-from runner.studies.common import derive, finish, md_table
+from runner.studies.common import derive, finish, md_table, read_rows
 from runner.train.evaluate import evaluate
 from runner.train.run import run_training
 
@@ -79,6 +79,13 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
         te = evaluate(model, test, True, cfg.trainer.eval_batch_size)
         rows.append([float(a), tr.loss, tr.acc, te.loss, te.acc])
     write_csv(study_dir / "interpolation.csv", CSV_COLUMNS, rows)
+    return report(cfg, study_dir)
+
+
+def report(cfg, study_dir: Path) -> dict:
+    """Plot, report and summary from interpolation.csv."""
+    ip = cfg.study.interpolation
+    rows = read_rows(study_dir / "interpolation.csv")
     png = _plot(rows, ip.batch_small, ip.batch_large, study_dir / "plots" / "interpolation.png")
     at = {round(r[0], 6): r for r in rows}
     ends = [[f"a = {a:g} (batch {bs})", f"{r[1]:.4f}", f"{100 * r[2]:.2f}%", f"{r[3]:.4f}", f"{100 * r[4]:.2f}%"]

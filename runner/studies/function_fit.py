@@ -16,7 +16,7 @@ import pandas as pd
 
 from runner.files import write_csv
 from runner.report.style import legend, pyplot, save
-from runner.studies.common import convergence_epoch, derive, finish, md_table
+from runner.studies.common import convergence_epoch, derive, finish, md_table, read_rows
 from runner.train.run import run_training
 
 CSV_COLUMNS = ["fn", "depth", "hidden", "params", "final_train_loss", "final_test_loss", "best_test_loss",
@@ -70,9 +70,8 @@ def _plot(fn: str, runs: list, title: str, out: Path) -> list:
 
 def run(cfg, study_dir: Path, label: str = "") -> dict:
     ff, plateau = cfg.study.function_fit, cfg.study.plateau
-    rows, plots = [], []
+    rows = []
     for fn in ff.functions:
-        runs = []
         for depth in ff.depths:
             width = width_for(ff.target_params, depth)
             hidden = [width] * depth
@@ -85,10 +84,18 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
             rows.append([fn, depth, "-".join(map(str, hidden)), s["params"], s["final"].get("train_loss"),
                          s["final"].get("test_loss"), s["best"].get("test_loss"),
                          convergence_epoch(losses, plateau.rel, plateau.window)])
-            runs.append((f"depth {depth}: {'-'.join(map(str, hidden))} ({s['params']:,} params)", run_dir))
-        plots += _plot(fn, runs, "function_fit", study_dir / "plots")
     write_csv(study_dir / "function_fit.csv", CSV_COLUMNS, rows)
+    return report(cfg, study_dir)
 
+
+def report(cfg, study_dir: Path) -> dict:
+    """Plots, report and summary from function_fit.csv and the models' run folders."""
+    ff, plateau = cfg.study.function_fit, cfg.study.plateau
+    rows = read_rows(study_dir / "function_fit.csv")
+    plots = []
+    for fn in ff.functions:
+        runs = [(f"depth {r[1]}: {r[2]} ({r[3]:,} params)", study_dir / fn / f"depth{r[1]}") for r in rows if r[0] == fn]
+        plots += _plot(fn, runs, "function_fit", study_dir / "plots")
     table = md_table(["function", "depth", "hidden", "params", "final train MSE", "final test MSE",
                       "best test MSE", "converged at epoch"],
                      [[r[0], r[1], r[2], f"{r[3]:,}", f"{r[4]:.3g}", f"{r[5]:.3g}", f"{r[6]:.3g}",

@@ -24,7 +24,7 @@ import torch
 
 from runner.files import write_csv
 from runner.report.style import pyplot, save
-from runner.studies.common import finish, md_table
+from runner.studies.common import finish, md_table, read_rows
 
 CSV_COLUMNS = ["repeat", "seed", "loss", "grad_norm", "converged", "phase", "params", "eigenvalues", "positive",
                "minimal_ratio"]
@@ -103,6 +103,13 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
             print(f"{label}repeat {r + 1}/{mr.repeats}: loss {float(value):.4g}, grad norm {float(g.norm()):.2e}, "
                   f"minimal ratio {positive / len(eig):.3f}", flush=True)
     write_csv(study_dir / "minimal_ratio.csv", CSV_COLUMNS, rows)
+    return report(cfg, study_dir)
+
+
+def report(cfg, study_dir: Path) -> dict:
+    """Plot, report and summary from minimal_ratio.csv."""
+    mr = cfg.study.minimal_ratio
+    rows = read_rows(study_dir / "minimal_ratio.csv")
     png = _plot(rows, mr.grad_threshold, study_dir / "plots" / "minimal_ratio.png")
     converged = sum(r[4] for r in rows)
     ratios = np.array([r[9] for r in rows])

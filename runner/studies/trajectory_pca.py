@@ -5,7 +5,9 @@ to 2-D with PCA, for the first layer alone and for the whole model.
     dlrun experiment=trajectory_pca
 
 Writes trajectory_pca.csv (run, seed, epoch, train_loss, test_acc, layer1_pc1, layer1_pc2,
-all_pc1, all_pc2), one run folder per seed under run<k>/, and plots/trajectories.png.
+all_pc1, all_pc2), explained_variance.csv (weights, pc1, pc2: the share of the variance each
+component explains, for first_layer and all), one run folder per seed under run<k>/, and
+plots/trajectories.png.
 PCA is computed here: snapshots centred, then the eigenvectors of the small snapshots x
 snapshots Gram matrix give the principal directions without forming a params x params matrix.
 """
@@ -16,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from runner.files import write_csv
+from runner.files import read_json, write_csv
 from runner.report.style import legend, pyplot, save
-from runner.studies.common import derive, finish, md_table
+from runner.studies.common import derive, finish, md_table, read_rows
 from runner.train.run import run_training
 
 CSV_COLUMNS = ["run", "seed", "epoch", "train_loss", "test_acc", "layer1_pc1", "layer1_pc2", "all_pc1", "all_pc2"]
+VARIANCE_COLUMNS = ["weights", "pc1", "pc2"]
 
 
 def pca_2d(snapshots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,9 +79,20 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
             rows.append([k, seed, epoch, loss, acc, c1[i, 0], c1[i, 1], c2[i, 0], c2[i, 1]])
             i += 1
     write_csv(study_dir / "trajectory_pca.csv", CSV_COLUMNS, rows)
+    write_csv(study_dir / "explained_variance.csv", VARIANCE_COLUMNS,
+              [["first_layer", *var1.tolist()], ["all", *var2.tolist()]])
+    return report(cfg, study_dir)
+
+
+def report(cfg, study_dir: Path) -> dict:
+    """Plot, report and summary from trajectory_pca.csv, explained_variance.csv and run0/."""
+    tr = cfg.study.trajectory
+    rows = read_rows(study_dir / "trajectory_pca.csv")
+    var = {r[0]: np.array(r[1:], dtype=float) for r in read_rows(study_dir / "explained_variance.csv")}
+    var1, var2 = var["first_layer"], var["all"]
     png = _plot(rows, var1, var2, study_dir / "plots" / "trajectories.png")
-    finals = [[k, seed, f"{snaps[-1][1]:.4f}", "-" if snaps[-1][2] is None else f"{100 * snaps[-1][2]:.2f}%"]
-              for k, seed, snaps in per_run]
+    last = {r[0]: r for r in rows}  # each run's last snapshot
+    finals = [[k, r[1], f"{r[3]:.4f}", "-" if r[4] is None else f"{100 * r[4]:.2f}%"] for k, r in last.items()]
     md = [f"{tr.runs} runs of an MLP ({'-'.join(map(str, cfg.model.hidden))} hidden units, {cfg.activation.name}, "
           f"{cfg.optimizer.name} lr {cfg.optimizer.lr:g}) on {cfg.dataset.name}, seeds {cfg.seed}..{cfg.seed + tr.runs - 1}; "
           f"weights recorded at initialisation and every {tr.every} epoch(s) of {cfg.trainer.epochs}.", "",
@@ -87,9 +101,10 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
           f"({100 * var2[0]:.1f}% + {100 * var2[1]:.1f}%).", "",
           *md_table(["run", "seed", "final train loss", "final test accuracy"], finals), "",
           "## Plot", "", f"![trajectories](plots/{png.name})", ""]
+    params = read_json(study_dir / "run0" / "summary.json")["params"]  # every run is the same model
     return finish(cfg, study_dir, "Training trajectories in weight space (PCA)", md,
                   {"explained_variance_layer1": var1.tolist(), "explained_variance_all": var2.tolist(),
-                   "snapshots": len(rows), "params": int(whole.shape[1])})
+                   "snapshots": len(rows), "params": params})
 
 
 def _plot(rows: list, var1, var2, path: Path) -> Path:

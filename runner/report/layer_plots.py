@@ -86,11 +86,13 @@ def plot_steps(steps: pd.DataFrame, title: str, path: Path) -> Path:
         ax.plot(steps["step"], steps[col], color=color, linewidth=0.8)
         ax.set_yscale("log")
         ax.set_ylabel(f"{label} (log scale)")
-        starts = steps.groupby("epoch")["step"].min()
-        if 1 < len(starts) <= 30:
-            for s in starts.iloc[1:]:
-                ax.axvline(s - 0.5, color="grey", alpha=0.25, linewidth=0.8)
-    axes[1].set_xlabel("optimizer step (grey lines: epoch boundaries)")
+    starts = steps.groupby("epoch")["step"].min()
+    marked = 1 < len(starts) <= 30  # more boundary lines than that would grey out the plot
+    for ax in axes if marked else ():
+        for s in starts.iloc[1:]:
+            ax.axvline(s - 0.5, color="grey", alpha=0.25, linewidth=0.8)
+    axes[1].set_xlabel("optimizer step" + (" (grey lines: epoch boundaries)" if marked else
+                                           f" ({len(starts)} epochs of {len(steps) // max(len(starts), 1)} steps)"))
     axes[0].set_title(f"{title}\nloss and gradient norm at every step")
     fig.tight_layout()
     return save(fig, path)

@@ -95,6 +95,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
         theta_g = theta.clone().requires_grad_(True)
         value = loss(theta_g)
         (g,) = torch.autograd.grad(value, theta_g)
+        value = value.detach()
         eig = hessian_spectrum(loss, theta)
         positive = int((eig > 0).sum())
         rows.append([r, seed, float(value), float(g.norm()), bool(g.norm() < mr.grad_threshold), phase,

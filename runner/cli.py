@@ -47,9 +47,9 @@ def _task(cfg: DictConfig):
 
         return run_job(cfg, job_dir, hc)
     try:
-        from runner.config.validate import validate
+        from runner.config.validate import prepare
 
-        validate(cfg)
+        prepare(cfg)
         from runner.tasks import dispatch
 
         return dispatch(cfg, job_dir)

@@ -35,11 +35,11 @@ def compose(*overrides: str):
 
 def train(tmp_path: Path, *overrides: str, name: str = "run") -> tuple[dict, Path]:
     """Validate and run a config in this process; return its summary and run dir."""
-    from runner.config.validate import validate
+    from runner.config.validate import prepare
     from runner.train.run import run_training
 
     cfg = compose("trainer.progress=quiet", *overrides)
-    validate(cfg)
+    prepare(cfg)
     run_dir = tmp_path / name
     return run_training(cfg, run_dir), run_dir
 

@@ -7,7 +7,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationErr
 
 from conftest import compose
 from runner.cli import conf_dir
-from runner.config.validate import validate
+from runner.config.validate import prepare, validate
 from runner.errors import ConfigError
 
 GROUPS = ["dataset", "model", "activation", "regularizer", "optimizer", "init"]
@@ -131,7 +131,7 @@ def test_reference_setups_match_the_issue():
     assert list(cnn.model.conv) == [32, 64, 128] and list(cnn.model.hidden) == [512, 256, 128]
     assert cnn.regularizer.dropout == 0.2 and cnn.optimizer.name == "adam" and cnn.trainer.epochs == 25
     deep = compose("experiment=cnn_depth_cifar10", "model.depth=6")
-    validate(deep)
+    prepare(deep)
     assert list(deep.model.hidden) == [512, 256, 128, 64, 32, 16]
     mlp = compose("experiment=mlp_activations_cifar10")
     assert mlp.dataset.val_size == 5000 and mlp.trainer.epochs == 40
@@ -150,7 +150,7 @@ def test_reference_setups_match_the_issue():
 
 def test_halving_taper_and_its_limit():
     cfg = compose("model.depth=4", "model.width=64", "model.taper=halve")
-    validate(cfg)
+    prepare(cfg)
     assert list(cfg.model.hidden) == [64, 32, 16, 8]
     with pytest.raises(ConfigError, match="model.depth"):
         validate(compose("model.depth=8", "model.width=16", "model.taper=halve"))

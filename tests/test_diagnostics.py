@@ -50,7 +50,7 @@ def test_probes_off(tmp_path, tiny_data):
 def test_grad_norm_and_weight_change_are_exact(tiny_data):
     """One full-batch step per epoch: the probe's gradient norm is that step's, and the weight
     change is ||W - W0|| / ||W0||."""
-    from runner.config.validate import validate
+    from runner.config.validate import prepare
     from runner.data import device as dd
     from runner.models import build_model
     from runner.train.evaluate import batch_loss
@@ -59,7 +59,7 @@ def test_grad_norm_and_weight_change_are_exact(tiny_data):
 
     cfg = compose("dataset=mnist", f"data_dir={tiny_data}", "model.hidden=[8]", "trainer.batch_size=100000",
                   "optimizer=sgd", "optimizer.momentum=0")
-    validate(cfg)
+    prepare(cfg)
     data = dd.load(cfg.dataset, tiny_data, 0, torch.device("cpu"))
     torch.manual_seed(0)
     model = build_model(cfg, data.input_shape, 10)

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from conftest import compose, run_dlrun
-from runner.config.validate import validate
+from runner.config.validate import prepare
 from runner.errors import CheckFailed
 from runner.train.gradcheck import check_gradients, fix_dropout_masks, run_gradcheck
 
@@ -78,7 +78,7 @@ def test_fixed_dropout_mask_makes_the_loss_deterministic():
 def test_gradcheck_passes_on_every_model_kind(tmp_path, tiny_data, overrides):
     dataset = [] if any(o.startswith("dataset=") for o in overrides) else ["dataset=gurmukhi"]
     cfg = compose("task=gradcheck", f"data_dir={tiny_data}", "trainer.progress=quiet", *dataset, *overrides)
-    validate(cfg)
+    prepare(cfg)
     summary = run_gradcheck(cfg, tmp_path / "run")
     assert summary["status"] == "ok" and summary["gradcheck"]["passed"]
     df = pd.read_csv(tmp_path / "run" / "gradcheck.csv")
@@ -94,7 +94,7 @@ def test_gradcheck_task_reports_failure(tmp_path, tiny_data, monkeypatch):
     monkeypatch.setattr(layers, "activation", lambda cfg: PlantedReLU(1.5))  # every hidden activation
     cfg = compose("task=gradcheck", f"data_dir={tiny_data}", "dataset=gurmukhi", "model.hidden=[16]",
                   "trainer.progress=quiet")
-    validate(cfg)
+    prepare(cfg)
     with pytest.raises(CheckFailed, match="gradcheck failed: max relative error"):
         run_gradcheck(cfg, tmp_path / "run")
     assert (tmp_path / "run" / "gradcheck.csv").is_file() and not (tmp_path / "run" / "DONE").exists()

@@ -159,13 +159,13 @@ def test_preset_values_follow_their_knobs():
 
 
 def test_depth_and_width_shortcuts_set_hidden():
-    from runner.config.validate import validate
+    from runner.config.validate import prepare
 
     cfg = compose("model.depth=3", "model.width=64")
-    validate(cfg)
+    prepare(cfg)
     assert list(cfg.model.hidden) == [64, 64, 64]
     cfg = compose("model.hidden=[32,16]", "model.depth=3")
-    validate(cfg)
+    prepare(cfg)
     assert list(cfg.model.hidden) == [32, 32, 32]
 
 
@@ -221,12 +221,12 @@ def test_make_report_rerenders_and_rejects_other_folders(tmp_path, tiny_data):
 
 
 def test_remedies_apply_their_fix():
-    from runner.config.validate import validate
+    from runner.config.validate import prepare
 
     base = ("activation=sigmoid", "model.depth=8", "model.width=64")
     cfgs = {r: compose(*base, f"remedy={r}") for r in ("none", "relu", "leaky_relu", "batchnorm", "xavier", "kaiming")}
     for cfg in cfgs.values():
-        validate(cfg)
+        prepare(cfg)
     assert cfgs["none"].activation.name == "sigmoid" and not cfgs["none"].regularizer.batchnorm
     assert cfgs["relu"].activation.name == "relu" and cfgs["leaky_relu"].activation.name == "leaky_relu"
     assert cfgs["batchnorm"].regularizer.batchnorm and cfgs["batchnorm"].activation.name == "sigmoid"

@@ -8,6 +8,7 @@ import math
 import torch.nn as nn
 
 from runner.models.layers import activation, fc_block, initialise
+from runner.registry.models import MODELS
 
 
 def conv_stack(in_channels: int, channels: list, act_cfg, reg) -> nn.Sequential:
@@ -38,7 +39,7 @@ class Net(nn.Module):
 
 def build_model(cfg, input_shape: tuple, num_outputs: int) -> nn.Module:
     m, act, reg = cfg.model, cfg.activation, cfg.regularizer
-    if m.name == "cnn":
+    if MODELS[m.name].conv:
         c, h, w = input_shape
         features = conv_stack(c, list(m.conv), act, reg)
         stages = len(m.conv)

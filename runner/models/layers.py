@@ -1,24 +1,19 @@
 """The pieces every model is made of: the configured activation, the FC block with its
-regularization layers, and the weight initialisations."""
+regularization layers, and the weight initialisations (all named in runner/registry/)."""
+
 from __future__ import annotations
+
+import math
 
 import torch.nn as nn
 
+from runner.registry import load
+from runner.registry.activations import ACTIVATIONS
+from runner.registry.models import INITS
 
-def activation(cfg) -> nn.Module:
-    if cfg.name == "relu":
-        return nn.ReLU()
-    if cfg.name == "sigmoid":
-        return nn.Sigmoid()
-    if cfg.name == "tanh":
-        return nn.Tanh()
-    if cfg.name == "leaky_relu":
-        return nn.LeakyReLU(cfg.negative_slope)
-    if cfg.name == "elu":
-        return nn.ELU(cfg.alpha)
-    if cfg.name == "gelu":
-        return nn.GELU()
-    raise ValueError(f"unknown activation {cfg.name}")  # validate() rules this out earlier
+
+def activation(act_cfg) -> nn.Module:
+    return ACTIVATIONS[act_cfg.name].module(act_cfg)
 
 
 def fc_block(in_features: int, widths: list, act_cfg, reg) -> nn.Sequential:
@@ -39,23 +34,25 @@ def fc_block(in_features: int, widths: list, act_cfg, reg) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-# gain names torch.nn.init understands, per activation
-_KAIMING_NONLINEARITY = {"relu": "relu", "leaky_relu": "leaky_relu", "tanh": "tanh",
-                         "sigmoid": "sigmoid", "elu": "relu", "gelu": "relu"}
+def xavier(weight, gain: float) -> None:
+    """Glorot uniform with gain 1 (the classic studies' choice, whatever the activation)."""
+    nn.init.xavier_uniform_(weight)
+
+
+def kaiming(weight, gain: float) -> None:
+    """He normal, fan_in: N(0, gain^2 / fan_in), the gain from the activation's entry."""
+    nn.init.normal_(weight, 0.0, gain / math.sqrt(weight[0].numel()))
 
 
 def initialise(model: nn.Module, init_name: str, act_cfg) -> None:
-    """xavier: Glorot uniform (gain 1); kaiming: He normal, fan_in, with the activation's gain.
-    Biases start at zero; BatchNorm keeps weight 1, bias 0. `default` leaves PyTorch's own."""
-    if init_name == "default":
+    """Fill every Linear and Conv2d weight with the init's rule and zero the biases; BatchNorm
+    keeps weight 1, bias 0. An init without a torch rule (`default`) leaves PyTorch's own."""
+    rule = INITS[init_name].torch
+    if rule is None:
         return
+    fill, gain = load(rule), ACTIVATIONS[act_cfg.name].gain(act_cfg)
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
-            if init_name == "xavier":
-                nn.init.xavier_uniform_(m.weight)
-            else:
-                nl = _KAIMING_NONLINEARITY[act_cfg.name]
-                nn.init.kaiming_normal_(m.weight, a=act_cfg.negative_slope if nl == "leaky_relu" else 0,
-                                        mode="fan_in", nonlinearity=nl)
+            fill(m.weight, gain)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)

@@ -14,26 +14,30 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.scratch.layers import (Dropout, Linear, MeanSquaredError, Network, ReLU, Sigmoid,
-                                   SoftmaxCrossEntropy, Tanh)
-from runner.scratch.optim import SGD, add_penalty_gradients, penalty
-
-ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+from runner.registry import load
+from runner.registry.activations import ACTIVATIONS
+from runner.registry.models import INITS
+from runner.registry.training import OPTIMIZERS
+from runner.scratch.layers import Dropout, Linear, MeanSquaredError, Network, SoftmaxCrossEntropy
+from runner.scratch.optim import add_penalty_gradients, penalty
 
 
 def build_network(cfg, n_in: int, n_out: int, rng: np.random.Generator, dtype=np.float32) -> Network:
     """Linear -> activation -> [Dropout] per hidden width, then the output Linear (and, with
-    model.head_activation, its activation and dropout): the torch engine's mlp layout."""
-    act, p = cfg.activation.name, cfg.regularizer.dropout
+    model.head_activation, its activation and dropout): the torch engine's mlp layout. The
+    activation's NumPy class and the init rule come from their registry entries."""
+    entry, p = ACTIVATIONS[cfg.activation.name], cfg.regularizer.dropout
+    act_class, init = load(entry.numpy), load(INITS[cfg.init.name].numpy)
+    gain = entry.gain(cfg.activation)
     layers, width = [], n_in
     for w in list(cfg.model.hidden):
-        layers += [Linear(width, w, rng, cfg.init.name, act, dtype), ACTIVATIONS[act]()]
+        layers += [Linear(width, w, rng, init, gain, dtype), act_class()]
         if p > 0:
             layers.append(Dropout(p, rng))
         width = w
-    layers.append(Linear(width, n_out, rng, cfg.init.name, act, dtype))
+    layers.append(Linear(width, n_out, rng, init, gain, dtype))
     if cfg.model.head_activation:
-        layers.append(ACTIVATIONS[act]())
+        layers.append(act_class())
         if p > 0:
             layers.append(Dropout(p, rng))
     return Network(layers)
@@ -61,8 +65,7 @@ class NumpyEngine:
         self.net = build_network(cfg, n_in, self.data.num_outputs, self.rng)
         self.params = int(sum(v.size for v, _, _ in self.net.params()))
         self.loss = SoftmaxCrossEntropy() if self.data.classification else MeanSquaredError()
-        o = cfg.optimizer
-        self.opt = SGD(o.lr, o.momentum, o.nesterov)
+        self.opt = OPTIMIZERS[cfg.optimizer.name].numpy(cfg.optimizer)
         self.step, self.epoch_no, self.last_steps = 0, 0, []
 
     def _evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:

@@ -8,25 +8,31 @@ from __future__ import annotations
 
 import numpy as np
 
-_KAIMING_GAIN = {"relu": np.sqrt(2.0), "tanh": 5.0 / 3.0, "sigmoid": 1.0}
+
+def default_init(rng: np.random.Generator, fan_in: int, fan_out: int, gain: float) -> tuple:
+    """PyTorch's default for nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b."""
+    bound = 1.0 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=(fan_out, fan_in)), rng.uniform(-bound, bound, size=fan_out)
+
+
+def xavier_init(rng: np.random.Generator, fan_in: int, fan_out: int, gain: float) -> tuple:
+    """Glorot uniform, gain 1; biases 0."""
+    a = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-a, a, size=(fan_out, fan_in)), np.zeros(fan_out)
+
+
+def kaiming_init(rng: np.random.Generator, fan_in: int, fan_out: int, gain: float) -> tuple:
+    """He normal, fan_in, with the activation's gain; biases 0."""
+    return rng.normal(0.0, gain / np.sqrt(fan_in), size=(fan_out, fan_in)), np.zeros(fan_out)
 
 
 class Linear:
     """y = x W^T + b.   dL/dW = g^T x,  dL/db = sum_rows g,  dL/dx = g W."""
 
-    def __init__(self, fan_in: int, fan_out: int, rng: np.random.Generator, init: str = "default",
-                 activation: str = "relu", dtype=np.float32):
-        if init == "xavier":  # Glorot uniform, gain 1
-            a = np.sqrt(6.0 / (fan_in + fan_out))
-            self.W = rng.uniform(-a, a, size=(fan_out, fan_in))
-            self.b = np.zeros(fan_out)
-        elif init == "kaiming":  # He normal, fan_in, gain of the activation
-            self.W = rng.normal(0.0, _KAIMING_GAIN[activation] / np.sqrt(fan_in), size=(fan_out, fan_in))
-            self.b = np.zeros(fan_out)
-        else:  # PyTorch's default for nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b
-            bound = 1.0 / np.sqrt(fan_in)
-            self.W = rng.uniform(-bound, bound, size=(fan_out, fan_in))
-            self.b = rng.uniform(-bound, bound, size=fan_out)
+    def __init__(self, fan_in: int, fan_out: int, rng: np.random.Generator, init=default_init, gain: float = 1.0,
+                 dtype=np.float32):  # fmt: skip
+        """init: one of the (rng, fan_in, fan_out, gain) -> (W, b) rules above."""
+        self.W, self.b = init(rng, fan_in, fan_out, gain)
         self.W, self.b = self.W.astype(dtype), self.b.astype(dtype)
         self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
         self._x = None

@@ -14,11 +14,18 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_study(cfg, study_dir: Path, label: str = "") -> dict:
+def module_of(name: str):
+    """The module runner/studies/<name>.py of a study registered in runner.registry.studies."""
     import importlib
 
-    module = importlib.import_module(f"runner.studies.{cfg.study.name}")
-    return module.run(cfg, Path(study_dir), label)
+    from runner.registry.studies import STUDIES
+
+    STUDIES.check(name)
+    return importlib.import_module(f"runner.studies.{name}")
+
+
+def run_study(cfg, study_dir: Path, label: str = "") -> dict:
+    return module_of(cfg.study.name).run(cfg, Path(study_dir), label)
 
 
 def is_study_dir(path: Path) -> bool:
@@ -35,10 +42,8 @@ def is_study_dir(path: Path) -> bool:
 def rerender(study_dir: Path) -> dict:
     """Plots, report.md/.html and summary.json of a finished study again, from its files alone
     (its config.yaml, its CSVs and its runs' folders): nothing is trained."""
-    import importlib
-
     from omegaconf import OmegaConf
 
     study_dir = Path(study_dir)
     cfg = OmegaConf.load(study_dir / "config.yaml")
-    return importlib.import_module(f"runner.studies.{cfg.study.name}").report(cfg, study_dir)
+    return module_of(cfg.study.name).report(cfg, study_dir)

@@ -13,12 +13,12 @@ from runner.files import atomic_write_text, write_json, write_marker
 
 def derive(cfg, **overrides):
     """A copy of cfg with dotted keys replaced, validated: derive(cfg, **{"model.hidden": [8]})."""
-    from runner.config.validate import validate
+    from runner.config.validate import prepare
 
     sub = OmegaConf.merge(cfg, OmegaConf.from_dotlist([]))  # a deep copy that keeps the schema
     for key, value in overrides.items():
         OmegaConf.update(sub, key, value, merge=False)
-    validate(sub)
+    prepare(sub)
     return sub
 
 

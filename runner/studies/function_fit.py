@@ -76,8 +76,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
             width = width_for(ff.target_params, depth)
             hidden = [width] * depth
             sub = derive(cfg, **{"task": "train", "dataset.fn": fn, "dataset.low": None, "dataset.high": None,
-                                 "model.hidden": hidden, "model.depth": None, "model.width": None,
-                                 "name": f"{fn}-depth{depth}"})
+                                 "model.hidden": hidden, "name": f"{fn}-depth{depth}"})
             run_dir = study_dir / fn / f"depth{depth}"
             s = run_training(sub, run_dir, label=f"{label}[{fn} depth {depth}] ")
             losses = pd.read_csv(run_dir / "metrics.csv")["train_loss"].tolist()

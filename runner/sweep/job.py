@@ -72,17 +72,18 @@ def _in_process(hc) -> bool:
 
 def _background_finish(cfg, hc):
     """Plots and reports rendered by worker processes while the next job trains, or None."""
+    from runner.registry.runs import TASKS
     from runner.report import finish
 
     workers = finish.background_workers(cfg.sweep.render_workers)
-    if cfg.task != "train" or workers == 0 or not _in_process(hc):
+    if not TASKS[cfg.task].renders_plots or workers == 0 or not _in_process(hc):
         return None
     label = f"job {hc.job.num}: "
     return lambda run_dir, status: finish.submit(run_dir, status, workers, label)
 
 
 def run_job(cfg, job_dir: Path, hc) -> dict:
-    from runner.config.validate import validate
+    from runner.config.validate import prepare
     from runner.messages import describe_error
     from runner.tasks import dispatch
 
@@ -93,7 +94,7 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
         return {"status": earlier, "skipped": True}
     clear_attempt(job_dir)
     try:
-        validate(cfg)
+        prepare(cfg)
         _share_cpus(hc)
         _spread_over_gpus(cfg, num)
         return dispatch(cfg, job_dir, label=f"[job {num}] ", finish=_background_finish(cfg, hc))

@@ -12,18 +12,12 @@ import time
 
 import torch
 
+from runner.registry.training import OPTIMIZERS
 from runner.train import graphs, precision
 from runner.train.evaluate import batch_loss, evaluate
 from runner.train.penalties import penalized_weights, penalty
 
 SPLITS = ("train", "val", "test")
-
-
-def make_optimizer(params, cfg, capturable: bool = False):
-    if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
-    # capturable keeps Adam's step count on the device, which a CUDA graph needs
-    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), capturable=capturable)
 
 
 def _sync(device: torch.device) -> None:
@@ -40,7 +34,8 @@ class Trainer:
         self.precision = cfg.trainer.precision
         precision.configure(self.precision)
         reason = graphs.blocker(cfg, device)
-        self.opt = make_optimizer(model.parameters(), cfg.optimizer, capturable=reason is None)
+        # a CUDA graph needs an optimizer whose state stays on the device (capturable)
+        self.opt = OPTIMIZERS[cfg.optimizer.name].torch(model.parameters(), cfg.optimizer, reason is None)
         self.runner = graphs.StepRunner(self._step, reason)
         self.weights = penalized_weights(model)
         self.l1, self.l2 = cfg.regularizer.l1, cfg.regularizer.l2

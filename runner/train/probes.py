@@ -4,8 +4,9 @@ activations did during an epoch.
 Per step (after backward): the L2 norm of every layer's weight gradient, added up on the
 device with one fused call, so the loop does not wait for the host. Per epoch: the mean of
 those norms, the weights' mean and std, their change since initialisation
-(||W - W0|| / ||W0||), and for sigmoid and tanh the share of saturated activations over a
-fixed batch of training samples in eval mode.
+(||W - W0|| / ||W0||), and for activations whose registry entry has a saturation rule
+(sigmoid, tanh) the share of saturated outputs over a fixed batch of training samples in eval
+mode.
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from runner.registry.activations import ACTIVATIONS, Activation
+
 LAYER_COLUMNS = ["epoch", "layer", "kind", "params", "grad_norm", "weight_mean", "weight_std", "weight_change",
-                 "saturation"]
-SATURATING = (nn.Sigmoid, nn.Tanh)
+                 "saturation"]  # fmt: skip
 
 
 @dataclass
@@ -25,29 +27,41 @@ class Layer:
     name: str  # conv1.., fc1.., out
     module: nn.Module  # the Linear or Conv2d
     activation: nn.Module | None  # the activation that follows it, if any
+    entry: Activation | None = None  # the activation's registry entry
+
+
+def _activation_entries() -> dict:
+    """torch module class -> registry entry, for every registered activation."""
+    found = {}
+    for entry in ACTIVATIONS.values():
+        found.setdefault(entry.torch_class(), entry)
+    return found
+
+
+def saturated_fraction(act: nn.Module, y: torch.Tensor, s: float) -> torch.Tensor | None:
+    """The share of `act`'s outputs y that its registry entry counts as saturated at level s
+    (None when the activation has no saturation rule)."""
+    entry = _activation_entries().get(type(act))
+    if entry is None or entry.saturated is None:
+        return None
+    return entry.saturated(y, s).float().mean()
 
 
 def weight_layers(model: nn.Module) -> list:
     """The model's Linear/Conv2d layers in forward order, each with the activation after it."""
-    layers, counts = [], {"conv": 0, "fc": 0}
+    layers, counts, entries = [], {"conv": 0, "fc": 0}, _activation_entries()
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             kind = "conv" if isinstance(m, nn.Conv2d) else "fc"
             counts[kind] += 1
             layers.append(Layer(f"{kind}{counts[kind]}", m, None))
-        elif isinstance(m, (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.ELU, nn.GELU)) and layers:
+        elif type(m) in entries and layers:
             if layers[-1].activation is None:
-                layers[-1].activation = m
+                layers[-1].activation, layers[-1].entry = m, entries[type(m)]
     head = getattr(model, "head", None)
     if layers and head is not None and layers[-1].module is head:
         layers[-1].name = "out"
     return layers
-
-
-def saturated_fraction(act: nn.Module, y: torch.Tensor, s: float) -> torch.Tensor:
-    if isinstance(act, nn.Sigmoid):
-        return ((y < 1 - s) | (y > s)).float().mean()
-    return (y.abs() > s).float().mean()
 
 
 class LayerProbes:
@@ -72,9 +86,11 @@ class LayerProbes:
     def _saturation(self) -> dict:
         hooks, found = [], {}
         for i, layer in enumerate(self.layers):
-            if isinstance(layer.activation, SATURATING):
+            if layer.entry is not None and layer.entry.saturated is not None:
+
                 def hook(mod, inp, out, i=i):
                     found[i] = saturated_fraction(mod, out, self.s)
+
                 hooks.append(layer.activation.register_forward_hook(hook))
         if hooks:
             was_training = self.model.training

@@ -21,6 +21,8 @@ from omegaconf import OmegaConf
 from runner import __version__
 from runner.console import Reporter
 from runner.errors import one_line
+from runner.registry import load
+from runner.registry.runs import ENGINES
 from runner.files import CsvAppender, atomic_write_text, write_csv, write_json
 from runner.train.probes import LAYER_COLUMNS
 
@@ -31,13 +33,8 @@ STEP_COLUMNS = ["step", "epoch", "loss", "grad_norm"]
 
 
 def make_engine(cfg):
-    if cfg.engine == "numpy":
-        from runner.scratch.engine import NumpyEngine
-
-        return NumpyEngine(cfg)
-    from runner.train.engine import TorchEngine
-
-    return TorchEngine(cfg)
+    """The engine class named by cfg.engine's registry entry, built from the config."""
+    return load(ENGINES[cfg.engine].cls)(cfg)
 
 
 def best_of(rows: list) -> dict:

@@ -1,0 +1,145 @@
+"""Datasets (conf/dataset/<name>.yaml), the sources their samples come from (`dataset.source`),
+the 1-D functions of the regression dataset (`dataset.fn`), and the checks of the `dataset`
+section.
+
+A dataset that ships as class folders (<data_dir>/<folder>/<split>/<class>/*) needs only its
+YAML; an entry here adds a help line and, for torchvision's file layouts, where a download
+puts the files and how to read them (runner/data/sources.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from runner.config.checks import require, require_size
+from runner.registry import Registry
+
+
+@dataclass(frozen=True)
+class TorchvisionFiles:
+    """A dataset in the layout torchvision's download writes under data_dir."""
+
+    dataset: str  # the torchvision.datasets class that downloads it
+    reader: str  # "module:function" (files, data_dir) -> RawData, or None when the files are absent
+    folder: str  # the folder under data_dir the download creates
+    classes: tuple = ()  # class names, where the files carry none
+    also: tuple = ()  # other folders that may hold the same files (a system package)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    help: str
+    torchvision: TorchvisionFiles | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    help: str
+    load: str  # "module:function" (dataset cfg, data_dir, seed) -> RawData
+
+
+@dataclass(frozen=True)
+class Function:
+    help: str
+    formula: Callable  # (numpy, x) -> y, elementwise
+    interval: tuple  # the default [low, high]
+    positive: bool = False  # defined for x > 0 only
+
+
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")  # fmt: skip
+
+SOURCES: Registry[Source] = Registry("dataset.source", "source")
+SOURCES.add(
+    "auto",
+    Source("torchvision's files, else class folders, else a download", "runner.data.sources:load_auto"),
+)
+SOURCES.add(
+    "torchvision", Source("torchvision's files, downloaded when missing", "runner.data.sources:load_torchvision")
+)
+SOURCES.add("folders", Source("<data_dir>/<folder>/<split>/<class>/<images>", "runner.data.sources:load_folders"))
+SOURCES.add("function", Source("y = fn(x) sampled on [low, high], no files", "runner.data.sources:load_function"))
+
+DATASETS: Registry[Dataset] = Registry("dataset", "dataset")
+DATASETS.add(
+    "cifar10",
+    Dataset(
+        "CIFAR-10: 50,000 train / 10,000 test colour 32x32 images, 10 classes",
+        TorchvisionFiles("CIFAR10", "runner.data.sources:read_cifar_pickles", "cifar-10-batches-py"),
+    ),
+)
+DATASETS.add(
+    "mnist",
+    Dataset(
+        "MNIST digits: 60,000 train / 10,000 test, 28x28 grey",
+        TorchvisionFiles("MNIST", "runner.data.sources:read_idx_files", "MNIST", tuple(str(i) for i in range(10))),
+    ),
+)
+DATASETS.add(
+    "fashion_mnist",
+    Dataset(
+        "Fashion-MNIST clothing: 60,000 train / 10,000 test, 28x28 grey",
+        TorchvisionFiles(
+            "FashionMNIST",
+            "runner.data.sources:read_idx_files",
+            "FashionMNIST",
+            FASHION_CLASSES,
+            also=("/usr/share/datasets/fashion-mnist",),
+        ),
+    ),
+)
+DATASETS.add("gurmukhi", Dataset("Gurmukhi handwritten digits: 1,000 train / 178 test, 32x32 1-bit, class folders"))
+DATASETS.add("function", Dataset("1-D regression y = fn(x) (dataset.fn), generated, no download"))
+
+FUNCTIONS: Registry[Function] = Registry("dataset.fn", "function")
+FUNCTIONS.add("sin_plus_square", Function("sin(x) + x^2", lambda np, x: np.sin(x) + x**2, (-2.0, 2.0)))
+FUNCTIONS.add("sign_sin", Function("sign(sin(5 pi x))", lambda np, x: np.sign(np.sin(5 * np.pi * x)), (-1.0, 1.0)))
+FUNCTIONS.add("sin_plus_x", Function("sin(x) + x", lambda np, x: np.sin(x) + x, (1.0, 10.0)))
+FUNCTIONS.add("cos_over_x", Function("cos(x)/x", lambda np, x: np.cos(x) / x, (0.5, 10.0), positive=True))
+
+
+def is_function(d) -> bool:
+    return d.source == "function"
+
+
+def check_dataset(cfg) -> None:
+    d = cfg.dataset
+    SOURCES.check(d.source)
+    if is_function(d):
+        _check_function(d)
+    else:
+        _check_images(d)
+    for key in ("val_size", "subsample", "test_subsample"):
+        require_size(f"dataset.{key}", getattr(d, key))
+    require(0 < d.train_fraction <= 1, "dataset.train_fraction", "a fraction in (0, 1]", d.train_fraction)
+    require(0 <= d.holdout < 1, "dataset.holdout", "0 (off) or a fraction in (0, 1), e.g. 0.3", d.holdout)
+    require(not (d.shuffle_labels and is_function(d)), "dataset.shuffle_labels", "false for regression data",
+          d.shuffle_labels)  # fmt: skip
+
+
+def _check_function(d) -> None:
+    fn = FUNCTIONS.check(d.fn)
+    require(d.n_train >= 2, "dataset.n_train", "an integer >= 2", d.n_train)
+    require(d.n_test >= 1, "dataset.n_test", "an integer >= 1", d.n_test)
+    require(d.noise >= 0, "dataset.noise", "a number >= 0", d.noise)
+    if d.low is not None and d.high is not None:
+        require(d.low < d.high, "dataset.low", f"a number below dataset.high ({d.high})", d.low)
+    if fn.positive and d.low is not None:
+        require(d.low > 0, "dataset.low", f"a number > 0 ({fn.help} needs a positive interval)", d.low)
+
+
+def _check_images(d) -> None:
+    require(d.channels in (1, 3), "dataset.channels", "1 or 3", d.channels)
+    require(len(d.image_size) == 2 and min(d.image_size) >= 1, "dataset.image_size",
+          "[height, width] with both >= 1", list(d.image_size))  # fmt: skip
+    require(d.num_classes >= 2, "dataset.num_classes", "an integer >= 2", d.num_classes)
+    for stat in ("mean", "std"):
+        vals = getattr(d, stat)
+        if vals is not None:
+            require(len(vals) == d.channels, f"dataset.{stat}", f"{d.channels} value(s), one per channel, or null",
+                  list(vals))  # fmt: skip
+    if d.std is not None:
+        require(min(d.std) > 0, "dataset.std", "values > 0", list(d.std))
+    if d.source == "folders" or d.name not in DATASETS:
+        require(bool(d.folder), "dataset.folder", "the folder under data_dir holding <split>/<class>/*", d.folder)

@@ -1,0 +1,78 @@
+"""Tasks (`task=`), engines (`engine=`), and the checks of the top-level keys and the `sweep`
+section.
+
+A task entry names its handler (cfg, run_dir, label, **kw) -> summary; an engine entry names
+its class (runner/train/base.py's Engine) and, where it supports only part of dlrun, the
+function that refuses the rest in one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runner.config.checks import require
+from runner.registry import Registry, load
+
+
+@dataclass(frozen=True)
+class Task:
+    help: str
+    handler: str  # "module:function" (cfg, run_dir, label, **kw) -> summary dict
+    renders_plots: bool = False  # its plots and report may be rendered by a sweep's worker processes
+
+
+@dataclass(frozen=True)
+class Engine:
+    help: str
+    cls: str  # "module:Class", built with the config
+    requires: str | None = None  # "module:function" (cfg) -> None, raising ConfigError for what it cannot do
+
+
+TASKS: Registry[Task] = Registry("task", "task")
+TASKS.add("train", Task("train one configuration", "runner.train.run:run_training", renders_plots=True))
+TASKS.add("gradcheck", Task("autograd against finite differences, float64", "runner.train.gradcheck:run_gradcheck"))
+TASKS.add("study", Task("a study of several runs (study.name)", "runner.studies:run_study"))
+
+ENGINES: Registry[Engine] = Registry("engine", "engine")
+ENGINES.add("torch", Engine("PyTorch, on the configured device", "runner.train.engine:TorchEngine"))
+ENGINES.add(
+    "numpy",
+    Engine(
+        "written from scratch in NumPy, no autograd (CPU)",
+        "runner.scratch.engine:NumpyEngine",
+        "runner.scratch.requirements:check",
+    ),
+)
+
+
+def _is_device(name: str) -> bool:
+    return name in ("auto", "cpu", "cuda", "mps") or (name.startswith("cuda:") and name[5:].isdigit())
+
+
+def check_engine(cfg) -> None:
+    engine = ENGINES.check(cfg.engine)
+    if engine.requires is not None:
+        load(engine.requires)(cfg)
+
+
+def check_run(cfg) -> None:
+    """The task, the replica limits, the seed, the device and data_dir."""
+    TASKS.check(cfg.task)
+    t, dg = cfg.trainer, cfg.diagnostics
+    if t.replicas > 1:  # the stacked model supports plain training; these need one model at a time
+        require(cfg.task == "train", "trainer.replicas", f"1 for task={cfg.task}", t.replicas)
+        require(cfg.engine == "torch", "trainer.replicas", f"1 for engine={cfg.engine}", t.replicas)
+        require(not t.log_steps, "trainer.log_steps", "false with trainer.replicas > 1", t.log_steps)
+        require(not dg.sensitivity, "diagnostics.sensitivity", "false with trainer.replicas > 1", dg.sensitivity)
+    require(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
+    dev = str(cfg.device)
+    require(_is_device(dev), "device", "auto, cpu, cuda, cuda:N or mps", dev)
+    require(bool(str(cfg.data_dir).strip()), "data_dir", "a directory path", cfg.data_dir)
+
+
+def check_sweep(cfg) -> None:
+    s = cfg.sweep
+    require(s.max_depth >= 1, "sweep.max_depth", "an integer >= 1", s.max_depth)
+    require(s.seeds >= 1, "sweep.seeds", "an integer >= 1", s.seeds)
+    require(s.render_workers >= -1, "sweep.render_workers", "an integer >= 0, or -1 for automatic",
+            s.render_workers)  # fmt: skip

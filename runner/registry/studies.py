@@ -1,0 +1,95 @@
+"""Studies that are more than one run (`task=study study.name=<name>`, runner/studies/<name>.py)
+and the checks of the `study` section.
+
+Adding one: runner/studies/<name>.py (the module is found by the name) with
+run(cfg, study_dir, label) and report(cfg, study_dir),
+its settings in runner/config/schema.py's StudyConfig, an experiment preset, and one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from runner.config.checks import require
+from runner.registry import Registry
+from runner.registry.data import FUNCTIONS
+
+
+@dataclass(frozen=True)
+class Study:
+    help: str
+    needs: str  # "images": an image dataset; "function": dataset=function with model=mlp
+    check: Callable | None = None  # (study section) -> None, raising ConfigError
+
+
+def _check_function_fit(st) -> None:
+    ff = st.function_fit
+
+    for fn in ff.functions:
+        FUNCTIONS.check(fn, key="study.function_fit.functions")
+    require(len(ff.depths) >= 1 and min(ff.depths) >= 1, "study.function_fit.depths", "depths >= 1, e.g. [1,3,6]",
+          list(ff.depths))  # fmt: skip
+    require(ff.target_params >= 10, "study.function_fit.target_params", "an integer >= 10", ff.target_params)
+
+
+def _check_trajectory(st) -> None:
+    tr = st.trajectory
+    require(tr.runs >= 2, "study.trajectory.runs", "an integer >= 2 (PCA compares runs)", tr.runs)
+    require(tr.every >= 1, "study.trajectory.every", "an integer >= 1", tr.every)
+
+
+def _check_minimal_ratio(st) -> None:
+    mr = st.minimal_ratio
+    require(mr.repeats >= 1, "study.minimal_ratio.repeats", "an integer >= 1", mr.repeats)
+    require(mr.steps >= 1, "study.minimal_ratio.steps", "an integer >= 1", mr.steps)
+    require(mr.grad_steps >= 0, "study.minimal_ratio.grad_steps", "an integer >= 0", mr.grad_steps)
+    require(mr.grad_threshold > 0, "study.minimal_ratio.grad_threshold", "a number > 0", mr.grad_threshold)
+    require(mr.lr > 0, "study.minimal_ratio.lr", "a learning rate > 0", mr.lr)
+
+
+def _check_interpolation(st) -> None:
+    ip = st.interpolation
+    require(ip.batch_small >= 1 and ip.batch_large >= 1, "study.interpolation.batch_small", "batch sizes >= 1",
+          [ip.batch_small, ip.batch_large])  # fmt: skip
+    require(ip.alpha_min < ip.alpha_max, "study.interpolation.alpha_min", f"a number below alpha_max ({ip.alpha_max})",
+          ip.alpha_min)  # fmt: skip
+    require(ip.steps >= 2, "study.interpolation.steps", "an integer >= 2", ip.steps)
+    require(ip.eval_samples >= 0, "study.interpolation.eval_samples", "0 (all) or a count", ip.eval_samples)
+
+
+STUDIES: Registry[Study] = Registry("study.name", "study")
+STUDIES.add(
+    "function_fit",
+    Study("deep vs shallow MLPs of equal size fitting 1-D functions", "function", _check_function_fit),
+)
+STUDIES.add(
+    "trajectory_pca",
+    Study("training trajectories of several seeds in weight space, by PCA", "images", _check_trajectory),
+)
+STUDIES.add(
+    "minimal_ratio",
+    Study("share of positive Hessian eigenvalues at critical points vs loss", "function", _check_minimal_ratio),
+)
+STUDIES.add(
+    "flatness_interpolation",
+    Study("loss along the line between small- and large-batch solutions", "images", _check_interpolation),
+)
+
+
+def check_study(cfg) -> None:
+    st = cfg.study
+    study = STUDIES.check(st.name) if cfg.task == "study" else None
+    require(0 <= st.plateau.rel, "study.plateau.rel", "a number >= 0", st.plateau.rel)
+    require(st.plateau.window >= 1, "study.plateau.window", "an integer >= 1", st.plateau.window)
+    for entry in STUDIES.values():  # every study's settings, so a preset cannot carry a bad one unnoticed
+        if entry.check is not None:
+            entry.check(st)
+    if study is None:
+        return
+    function = cfg.dataset.source == "function"
+    if study.needs == "images":
+        require(not function, "dataset", f"an image dataset for study {st.name}", cfg.dataset.name)
+    else:
+        require(function and cfg.model.name == "mlp", "dataset", f"function (with model=mlp) for study {st.name}",
+              cfg.dataset.name)  # fmt: skip

@@ -1,0 +1,101 @@
+"""Optimizers (conf/optimizer/<name>.yaml), numeric precisions, and the other closed sets of the
+`trainer` section, with the checks of the `regularizer`, `optimizer` and `trainer` sections.
+
+An optimizer entry builds the torch optimizer (`torch`) and, when the from-scratch engine
+supports it, its NumPy twin (`numpy`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from runner.config.checks import require
+from runner.registry import Registry, load
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    help: str
+    torch: Callable  # (params, optimizer section, capturable) -> torch.optim.Optimizer
+    numpy: Callable | None = None  # (optimizer section) -> a runner.scratch.optim optimizer
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A value of a key whose meaning lives in the code that reads it."""
+
+    help: str
+
+
+def _sgd(params, o, capturable: bool):
+    import torch
+
+    return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov)
+
+
+def _adam(params, o, capturable: bool):
+    import torch
+
+    # capturable keeps Adam's step count on the device, which a CUDA graph needs
+    return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), capturable=capturable)
+
+
+OPTIMIZERS: Registry[Optimizer] = Registry("optimizer.name", "optimizer")
+OPTIMIZERS.add(
+    "sgd",
+    Optimizer(
+        "stochastic gradient descent (momentum, nesterov)",
+        _sgd,
+        numpy=lambda o: load("runner.scratch.optim:SGD")(o.lr, o.momentum, o.nesterov),
+    ),
+)
+OPTIMIZERS.add("adam", Optimizer("Adam (betas)", _adam))
+
+TRAIN_METRICS: Registry[Choice] = Registry("trainer.train_metrics", "train-metrics mode")
+TRAIN_METRICS.add("running", Choice("train loss/accuracy: the mean over the epoch's steps, in train mode"))
+TRAIN_METRICS.add("full", Choice("train loss/accuracy: the whole split re-evaluated in eval mode"))
+
+PROGRESS: Registry[Choice] = Registry("trainer.progress", "progress mode")
+PROGRESS.add("auto", Choice("a bar on a terminal, plain lines otherwise"))
+PROGRESS.add("bar", Choice("a progress bar and a summary table"))
+PROGRESS.add("plain", Choice("one line per epoch"))
+PROGRESS.add("quiet", Choice("nothing"))
+
+PRECISIONS: Registry[Choice] = Registry("trainer.precision", "precision")
+PRECISIONS.add("fp32", Choice("exact float32 (TF32 off)"))
+PRECISIONS.add("tf32", Choice("TensorFloat-32 matmuls and convolutions on CUDA"))
+PRECISIONS.add("bf16", Choice("autocast to bfloat16; weights and optimizer state in float32"))
+
+CUDA_GRAPH: Registry[Choice] = Registry("trainer.cuda_graph", "CUDA graph mode")
+CUDA_GRAPH.add("auto", Choice("on CUDA, replay the whole step from a CUDA graph when shapes are static"))
+CUDA_GRAPH.add("off", Choice("always eager"))
+
+
+def check_regularizer(cfg) -> None:
+    r = cfg.regularizer
+    require(r.l1 >= 0, "regularizer.l1", "a lambda >= 0", r.l1)
+    require(r.l2 >= 0, "regularizer.l2", "a lambda >= 0", r.l2)
+    require(0 <= r.dropout < 1, "regularizer.dropout", "a probability in [0, 1)", r.dropout)
+
+
+def check_optimizer(cfg) -> None:
+    o = cfg.optimizer
+    OPTIMIZERS.check(o.name)
+    require(o.lr > 0 and math.isfinite(o.lr), "optimizer.lr", "a learning rate > 0", o.lr)
+    require(0 <= o.momentum < 1, "optimizer.momentum", "a number in [0, 1)", o.momentum)
+    require(len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas), "optimizer.betas",
+          "two numbers in [0, 1), e.g. [0.9,0.999]", list(o.betas))  # fmt: skip
+
+
+def check_trainer(cfg) -> None:
+    t = cfg.trainer
+    require(t.epochs >= 1, "trainer.epochs", "an integer >= 1", t.epochs)
+    require(t.batch_size >= 1, "trainer.batch_size", "an integer >= 1", t.batch_size)
+    require(t.eval_batch_size >= 1, "trainer.eval_batch_size", "an integer >= 1", t.eval_batch_size)
+    TRAIN_METRICS.check(t.train_metrics)
+    PROGRESS.check(t.progress)
+    PRECISIONS.check(t.precision)
+    CUDA_GRAPH.check(t.cuda_graph)
+    require(t.replicas >= 1, "trainer.replicas", "an integer >= 1 (copies trained at once)", t.replicas)

@@ -1,0 +1,27 @@
+"""What engine=numpy supports, checked before any data is read: mlp models with an activation
+and an optimizer that have NumPy twins in the registries, no BatchNorm, plain training in
+fp32 on the CPU."""
+
+from __future__ import annotations
+
+from runner.config.checks import require
+from runner.registry.activations import ACTIVATIONS
+from runner.registry.training import OPTIMIZERS
+
+
+def _has_twin(entry) -> bool:
+    return entry.numpy is not None
+
+
+def check(cfg) -> None:
+    m, o, dev = cfg.model, cfg.optimizer, str(cfg.device)
+    require(m.name == "mlp", "model", "mlp for engine=numpy (the scratch engine has no conv layers)", m.name)
+    ACTIVATIONS.check(cfg.activation.name, where=_has_twin)
+    twins = OPTIMIZERS.names(_has_twin)
+    require(o.name in twins, "optimizer", f"{' or '.join(twins)} for engine=numpy", o.name)
+    require(not cfg.regularizer.batchnorm, "regularizer.batchnorm", "false for engine=numpy", cfg.regularizer.batchnorm)
+    require(dev in ("auto", "cpu"), "device", "auto or cpu for engine=numpy (NumPy runs on the CPU)", dev)
+    require(cfg.task == "train", "task", "train for engine=numpy", cfg.task)
+    require(not cfg.diagnostics.sensitivity, "diagnostics.sensitivity", "false for engine=numpy",
+            cfg.diagnostics.sensitivity)  # fmt: skip
+    require(cfg.trainer.precision == "fp32", "trainer.precision", "fp32 for engine=numpy", cfg.trainer.precision)

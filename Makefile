@@ -9,7 +9,7 @@ ARGS ?=
 PYTEST_ARGS ?= -n auto  # pytest-xdist: one worker per core
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test run report bench data clean
+.PHONY: help setup demo test lint format run report bench data clean
 
 help: ## list the targets
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,6 +33,14 @@ test: $(STAMP) ## run the test suite (real-data tests use ../shared/datasets whe
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure" >&2; exit 1; fi; \
 	exit $$rc
 
+lint: $(STAMP) ## ruff: lint and check the formatting (what CI runs before the tests)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## ruff: fix what can be fixed and format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
 run: $(STAMP) ## one dlrun call: make run ARGS="dataset=gurmukhi model=cnn trainer.epochs=5"
 	$(BIN)/dlrun $(ARGS)
 
@@ -49,5 +57,5 @@ data: ## lay out the offline dataset copies from ../shared/datasets into ./data
 
 clean: ## remove run outputs, caches and build leftovers (keeps the venv and data/)
 	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
-	rm -rf .pytest_cache build *.egg-info
+	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
 	find runner tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -18,6 +18,7 @@ samples) is timed end to end as a `dlrun -m` process, start-up included.
 Writes outputs/bench/<stamp>/bench.csv and prints the table and the path. A benchmark, not a
 test: nothing here asserts on time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,34 +35,59 @@ sys.path.insert(0, str(REPO))
 
 # name -> (dlrun overrides, training samples in --quick, test samples in --quick)
 WORKLOADS = {
-    "mnist_mlp 784-256-10 b64": (["dataset=mnist", "model=mlp", "model.hidden=[256]", "trainer.batch_size=64"],
-                                 10000, 2000),
-    "cifar10_mlp 3072-1024-1024-10 b128": (["dataset=cifar10", "model=mlp", "model.hidden=[1024,1024]",
-                                            "trainer.batch_size=128"], 5000, 1000),
-    "cifar10_cnn 32-64-128+512-256-128 b64": (["dataset=cifar10", "model=cnn", "model.conv=[32,64,128]",
-                                               "model.hidden=[512,256,128]", "trainer.batch_size=64"], 2000, 1000),
+    "mnist_mlp 784-256-10 b64": (
+        ["dataset=mnist", "model=mlp", "model.hidden=[256]", "trainer.batch_size=64"],
+        10000,
+        2000,
+    ),
+    "cifar10_mlp 3072-1024-1024-10 b128": (
+        ["dataset=cifar10", "model=mlp", "model.hidden=[1024,1024]", "trainer.batch_size=128"],
+        5000,
+        1000,
+    ),
+    "cifar10_cnn 32-64-128+512-256-128 b64": (
+        [
+            "dataset=cifar10",
+            "model=cnn",
+            "model.conv=[32,64,128]",
+            "model.hidden=[512,256,128]",
+            "trainer.batch_size=64",
+        ],
+        2000,
+        1000,
+    ),
 }
-COMMON = ["optimizer=adam", "optimizer.lr=1e-3", "activation=relu", "regularizer=none", "dataset.val_size=0",
-          "diagnostics.probes=false", "trainer.progress=quiet", "trainer.precision=fp32"]
-COLUMNS = ["workload", "path", "device", "epoch_s", "speedup_vs_dataloader0", "test_acc", "acc_diff_vs_dataloader0",
-           "epochs", "seeds", "train_samples", "test_samples", "wall_s"]
+COMMON = [
+    "optimizer=adam",
+    "optimizer.lr=1e-3",
+    "activation=relu",
+    "regularizer=none",
+    "dataset.val_size=0",
+    "diagnostics.probes=false",
+    "trainer.progress=quiet",
+    "trainer.precision=fp32",
+]
+COLUMNS = [
+    "workload",
+    "path",
+    "device",
+    "epoch_s",
+    "speedup_vs_dataloader0",
+    "test_acc",
+    "acc_diff_vs_dataloader0",
+    "epochs",
+    "seeds",
+    "train_samples",
+    "test_samples",
+    "wall_s",
+]
 
 
 def compose(overrides: list):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from runner.config.compose import compose as compose_config
+    from runner.config.validate import prepare
 
-    from runner.cli import conf_dir
-    from runner.config.schema import register
-    from runner.config.validate import validate
-
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
-        cfg = hydra_compose("config", overrides=overrides)
-    validate(cfg)
-    return cfg
+    return prepare(compose_config(overrides))
 
 
 def _sync(device) -> None:
@@ -83,8 +109,8 @@ def dlrun_path(cfg) -> tuple[float, float, object]:
     times, acc = [], None
     for n in range(1, cfg.trainer.epochs + 1):
         row, _ = engine.epoch(n)
-        times.append(row["train_seconds"])
-        acc = row["test_acc"]
+        times.append(row.train_seconds)
+        acc = row.test_acc
     return _timed(times), acc, engine
 
 
@@ -119,8 +145,13 @@ def dataloader_path(cfg, workers: int, device, init_state: dict, mean: list, std
     splits = carve(raw.splits, cfg.dataset, cfg.seed, classification=True)
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
     pin = device.type == "cuda"
-    train = DataLoader(TutorialDataset(*splits["train"], tf), batch_size=cfg.trainer.batch_size, shuffle=True,
-                       num_workers=workers, pin_memory=pin)
+    train = DataLoader(
+        TutorialDataset(*splits["train"], tf),
+        batch_size=cfg.trainer.batch_size,
+        shuffle=True,
+        num_workers=workers,
+        pin_memory=pin,
+    )
     test = DataLoader(TutorialDataset(*splits["test"], tf), batch_size=1000, num_workers=workers, pin_memory=pin)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, (cfg.dataset.channels, *cfg.dataset.image_size), cfg.dataset.num_classes).to(device)
@@ -161,10 +192,20 @@ def initial_state(cfg) -> dict:
 
 def bench_workload(name: str, overrides: list, args, device_name: str) -> list:
     quick_train, quick_test = WORKLOADS[name][1:]
-    base = overrides + COMMON + [f"data_dir={args.data_dir}", f"device={args.device}",
-                                 f"trainer.epochs={args.epochs}", f"dataset.download={not args.no_download}"]
-    train_n, test_n = args.train_samples or (quick_train if args.quick else 0), \
-        args.test_samples or (quick_test if args.quick else 0)
+    base = (
+        overrides
+        + COMMON
+        + [
+            f"data_dir={args.data_dir}",
+            f"device={args.device}",
+            f"trainer.epochs={args.epochs}",
+            f"dataset.download={not args.no_download}",
+        ]
+    )
+    train_n, test_n = (
+        args.train_samples or (quick_train if args.quick else 0),
+        args.test_samples or (quick_test if args.quick else 0),
+    )
     if train_n:
         base.append(f"dataset.subsample={train_n}")
     if test_n:
@@ -188,9 +229,11 @@ def bench_workload(name: str, overrides: list, args, device_name: str) -> list:
             paths.setdefault(path, []).append((secs, acc))
             mean, std = engine.data.mean, engine.data.std
             sizes = engine.data.sizes()
-            print(f"  {name}  seed {seed}  {path:12s} {secs:8.3f} s/epoch  test acc {100 * acc:.2f}%"
-                  + (f"  cuda graph {engine.cuda_graph()}" if device.type == "cuda" and path == "dlrun" else ""),
-                  flush=True)
+            print(
+                f"  {name}  seed {seed}  {path:12s} {secs:8.3f} s/epoch  test acc {100 * acc:.2f}%"
+                + (f"  cuda graph {engine.cuda_graph()}" if device.type == "cuda" and path == "dlrun" else ""),
+                flush=True,
+            )
             del engine
             if device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -205,21 +248,45 @@ def bench_workload(name: str, overrides: list, args, device_name: str) -> list:
     for path, results in paths.items():
         secs = statistics.median(s for s, _ in results)
         acc = statistics.fmean(a for _, a in results)
-        rows.append({"workload": name, "path": path, "device": device_name, "epoch_s": secs,
-                     "speedup_vs_dataloader0": ref_s / secs if ref_s else None, "test_acc": acc,
-                     "acc_diff_vs_dataloader0": (acc - ref_acc) if ref_acc is not None else None,
-                     "epochs": args.epochs, "seeds": args.seeds, "train_samples": sizes.get("train"),
-                     "test_samples": sizes.get("test"), "wall_s": None})
+        rows.append(
+            {
+                "workload": name,
+                "path": path,
+                "device": device_name,
+                "epoch_s": secs,
+                "speedup_vs_dataloader0": ref_s / secs if ref_s else None,
+                "test_acc": acc,
+                "acc_diff_vs_dataloader0": (acc - ref_acc) if ref_acc is not None else None,
+                "epochs": args.epochs,
+                "seeds": args.seeds,
+                "train_samples": sizes.get("train"),
+                "test_samples": sizes.get("test"),
+                "wall_s": None,
+            }
+        )
     return rows
 
 
 def bench_grid(args, out_dir: Path, device_name: str) -> dict:
     """The 9-job activation x depth sweep on CIFAR-10, timed as a user would run it."""
     epochs = 1 if args.quick else 30
-    cmd = [sys.executable, "-m", "runner.cli", "-m", "sweep=activation_x_depth", "dataset=cifar10", "model=mlp",
-           "optimizer=adam", "optimizer.lr=1e-3", "trainer.batch_size=128", f"trainer.epochs={epochs}",
-           f"data_dir={args.data_dir}", f"device={args.device}", "trainer.progress=quiet",
-           f"hydra.sweep.dir={out_dir / 'grid'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "runner.cli",
+        "-m",
+        "sweep=activation_x_depth",
+        "dataset=cifar10",
+        "model=mlp",
+        "optimizer=adam",
+        "optimizer.lr=1e-3",
+        "trainer.batch_size=128",
+        f"trainer.epochs={epochs}",
+        f"data_dir={args.data_dir}",
+        f"device={args.device}",
+        "trainer.progress=quiet",
+        f"hydra.sweep.dir={out_dir / 'grid'}",
+    ]
     if args.quick:
         cmd += ["dataset.subsample=2000", "dataset.val_size=0.3", "dataset.test_subsample=1000"]
     else:
@@ -230,10 +297,20 @@ def bench_grid(args, out_dir: Path, device_name: str) -> dict:
     if res.returncode != 0:
         print(res.stderr[-2000:], file=sys.stderr)
     name = f"grid 3 act x depth 1-3 x1024 cifar10 {epochs} ep" + (" (quick)" if args.quick else "")
-    return {"workload": name, "path": "dlrun -m (end to end)", "device": device_name, "epoch_s": None,
-            "speedup_vs_dataloader0": None, "test_acc": None, "acc_diff_vs_dataloader0": None, "epochs": epochs,
-            "seeds": 1, "train_samples": 1400 if args.quick else 35000, "test_samples": None,
-            "wall_s": wall if res.returncode == 0 else float("nan")}
+    return {
+        "workload": name,
+        "path": "dlrun -m (end to end)",
+        "device": device_name,
+        "epoch_s": None,
+        "speedup_vs_dataloader0": None,
+        "test_acc": None,
+        "acc_diff_vs_dataloader0": None,
+        "epochs": epochs,
+        "seeds": 1,
+        "train_samples": 1400 if args.quick else 35000,
+        "test_samples": None,
+        "wall_s": wall if res.returncode == 0 else float("nan"),
+    }
 
 
 def _fmt(v, kind: str = "") -> str:
@@ -266,8 +343,9 @@ def _check_args(args) -> str | None:
     prefixes = [p for p in args.only.split(",") if p]
     args.only = [n for n in WORKLOADS if not prefixes or any(n.startswith(p) for p in prefixes)]
     if not args.only:
-        return f"--only: no workload starts with {', '.join(prefixes)}; the workloads are " \
-               + ", ".join(n.split()[0] for n in WORKLOADS)
+        return f"--only: no workload starts with {', '.join(prefixes)}; the workloads are " + ", ".join(
+            n.split()[0] for n in WORKLOADS
+        )
     dev = args.device
     if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
         return f"--device: expected auto, cpu, cuda, cuda:N or mps, got {dev!r}"
@@ -282,8 +360,9 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=None, help="epochs per path (default 3, --quick 2)")
     ap.add_argument("--seeds", type=int, default=1, help="seeds per path; accuracy is their mean")
     ap.add_argument("--workers", default="0,4", help="DataLoader worker counts to time")
-    ap.add_argument("--train-samples", type=int, default=0, help="training samples per workload (0: all, "
-                    "or the --quick size)")
+    ap.add_argument(
+        "--train-samples", type=int, default=0, help="training samples per workload (0: all, or the --quick size)"
+    )
     ap.add_argument("--test-samples", type=int, default=0, help="test samples per workload (0: as above)")
     ap.add_argument("--only", default="", help="comma-separated workload prefixes, e.g. mnist_mlp")
     ap.add_argument("--skip-dataloader", action="store_true")
@@ -311,8 +390,9 @@ def main() -> int:
     except ConfigError as ex:
         print(f"bench: {ex}", file=sys.stderr)
         return 2
-    dev_name = f"{device.type}: {device_name(device)}" + (f" ({torch.get_num_threads()} threads)"
-                                                        if device.type == "cpu" else "")
+    dev_name = f"{device.type}: {device_name(device)}" + (
+        f" ({torch.get_num_threads()} threads)" if device.type == "cpu" else ""
+    )
     out_dir = Path(args.out) / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S.%f")
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"bench on {dev_name}, {args.epochs} epochs per path{' (quick)' if args.quick else ''}", flush=True)
@@ -332,15 +412,31 @@ def main() -> int:
     from runner.console import print_table
 
     print()
-    print_table(f"dlrun bench ({dev_name}; epoch_s = median seconds per training epoch)",
-                ["workload", "path", "epoch s", "vs dataloader0", "test acc", "acc vs dataloader0", "wall s"],
-                [[r["workload"], r["path"], _fmt(r["epoch_s"]), _fmt(r["speedup_vs_dataloader0"], "x"),
-                  _fmt(r["test_acc"], "acc"), _fmt(r["acc_diff_vs_dataloader0"], "diff"), _fmt(r["wall_s"])]
-                 for r in rows], mode="plain")
-    far = [r for r in rows if r["acc_diff_vs_dataloader0"] is not None and abs(r["acc_diff_vs_dataloader0"]) > 0.01 + 1e-9]
+    print_table(
+        f"dlrun bench ({dev_name}; epoch_s = median seconds per training epoch)",
+        ["workload", "path", "epoch s", "vs dataloader0", "test acc", "acc vs dataloader0", "wall s"],
+        [
+            [
+                r["workload"],
+                r["path"],
+                _fmt(r["epoch_s"]),
+                _fmt(r["speedup_vs_dataloader0"], "x"),
+                _fmt(r["test_acc"], "acc"),
+                _fmt(r["acc_diff_vs_dataloader0"], "diff"),
+                _fmt(r["wall_s"]),
+            ]
+            for r in rows
+        ],
+        mode="plain",
+    )
+    far = [
+        r for r in rows if r["acc_diff_vs_dataloader0"] is not None and abs(r["acc_diff_vs_dataloader0"]) > 0.01 + 1e-9
+    ]
     for r in far:
-        print(f"note: {r['workload']} {r['path']}: test accuracy differs from dataloader0 by more than 1 point "
-              f"({100 * r['acc_diff_vs_dataloader0']:+.2f}); with few epochs or small data try --seeds 3")
+        print(
+            f"note: {r['workload']} {r['path']}: test accuracy differs from dataloader0 by more than 1 point "
+            f"({100 * r['acc_diff_vs_dataloader0']:+.2f}); with few epochs or small data try --seeds 3"
+        )
     print(f"\nbench.csv: {path}")
     return 0
 

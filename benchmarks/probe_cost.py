@@ -3,6 +3,7 @@ on and off, median of a few epochs after a warm-up epoch.
 
     python benchmarks/probe_cost.py --data-dir data [--device cpu] [--epochs 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,25 +16,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 WORKLOADS = {
     "mnist mlp 784-256-128-10, batch 128": ["dataset=mnist", "model=mlp"],
-    "mnist mlp sigmoid 8x256, batch 128": ["dataset=mnist", "model=mlp", "activation=sigmoid", "model.depth=8",
-                                           "model.width=256"],
+    "mnist mlp sigmoid 8x256, batch 128": [
+        "dataset=mnist",
+        "model=mlp",
+        "activation=sigmoid",
+        "model.depth=8",
+        "model.width=256",
+    ],
     "gurmukhi cnn 32-64-128 + 512-256-128, batch 64": ["dataset=gurmukhi", "model=cnn", "trainer.batch_size=64"],
 }
 
 
 def compose(overrides: list):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+    from runner.config.compose import compose as compose_config
+    from runner.config.validate import prepare
 
-    from runner.cli import conf_dir
-    from runner.config.schema import register
-    from runner.config.validate import validate
-
-    register()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
-        cfg = hydra_compose("config", overrides=overrides)
-    validate(cfg)
-    return cfg
+    return prepare(compose_config(overrides))
 
 
 def epoch_seconds(overrides: list, epochs: int) -> float:
@@ -63,8 +61,11 @@ def main() -> int:
         rows.append((name, off, on, 100 * (on - off) / off))
     import torch
 
-    dev = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else \
-        f"cpu ({torch.get_num_threads()} threads)"
+    dev = (
+        "cuda: " + torch.cuda.get_device_name()
+        if torch.cuda.is_available() and args.device != "cpu"
+        else f"cpu ({torch.get_num_threads()} threads)"
+    )
     print(f"probe cost per epoch (median of {args.epochs} epochs after a warm-up), {dev}")
     print(f"{'workload':48s} {'probes off':>11s} {'probes on':>11s} {'overhead':>9s}")
     for name, off, on, pct in rows:

@@ -5,6 +5,7 @@
 Only Hydra and OmegaConf are imported at module level, so `dlrun --help` and tab completion
 stay fast; torch, torchvision and matplotlib are imported inside the task.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,17 +18,25 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from runner.config.compose import conf_dir
 from runner.config.schema import register
 from runner.errors import CheckFailed, UserError
 from runner.messages import describe_error
 
 
-def conf_dir() -> Path:
-    """conf/ beside the package in a checkout or editable install; share/dlrun/conf otherwise."""
-    here = Path(__file__).resolve().parent.parent / "conf"
-    if here.is_dir():
-        return here
-    return Path(sys.prefix) / "share" / "dlrun" / "conf"
+def version_line() -> str:
+    """`dlrun --version`: dlrun's version with the versions of what it runs on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from runner import __version__
+
+    def of(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"dlrun {__version__} (torch {of('torch')}, hydra-core {of('hydra-core')}, Python {sys.version.split()[0]})"
 
 
 def _only_hydra_files(job_dir: Path) -> bool:
@@ -65,9 +74,12 @@ def main() -> None:
     debug = os.environ.get("HYDRA_FULL_ERROR") == "1" or bool(os.environ.get("DLRUN_DEBUG"))
     # Hydra prints its own multi-line reports unless told to raise; we raise and print one line.
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    if "--version" in sys.argv[1:]:  # Hydra would print its own version
+        print(version_line())
+        sys.exit(0)
     register()
-    app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)
     try:
+        app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)
         app()
         if _user_errors:
             raise _user_errors[-1]

@@ -1,5 +1,6 @@
 """What a run prints: a progress bar over epochs with one compact line per epoch and a final
 summary table on a terminal; the same lines, plain, when stdout is a pipe or a CI log."""
+
 from __future__ import annotations
 
 import sys
@@ -7,22 +8,17 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-
-def _fmt_loss(v) -> str:
-    return "-" if v is None else f"{v:.4g}"
-
-
-def _fmt_acc(v) -> str:
-    return "" if v is None else f" {100 * v:5.1f}%"
+from runner.formatting import number, percent, spread
+from runner.train.rows import SPLITS, EpochRow
 
 
-def epoch_line(row: dict, epochs: int) -> str:
+def epoch_line(row: EpochRow, epochs: int) -> str:
     width = len(str(epochs))
-    parts = [f"epoch {row['epoch']:>{width}}/{epochs}"]
-    for split in ("train", "val", "test"):
-        if f"{split}_loss" in row:
-            parts.append(f"{split} {_fmt_loss(row[f'{split}_loss'])}{_fmt_acc(row.get(f'{split}_acc'))}")
-    parts.append(f"{row['seconds']:.2f}s")
+    parts = [f"epoch {row.epoch:>{width}}/{epochs}"]
+    for split in row.measured():
+        acc = row.get(f"{split}_acc")
+        parts.append(f"{split} {number(row.get(f'{split}_loss'))}" + ("" if acc is None else f" {percent(acc, 1, 5)}"))
+    parts.append(f"{row.seconds:.2f}s")
     return "  ".join(parts)
 
 
@@ -48,16 +44,29 @@ class Reporter:
         for line in lines:
             self._print(line)
         if self.mode == "bar":
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
-            self._progress = Progress(TextColumn("[bold]epochs"), BarColumn(), MofNCompleteColumn(),
-                                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                                      console=self.console, transient=True)
+            self._progress = Progress(
+                TextColumn("[bold]epochs"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
             self._task = self._progress.add_task("train", total=self.epochs)
             self._progress.start()
 
-    def epoch(self, row: dict) -> None:
+    def epoch(self, row: EpochRow) -> None:
         line = epoch_line(row, self.epochs)
         if self._progress is not None:
             line = self.label + line
@@ -81,18 +90,19 @@ class Reporter:
         final, best = summary.get("final", {}), summary.get("best", {})
         std = summary.get("final_std") or {}  # trainer.replicas > 1: spread over the copies
         rows = []
-        for split in ("train", "val", "test"):
+        for split in SPLITS:
             if f"{split}_loss" not in final:
                 continue
-            acc = final.get(f"{split}_acc")
-            best_acc = best.get(f"{split}_acc")
-            best_txt = "" if best_acc is None else f"{100 * best_acc:.2f}% (epoch {best[f'{split}_acc_epoch']})"
-            acc_txt = "" if acc is None else f"{100 * acc:.2f}%"
-            if acc is not None and std.get(f"{split}_acc") is not None:
-                acc_txt = f"{100 * acc:.2f} ± {100 * std[f'{split}_acc']:.2f}%"
-            rows.append((split, _fmt_loss(final[f"{split}_loss"]), acc_txt, best_txt))
-        facts = [f"status {summary['status']}", f"{summary['params']:,} parameters",
-                 f"device {summary['device']}", f"{summary['wall_seconds']:.1f}s wall"]
+            acc, best_acc = final.get(f"{split}_acc"), best.get(f"{split}_acc")
+            best_txt = "" if best_acc is None else f"{percent(best_acc)} (epoch {best[f'{split}_acc_epoch']})"
+            acc_txt = "" if acc is None else spread(acc, std.get(f"{split}_acc"))
+            rows.append((split, number(final[f"{split}_loss"]), acc_txt, best_txt))
+        facts = [
+            f"status {summary['status']}",
+            f"{summary['params']:,} parameters",
+            f"device {summary['device']}",
+            f"{summary['wall_seconds']:.1f}s wall",
+        ]
         if summary.get("replicas", 1) > 1:
             facts.insert(2, f"mean of {summary['replicas']} replicas")
         if summary.get("precision", "fp32") != "fp32":
@@ -135,8 +145,7 @@ def print_table(title: str, columns: list, rows: list, mode: str = "auto") -> No
             table.add_row(*[str(v) for v in r])
         Console(highlight=False, markup=False).print(table)
         return
-    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(str(c))
-              for i, c in enumerate(columns)]
+    widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(str(c)) for i, c in enumerate(columns)]
     print(title, flush=True)
     print("  " + "  ".join(str(c).ljust(w) for c, w in zip(columns, widths)), flush=True)
     for r in rows:

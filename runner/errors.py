@@ -1,5 +1,6 @@
 """Errors that mean "the user asked for something we cannot do": the CLI prints them as one
 line and exits with code 2, without a traceback."""
+
 from __future__ import annotations
 
 from typing import Any

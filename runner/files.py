@@ -1,6 +1,7 @@
 """Writing the run's files so that a killed run never leaves one that looks finished:
 whole files are written to a temporary name and renamed; metrics.csv is appended and flushed
 one row at a time."""
+
 from __future__ import annotations
 
 import csv
@@ -87,12 +88,20 @@ class CsvAppender:
 
     def __init__(self, path: Path, columns: list):
         self.columns = list(columns)
-        self._f = open(path, "w", newline="", encoding="utf-8")
+        self._known = set(self.columns)
+        self._f = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - open for the run's length, closed by close()
         self._w = csv.writer(self._f, lineterminator="\n")
         self._w.writerow(self.columns)
         self._f.flush()
 
     def append(self, row: dict) -> None:
+        """Write one row; a key the file has no column for is an error, not a silent drop."""
+        unknown = [k for k in row if k not in self._known]
+        if unknown:
+            raise KeyError(
+                f"{Path(self._f.name).name} has no column {', '.join(map(repr, unknown))}; its columns: "
+                f"{', '.join(self.columns)}"
+            )
         self._w.writerow([_cell(row.get(c)) for c in self.columns])
         self._f.flush()
 

@@ -1,14 +1,13 @@
 """Turn Hydra's and OmegaConf's multi-line reports into one line that names the key, what was
 expected and what was given. Returns None for errors that are not about the user's input, so
 the CLI lets those show their traceback."""
+
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Optional
 
-_TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false",
-               "String": "a string"}
+_TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "String": "a string"}
 
 
 def _chain(ex: BaseException):
@@ -19,7 +18,7 @@ def _chain(ex: BaseException):
         ex = ex.__cause__ or ex.__context__
 
 
-def _schema_keys(type_name: str) -> Optional[list]:
+def _schema_keys(type_name: str) -> list | None:
     from runner.config import schema
 
     cls = getattr(schema, type_name, None)
@@ -46,7 +45,7 @@ def _omegaconf_line(ex) -> str:
 
 
 def _group_options(group: str) -> list:
-    from runner.cli import conf_dir
+    from runner.config.compose import conf_dir
 
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
 
@@ -62,9 +61,8 @@ def _missing_option_line(text: str) -> str:
     return text.strip().splitlines()[0]
 
 
-def describe_error(ex: BaseException) -> Optional[str]:
-    from hydra.errors import (HydraException, MissingConfigException,
-                              OverrideParseException)
+def describe_error(ex: BaseException) -> str | None:
+    from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
     from runner.errors import CheckFailed, UserError

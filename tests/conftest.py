@@ -1,5 +1,6 @@
 """Shared helpers: composing configs, writing tiny datasets in the real on-disk formats,
 running the `dlrun` entry point, and finding the offline dataset copies."""
+
 from __future__ import annotations
 
 import gzip
@@ -18,19 +19,12 @@ SHARED_DATASETS = Path(os.environ.get("DLRUN_SHARED_DATASETS", REPO.parent / "sh
 
 # ---------------------------------------------------------------- configs
 
+
 def compose(*overrides: str):
     """The config `dlrun <overrides>` would run with (Hydra's compose API, no run dir)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from runner.config.compose import compose as compose_config
 
-    from runner.cli import conf_dir
-    from runner.config.schema import register
-
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
-        return hydra_compose(config_name="config", overrides=list(overrides))
+    return compose_config(overrides)
 
 
 def train(tmp_path: Path, *overrides: str, name: str = "run") -> tuple[dict, Path]:
@@ -46,6 +40,7 @@ def train(tmp_path: Path, *overrides: str, name: str = "run") -> tuple[dict, Pat
 
 # ---------------------------------------------------------------- the CLI
 
+
 def dlrun_cmd() -> list:
     script = Path(sys.executable).with_name("dlrun")
     return [str(script)] if script.exists() else [sys.executable, "-m", "runner.cli"]
@@ -55,11 +50,13 @@ def run_dlrun(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
     full_env.pop("DLRUN_DEBUG", None)
-    return subprocess.run(dlrun_cmd() + list(args), cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        dlrun_cmd() + list(args), cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 # ---------------------------------------------------------------- tiny datasets in real formats
+
 
 def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:
     array = np.ascontiguousarray(array, dtype=np.uint8)
@@ -82,7 +79,7 @@ def class_images(n_per_class: int, classes: int, size: int, rng: np.random.Gener
     for k in range(classes):
         for _ in range(n_per_class):
             img = rng.integers(0, 60, size=(channels, size, size)).astype(np.uint8)
-            img[:, (k * band) % size:(k * band) % size + band, :] = 255
+            img[:, (k * band) % size : (k * band) % size + band, :] = 255
             xs.append(img)
             ys.append(k)
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
@@ -103,18 +100,18 @@ def write_cifar_pickles(root: Path, n_per_class: int = 4, seed: int = 0) -> Path
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True, exist_ok=True)
     names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    for i, batch in enumerate([f"data_batch_{j}" for j in range(1, 6)] + ["test_batch"]):
+    for batch in [f"data_batch_{j}" for j in range(1, 6)] + ["test_batch"]:
         x, y = class_images(n_per_class, 10, 32, rng, channels=3)
         with open(folder / batch, "wb") as f:
-            pickle.dump({"data": x.reshape(len(x), -1), "labels": y.tolist(),
-                         "batch_label": batch}, f)
+            pickle.dump({"data": x.reshape(len(x), -1), "labels": y.tolist(), "batch_label": batch}, f)
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump({"label_names": names, "num_vis": 3072}, f)
     return root
 
 
-def write_class_folders(root: Path, splits=("train", "val"), n_per_class: int = 12, classes: int = 10,
-                        size: int = 32, seed: int = 0) -> Path:
+def write_class_folders(
+    root: Path, splits=("train", "val"), n_per_class: int = 12, classes: int = 10, size: int = 32, seed: int = 0
+) -> Path:
     """1-bit images, alternating BMP and TIFF like the Gurmukhi digits."""
     from PIL import Image
 
@@ -143,6 +140,7 @@ def tiny_data(tmp_path: Path) -> Path:
 
 # ---------------------------------------------------------------- the offline copies
 
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The offline dataset copies laid out as downloads (prepare.py), or a skip saying why."""
@@ -158,6 +156,9 @@ def shared_data() -> Path:
 
     with open(dest / ".prepare.lock", "w") as lock:  # pytest-xdist workers prepare one at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
-        subprocess.run([sys.executable, str(prepare), str(dest), "--only", "mnist,fashion-mnist,gurmukhi"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(prepare), str(dest), "--only", "mnist,fashion-mnist,gurmukhi"],
+            check=True,
+            capture_output=True,
+        )
     return dest

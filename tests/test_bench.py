@@ -1,5 +1,6 @@
 """make bench runs end to end on the CPU and writes the table it promises (timings are not
 asserted: a benchmark measures, a test checks behaviour)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,15 +8,35 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import REPO
 
 
 def test_bench_writes_bench_csv(tmp_path, tiny_data):
-    res = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench.py"), "--device", "cpu", "--quick",
-                          "--only", "mnist_mlp", "--skip-grid", "--workers", "0", "--train-samples", "100",
-                          "--test-samples", "50", "--data-dir", str(tiny_data), "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "bench.py"),
+            "--device",
+            "cpu",
+            "--quick",
+            "--only",
+            "mnist_mlp",
+            "--skip-grid",
+            "--workers",
+            "0",
+            "--train-samples",
+            "100",
+            "--test-samples",
+            "50",
+            "--data-dir",
+            str(tiny_data),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     path = next(tmp_path.glob("*/bench.csv"))
     assert f"bench.csv: {path}" in res.stdout
@@ -29,24 +50,47 @@ def test_bench_writes_bench_csv(tmp_path, tiny_data):
     assert (df["train_samples"] == 100).all()
 
 
-@pytest.mark.parametrize("args,key", [
-    (["--device", "tpu"], "--device"),
-    (["--epochs", "0"], "--epochs"),
-    (["--workers", "0,x"], "--workers"),
-    (["--only", "imagenet"], "--only"),
-    (["--seeds", "0"], "--seeds"),
-])
+@pytest.mark.parametrize(
+    "args,key",
+    [
+        (["--device", "tpu"], "--device"),
+        (["--epochs", "0"], "--epochs"),
+        (["--workers", "0,x"], "--workers"),
+        (["--only", "imagenet"], "--only"),
+        (["--seeds", "0"], "--seeds"),
+    ],
+)
 def test_bench_refuses_bad_arguments_in_one_line(tmp_path, args, key):
-    res = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench.py"), *args, "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench.py"), *args, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.startswith(f"bench: {key}") and len(res.stderr.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())
 
 
 def test_bench_with_missing_data_leaves_no_result(tmp_path):
-    res = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench.py"), "--device", "cpu", "--only",
-                          "mnist_mlp", "--skip-grid", "--no-download", "--data-dir", str(tmp_path / "nothing"),
-                          "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "bench.py"),
+            "--device",
+            "cpu",
+            "--only",
+            "mnist_mlp",
+            "--skip-grid",
+            "--no-download",
+            "--data-dir",
+            str(tmp_path / "nothing"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr and "mnist" in res.stderr
     assert not list((tmp_path / "out").glob("*/bench.csv")) and not list((tmp_path / "out").glob("*"))

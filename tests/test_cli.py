@@ -1,12 +1,12 @@
 """The `dlrun` command as a user meets it: one clear line and a non-zero exit on bad input,
 no traceback, no run directory left behind; --help without importing torch."""
+
 from __future__ import annotations
 
 import subprocess
 import sys
 
 import pytest
-
 from conftest import run_dlrun
 
 
@@ -20,20 +20,23 @@ def assert_one_line_error(proc, *fragments):
         assert frag in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (["activation=swish"], ["activation=swish", "expected one of", "leaky_relu"]),
-    (["dataset=imagenet"], ["dataset=imagenet", "cifar10", "gurmukhi"]),
-    (["regularizer=[l1,foo]"], ["regularizer=foo", "dropout"]),
-    (["trainer.epochs=abc"], ["trainer.epochs", "expected an integer", "'abc'"]),
-    (["optimizer.lr=-1"], ["optimizer.lr", "> 0", "-1"]),
-    (["trainer.batch_size=0"], ["trainer.batch_size", ">= 1", "0"]),
-    (["dataset.colour=1"], ["dataset.colour", "unknown key", "val_size"]),
-    (["model.hidden=[64,"], ["cannot parse the override"]),
-    (["sweep=grid"], ["sweep=grid", "activation_x_depth"]),
-    (["sweep=depth", "sweep.max_depth=0"], ["sweep.max_depth", "an integer >= 1", "0"]),
-    (["model.depth=0"], ["model.depth", "integer >= 1"]),
-    (["sweep=depth_search", "sweep.depths=[2,0]"], ["sweep.depths", "integers >= 1"]),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["activation=swish"], ["activation=swish", "expected one of", "leaky_relu"]),
+        (["dataset=imagenet"], ["dataset=imagenet", "cifar10", "gurmukhi"]),
+        (["regularizer=[l1,foo]"], ["regularizer=foo", "dropout"]),
+        (["trainer.epochs=abc"], ["trainer.epochs", "expected an integer", "'abc'"]),
+        (["optimizer.lr=-1"], ["optimizer.lr", "> 0", "-1"]),
+        (["trainer.batch_size=0"], ["trainer.batch_size", ">= 1", "0"]),
+        (["dataset.colour=1"], ["dataset.colour", "unknown key", "val_size"]),
+        (["model.hidden=[64,"], ["cannot parse the override"]),
+        (["sweep=grid"], ["sweep=grid", "activation_x_depth"]),
+        (["sweep=depth", "sweep.max_depth=0"], ["sweep.max_depth", "an integer >= 1", "0"]),
+        (["model.depth=0"], ["model.depth", "integer >= 1"]),
+        (["sweep=depth_search", "sweep.depths=[2,0]"], ["sweep.depths", "integers >= 1"]),
+    ],
+)
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, fragments):
     proc = run_dlrun(*args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert_one_line_error(proc, *fragments)
@@ -43,24 +46,30 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, fragments):
 def test_missing_data_offline_names_dataset_path_and_remedy(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    proc = run_dlrun("dataset=mnist", f"data_dir={empty}", "dataset.download=false",
-                     f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    proc = run_dlrun(
+        "dataset=mnist",
+        f"data_dir={empty}",
+        "dataset.download=false",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
     assert_one_line_error(proc, "dataset mnist", str(empty / "MNIST" / "raw"), "data_dir=")
     assert not (tmp_path / "run").exists()
 
 
 def test_missing_folder_dataset_names_the_folder(tmp_path):
-    proc = run_dlrun("dataset=gurmukhi", f"data_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}",
-                     cwd=tmp_path)
+    proc = run_dlrun("dataset=gurmukhi", f"data_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert_one_line_error(proc, "dataset gurmukhi", str(tmp_path / "gurmukhi" / "train"))
 
 
 def test_help_lists_groups_without_importing_torch(tmp_path):
-    code = ("import sys; sys.argv = ['dlrun', '--help']\n"
-            "from runner.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('torch', 'torchvision', 'matplotlib', 'pandas') if m in sys.modules]\n"
-            "print('HEAVY:', heavy)\n")
+    code = (
+        "import sys; sys.argv = ['dlrun', '--help']\n"
+        "from runner.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'torchvision', 'matplotlib', 'pandas') if m in sys.modules]\n"
+        "print('HEAVY:', heavy)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY: []" in proc.stdout

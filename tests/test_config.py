@@ -1,12 +1,13 @@
 """Every option of every group composes and validates; types and ranges are enforced."""
+
 from __future__ import annotations
 
 import pytest
 import torch
+from conftest import compose
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
-from conftest import compose
-from runner.cli import conf_dir
+from runner.config.compose import conf_dir
 from runner.config.validate import prepare, validate
 from runner.errors import ConfigError
 
@@ -74,24 +75,28 @@ def test_wrong_types_and_keys_fail_at_composition():
     assert any(isinstance(c, ValidationError) for c in _chain(e.value))
     with pytest.raises(Exception) as e:
         compose("dataset.nonsense=1")
-    assert any(isinstance(c, (ConfigKeyError, ConfigAttributeError)) and "'nonsense' not in" in str(c)
-               for c in _chain(e.value))
+    assert any(
+        isinstance(c, (ConfigKeyError, ConfigAttributeError)) and "'nonsense' not in" in str(c) for c in _chain(e.value)
+    )
 
 
-@pytest.mark.parametrize("override,key", [
-    ("optimizer.lr=-1", "optimizer.lr"),
-    ("trainer.batch_size=0", "trainer.batch_size"),
-    ("trainer.epochs=0", "trainer.epochs"),
-    ("regularizer.dropout=1.0", "regularizer.dropout"),
-    ("regularizer.l2=-0.1", "regularizer.l2"),
-    ("dataset.val_size=2.5", "dataset.val_size"),
-    ("dataset.train_fraction=0", "dataset.train_fraction"),
-    ("dataset.holdout=1", "dataset.holdout"),
-    ("activation.name=swish", "activation.name"),
-    ("device=gpu", "device"),
-    ("trainer.progress=loud", "trainer.progress"),
-    ("model.conv=[4]", "model.conv"),  # the MLP has no conv layers
-])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("optimizer.lr=-1", "optimizer.lr"),
+        ("trainer.batch_size=0", "trainer.batch_size"),
+        ("trainer.epochs=0", "trainer.epochs"),
+        ("regularizer.dropout=1.0", "regularizer.dropout"),
+        ("regularizer.l2=-0.1", "regularizer.l2"),
+        ("dataset.val_size=2.5", "dataset.val_size"),
+        ("dataset.train_fraction=0", "dataset.train_fraction"),
+        ("dataset.holdout=1", "dataset.holdout"),
+        ("activation.name=swish", "activation.name"),
+        ("device=gpu", "device"),
+        ("trainer.progress=loud", "trainer.progress"),
+        ("model.conv=[4]", "model.conv"),  # the MLP has no conv layers
+    ],
+)
 def test_out_of_range_values_name_their_key(override, key):
     with pytest.raises(ConfigError) as e:
         validate(compose(override))
@@ -115,9 +120,15 @@ EXPERIMENTS = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
 
 
 def test_reference_experiments_exist():
-    assert set(EXPERIMENTS) >= {"cnn_activations_cifar10", "cnn_depth_cifar10", "mlp_activations_cifar10",
-                                "gradcheck_gurmukhi_cnn", "gradcheck_models", "scratch_mnist",
-                                "regularization_gurmukhi"}
+    assert set(EXPERIMENTS) >= {
+        "cnn_activations_cifar10",
+        "cnn_depth_cifar10",
+        "mlp_activations_cifar10",
+        "gradcheck_gurmukhi_cnn",
+        "gradcheck_models",
+        "scratch_mnist",
+        "regularization_gurmukhi",
+    }
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -159,7 +170,8 @@ def test_halving_taper_and_its_limit():
 def test_head_activation_adds_activation_and_dropout_after_the_output_layer():
     from runner.models import build_model
 
-    net = build_model(compose("model.hidden=[]", "model.head_activation=true", "regularizer.dropout=0.25"),
-                      (1, 28, 28), 10)
+    net = build_model(
+        compose("model.hidden=[]", "model.head_activation=true", "regularizer.dropout=0.25"), (1, 28, 28), 10
+    )
     assert [type(m).__name__ for m in net.head_post] == ["ReLU", "Dropout"]
     assert (net.eval()(torch.randn(4, 1, 28, 28)) >= 0).all()

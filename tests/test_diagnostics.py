@@ -1,4 +1,5 @@
 """Per-layer probes, the vanishing-gradient verdict, and their files and plots."""
+
 from __future__ import annotations
 
 import json
@@ -8,15 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import compose, train
+
 from runner.train.probes import LAYER_COLUMNS, weight_layers
 from runner.train.verdict import describe, vanishing_verdict
 
 
 def test_layers_csv_for_mlp(tmp_path, tiny_data):
-    s, run = train(tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "model.hidden=[16,8]", "trainer.epochs=3",
-                   "activation=tanh")
+    s, run = train(
+        tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "model.hidden=[16,8]", "trainer.epochs=3", "activation=tanh"
+    )
     df = pd.read_csv(run / "layers.csv")
     assert list(df.columns) == LAYER_COLUMNS
     assert df["layer"].tolist()[:3] == ["fc1", "fc2", "out"] and len(df) == 9
@@ -33,8 +35,16 @@ def test_layers_csv_for_mlp(tmp_path, tiny_data):
 
 
 def test_layers_csv_for_cnn_names_conv_layers(tmp_path, tiny_data):
-    _, run = train(tmp_path, "dataset=gurmukhi", f"data_dir={tiny_data}", "model=cnn", "model.conv=[4,8]",
-                   "model.hidden=[16]", "trainer.epochs=1", "activation=relu")
+    _, run = train(
+        tmp_path,
+        "dataset=gurmukhi",
+        f"data_dir={tiny_data}",
+        "model=cnn",
+        "model.conv=[4,8]",
+        "model.hidden=[16]",
+        "trainer.epochs=1",
+        "activation=relu",
+    )
     df = pd.read_csv(run / "layers.csv")
     assert df["layer"].tolist() == ["conv1", "conv2", "fc1", "out"]
     assert df["kind"].tolist() == ["conv", "conv", "fc", "fc"]
@@ -57,8 +67,14 @@ def test_grad_norm_and_weight_change_are_exact(tiny_data):
     from runner.train.loop import Trainer
     from runner.train.probes import LayerProbes
 
-    cfg = compose("dataset=mnist", f"data_dir={tiny_data}", "model.hidden=[8]", "trainer.batch_size=100000",
-                  "optimizer=sgd", "optimizer.momentum=0")
+    cfg = compose(
+        "dataset=mnist",
+        f"data_dir={tiny_data}",
+        "model.hidden=[8]",
+        "trainer.batch_size=100000",
+        "optimizer=sgd",
+        "optimizer.momentum=0",
+    )
     prepare(cfg)
     data = dd.load(cfg.dataset, tiny_data, 0, torch.device("cpu"))
     torch.manual_seed(0)
@@ -66,7 +82,7 @@ def test_grad_norm_and_weight_change_are_exact(tiny_data):
     reference = build_model(cfg, data.input_shape, 10)
     reference.load_state_dict(model.state_dict())
     probes = LayerProbes(model, data.splits["train"].x[:16], 0.99)
-    Trainer(model, data, cfg, torch.device("cpu"), 0, probes).epoch(1)
+    Trainer(model, data, cfg, torch.device("cpu"), 0, probes).train_epoch(1)
     rows = probes.epoch_rows(1)
     train_split = data.splits["train"]
     batch_loss(reference(train_split.x), train_split.y, True).backward()
@@ -88,14 +104,15 @@ def test_saturation_counts_saturated_units():
 def _rows(epochs: int, first: float, last: float, change: float) -> list:
     rows = []
     for e in range(1, epochs + 1):
-        rows += [{"epoch": e, "layer": "fc1", "grad_norm": first, "weight_change": change},
-                 {"epoch": e, "layer": "fc2", "grad_norm": (first * last) ** 0.5, "weight_change": change},
-                 {"epoch": e, "layer": "out", "grad_norm": last, "weight_change": change}]
+        rows += [
+            {"epoch": e, "layer": "fc1", "grad_norm": first, "weight_change": change},
+            {"epoch": e, "layer": "fc2", "grad_norm": (first * last) ** 0.5, "weight_change": change},
+            {"epoch": e, "layer": "out", "grad_norm": last, "weight_change": change},
+        ]
     return rows
 
 
-CFG = types.SimpleNamespace(ratio=1e-3, window=5, min_improvement=0.01, min_weight_change=0.01,
-                            max_loss_fraction=0.25)
+CFG = types.SimpleNamespace(ratio=1e-3, window=5, min_improvement=0.01, min_weight_change=0.01, max_loss_fraction=0.25)
 
 
 def test_verdict_vanishing_when_ratio_small_and_loss_flat():
@@ -138,21 +155,31 @@ def test_verdict_window_and_short_runs():
     assert v["evidence"]["window"] == 2 and v["vanishing_gradients"] is True
     one = vanishing_verdict(_rows(1, 1e-5, 1.0, 0.5), [2.3], CFG)
     assert one["evidence"]["loss_improvement"] is None and one["vanishing_gradients"] is False
-    assert "one epoch" in describe({"vanishing_gradients": False, "vanishing_evidence": {**one["evidence"],
-                                                                                          "thresholds": one["thresholds"]}})
+    assert "one epoch" in describe(
+        {"vanishing_gradients": False, "vanishing_evidence": {**one["evidence"], "thresholds": one["thresholds"]}}
+    )
 
 
 def test_verdict_thresholds_are_config_keys():
-    strict = types.SimpleNamespace(ratio=1e-6, window=5, min_improvement=0.01, min_weight_change=0.01,
-                                   max_loss_fraction=0.25)
+    strict = types.SimpleNamespace(
+        ratio=1e-6, window=5, min_improvement=0.01, min_weight_change=0.01, max_loss_fraction=0.25
+    )
     rows, losses = _rows(10, 1e-5, 1.0, 0.5), [2.3] * 10
     assert vanishing_verdict(rows, losses, CFG)["vanishing_gradients"] is True
     assert vanishing_verdict(rows, losses, strict)["vanishing_gradients"] is False
 
 
 def test_deep_sigmoid_network_is_flagged_and_relu_is_not(tmp_path, tiny_data):
-    common = ("dataset=mnist", f"data_dir={tiny_data}", "model.depth=8", "model.width=32", "trainer.epochs=6",
-              "trainer.batch_size=32", "optimizer=sgd", "optimizer.lr=0.01")
+    common = (
+        "dataset=mnist",
+        f"data_dir={tiny_data}",
+        "model.depth=8",
+        "model.width=32",
+        "trainer.epochs=6",
+        "trainer.batch_size=32",
+        "optimizer=sgd",
+        "optimizer.lr=0.01",
+    )
     sig, run = train(tmp_path, *common, "activation=sigmoid", name="sigmoid")
     relu, _ = train(tmp_path, *common, "activation=relu", "init=kaiming", name="relu")
     assert sig["vanishing_gradients"] is True, sig["vanishing_evidence"]

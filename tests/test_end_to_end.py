@@ -1,4 +1,5 @@
 """`dlrun` end to end on tiny data: the run directory holds the files the README promises."""
+
 from __future__ import annotations
 
 import csv
@@ -7,7 +8,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import run_dlrun, train
 
 METRICS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds"]
@@ -24,18 +24,28 @@ def assert_png(path):
     assert data.startswith(PNG) and len(data) > 5000, path
 
 
-@pytest.mark.parametrize("dataset,model_args", [
-    ("mnist", ["model=mlp", "model.hidden=[16]", "dataset.val_size=0.2"]),
-    ("gurmukhi", ["model=cnn", "model.conv=[4,8]", "model.hidden=[16]"]),
-    ("cifar10", ["model=cnn", "model.conv=[4,8]", "model.hidden=[16]"]),
-])
+@pytest.mark.parametrize(
+    "dataset,model_args",
+    [
+        ("mnist", ["model=mlp", "model.hidden=[16]", "dataset.val_size=0.2"]),
+        ("gurmukhi", ["model=cnn", "model.conv=[4,8]", "model.hidden=[16]"]),
+        ("cifar10", ["model=cnn", "model.conv=[4,8]", "model.hidden=[16]"]),
+    ],
+)
 def test_classification_run_writes_every_file(tmp_path, tiny_data, dataset, model_args):
     run = tmp_path / "run"
-    proc = run_dlrun(f"dataset={dataset}", *model_args, "trainer.epochs=2", "trainer.batch_size=16",
-                     f"data_dir={tiny_data}", f"hydra.run.dir={run}", cwd=tmp_path)
+    proc = run_dlrun(
+        f"dataset={dataset}",
+        *model_args,
+        "trainer.epochs=2",
+        "trainer.batch_size=16",
+        f"data_dir={tiny_data}",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "epoch 2/2" in proc.stdout and "Traceback" not in proc.stderr
-    assert header(run / "metrics.csv")[:len(METRICS)] == METRICS
+    assert header(run / "metrics.csv")[: len(METRICS)] == METRICS
     m = pd.read_csv(run / "metrics.csv")
     assert m["epoch"].tolist() == [1, 2]
     assert m["test_acc"].between(0, 1).all() and (m["seconds"] > 0).all()
@@ -56,11 +66,19 @@ def test_classification_run_writes_every_file(tmp_path, tiny_data, dataset, mode
 
 def test_function_run_writes_predictions(tmp_path):
     run = tmp_path / "run"
-    proc = run_dlrun("dataset=function", "dataset.fn=sin_plus_x", "model.hidden=[16,16]", "trainer.epochs=3",
-                     "dataset.n_train=200", "dataset.val_size=0.1", f"hydra.run.dir={run}", cwd=tmp_path)
+    proc = run_dlrun(
+        "dataset=function",
+        "dataset.fn=sin_plus_x",
+        "model.hidden=[16,16]",
+        "trainer.epochs=3",
+        "dataset.n_train=200",
+        "dataset.val_size=0.1",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     m = pd.read_csv(run / "metrics.csv")
-    assert list(m.columns[:len(METRICS)]) == METRICS
+    assert list(m.columns[: len(METRICS)]) == METRICS
     assert m["train_acc"].isna().all() and m["test_loss"].notna().all(), "accuracy is blank for regression"
     pred = pd.read_csv(run / "predictions.csv")
     assert list(pred.columns) == ["x", "y_true", "y_pred"]
@@ -72,8 +90,14 @@ def test_function_run_writes_predictions(tmp_path):
 
 
 def test_same_seed_same_metrics_on_cpu(tmp_path):
-    args = ("dataset=function", "model.hidden=[8,8]", "trainer.epochs=3", "regularizer=[l2,dropout]",
-            "dataset.n_train=256", "seed=11")
+    args = (
+        "dataset=function",
+        "model.hidden=[8,8]",
+        "trainer.epochs=3",
+        "regularizer=[l2,dropout]",
+        "dataset.n_train=256",
+        "seed=11",
+    )
     a, da = train(tmp_path, *args, name="a")
     b, db = train(tmp_path, *args, name="b")
     c, dc = train(tmp_path, *args[:-1], "seed=12", name="c")
@@ -84,8 +108,16 @@ def test_same_seed_same_metrics_on_cpu(tmp_path):
 
 
 def test_training_learns_and_penalty_is_logged(tmp_path, tiny_data):
-    s, run = train(tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "model.hidden=[32]", "trainer.epochs=8",
-                   "trainer.batch_size=16", "regularizer=l1", "regularizer.l1=1e-5")
+    s, run = train(
+        tmp_path,
+        "dataset=mnist",
+        f"data_dir={tiny_data}",
+        "model.hidden=[32]",
+        "trainer.epochs=8",
+        "trainer.batch_size=16",
+        "regularizer=l1",
+        "regularizer.l1=1e-5",
+    )
     m = pd.read_csv(run / "metrics.csv")
     assert m["test_acc"].iloc[-1] >= 0.9, "the tiny banded digits are easy"
     assert (m["penalty"] > 0).all() and m["lr"].eq(1e-3).all()
@@ -93,8 +125,16 @@ def test_training_learns_and_penalty_is_logged(tmp_path, tiny_data):
 
 @pytest.mark.parametrize("mode", ["running", "full"])
 def test_train_metrics_modes(tmp_path, tiny_data, mode):
-    s, run = train(tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "model.hidden=[8]", "trainer.epochs=1",
-                   f"trainer.train_metrics={mode}", "regularizer=dropout", "regularizer.dropout=0.5")
+    s, run = train(
+        tmp_path,
+        "dataset=mnist",
+        f"data_dir={tiny_data}",
+        "model.hidden=[8]",
+        "trainer.epochs=1",
+        f"trainer.train_metrics={mode}",
+        "regularizer=dropout",
+        "regularizer.dropout=0.5",
+    )
     # confusion_train.csv is the trained model in eval mode on the whole train split: exactly what
     # `full` reports for the last epoch, and not what the running mean under dropout reports
     table = pd.read_csv(run / "confusion_train.csv", index_col=0).to_numpy()
@@ -106,8 +146,9 @@ def test_train_metrics_modes(tmp_path, tiny_data, mode):
 
 
 def test_divergence_is_recorded_not_crashed(tmp_path):
-    s, run = train(tmp_path, "dataset=function", "optimizer=sgd", "optimizer.lr=50", "trainer.epochs=5",
-                   "model.hidden=[32,32]")
+    s, run = train(
+        tmp_path, "dataset=function", "optimizer=sgd", "optimizer.lr=50", "trainer.epochs=5", "model.hidden=[32,32]"
+    )
     assert s["status"] == "diverged"
     losses = pd.read_csv(run / "metrics.csv")["train_loss"].to_numpy()
     assert len(losses) == s["epochs_run"] < 5, "training stops at the first non-finite loss"

@@ -1,4 +1,5 @@
 """The file contract: atomic writes, flushed rows, JSON without NaN, plots rendered from files."""
+
 from __future__ import annotations
 
 import json
@@ -32,11 +33,17 @@ def test_json_turns_non_finite_numbers_into_null(tmp_path):
 
 
 def test_render_run_from_files_alone(tmp_path):
-    write_csv(tmp_path / "metrics.csv", ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"],
-              [[e, 1 / e, 0.5 + e / 20, 1.2 / e, 0.45 + e / 20, 0.1] for e in range(1, 6)])
+    write_csv(
+        tmp_path / "metrics.csv",
+        ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"],
+        [[e, 1 / e, 0.5 + e / 20, 1.2 / e, 0.45 + e / 20, 0.1] for e in range(1, 6)],
+    )
     classes = ["T-shirt/top", "Trouser", "Bag"]
-    write_csv(tmp_path / "confusion_test.csv", ["true\\pred"] + classes,
-              [["T-shirt/top", 8, 1, 1], ["Trouser", 0, 10, 0], ["Bag", 2, 0, 8]])
+    write_csv(
+        tmp_path / "confusion_test.csv",
+        ["true\\pred"] + classes,
+        [["T-shirt/top", 8, 1, 1], ["Trouser", 0, 10, 0], ["Bag", 2, 0, 8]],
+    )
     made = render_run(tmp_path)
     assert sorted(p.name for p in made) == ["confusion_test.png", "curves.png"]
     for p in made:
@@ -49,3 +56,23 @@ def test_csv_cells_from_numpy_values_are_plain_numbers(tmp_path):
 
     write_csv(tmp_path / "n.csv", ["a", "b", "c"], [[np.float64(0.25), np.int64(3), np.float32(0.5)]])
     assert (tmp_path / "n.csv").read_text().splitlines()[1] == "0.25,3,0.5"
+
+
+def test_report_html_is_real_markdown_with_embedded_images(tmp_path):
+    from runner.report.html import markdown_to_html
+
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "curves.png").write_bytes(b"\x89PNG fake")
+    md = "\n".join([
+        "# Run <x>", "", "### Third level", "", "1. first", "2. second", "",
+        "- see [the docs](https://example.org/a_(b)) and `code`", "",
+        "| split | a<b |", "|---|---|", "| test | x & y |", "",
+        "![curves](plots/curves.png)", "![gone](plots/gone.png)",
+    ])  # fmt: skip
+    page = markdown_to_html(md, tmp_path, title="t")
+    assert "<h1>Run &lt;x&gt;</h1>" in page and "<h3>Third level</h3>" in page
+    assert "<ol>\n<li>first</li>\n<li>second</li>\n</ol>" in page
+    assert '<a href="https://example.org/a_(b)">the docs</a>' in page and "<code>code</code>" in page
+    assert "<th>a&lt;b</th>" in page and "<td>x &amp; y</td>" in page
+    assert 'src="data:image/png;base64,iVBORyBmYWtl"' in page  # embedded from the file beside it
+    assert 'src="plots/gone.png"' in page  # a missing image keeps its path

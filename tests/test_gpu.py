@@ -1,20 +1,28 @@
 """CUDA paths. Skipped without a CUDA device; run on a GPU machine before calling a GPU
 feature done."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 import torch
-
 from conftest import train
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 
 def test_data_lives_on_the_gpu_and_runs_repeat(tmp_path, tiny_data):
-    args = ("dataset=mnist", f"data_dir={tiny_data}", "model=cnn", "model.conv=[8,16]", "model.hidden=[32]",
-            "trainer.epochs=3", "trainer.batch_size=16", "device=cuda", "seed=3")
+    args = (
+        "dataset=mnist",
+        f"data_dir={tiny_data}",
+        "model=cnn",
+        "model.conv=[8,16]",
+        "model.hidden=[32]",
+        "trainer.epochs=3",
+        "trainer.batch_size=16",
+        "device=cuda",
+        "seed=3",
+    )
     a, da = train(tmp_path, *args, name="a")
     b, db = train(tmp_path, *args, name="b")
     assert a["device"].startswith("cuda") and a["status"] == "ok"
@@ -25,6 +33,7 @@ def test_data_lives_on_the_gpu_and_runs_repeat(tmp_path, tiny_data):
 
 def test_device_data_is_normalised_on_the_device(tiny_data):
     from conftest import compose
+
     from runner.data.device import load
 
     cfg = compose("dataset=mnist", f"data_dir={tiny_data}")
@@ -35,17 +44,39 @@ def test_device_data_is_normalised_on_the_device(tiny_data):
 
 # the split below leaves a last, smaller batch (90 training samples, batch 16): two graphs
 GRAPH_CASES = [
-    ("model=mlp", "model.hidden=[64,32]", "regularizer=[l1,l2,batchnorm]", "regularizer.l1=1e-5",
-     "regularizer.l2=1e-4", "optimizer=adam"),
-    ("model=cnn", "model.conv=[8,16]", "model.hidden=[32]", "regularizer=[l2,batchnorm]", "regularizer.l2=1e-4",
-     "optimizer=sgd", "optimizer.lr=0.05"),
+    (
+        "model=mlp",
+        "model.hidden=[64,32]",
+        "regularizer=[l1,l2,batchnorm]",
+        "regularizer.l1=1e-5",
+        "regularizer.l2=1e-4",
+        "optimizer=adam",
+    ),
+    (
+        "model=cnn",
+        "model.conv=[8,16]",
+        "model.hidden=[32]",
+        "regularizer=[l2,batchnorm]",
+        "regularizer.l2=1e-4",
+        "optimizer=sgd",
+        "optimizer.lr=0.05",
+    ),
 ]
 
 
 @pytest.mark.parametrize("model_args", GRAPH_CASES)
 def test_cuda_graph_gives_the_eager_metrics(tmp_path, tiny_data, model_args):
-    args = ("dataset=mnist", f"data_dir={tiny_data}", "dataset.subsample=100", "dataset.val_size=10",
-            "trainer.epochs=4", "trainer.batch_size=16", "device=cuda", "seed=2", *model_args)
+    args = (
+        "dataset=mnist",
+        f"data_dir={tiny_data}",
+        "dataset.subsample=100",
+        "dataset.val_size=10",
+        "trainer.epochs=4",
+        "trainer.batch_size=16",
+        "device=cuda",
+        "seed=2",
+        *model_args,
+    )
     graph, dg = train(tmp_path, *args, name="graph")
     eager, de = train(tmp_path, *args, "trainer.cuda_graph=off", name="eager")
     assert graph["cuda_graph"].startswith("on (2 graphs"), graph["cuda_graph"]
@@ -58,14 +89,22 @@ def test_cuda_graph_gives_the_eager_metrics(tmp_path, tiny_data, model_args):
 
 
 def test_log_steps_falls_back_to_eager_and_says_why(tmp_path, tiny_data):
-    s, _ = train(tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "trainer.epochs=1", "device=cuda",
-                 "trainer.log_steps=true")
+    s, _ = train(
+        tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "trainer.epochs=1", "device=cuda", "trainer.log_steps=true"
+    )
     assert s["status"] == "ok" and s["cuda_graph"].startswith("off: trainer.log_steps")
 
 
 def test_replicas_and_bf16_on_cuda(tmp_path, tiny_data):
-    args = ("dataset=mnist", f"data_dir={tiny_data}", "model=mlp", "model.hidden=[32]", "trainer.epochs=2",
-            "device=cuda", "seed=4")
+    args = (
+        "dataset=mnist",
+        f"data_dir={tiny_data}",
+        "model=mlp",
+        "model.hidden=[32]",
+        "trainer.epochs=2",
+        "device=cuda",
+        "seed=4",
+    )
     one, d1 = train(tmp_path, *args, name="one")
     many, d3 = train(tmp_path, *args, "trainer.replicas=3", name="many")
     assert many["cuda_graph"].startswith("on")

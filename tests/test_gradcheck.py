@@ -1,12 +1,13 @@
 """Gradient checking: passes on correct models of every kind, fails on a planted bug."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 import torch
 import torch.nn as nn
-
 from conftest import compose, run_dlrun
+
 from runner.config.validate import prepare
 from runner.errors import CheckFailed
 from runner.train.gradcheck import check_gradients, fix_dropout_masks, run_gradcheck
@@ -66,15 +67,23 @@ def test_fixed_dropout_mask_makes_the_loss_deterministic():
     assert (net[1].mask == 0).any() and (net[1].mask == 2).any()
 
 
-@pytest.mark.parametrize("overrides", [
-    ["model=mlp", "activation=sigmoid"],
-    ["model=mlp", "regularizer=[l1,l2,dropout]", "activation=tanh"],
-    ["model=mlp", "regularizer=batchnorm", "activation=gelu"],
-    ["model=cnn", "model.conv=[4,8]", "model.hidden=[16]"],
-    ["model=cnn", "model.conv=[4,8]", "model.hidden=[16]", "regularizer=[l1,l2,dropout,batchnorm]",
-     "activation=leaky_relu"],
-    ["dataset=function", "model.hidden=[8,8]", "activation=elu", "regularizer=[l2,dropout]"],
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model=mlp", "activation=sigmoid"],
+        ["model=mlp", "regularizer=[l1,l2,dropout]", "activation=tanh"],
+        ["model=mlp", "regularizer=batchnorm", "activation=gelu"],
+        ["model=cnn", "model.conv=[4,8]", "model.hidden=[16]"],
+        [
+            "model=cnn",
+            "model.conv=[4,8]",
+            "model.hidden=[16]",
+            "regularizer=[l1,l2,dropout,batchnorm]",
+            "activation=leaky_relu",
+        ],
+        ["dataset=function", "model.hidden=[8,8]", "activation=elu", "regularizer=[l2,dropout]"],
+    ],
+)
 def test_gradcheck_passes_on_every_model_kind(tmp_path, tiny_data, overrides):
     dataset = [] if any(o.startswith("dataset=") for o in overrides) else ["dataset=gurmukhi"]
     cfg = compose("task=gradcheck", f"data_dir={tiny_data}", "trainer.progress=quiet", *dataset, *overrides)
@@ -92,8 +101,9 @@ def test_gradcheck_task_reports_failure(tmp_path, tiny_data, monkeypatch):
     import runner.models.layers as layers
 
     monkeypatch.setattr(layers, "activation", lambda cfg: PlantedReLU(1.5))  # every hidden activation
-    cfg = compose("task=gradcheck", f"data_dir={tiny_data}", "dataset=gurmukhi", "model.hidden=[16]",
-                  "trainer.progress=quiet")
+    cfg = compose(
+        "task=gradcheck", f"data_dir={tiny_data}", "dataset=gurmukhi", "model.hidden=[16]", "trainer.progress=quiet"
+    )
     prepare(cfg)
     with pytest.raises(CheckFailed, match="gradcheck failed: max relative error"):
         run_gradcheck(cfg, tmp_path / "run")
@@ -101,8 +111,16 @@ def test_gradcheck_task_reports_failure(tmp_path, tiny_data, monkeypatch):
 
 
 def test_gradcheck_cli_exit_code_and_table(tmp_path, tiny_data):
-    proc = run_dlrun("task=gradcheck", "dataset=gurmukhi", "model=cnn", "model.conv=[4]", "model.hidden=[8]",
-                     "regularizer=[l1,l2,dropout]", f"data_dir={tiny_data}", f"hydra.run.dir={tmp_path / 'r'}",
-                     cwd=tmp_path)
+    proc = run_dlrun(
+        "task=gradcheck",
+        "dataset=gurmukhi",
+        "model=cnn",
+        "model.conv=[4]",
+        "model.hidden=[8]",
+        "regularizer=[l1,l2,dropout]",
+        f"data_dir={tiny_data}",
+        f"hydra.run.dir={tmp_path / 'r'}",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "gradcheck passed" in proc.stdout and "conv1" in proc.stdout and "max rel. error" in proc.stdout

@@ -1,4 +1,5 @@
 """Each loader reads tiny files written here in the real on-disk formats."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,8 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import class_images, compose, write_cifar_pickles, write_class_folders, write_idx, write_mnist
+
 from runner.data import folders
 from runner.data.idx import read_idx
 from runner.data.sources import load_raw
@@ -51,7 +52,7 @@ def test_cifar_pickles(tmp_path):
     assert raw.classes[0] == "airplane" and raw.classes[-1] == "truck"
     # the pixel layout survives: class k lit the k-th band of rows in every channel
     k = int(y[0])
-    assert (x[0][:, 3 * k:3 * k + 3, :] == 255).all()
+    assert (x[0][:, 3 * k : 3 * k + 3, :] == 255).all()
 
 
 def test_cifar_class_folders_when_no_pickles(tmp_path):
@@ -61,8 +62,12 @@ def test_cifar_class_folders_when_no_pickles(tmp_path):
     for split in ("train", "test"):
         x, y = class_images(2, 10, 32, rng, channels=3)
         for i, (img, label) in enumerate(zip(x, y)):
-            d = tmp_path / "cifar10" / split / ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
-                                                 "horse", "ship", "truck"][label]
+            d = (
+                tmp_path
+                / "cifar10"
+                / split
+                / ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"][label]
+            )
             d.mkdir(parents=True, exist_ok=True)
             Image.fromarray(img.transpose(1, 2, 0)).save(d / f"{i:04d}.png")
     raw = load_raw(dataset_cfg("dataset=cifar10", "dataset.download=false"), tmp_path, 0)
@@ -81,7 +86,7 @@ def test_gurmukhi_folders_bmp_and_tiff(tmp_path):
     # BMP and TIFF decode alike: class k has its band lit in both formats
     for i in range(len(y)):
         band = int(y[i]) * 3
-        assert (x[i, 0, band:band + 3] == 255).all()
+        assert (x[i, 0, band : band + 3] == 255).all()
     assert {p.suffix for p in (root / "train" / "0").iterdir()} == {".bmp", ".tiff"}
 
 
@@ -147,9 +152,15 @@ def test_folder_class_count_must_match(tmp_path):
 
 def test_any_folder_dataset_with_resize(tmp_path):
     write_class_folders(tmp_path / "shapes", splits=("train", "test"), n_per_class=2, classes=3, size=20)
-    cfg = dataset_cfg("dataset=gurmukhi", "dataset.name=shapes", "dataset.folder=shapes",
-                      "dataset.test_folder=test", "dataset.num_classes=3", "dataset.image_size=[16,16]",
-                      "dataset.channels=3")
+    cfg = dataset_cfg(
+        "dataset=gurmukhi",
+        "dataset.name=shapes",
+        "dataset.folder=shapes",
+        "dataset.test_folder=test",
+        "dataset.num_classes=3",
+        "dataset.image_size=[16,16]",
+        "dataset.channels=3",
+    )
     raw = load_raw(cfg, tmp_path, 0)
     assert raw.splits["train"][0].shape == (6, 3, 16, 16)
     assert raw.splits["test"][0].shape == (6, 3, 16, 16)
@@ -163,8 +174,9 @@ def test_missing_torchvision_files_without_download(tmp_path):
 
 
 def test_function_dataset(tmp_path):
-    raw = load_raw(dataset_cfg("dataset=function", "dataset.fn=sign_sin", "dataset.n_train=64",
-                               "dataset.n_test=16"), tmp_path, 3)
+    raw = load_raw(
+        dataset_cfg("dataset=function", "dataset.fn=sign_sin", "dataset.n_train=64", "dataset.n_test=16"), tmp_path, 3
+    )
     x, y = raw.splits["train"]
     assert x.shape == (64, 1) and y.shape == (64, 1)
     assert x.min() >= -1 and x.max() <= 1

@@ -1,11 +1,12 @@
 """Model shapes, regularization layers, initialisation, and the L1/L2 penalties by hand."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn as nn
-
 from conftest import compose
+
 from runner.models import build_model, count_params
 from runner.train.penalties import l1_penalty, l2_penalty, penalized_weights, penalty
 
@@ -20,10 +21,17 @@ def test_default_cnn_structure_and_parameter_count():
     linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
     assert [c.out_channels for c in convs] == [32, 64, 128]
     assert all(c.kernel_size == (3, 3) for c in convs)
-    assert [l.out_features for l in linears] == [512, 256, 128, 10]
+    assert [layer.out_features for layer in linears] == [512, 256, 128, 10]
     assert linears[0].in_features == 128 * 4 * 4  # three 2x2 pools: 32 -> 4
-    expected = (3 * 9 * 32 + 32) + (32 * 9 * 64 + 64) + (64 * 9 * 128 + 128) \
-        + (2048 * 512 + 512) + (512 * 256 + 256) + (256 * 128 + 128) + (128 * 10 + 10)
+    expected = (
+        (3 * 9 * 32 + 32)
+        + (32 * 9 * 64 + 64)
+        + (64 * 9 * 128 + 128)
+        + (2048 * 512 + 512)
+        + (512 * 256 + 256)
+        + (256 * 128 + 128)
+        + (128 * 10 + 10)
+    )
     assert count_params(net) == expected
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 
@@ -88,8 +96,10 @@ def test_conv_kernels_are_penalised_batchnorm_is_not():
 
 
 def test_per_copy_penalty_is_each_stacked_copys_own():
-    copies = [[torch.tensor([[1.0, -2.0]]), torch.tensor([[0.5], [-0.5]])],
-              [torch.tensor([[0.0, 3.0]]), torch.tensor([[-1.0], [2.0]])]]
+    copies = [
+        [torch.tensor([[1.0, -2.0]]), torch.tensor([[0.5], [-0.5]])],
+        [torch.tensor([[0.0, 3.0]]), torch.tensor([[-1.0], [2.0]])],
+    ]
     stacked = [torch.stack([c[i] for c in copies]) for i in range(2)]
     per = penalty(stacked, 0.1, 0.01, per_copy=True)
     assert per.shape == (2,)

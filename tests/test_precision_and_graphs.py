@@ -1,11 +1,11 @@
 """trainer.precision and trainer.cuda_graph on any machine (the CUDA side is in test_gpu.py)."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 import torch
-
 from conftest import compose, train
 
 MLP = ("dataset=mnist", "model=mlp", "model.hidden=[32,16]", "trainer.epochs=2", "trainer.batch_size=24")
@@ -28,12 +28,15 @@ def test_precision_bf16_trains_close_to_fp32(tmp_path, tiny_data):
     assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
 
 
-@pytest.mark.parametrize("overrides,device,expected", [
-    ((), "cpu", "CUDA graphs need a CUDA device"),
-    (("trainer.cuda_graph=off",), "cuda", "trainer.cuda_graph=off"),
-    (("trainer.log_steps=true",), "cuda", "trainer.log_steps"),
-    ((), "cuda", None),
-])
+@pytest.mark.parametrize(
+    "overrides,device,expected",
+    [
+        ((), "cpu", "CUDA graphs need a CUDA device"),
+        (("trainer.cuda_graph=off",), "cuda", "trainer.cuda_graph=off"),
+        (("trainer.log_steps=true",), "cuda", "trainer.log_steps"),
+        ((), "cuda", None),
+    ],
+)
 def test_graph_blocker_names_the_reason(overrides, device, expected):
     from runner.train.graphs import blocker
 

@@ -1,24 +1,32 @@
 """trainer.replicas: N copies trained as one stacked model behave like N separate runs."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import compose, run_dlrun, train
 
 MLP = ("dataset=mnist", "model=mlp", "model.hidden=[32,16]", "trainer.epochs=2", "trainer.batch_size=24")
-CNN = ("dataset=cifar10", "model=cnn", "model.conv=[4,8]", "model.hidden=[16]", "trainer.epochs=2",
-       "trainer.batch_size=12")
+CNN = (
+    "dataset=cifar10",
+    "model=cnn",
+    "model.conv=[4,8]",
+    "model.hidden=[16]",
+    "trainer.epochs=2",
+    "trainer.batch_size=12",
+)
 
 
-@pytest.mark.parametrize("arch,extra", [
-    (MLP, ("optimizer=adam", "regularizer=[l1,l2]", "regularizer.l1=1e-4", "regularizer.l2=1e-3")),
-    (MLP, ("optimizer=sgd", "optimizer.lr=0.05", "regularizer=batchnorm")),
-    (CNN, ("optimizer=adam", "regularizer=[batchnorm,l2]", "regularizer.l2=1e-3")),
-])
+@pytest.mark.parametrize(
+    "arch,extra",
+    [
+        (MLP, ("optimizer=adam", "regularizer=[l1,l2]", "regularizer.l1=1e-4", "regularizer.l2=1e-3")),
+        (MLP, ("optimizer=sgd", "optimizer.lr=0.05", "regularizer=batchnorm")),
+        (CNN, ("optimizer=adam", "regularizer=[batchnorm,l2]", "regularizer.l2=1e-3")),
+    ],
+)
 def test_replica_zero_matches_a_single_run_and_copies_differ(tmp_path, tiny_data, arch, extra):
     args = (f"data_dir={tiny_data}", "dataset.val_size=0.2", *arch, *extra, "seed=5")
     single, d1 = train(tmp_path, *args, name="single")
@@ -28,7 +36,9 @@ def test_replica_zero_matches_a_single_run_and_copies_differ(tmp_path, tiny_data
     assert sorted(zip(many["epoch"], many["replica"])) == [(e, r) for e in (1, 2) for r in range(3)]
     r0 = many[many["replica"] == 0].reset_index(drop=True)
     for col in ("train_loss", "val_loss", "test_loss", "train_acc", "test_acc", "penalty"):
-        assert r0[col].to_numpy() == pytest.approx(one[col].to_numpy(), rel=1e-3, abs=1e-6), col  # float32 sums in another order
+        assert r0[col].to_numpy() == pytest.approx(one[col].to_numpy(), rel=1e-3, abs=1e-6), (
+            col
+        )  # float32 sums in another order
     # other seeds start elsewhere and shuffle differently
     last = many[many["epoch"] == 2]
     assert last["train_loss"].nunique() == 3
@@ -48,8 +58,14 @@ def test_stacked_step_equals_separate_steps():
     from runner.train.evaluate import replica_losses
     from runner.train.penalties import penalized_weights, penalty
 
-    cfg = compose("model=cnn", "model.conv=[3,5]", "model.hidden=[7]", "regularizer=[batchnorm,dropout]",
-                  "regularizer.dropout=0.0", "dataset=cifar10")
+    cfg = compose(
+        "model=cnn",
+        "model.conv=[3,5]",
+        "model.hidden=[7]",
+        "regularizer=[batchnorm,dropout]",
+        "regularizer.dropout=0.0",
+        "dataset=cifar10",
+    )
     nets = []
     for s in range(3):
         torch.manual_seed(s)
@@ -85,29 +101,48 @@ def test_replicated_run_files_and_reports(tmp_path, tiny_data):
 
 
 def test_replicated_regression_predicts_the_mean(tmp_path):
-    summary, d = train(tmp_path, "dataset=function", "dataset.fn=sin_plus_x", "dataset.n_train=64",
-                       "dataset.n_test=32", "model=mlp", "model.hidden=[8]", "trainer.epochs=2",
-                       "trainer.replicas=2")
+    summary, d = train(
+        tmp_path,
+        "dataset=function",
+        "dataset.fn=sin_plus_x",
+        "dataset.n_train=64",
+        "dataset.n_test=32",
+        "model=mlp",
+        "model.hidden=[8]",
+        "trainer.epochs=2",
+        "trainer.replicas=2",
+    )
     assert summary["status"] == "ok" and summary["final"]["train_acc"] is None
     pred = pd.read_csv(d / "predictions.csv")
     assert np.isfinite(pred["y_pred"]).all()
 
 
 def test_sweep_summary_gets_spread_columns(tmp_path, tiny_data):
-    res = run_dlrun("-m", f"data_dir={tiny_data}", *MLP, "trainer.epochs=1", "trainer.replicas=2",
-                    "activation=relu,tanh", "trainer.progress=plain", f"hydra.sweep.dir={tmp_path / 'sw'}",
-                    cwd=tmp_path)
+    res = run_dlrun(
+        "-m",
+        f"data_dir={tiny_data}",
+        *MLP,
+        "trainer.epochs=1",
+        "trainer.replicas=2",
+        "activation=relu,tanh",
+        "trainer.progress=plain",
+        f"hydra.sweep.dir={tmp_path / 'sw'}",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     df = pd.read_csv(tmp_path / "sw" / "summary.csv")
     assert (df["replicas"] == 2).all() and df["final_test_acc_std"].notna().all()
     assert "±" in (tmp_path / "sw" / "report.md").read_text()
 
 
-@pytest.mark.parametrize("override,msg", [
-    ("trainer.replicas=0", "trainer.replicas"),
-    ("trainer.log_steps=true", "trainer.log_steps"),
-    ("task=gradcheck", "trainer.replicas"),
-])
+@pytest.mark.parametrize(
+    "override,msg",
+    [
+        ("trainer.replicas=0", "trainer.replicas"),
+        ("trainer.log_steps=true", "trainer.log_steps"),
+        ("task=gradcheck", "trainer.replicas"),
+    ],
+)
 def test_replicas_refuse_what_they_cannot_do(tmp_path, override, msg):
     extra = () if override == "trainer.replicas=0" else ("trainer.replicas=2",)
     res = run_dlrun("dataset=function", "dataset.fn=sin_plus_x", override, *extra, cwd=tmp_path)

@@ -1,5 +1,6 @@
 """The NumPy engine: hand-written gradients against finite differences and against torch,
 SGD against torch's, and whole runs through dlrun."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import compose, run_dlrun, train
+
 from runner.config.validate import validate
 from runner.errors import ConfigError
 from runner.scratch.engine import build_network
@@ -24,8 +25,12 @@ def rel(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def make(activation: str, dropout: float = 0.0, head_activation: bool = False) -> Network:
-    cfg = compose("model.hidden=[7,5]", f"activation={activation}", f"regularizer.dropout={dropout}",
-                  f"model.head_activation={head_activation}")
+    cfg = compose(
+        "model.hidden=[7,5]",
+        f"activation={activation}",
+        f"regularizer.dropout={dropout}",
+        f"model.head_activation={head_activation}",
+    )
     return build_network(cfg, 6, 4, np.random.default_rng(0), dtype=np.float64)
 
 
@@ -43,8 +48,9 @@ def loss_and_grads(net: Network, x, y, loss, seed=0):
 DATA = np.random.default_rng(1).normal(size=(9, 6)), np.array([0, 1, 2, 3, 0, 1, 2, 3, 1])
 
 
-@pytest.mark.parametrize("activation,dropout,head", [("relu", 0.0, False), ("sigmoid", 0.3, False),
-                                                     ("tanh", 0.5, True), ("relu", 0.2, True)])
+@pytest.mark.parametrize(
+    "activation,dropout,head", [("relu", 0.0, False), ("sigmoid", 0.3, False), ("tanh", 0.5, True), ("relu", 0.2, True)]
+)
 def test_gradients_match_finite_differences(activation, dropout, head):
     net, (x, y) = make(activation, dropout, head), DATA
     _, grads = loss_and_grads(net, x, y, SoftmaxCrossEntropy())
@@ -90,8 +96,11 @@ def test_gradients_match_torch_autograd(activation, task):
     value, grads = loss_and_grads(net, x, y, loss)
     model = to_torch(net, activation)
     weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
-    total = tloss(model(torch.from_numpy(x)), torch.from_numpy(y)) \
-        + L1 * sum(w.abs().sum() for w in weights) + L2 * sum((w ** 2).sum() for w in weights)
+    total = (
+        tloss(model(torch.from_numpy(x)), torch.from_numpy(y))
+        + L1 * sum(w.abs().sum() for w in weights)
+        + L2 * sum((w**2).sum() for w in weights)
+    )
     total.backward()
     assert value == pytest.approx(total.item(), rel=1e-12)
     torch_grads = [p.grad.numpy() for p in model.parameters()]
@@ -111,8 +120,11 @@ def test_sgd_matches_torch(momentum, nesterov):
         opt.step(net)
         opt_t.zero_grad()
         weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
-        (torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
-         + L1 * sum(w.abs().sum() for w in weights) + L2 * sum((w ** 2).sum() for w in weights)).backward()
+        (
+            torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
+            + L1 * sum(w.abs().sum() for w in weights)
+            + L2 * sum((w**2).sum() for w in weights)
+        ).backward()
         opt_t.step()
     for (value, _, _), p in zip(net.params(), model.parameters()):
         assert rel(value, p.detach().numpy()) < 1e-12
@@ -127,9 +139,18 @@ def test_default_init_matches_torch_distribution():
 
 def test_numpy_engine_run_writes_the_same_files(tmp_path, tiny_data):
     run = tmp_path / "run"
-    proc = run_dlrun("engine=numpy", "optimizer=sgd", "dataset=mnist", "model.hidden=[16]", "trainer.epochs=3",
-                     "trainer.batch_size=16", "regularizer=[l2,dropout]", f"data_dir={tiny_data}",
-                     f"hydra.run.dir={run}", cwd=tmp_path)
+    proc = run_dlrun(
+        "engine=numpy",
+        "optimizer=sgd",
+        "dataset=mnist",
+        "model.hidden=[16]",
+        "trainer.epochs=3",
+        "trainer.batch_size=16",
+        "regularizer=[l2,dropout]",
+        f"data_dir={tiny_data}",
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     s = json.loads((run / "summary.json").read_text())
     assert s["engine"] == "numpy" and s["status"] == "ok" and s["params"] == 784 * 16 + 16 + 16 * 10 + 10
@@ -140,16 +161,31 @@ def test_numpy_engine_run_writes_the_same_files(tmp_path, tiny_data):
 
 
 def test_numpy_engine_regression(tmp_path):
-    s, run = train(tmp_path, "engine=numpy", "optimizer=sgd", "optimizer.lr=0.05", "dataset=function",
-                   "model.hidden=[32,32]", "activation=tanh", "trainer.epochs=30", "trainer.batch_size=32")
+    s, run = train(
+        tmp_path,
+        "engine=numpy",
+        "optimizer=sgd",
+        "optimizer.lr=0.05",
+        "dataset=function",
+        "model.hidden=[32,32]",
+        "activation=tanh",
+        "trainer.epochs=30",
+        "trainer.batch_size=32",
+    )
     m = pd.read_csv(run / "metrics.csv")
     assert m["train_loss"].iloc[-1] < 0.2 * m["train_loss"].iloc[0]
     assert (run / "predictions.csv").is_file()
 
 
-@pytest.mark.parametrize("override,key", [("model=cnn", "model"), ("optimizer=adam", "optimizer"),
-                                          ("activation=gelu", "activation.name"),
-                                          ("regularizer=batchnorm", "regularizer.batchnorm")])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("model=cnn", "model"),
+        ("optimizer=adam", "optimizer"),
+        ("activation=gelu", "activation.name"),
+        ("regularizer=batchnorm", "regularizer.batchnorm"),
+    ],
+)
 def test_numpy_engine_refuses_what_it_cannot_do(override, key):
     with pytest.raises(ConfigError) as e:
         validate(compose("engine=numpy", "optimizer=sgd", override))
@@ -158,9 +194,20 @@ def test_numpy_engine_refuses_what_it_cannot_do(override, key):
 
 @pytest.mark.realdata
 def test_engines_agree_on_mnist(tmp_path, shared_data):
-    common = ("dataset=mnist", f"data_dir={shared_data}", "dataset.subsample=6000", "dataset.test_subsample=0.5",
-              "model.hidden=[]", "model.head_activation=true", "optimizer=sgd", "optimizer.momentum=0",
-              "optimizer.lr=0.01", "trainer.batch_size=32", "trainer.epochs=2", "device=cpu")
+    common = (
+        "dataset=mnist",
+        f"data_dir={shared_data}",
+        "dataset.subsample=6000",
+        "dataset.test_subsample=0.5",
+        "model.hidden=[]",
+        "model.head_activation=true",
+        "optimizer=sgd",
+        "optimizer.momentum=0",
+        "optimizer.lr=0.01",
+        "trainer.batch_size=32",
+        "trainer.epochs=2",
+        "device=cpu",
+    )
     ours, _ = train(tmp_path, "engine=numpy", *common, name="numpy")
     torch_, _ = train(tmp_path, "engine=torch", *common, name="torch")
     print(f"numpy {ours['final']['test_acc']:.4f} torch {torch_['final']['test_acc']:.4f}")

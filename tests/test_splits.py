@@ -1,10 +1,11 @@
 """Stratified, seeded carving of train / val / test."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import compose
+
 from runner.data.splits import carve, count_of, stratified_pick
 from runner.errors import ConfigError
 

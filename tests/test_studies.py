@@ -1,5 +1,6 @@
 """The optimization and generalization studies, each in its reduced mode (study.reduced=true:
 small data, few epochs) on the CPU, asserting on their files and one property each."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import compose, run_dlrun, train
+
 from runner.studies.common import convergence_epoch
 from runner.studies.function_fit import mlp_params, width_for
 from runner.studies.trajectory_pca import pca_2d
@@ -55,11 +56,14 @@ def assert_rerenders(folder):
     csv = next(folder.glob("*.csv"))
     csv.unlink()
     r = subprocess.run([sys.executable, "-m", "runner.report", str(folder)], capture_output=True, text=True)
-    assert r.returncode == 2 and r.stderr.strip().endswith(f"without {csv.name}: the study did not finish; run it again")
+    assert r.returncode == 2 and r.stderr.strip().endswith(
+        f"without {csv.name}: the study did not finish; run it again"
+    )
     assert "Traceback" not in r.stderr
 
 
 # ------------------------------------------------------------------ pure pieces
+
 
 def test_plateau_rule():
     losses = [10, 5, 2.5, 1.2, 1.05, 1.01, 1.0, 1.0, 0.99, 1.0]
@@ -74,8 +78,9 @@ def test_widths_hit_a_parameter_target():
         assert abs(mlp_params(depth, w) - 700) <= abs(mlp_params(depth, w + 1) - 700)
         assert abs(mlp_params(depth, w) - 700) <= abs(mlp_params(depth, max(1, w - 1)) - 700)
     assert mlp_params(1, 233) == 700 and mlp_params(3, 17) == 664
-    model = torch.nn.Sequential(torch.nn.Linear(1, 11), torch.nn.ReLU(), torch.nn.Linear(11, 11), torch.nn.ReLU(),
-                                torch.nn.Linear(11, 1))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(1, 11), torch.nn.ReLU(), torch.nn.Linear(11, 11), torch.nn.ReLU(), torch.nn.Linear(11, 1)
+    )
     assert mlp_params(2, 11) == sum(p.numel() for p in model.parameters())
 
 
@@ -120,8 +125,14 @@ def test_shuffled_labels_keep_counts_and_spare_val_and_test():
 
 
 def test_log_steps_records_every_step(tmp_path):
-    s, run = train(tmp_path, "dataset=function", "dataset.n_train=100", "trainer.batch_size=32", "trainer.epochs=3",
-                   "trainer.log_steps=true")
+    s, run = train(
+        tmp_path,
+        "dataset=function",
+        "dataset.n_train=100",
+        "trainer.batch_size=32",
+        "trainer.epochs=3",
+        "trainer.log_steps=true",
+    )
     steps = pd.read_csv(run / "steps.csv")
     assert list(steps.columns) == ["step", "epoch", "loss", "grad_norm"]
     assert steps["step"].tolist() == list(range(1, 13)) and steps["epoch"].tolist() == [1] * 4 + [2] * 4 + [3] * 4
@@ -134,6 +145,7 @@ def test_log_steps_records_every_step(tmp_path):
 
 
 # ------------------------------------------------------------------ the nine presets, reduced
+
 
 def test_function_fit(tmp_path):
     d = study(tmp_path, "function_fit")
@@ -207,8 +219,11 @@ def test_random_labels(tmp_path, shared_data):
 def test_params_vs_generalization(tmp_path, shared_data):
     d = study(tmp_path, "params_vs_generalization", "model.hidden=[2,1],[8,4],[22,11]", data=shared_data, sweep=True)
     df = pd.read_csv(d / "summary.csv")
-    assert df["params"].tolist() == [784 * 2 + 2 + 2 * 1 + 1 + 1 * 10 + 10, 784 * 8 + 8 + 8 * 4 + 4 + 4 * 10 + 10,
-                                     784 * 22 + 22 + 22 * 11 + 11 + 11 * 10 + 10]
+    assert df["params"].tolist() == [
+        784 * 2 + 2 + 2 * 1 + 1 + 1 * 10 + 10,
+        784 * 8 + 8 + 8 * 4 + 4 + 4 * 10 + 10,
+        784 * 22 + 22 + 22 * 11 + 11 + 11 * 10 + 10,
+    ]
     from runner.sweep.summary import report_options
 
     assert report_options(d) == ("params", []), "the preset plots against the parameter count"

@@ -1,5 +1,6 @@
 """Sweeps end to end: presets, summary.csv, the report, resuming, isolation of failures,
 launchers, and directories that never collide."""
+
 from __future__ import annotations
 
 import os
@@ -8,12 +9,18 @@ import subprocess
 
 import pandas as pd
 import pytest
-
 from conftest import compose, dlrun_cmd, run_dlrun
+
 from runner.report.sweep_tables import paper_table, pivot
 
-SWEEP_ARGS = ("-m", "activation=relu,tanh", "model.depth=1,2", "model.width=8", "trainer.epochs=1",
-              "trainer.batch_size=32")
+SWEEP_ARGS = (
+    "-m",
+    "activation=relu,tanh",
+    "model.depth=1,2",
+    "model.width=8",
+    "trainer.epochs=1",
+    "trainer.batch_size=32",
+)
 
 
 def sweep(tmp_path, tiny_data, *args, sweep_dir=None):
@@ -31,16 +38,32 @@ def test_four_job_sweep_writes_summary_and_report(tmp_path, tiny_data):
     assert proc.returncode == 0, proc.stderr + proc.stdout
     df = summary(d)
     assert len(df) == 4
-    for col in ("job", "activation", "model.depth", "status", "final_train_acc", "final_test_acc",
-                "final_test_loss", "best_test_acc", "params", "seconds", "error", "dir"):
+    for col in (
+        "job",
+        "activation",
+        "model.depth",
+        "status",
+        "final_train_acc",
+        "final_test_acc",
+        "final_test_loss",
+        "best_test_acc",
+        "params",
+        "seconds",
+        "error",
+        "dir",
+    ):
         assert col in df.columns, col
     assert df["status"].eq("ok").all()
     assert df[["activation", "model.depth"]].values.tolist() == [["relu", 1], ["relu", 2], ["tanh", 1], ["tanh", 2]]
     assert df.loc[df["model.depth"] == 2, "params"].gt(df.loc[df["model.depth"] == 1, "params"].max()).all()
     md = (d / "report.md").read_text()
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert {"plots/curves_loss.png", "plots/curves_acc.png", "plots/final_test_acc.png",
-            "plots/heatmap_test_acc.png"} <= set(images)
+    assert {
+        "plots/curves_loss.png",
+        "plots/curves_acc.png",
+        "plots/final_test_acc.png",
+        "plots/heatmap_test_acc.png",
+    } <= set(images)
     for img in images:
         assert (d / img).stat().st_size > 5000, img
     assert "activation by depth" in md
@@ -89,48 +112,67 @@ def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
 
 
 def test_diverged_job_is_recorded_with_its_own_exit_code(tmp_path):
-    proc = run_dlrun("-m", "dataset=function", "optimizer=sgd", "optimizer.lr=0.001,1000", "trainer.epochs=2",
-                     "dataset.n_train=128", "trainer.batch_size=16", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)
+    proc = run_dlrun(
+        "-m",
+        "dataset=function",
+        "optimizer=sgd",
+        "optimizer.lr=0.001,1000",
+        "trainer.epochs=2",
+        "dataset.n_train=128",
+        "trainer.batch_size=16",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 3, proc.stderr
     assert summary(tmp_path / "s")["status"].tolist() == ["ok", "diverged"]
 
 
 def test_pivot_of_a_two_way_sweep():
-    df = pd.DataFrame({
-        "job": range(6), "activation": ["relu", "relu", "relu", "tanh", "tanh", "tanh"],
-        "model.depth": [1, 2, 3, 1, 2, 3], "status": ["ok"] * 5 + ["failed"],
-        "final_test_acc": [0.9, 0.8, 0.7, 0.85, 0.75, None], "final_train_acc": [0.95, 0.9, 0.8, 0.9, 0.8, None],
-    })
+    df = pd.DataFrame(
+        {
+            "job": range(6),
+            "activation": ["relu", "relu", "relu", "tanh", "tanh", "tanh"],
+            "model.depth": [1, 2, 3, 1, 2, 3],
+            "status": ["ok"] * 5 + ["failed"],
+            "final_test_acc": [0.9, 0.8, 0.7, 0.85, 0.75, None],
+            "final_train_acc": [0.95, 0.9, 0.8, 0.9, 0.8, None],
+        }
+    )
     t = pivot(df, "activation", "model.depth", "final_test_acc")
     assert t.shape == (2, 3)
     assert list(t.index) == ["relu", "tanh"] and list(t.columns) == [1, 2, 3]
     assert t.loc["relu", 3] == pytest.approx(0.7) and t.loc["tanh", 2] == pytest.approx(0.75)
     assert pd.isna(t.loc["tanh", 3]), "a failed job leaves its cell empty"
     lines = paper_table(df, "activation", "model.depth", "acc", "test")
-    assert lines[0] == ("| activation | depth=1 test | depth=1 train | depth=2 test | depth=2 train | "
-                        "depth=3 test | depth=3 train |")
+    assert lines[0] == (
+        "| activation | depth=1 test | depth=1 train | depth=2 test | depth=2 train | depth=3 test | depth=3 train |"
+    )
     assert lines[2] == "| relu | 90.00 | 95.00 | 80.00 | 90.00 | 70.00 | 80.00 |"
     assert lines[3].endswith("| - | - |")
 
 
-PRESETS = ["activations", "activation_x_depth", "depth", "regularizers", "train_fraction", "optimizer_x_dropout",
-           "batch_size", "width", "seeds", "depth_search", "remedies"]
+PRESETS = [
+    "activations",
+    "activation_x_depth",
+    "depth",
+    "regularizers",
+    "train_fraction",
+    "optimizer_x_dropout",
+    "batch_size",
+    "width",
+    "seeds",
+    "depth_search",
+    "remedies",
+]
 
 
 def sweep_params(*overrides) -> dict:
     """The sweeper params a preset hands Hydra, resolved; asserts the preset is a multirun."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from runner.cli import conf_dir
-    from runner.config.schema import register
+    from runner.config.compose import compose
 
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
-        c = hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
+    c = compose(overrides, hydra_config=True)
     assert str(c.hydra.mode) == "RunMode.MULTIRUN"
     return OmegaConf.to_container(c.hydra.sweeper.params, resolve=True)
 
@@ -171,8 +213,16 @@ def test_depth_and_width_shortcuts_set_hidden():
 
 def test_command_line_narrows_a_preset_and_joblib_runs_it(tmp_path, tiny_data):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
-    proc, d = sweep(tmp_path, tiny_data, "sweep=activations", "activation=relu,tanh", "model.hidden=[8]",
-                    "trainer.epochs=1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    proc, d = sweep(
+        tmp_path,
+        tiny_data,
+        "sweep=activations",
+        "activation=relu,tanh",
+        "model.hidden=[8]",
+        "trainer.epochs=1",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+    )
     assert proc.returncode == 0, proc.stderr
     df = summary(d)
     assert df["activation"].tolist() == ["relu", "tanh"] and df["status"].eq("ok").all()
@@ -182,8 +232,16 @@ def test_command_line_narrows_a_preset_and_joblib_runs_it(tmp_path, tiny_data):
 @pytest.mark.slow
 def test_submitit_local_launcher(tmp_path, tiny_data):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    proc, d = sweep(tmp_path, tiny_data, "-m", "seed=0,1", "model.hidden=[8]", "trainer.epochs=1",
-                    "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10")
+    proc, d = sweep(
+        tmp_path,
+        tiny_data,
+        "-m",
+        "seed=0,1",
+        "model.hidden=[8]",
+        "trainer.epochs=1",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=10",
+    )
     assert proc.returncode == 0, proc.stderr
     df = summary(d)
     assert df["seed"].tolist() == [0, 1] and df["status"].eq("ok").all()
@@ -192,10 +250,20 @@ def test_submitit_local_launcher(tmp_path, tiny_data):
 def test_runs_and_sweeps_started_together_never_share_a_folder(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     single = ["dataset=function", "trainer.epochs=1", "dataset.n_train=64", "trainer.progress=quiet"]
-    procs = [subprocess.Popen(dlrun_cmd() + single, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) for _ in range(2)]
-    procs += [subprocess.Popen(dlrun_cmd() + ["-m", "seed=0"] + single, cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        subprocess.Popen(dlrun_cmd() + single, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    procs += [
+        subprocess.Popen(
+            dlrun_cmd() + ["-m", "seed=0"] + single,
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
     for p in procs:
         p.wait(timeout=300)
         assert p.returncode == 0, p.stderr.read().decode()
@@ -237,11 +305,14 @@ def test_remedies_apply_their_fix():
 def test_vanishing_by_depth_table():
     from runner.report.sweep_tables import vanishing_by_depth
 
-    df = pd.DataFrame({
-        "activation": ["sigmoid"] * 3 + ["relu"] * 3, "model.depth": [2, 4, 6] * 2,
-        "vanishing_gradients": [False, True, True, False, False, False],
-        "grad_ratio": [0.3, 1e-4, 1e-6, 0.5, 0.5, 0.4],
-    })
+    df = pd.DataFrame(
+        {
+            "activation": ["sigmoid"] * 3 + ["relu"] * 3,
+            "model.depth": [2, 4, 6] * 2,
+            "vanishing_gradients": [False, True, True, False, False, False],
+            "grad_ratio": [0.3, 1e-4, 1e-6, 0.5, 0.5, 0.4],
+        }
+    )
     lines = vanishing_by_depth(df, ["activation", "model.depth"])
     assert lines[0] == "| activation | depth=2 | depth=4 | depth=6 | first vanishing depth |"
     assert lines[2] == "| sigmoid | no (3.0e-01) | **yes** (1.0e-04) | **yes** (1.0e-06) | 4 |"
@@ -307,8 +378,9 @@ def test_background_finish_writes_done_last_and_records_failures(tmp_path, tiny_
 def test_render_workers_is_validated(tmp_path):
     proc = run_dlrun("sweep.render_workers=-2", cwd=tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("dlrun: error: sweep.render_workers: expected an integer >= 0, or -1 for "
-                                   "automatic, got -2")
+    assert proc.stderr.strip() == (
+        "dlrun: error: sweep.render_workers: expected an integer >= 0, or -1 for automatic, got -2"
+    )
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to a process group")
@@ -316,11 +388,19 @@ def test_ctrl_c_stops_the_sweep_and_finishes_what_had_trained(tmp_path):
     import signal
 
     d = tmp_path / "sweep"
-    cmd = dlrun_cmd() + ["-m", "dataset=function", "activation=relu,tanh,sigmoid", "trainer.epochs=2",
-                         "trainer.progress=plain", f"hydra.sweep.dir={d}", "sweep.render_workers=1"]
+    cmd = dlrun_cmd() + [
+        "-m",
+        "dataset=function",
+        "activation=relu,tanh,sigmoid",
+        "trainer.epochs=2",
+        "trainer.progress=plain",
+        f"hydra.sweep.dir={d}",
+        "sweep.render_workers=1",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # its own group: the terminal's Ctrl-C reaches every process
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )  # its own group: the terminal's Ctrl-C reaches every process
     for line in proc.stdout:
         if line.startswith("[job 1] run dir"):
             os.killpg(proc.pid, signal.SIGINT)

@@ -1,5 +1,6 @@
 """OmegaConf resolvers the sweep presets use to build their value lists from config keys, so
 `dlrun sweep=depth sweep.max_depth=8` sweeps 1..8 without editing the preset."""
+
 from __future__ import annotations
 
 from omegaconf import OmegaConf
@@ -50,8 +51,21 @@ def _dirname(overrides: str) -> str:
     return name
 
 
+def _choices() -> str:
+    """The names every choice key takes, with their help (conf/hydra/help/dlrun.yaml)."""
+    from runner.registry import help_text
+
+    return help_text()
+
+
 def register_resolvers() -> None:
-    for name, fn in (("dlrun.upto", _upto), ("dlrun.first", _first), ("dlrun.join", _join),
-                     ("dlrun.scale", _scale), ("dlrun.dirname", _dirname)):
+    for name, fn in (
+        ("dlrun.upto", _upto),
+        ("dlrun.first", _first),
+        ("dlrun.join", _join),
+        ("dlrun.scale", _scale),
+        ("dlrun.dirname", _dirname),
+        ("dlrun.choices", _choices),
+    ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

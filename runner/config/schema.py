@@ -8,6 +8,7 @@ that a type cannot express are checked by `runner.config.validate`.
 Sizes that may be a fraction or a count (`val_size`, `subsample`, ...) are floats:
 0 means "off", a value in (0, 1) is a fraction, a value >= 1 is a count of samples.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -115,6 +116,7 @@ class TrainerConfig:
 @dataclass
 class DiagnosticsConfig:
     """Per-layer probes (layers.csv) and the vanishing-gradient verdict in summary.json."""
+
     probes: bool = True  # record layers.csv for mlp and cnn (false: skip the per-step cost)
     saturation: float = 0.99  # tanh |y| above this, sigmoid y outside [1-s, s], counts as saturated
     probe_samples: int = 1024  # training samples in the end-of-epoch saturation pass
@@ -138,6 +140,7 @@ class DiagnosticsConfig:
 @dataclass
 class GradcheckConfig:
     """task=gradcheck: autograd against central finite differences in float64."""
+
     samples: int = 8  # parameters checked per parameter tensor (weight, bias) of every layer
     batch: int = 8  # training samples in the loss being differentiated
     eps: float = 1.0e-5  # first step h of (L(p+h) - L(p-h)) / 2h; misses are retried at 10h and h/10
@@ -149,6 +152,7 @@ class GradcheckConfig:
 class PlateauConfig:
     """When a loss curve has converged: the first epoch whose loss is within `rel` (relative)
     of the final level, the final level being the lowest loss of the last `window` epochs."""
+
     rel: float = 0.1
     window: int = 5
 
@@ -188,6 +192,7 @@ class InterpolationConfig:
 @dataclass
 class StudyConfig:
     """task=study: studies that are more than one run (runner/studies/)."""
+
     name: Optional[str] = None  # function_fit | trajectory_pca | minimal_ratio | flatness_interpolation
     reduced: bool = False  # small data and few epochs: presets size themselves with ${dlrun.scale:...}
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
@@ -200,6 +205,7 @@ class StudyConfig:
 @dataclass
 class SweepConfig:
     """Knobs of the sweep presets in conf/sweep/ (each preset documents which it reads)."""
+
     name: str = "${dataset.name}-${model.name}"  # the folder under outputs/sweeps/
     max_depth: int = 6  # `depth`: hidden layers 1..max_depth
     depths: List[int] = field(default_factory=lambda: [1, 2, 4, 6, 8, 12, 16, 24, 32])  # `depth_search`

@@ -10,8 +10,8 @@ are null, so expanding again changes nothing and config.yaml shows the real widt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from runner.config.checks import require
 from runner.registry import Registry
@@ -40,8 +40,12 @@ def check(m) -> None:
     TAPERS.check(m.taper)
     widths = widths_of(m)
     if widths is not None and min(widths, default=1) < 1:
-        require(False, "model.depth", f"at most {widths[0].bit_length()} layers when halving from width {widths[0]}",
-                m.depth)  # fmt: skip
+        require(
+            False,
+            "model.depth",
+            f"at most {widths[0].bit_length()} layers when halving from width {widths[0]}",
+            m.depth,
+        )
 
 
 def widths_of(m) -> list | None:

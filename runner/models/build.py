@@ -1,6 +1,7 @@
 """Build the configured network: `mlp` (flatten -> FC block -> output) or `cnn`
 (3x3 conv -> [BatchNorm2d] -> activation -> 2x2 max-pool per entry of model.conv, then the
 FC block and the output layer)."""
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,9 @@ class Net(nn.Module):
     """features (conv stack, may be empty) -> flatten -> hidden (FC block) -> head ->
     head_post (empty, or the activation and dropout when model.head_activation is set)."""
 
-    def __init__(self, features: nn.Sequential, flat: int, hidden: nn.Sequential, head: nn.Linear,
-                 head_post: nn.Sequential):
+    def __init__(
+        self, features: nn.Sequential, flat: int, hidden: nn.Sequential, head: nn.Linear, head_post: nn.Sequential
+    ):
         super().__init__()
         self.features, self.hidden, self.head, self.head_post = features, hidden, head, head_post
         self.flat = flat

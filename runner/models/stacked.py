@@ -14,6 +14,7 @@ would. Inputs and outputs carry the replica first: x [R, B, ...] -> logits [R, B
 The copies share no parameter, and the training loss is the sum of their losses, so each
 copy's gradient, Adam or SGD update and L1/L2 penalty are those it would get alone.
 """
+
 from __future__ import annotations
 
 import copy
@@ -56,8 +57,15 @@ def _cat_batchnorm(norms: list, cls):
 
 def _grouped_conv(convs: list) -> nn.Conv2d:
     first, r = convs[0], len(convs)
-    out = nn.Conv2d(first.in_channels * r, first.out_channels * r, first.kernel_size, stride=first.stride,
-                    padding=first.padding, groups=r, bias=first.bias is not None)
+    out = nn.Conv2d(
+        first.in_channels * r,
+        first.out_channels * r,
+        first.kernel_size,
+        stride=first.stride,
+        padding=first.padding,
+        groups=r,
+        bias=first.bias is not None,
+    )
     with torch.no_grad():
         out.weight.copy_(torch.cat([m.weight for m in convs]))
         if first.bias is not None:

@@ -13,7 +13,8 @@ and validation stay fast.
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from runner.errors import ConfigError
 
@@ -77,11 +78,22 @@ class Registry(Generic[T]):
 
 def all_registries() -> dict:
     """Every registry, by the config key that selects from it (for --help and the tests)."""
-    from runner.registry import activations, data, diagnostics, metrics, models, runs, studies, training
+    from runner.config import shortcuts
+    from runner.registry import activations, data, models, runs, studies, training
 
     found = {}
-    for module in (data, models, activations, training, metrics, diagnostics, studies, runs):
+    for module in (data, models, shortcuts, activations, training, studies, runs):
         for value in vars(module).values():
             if isinstance(value, Registry):
                 found[value.key] = value
     return found
+
+
+def help_text() -> str:
+    """The `== Choices ==` section of `dlrun --help`: every registry's names with their help."""
+    lines = []
+    for key, registry in all_registries().items():
+        lines.append(f"{key}:")
+        width = max(map(len, registry.names()), default=0)
+        lines += [f"  {name.ljust(width)}  {entry.help}" for name, entry in registry.items()]
+    return "\n".join(lines)

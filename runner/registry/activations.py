@@ -11,8 +11,8 @@ from-scratch engine (runner/scratch/layers.py), if it has one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from runner.config.checks import require
 from runner.registry import Registry, load

@@ -9,8 +9,8 @@ puts the files and how to read them (runner/data/sources.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from runner.config.checks import require, require_size
 from runner.registry import Registry
@@ -47,8 +47,18 @@ class Function:
     positive: bool = False  # defined for x > 0 only
 
 
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                   "Ankle boot")  # fmt: skip
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 SOURCES: Registry[Source] = Registry("dataset.source", "source")
 SOURCES.add(
@@ -114,8 +124,12 @@ def check_dataset(cfg) -> None:
         require_size(f"dataset.{key}", getattr(d, key))
     require(0 < d.train_fraction <= 1, "dataset.train_fraction", "a fraction in (0, 1]", d.train_fraction)
     require(0 <= d.holdout < 1, "dataset.holdout", "0 (off) or a fraction in (0, 1), e.g. 0.3", d.holdout)
-    require(not (d.shuffle_labels and is_function(d)), "dataset.shuffle_labels", "false for regression data",
-          d.shuffle_labels)  # fmt: skip
+    require(
+        not (d.shuffle_labels and is_function(d)),
+        "dataset.shuffle_labels",
+        "false for regression data",
+        d.shuffle_labels,
+    )
 
 
 def _check_function(d) -> None:
@@ -131,14 +145,22 @@ def _check_function(d) -> None:
 
 def _check_images(d) -> None:
     require(d.channels in (1, 3), "dataset.channels", "1 or 3", d.channels)
-    require(len(d.image_size) == 2 and min(d.image_size) >= 1, "dataset.image_size",
-          "[height, width] with both >= 1", list(d.image_size))  # fmt: skip
+    require(
+        len(d.image_size) == 2 and min(d.image_size) >= 1,
+        "dataset.image_size",
+        "[height, width] with both >= 1",
+        list(d.image_size),
+    )
     require(d.num_classes >= 2, "dataset.num_classes", "an integer >= 2", d.num_classes)
     for stat in ("mean", "std"):
         vals = getattr(d, stat)
         if vals is not None:
-            require(len(vals) == d.channels, f"dataset.{stat}", f"{d.channels} value(s), one per channel, or null",
-                  list(vals))  # fmt: skip
+            require(
+                len(vals) == d.channels,
+                f"dataset.{stat}",
+                f"{d.channels} value(s), one per channel, or null",
+                list(vals),
+            )
     if d.std is not None:
         require(min(d.std) > 0, "dataset.std", "values > 0", list(d.std))
     if d.source == "folders" or d.name not in DATASETS:

@@ -15,8 +15,7 @@ def check_diagnostics(cfg) -> None:
     require(dg.min_improvement >= 0, "diagnostics.min_improvement", "a number >= 0", dg.min_improvement)
     require(dg.min_weight_change >= 0, "diagnostics.min_weight_change", "a number >= 0", dg.min_weight_change)
     require(dg.max_loss_fraction > 0, "diagnostics.max_loss_fraction", "a number > 0", dg.max_loss_fraction)
-    require(dg.sensitivity_samples >= 1, "diagnostics.sensitivity_samples", "an integer >= 1",
-            dg.sensitivity_samples)  # fmt: skip
+    require(dg.sensitivity_samples >= 1, "diagnostics.sensitivity_samples", "an integer >= 1", dg.sensitivity_samples)
 
 
 def check_gradcheck(cfg) -> None:

@@ -62,8 +62,12 @@ def check_model(cfg) -> None:
     require(len(m.conv) >= 1, "model.conv", f"at least one channel count for model={m.name}", list(m.conv))
     h, w = cfg.dataset.image_size
     stages = len(m.conv)
-    require(min(h, w) >> stages >= 1, "model.conv", f"at most {max(0, min(h, w).bit_length() - 1)} conv layers: each "
-          f"2x2 pool halves the {h}x{w} input", list(m.conv))  # fmt: skip
+    require(
+        min(h, w) >> stages >= 1,
+        "model.conv",
+        f"at most {max(0, min(h, w).bit_length() - 1)} conv layers: each 2x2 pool halves the {h}x{w} input",
+        list(m.conv),
+    )
 
 
 def check_init(cfg) -> None:

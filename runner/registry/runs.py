@@ -74,5 +74,4 @@ def check_sweep(cfg) -> None:
     s = cfg.sweep
     require(s.max_depth >= 1, "sweep.max_depth", "an integer >= 1", s.max_depth)
     require(s.seeds >= 1, "sweep.seeds", "an integer >= 1", s.seeds)
-    require(s.render_workers >= -1, "sweep.render_workers", "an integer >= 0, or -1 for automatic",
-            s.render_workers)  # fmt: skip
+    require(s.render_workers >= -1, "sweep.render_workers", "an integer >= 0, or -1 for automatic", s.render_workers)

@@ -8,8 +8,8 @@ its settings in runner/config/schema.py's StudyConfig, an experiment preset, and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from runner.config.checks import require
 from runner.registry import Registry
@@ -28,8 +28,12 @@ def _check_function_fit(st) -> None:
 
     for fn in ff.functions:
         FUNCTIONS.check(fn, key="study.function_fit.functions")
-    require(len(ff.depths) >= 1 and min(ff.depths) >= 1, "study.function_fit.depths", "depths >= 1, e.g. [1,3,6]",
-          list(ff.depths))  # fmt: skip
+    require(
+        len(ff.depths) >= 1 and min(ff.depths) >= 1,
+        "study.function_fit.depths",
+        "depths >= 1, e.g. [1,3,6]",
+        list(ff.depths),
+    )
     require(ff.target_params >= 10, "study.function_fit.target_params", "an integer >= 10", ff.target_params)
 
 
@@ -50,10 +54,18 @@ def _check_minimal_ratio(st) -> None:
 
 def _check_interpolation(st) -> None:
     ip = st.interpolation
-    require(ip.batch_small >= 1 and ip.batch_large >= 1, "study.interpolation.batch_small", "batch sizes >= 1",
-          [ip.batch_small, ip.batch_large])  # fmt: skip
-    require(ip.alpha_min < ip.alpha_max, "study.interpolation.alpha_min", f"a number below alpha_max ({ip.alpha_max})",
-          ip.alpha_min)  # fmt: skip
+    require(
+        ip.batch_small >= 1 and ip.batch_large >= 1,
+        "study.interpolation.batch_small",
+        "batch sizes >= 1",
+        [ip.batch_small, ip.batch_large],
+    )
+    require(
+        ip.alpha_min < ip.alpha_max,
+        "study.interpolation.alpha_min",
+        f"a number below alpha_max ({ip.alpha_max})",
+        ip.alpha_min,
+    )
     require(ip.steps >= 2, "study.interpolation.steps", "an integer >= 2", ip.steps)
     require(ip.eval_samples >= 0, "study.interpolation.eval_samples", "0 (all) or a count", ip.eval_samples)
 
@@ -80,7 +92,7 @@ STUDIES.add(
 def check_study(cfg) -> None:
     st = cfg.study
     study = STUDIES.check(st.name) if cfg.task == "study" else None
-    require(0 <= st.plateau.rel, "study.plateau.rel", "a number >= 0", st.plateau.rel)
+    require(st.plateau.rel >= 0, "study.plateau.rel", "a number >= 0", st.plateau.rel)
     require(st.plateau.window >= 1, "study.plateau.window", "an integer >= 1", st.plateau.window)
     for entry in STUDIES.values():  # every study's settings, so a preset cannot carry a bad one unnoticed
         if entry.check is not None:
@@ -91,5 +103,9 @@ def check_study(cfg) -> None:
     if study.needs == "images":
         require(not function, "dataset", f"an image dataset for study {st.name}", cfg.dataset.name)
     else:
-        require(function and cfg.model.name == "mlp", "dataset", f"function (with model=mlp) for study {st.name}",
-              cfg.dataset.name)  # fmt: skip
+        require(
+            function and cfg.model.name == "mlp",
+            "dataset",
+            f"function (with model=mlp) for study {st.name}",
+            cfg.dataset.name,
+        )

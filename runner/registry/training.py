@@ -8,8 +8,8 @@ supports it, its NumPy twin (`numpy`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from runner.config.checks import require
 from runner.registry import Registry, load
@@ -85,8 +85,12 @@ def check_optimizer(cfg) -> None:
     OPTIMIZERS.check(o.name)
     require(o.lr > 0 and math.isfinite(o.lr), "optimizer.lr", "a learning rate > 0", o.lr)
     require(0 <= o.momentum < 1, "optimizer.momentum", "a number in [0, 1)", o.momentum)
-    require(len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas), "optimizer.betas",
-          "two numbers in [0, 1), e.g. [0.9,0.999]", list(o.betas))  # fmt: skip
+    require(
+        len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas),
+        "optimizer.betas",
+        "two numbers in [0, 1), e.g. [0.9,0.999]",
+        list(o.betas),
+    )
 
 
 def check_trainer(cfg) -> None:

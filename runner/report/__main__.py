@@ -5,6 +5,7 @@ report of a study folder, from files.
     python -m runner.report outputs/runs/<date>/<time>_<name>
     python -m runner.report outputs/runs/<date>/<time>_<study>
 """
+
 from __future__ import annotations
 
 import sys
@@ -29,13 +30,19 @@ def main(argv: list) -> int:
         try:
             rerender(target)
         except FileNotFoundError as ex:  # a study stopped before its CSVs were written
-            print(f"report: error: {target} is a study folder without {Path(ex.filename).name}: the study did not "
-                  f"finish; run it again", file=sys.stderr)
+            print(
+                f"report: error: {target} is a study folder without {Path(ex.filename).name}: the study did not "
+                f"finish; run it again",
+                file=sys.stderr,
+            )
             return 2
         return 0
     if not is_sweep_dir(target):
-        print(f"report: error: {target} is neither a sweep folder (one with multirun.yaml), a run folder "
-              f"(one with metrics.csv) nor a study folder (config.yaml with task: study)", file=sys.stderr)
+        print(
+            f"report: error: {target} is neither a sweep folder (one with multirun.yaml), a run folder "
+            f"(one with metrics.csv) nor a study folder (config.yaml with task: study)",
+            file=sys.stderr,
+        )
         return 2
     from runner.report.sweep_report import render_sweep
     from runner.sweep.callback import print_outcome

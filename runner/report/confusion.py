@@ -1,5 +1,6 @@
 """A confusion matrix CSV (rows: true class, columns: predicted class) as a labelled heatmap:
 colour = share of the true class, text = count."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,16 +22,27 @@ def plot_confusion(table: pd.DataFrame, title: str, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(size + 1.2, size))
     im = ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
     ax.grid(False)
-    ax.set_xticks(range(k), classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right"
-                  if max(map(len, classes)) > 2 else "center")
+    ax.set_xticks(
+        range(k),
+        classes,
+        rotation=45 if max(map(len, classes)) > 2 else 0,
+        ha="right" if max(map(len, classes)) > 2 else "center",
+    )
     ax.set_yticks(range(k), classes)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     if k <= 20:
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, f"{counts[i, j]}", ha="center", va="center", fontsize=9 if k <= 12 else 7,
-                        color="white" if share[i, j] > 60 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{counts[i, j]}",
+                    ha="center",
+                    va="center",
+                    fontsize=9 if k <= 12 else 7,
+                    color="white" if share[i, j] > 60 else "black",
+                )
     acc = 100 * np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(f"{title}\naccuracy {acc:.2f}% on {counts.sum():,} samples")
     cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)

@@ -1,5 +1,6 @@
 """Learning curves of one run from its metrics.csv: loss and accuracy per epoch, train vs val
 vs test."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,9 @@ def _band(ax, metrics: pd.DataFrame, col: str, scale: float, style: dict) -> Non
     if std is None or not std.notna().any():
         return
     mean = metrics[col]
-    ax.fill_between(metrics["epoch"], scale * (mean - std), scale * (mean + std), color=style.get("color"),
-                    alpha=0.18, linewidth=0)
+    ax.fill_between(
+        metrics["epoch"], scale * (mean - std), scale * (mean + std), color=style.get("color"), alpha=0.18, linewidth=0
+    )
 
 
 def plot_curves(metrics: pd.DataFrame, title: str, path: Path, train_label: str = "train") -> Path:
@@ -34,8 +36,9 @@ def plot_curves(metrics: pd.DataFrame, title: str, path: Path, train_label: str 
             ax_loss.plot(metrics["epoch"], metrics[col], label=label, marker=marker, markersize=3, **style)
             _band(ax_loss, metrics, col, 1.0, style)
         if has_acc and f"{split}_acc" in metrics and metrics[f"{split}_acc"].notna().any():
-            axes[0][1].plot(metrics["epoch"], 100 * metrics[f"{split}_acc"], label=label, marker=marker,
-                            markersize=3, **style)
+            axes[0][1].plot(
+                metrics["epoch"], 100 * metrics[f"{split}_acc"], label=label, marker=marker, markersize=3, **style
+            )
             _band(axes[0][1], metrics, f"{split}_acc", 100.0, style)
     ax_loss.set_xlabel("epoch")
     if has_acc:

@@ -7,6 +7,7 @@ for the workers before it reads the jobs' files. Whoever renders writes DONE aft
 everything else, so a job cut off while its plots were pending counts as unfinished and
 reruns, and a job whose plots failed is recorded as failed, like any other failure.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -119,8 +120,12 @@ def after_interrupt() -> None:
     complete but for the plots); a second Ctrl-C abandons them, and they rerun next time."""
     if not _pending:
         return
-    print(f"dlrun: finishing the plots of {len(_pending)} job(s) whose training had ended "
-          "(Ctrl-C again to leave them for the next run)", file=sys.stderr, flush=True)
+    print(
+        f"dlrun: finishing the plots of {len(_pending)} job(s) whose training had ended "
+        "(Ctrl-C again to leave them for the next run)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         wait_all()
     except KeyboardInterrupt:

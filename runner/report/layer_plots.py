@@ -1,6 +1,7 @@
 """Per-layer diagnostics of one run from layers.csv and first_layer_hist.csv: gradient norms
 per layer (log scale), weight mean and std per layer (and saturation for sigmoid/tanh), and
 the first layer's weight histogram after the first and the last epoch."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,14 @@ def plot_grad_norms(df: pd.DataFrame, title: str, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for name in layers:
         d = df[df["layer"] == name]
-        ax.plot(d["epoch"], d["grad_norm"], marker="o" if len(d) <= 30 else None, markersize=3,
-                color=colors[name], label=name)
+        ax.plot(
+            d["epoch"],
+            d["grad_norm"],
+            marker="o" if len(d) <= 30 else None,
+            markersize=3,
+            color=colors[name],
+            label=name,
+        )
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("weight-gradient L2 norm (mean over steps, log scale)")
@@ -41,8 +48,11 @@ def plot_weight_stats(df: pd.DataFrame, title: str, path: Path) -> Path:
     layers = list(dict.fromkeys(df["layer"]))
     colors = _layer_colors(layers)
     has_sat = "saturation" in df and df["saturation"].notna().any()
-    panels = [("weight_mean", "weight mean"), ("weight_std", "weight std"), ("weight_change",
-              "relative change since init ||W-W0||/||W0||")]
+    panels = [
+        ("weight_mean", "weight mean"),
+        ("weight_std", "weight std"),
+        ("weight_change", "relative change since init ||W-W0||/||W0||"),
+    ]
     if has_sat:
         panels.append(("saturation", "saturated activations (%)"))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
@@ -67,8 +77,14 @@ def plot_first_layer_hist(hist: pd.DataFrame, title: str, path: Path) -> Path:
     epochs = sorted(hist["epoch"].unique())
     for epoch, color in zip(epochs, ("#1f77b4", "#d62728")):
         d = hist[hist["epoch"] == epoch]
-        ax.stairs(d["count"], list(d["bin_left"]) + [d["bin_right"].iloc[-1]], fill=True, alpha=0.45,
-                  color=color, label=f"after epoch {epoch}")
+        ax.stairs(
+            d["count"],
+            list(d["bin_left"]) + [d["bin_right"].iloc[-1]],
+            fill=True,
+            alpha=0.45,
+            color=color,
+            label=f"after epoch {epoch}",
+        )
     ax.set_xlabel("weight value")
     ax.set_ylabel("number of weights")
     ax.set_title(f"{title}\nfirst layer's weights")
@@ -81,8 +97,10 @@ def plot_steps(steps: pd.DataFrame, title: str, path: Path) -> Path:
     """Per-step loss and total gradient norm (trainer.log_steps), log scales."""
     plt = pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(8, 6.2), sharex=True)
-    for ax, col, label, color in ((axes[0], "loss", "training loss (batch)", "#1f77b4"),
-                                  (axes[1], "grad_norm", "total gradient L2 norm", "#d62728")):
+    for ax, col, label, color in (
+        (axes[0], "loss", "training loss (batch)", "#1f77b4"),
+        (axes[1], "grad_norm", "total gradient L2 norm", "#d62728"),
+    ):
         ax.plot(steps["step"], steps[col], color=color, linewidth=0.8)
         ax.set_yscale("log")
         ax.set_ylabel(f"{label} (log scale)")
@@ -91,8 +109,14 @@ def plot_steps(steps: pd.DataFrame, title: str, path: Path) -> Path:
     for ax in axes if marked else ():
         for s in starts.iloc[1:]:
             ax.axvline(s - 0.5, color="grey", alpha=0.25, linewidth=0.8)
-    axes[1].set_xlabel("optimizer step" + (" (grey lines: epoch boundaries)" if marked else
-                                           f" ({len(starts)} epochs of {len(steps) // max(len(starts), 1)} steps)"))
+    axes[1].set_xlabel(
+        "optimizer step"
+        + (
+            " (grey lines: epoch boundaries)"
+            if marked
+            else f" ({len(starts)} epochs of {len(steps) // max(len(starts), 1)} steps)"
+        )
+    )
     axes[0].set_title(f"{title}\nloss and gradient norm at every step")
     fig.tight_layout()
     return save(fig, path)

@@ -1,6 +1,7 @@
 """Reading a run's metrics.csv for plots and tables. A run with trainer.replicas > 1 has one
 row per (epoch, replica); readers get one row per epoch with the replicas' mean and, beside
 each metric, its sample standard deviation as <metric>_std."""
+
 from __future__ import annotations
 
 from pathlib import Path

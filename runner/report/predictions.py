@@ -1,4 +1,5 @@
 """A fitted function against its ground truth, from predictions.csv."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Render every plot of one run directory from its files alone (metrics.csv, confusion_*.csv,
 predictions.csv), so any finished run can be re-plotted later."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,7 @@ def render_run(run_dir: Path) -> list:
     if metrics.is_file():
         df = read_metrics(metrics)
         if len(df):
-            made.append(plot_curves(df, f"{name}: learning curves", plots / "curves.png",
-                                     _train_label(run_dir)))
+            made.append(plot_curves(df, f"{name}: learning curves", plots / "curves.png", _train_label(run_dir)))
     for split in ("train", "test"):
         path = run_dir / f"confusion_{split}.csv"
         if path.is_file():
@@ -71,6 +71,7 @@ def render_run(run_dir: Path) -> list:
             made.append(plot_first_layer_hist(h, name, plots / "first_layer_hist.png"))
     pred = run_dir / "predictions.csv"
     if pred.is_file():
-        made.append(plot_predictions(pd.read_csv(pred), f"{name}: predictions vs ground truth",
-                                     plots / "predictions.png"))
+        made.append(
+            plot_predictions(pd.read_csv(pred), f"{name}: predictions vs ground truth", plots / "predictions.png")
+        )
     return made

@@ -1,61 +1,73 @@
 """report.md and report.html of one run, from its files: what ran, the final and best
 metrics, the verdicts, and every plot (embedded in the HTML)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from runner.files import atomic_write_text, read_json
+from runner.formatting import number, percent, spread
 from runner.report.html import markdown_to_html
+from runner.train.rows import SPLITS
 
-PLOT_ORDER = ["curves", "predictions", "steps", "confusion_test", "confusion_train", "grad_norms", "weight_stats",
-              "first_layer_hist"]
-
-
-def _pct(v) -> str:
-    return "-" if v is None else f"{100 * v:.2f}%"
-
-
-def _num(v) -> str:
-    return "-" if v is None else f"{v:.4g}"
+PLOT_ORDER = [
+    "curves",
+    "predictions",
+    "steps",
+    "confusion_test",
+    "confusion_train",
+    "grad_norms",
+    "weight_stats",
+    "first_layer_hist",
+]
 
 
 def write_run_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     s = read_json(run_dir / "summary.json") or {}
     final, best = s.get("final") or {}, s.get("best") or {}
-    md = [f"# Run {s.get('name', run_dir.name)}", "",
-          f"Status **{s.get('status', '?')}**: {s.get('dataset')} / {s.get('model')} / {s.get('activation')}, "
-          f"{s.get('params', 0):,} parameters, {s.get('epochs_run')} of {s.get('epochs')} epochs, seed {s.get('seed')}, "
-          f"{s.get('engine', 'torch')} engine on {s.get('device')} ({s.get('device_name')}), "
-          f"{s.get('wall_seconds', 0):.1f} s wall. Folder: `{run_dir}`.", ""]
+    md = [
+        f"# Run {s.get('name', run_dir.name)}",
+        "",
+        f"Status **{s.get('status', '?')}**: {s.get('dataset')} / {s.get('model')} / {s.get('activation')}, "
+        f"{s.get('params', 0):,} parameters, {s.get('epochs_run')} of {s.get('epochs')} epochs, seed {s.get('seed')}, "
+        f"{s.get('engine', 'torch')} engine on {s.get('device')} ({s.get('device_name')}), "
+        f"{s.get('wall_seconds', 0):.1f} s wall. Folder: `{run_dir}`.",
+        "",
+    ]
     if s.get("replicas", 1) > 1:
-        md += [f"Trained as {s['replicas']} replicas (seeds {s.get('seed')}..{s.get('seed', 0) + s['replicas'] - 1}, "
-               "one stacked model): metrics are their mean, ± one standard deviation; metrics.csv has a row "
-               "per epoch and replica.", ""]
+        md += [
+            f"Trained as {s['replicas']} replicas (seeds {s.get('seed')}..{s.get('seed', 0) + s['replicas'] - 1}, "
+            "one stacked model): metrics are their mean, ± one standard deviation; metrics.csv has a row "
+            "per epoch and replica.",
+            "",
+        ]
     sizes = s.get("sizes") or {}
     md += ["| split | samples | final loss | final accuracy | best accuracy (epoch) |", "|---|---|---|---|---|"]
-    for split in ("train", "val", "test"):
+    for split in SPLITS:
         if f"{split}_loss" in final:
             b = best.get(f"{split}_acc")
-            b_txt = "-" if b is None else f"{_pct(b)} ({best.get(f'{split}_acc_epoch')})"
-            acc = _pct(final.get(f"{split}_acc"))
-            sd = (s.get("final_std") or {}).get(f"{split}_acc")
-            if sd is not None and final.get(f"{split}_acc") is not None:
-                acc += f" ± {100 * sd:.2f}"
-            md.append(f"| {split} | {sizes.get(split, '-')} | {_num(final.get(f'{split}_loss'))} | "
-                      f"{acc} | {b_txt} |")
+            b_txt = "-" if b is None else f"{percent(b)} ({best.get(f'{split}_acc_epoch')})"
+            acc = spread(final.get(f"{split}_acc"), (s.get("final_std") or {}).get(f"{split}_acc"))
+            md.append(f"| {split} | {sizes.get(split, '-')} | {number(final.get(f'{split}_loss'))} | {acc} | {b_txt} |")
     md.append("")
     if s.get("vanishing_evidence"):
         from runner.train.verdict import describe
 
         md += ["## Vanishing gradients", "", describe(s), ""]
     if s.get("sensitivity") is not None:
-        md += ["## Input sensitivity", "", f"Mean Frobenius norm of the input-output Jacobian over test samples: "
-               f"{s['sensitivity']:.4g}.", ""]
+        md += [
+            "## Input sensitivity",
+            "",
+            f"Mean Frobenius norm of the input-output Jacobian over test samples: {s['sensitivity']:.4g}.",
+            "",
+        ]
     if s.get("error"):
         md += ["## Error", "", f"`{s['error']}`", ""]
-    plots = sorted((run_dir / "plots").glob("*.png"),
-                   key=lambda p: PLOT_ORDER.index(p.stem) if p.stem in PLOT_ORDER else len(PLOT_ORDER))
+    plots = sorted(
+        (run_dir / "plots").glob("*.png"),
+        key=lambda p: PLOT_ORDER.index(p.stem) if p.stem in PLOT_ORDER else len(PLOT_ORDER),
+    )
     if plots:
         md += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
     files = sorted(p.name for p in run_dir.iterdir() if p.is_file() and p.suffix in (".csv", ".json", ".yaml"))

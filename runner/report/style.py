@@ -1,4 +1,5 @@
 """Shared look of every plot: readable sizes, a white background, saved at 120 dpi."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,9 +18,17 @@ def pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 11, "axes.titlesize": 13, "axes.labelsize": 11,
-                         "legend.fontsize": 10, "figure.dpi": 120, "axes.grid": True,
-                         "grid.alpha": 0.3})
+    plt.rcParams.update(
+        {
+            "font.size": 11,
+            "axes.titlesize": 13,
+            "axes.labelsize": 11,
+            "legend.fontsize": 10,
+            "figure.dpi": 120,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+        }
+    )
     return plt
 
 

@@ -1,6 +1,7 @@
 """The comparison plots of a sweep, from summary.csv and each job's metrics.csv:
 overlaid learning curves, the final metric against the swept value, and for two swept keys a
 heatmap of the pivot."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from runner.formatting import metric_label
 from runner.report.metrics import read_metrics
 from runner.report.style import legend, pyplot, save
-from runner.report.sweep_tables import (FINISHED, is_numeric, job_label, metric_label, ordered_values, pivot,
-                                        scaled, short_key)
-
+from runner.report.sweep_tables import FINISHED, is_numeric, job_label, ordered_values, pivot, scaled, short_key
 
 
 def _colors(n: int):
@@ -51,8 +51,13 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
             for split, style in (("train", "--"), (held_out, "-")):
                 col = f"{split}_{kind}"
                 if col in m and m[col].notna().any():
-                    ax.plot(m["epoch"], scaled(m[col], kind), linestyle=style, color=color,
-                            label=label if split != "train" else None)
+                    ax.plot(
+                        m["epoch"],
+                        scaled(m[col], kind),
+                        linestyle=style,
+                        color=color,
+                        label=label if split != "train" else None,
+                    )
         ax.set_title(panel_title)
         ax.set_xlabel("epoch")
         if kind == "loss":
@@ -82,8 +87,9 @@ def _axes_keys(swept: list, x: str | None) -> tuple[str, str | None]:
     return x_key, (others[0] if others and len(swept) >= 2 else None)
 
 
-def plot_final(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str,
-               x: str | None = None) -> Path | None:
+def plot_final(
+    df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str, x: str | None = None
+) -> Path | None:
     """Final metric against the swept value (or the column `x`, e.g. params): a line for
     numbers, bars otherwise; with two swept keys, one line or bar group per value of the other."""
     done = df[df["status"].isin(FINISHED)]
@@ -105,25 +111,57 @@ def plot_final(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind:
         name = f"{short_key(group_key)}={g}" if g is not None else split
         if numeric:
             xs = [float(v) for v in x_values]
-            ax.errorbar(xs, ys, yerr=errs, marker="o", color=color, capsize=3,
-                        label=f"{name} ({split})" if g is not None else split)
-            ax.plot(xs, ys_train, marker="o", linestyle="--", color=color, alpha=0.6,
-                    label=f"{name} (train)" if g is not None else "train")
+            ax.errorbar(
+                xs,
+                ys,
+                yerr=errs,
+                marker="o",
+                color=color,
+                capsize=3,
+                label=f"{name} ({split})" if g is not None else split,
+            )
+            ax.plot(
+                xs,
+                ys_train,
+                marker="o",
+                linestyle="--",
+                color=color,
+                alpha=0.6,
+                label=f"{name} (train)" if g is not None else "train",
+            )
         else:
             # bars: the held-out split per group; with one swept key, train beside it, lighter
-            bars = [(ys, name, color, None, errs)] if g is not None else \
-                [(ys, split, color, None, errs), (ys_train, "train", color, "//", None)]
+            bars = (
+                [(ys, name, color, None, errs)]
+                if g is not None
+                else [(ys, split, color, None, errs), (ys_train, "train", color, "//", None)]
+            )
             slots = len(groups) * len(bars)
             for bi, (vals, lab, col, hatch, err) in enumerate(bars):
                 slot = gi * len(bars) + bi
                 w = 0.8 / slots
                 pos = np.arange(len(x_values)) + (slot - (slots - 1) / 2) * w
-                ax.bar(pos, vals, width=w * 0.95, color=col, alpha=0.45 if hatch else 1.0, hatch=hatch,
-                       label=lab, yerr=err, capsize=3 if err is not None else 0)
+                ax.bar(
+                    pos,
+                    vals,
+                    width=w * 0.95,
+                    color=col,
+                    alpha=0.45 if hatch else 1.0,
+                    hatch=hatch,
+                    label=lab,
+                    yerr=err,
+                    capsize=3 if err is not None else 0,
+                )
                 for px, py, pe in zip(pos, vals, err if err is not None else [0.0] * len(vals)):
                     if np.isfinite(py):
-                        ax.text(px, py + (pe if np.isfinite(pe) else 0.0), f"{py:.1f}" if kind == "acc" else f"{py:.3g}", ha="center",
-                                va="bottom", fontsize=8)
+                        ax.text(
+                            px,
+                            py + (pe if np.isfinite(pe) else 0.0),
+                            f"{py:.1f}" if kind == "acc" else f"{py:.3g}",
+                            ha="center",
+                            va="bottom",
+                            fontsize=8,
+                        )
     if numeric:
         xs = [float(v) for v in x_values]
         if min(xs) > 0 and max(xs) / min(xs) >= 30:
@@ -136,8 +174,10 @@ def plot_final(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind:
     ax.set_xlabel(x_key)
     ax.set_ylabel(f"final {'accuracy (%)' if kind == 'acc' else 'loss'}")
     spread = f"final_{split}_{kind}_std" in done and done[f"final_{split}_{kind}_std"].notna().any()
-    ax.set_title(f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}"
-                 + ("\n(error bars: ±1 std over each job's replicas)" if spread else ""))
+    ax.set_title(
+        f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}"
+        + ("\n(error bars: ±1 std over each job's replicas)" if spread else "")
+    )
     legend(ax, fontsize=9)
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")
@@ -173,12 +213,15 @@ def plot_heatmap(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kin
     return save(fig, sweep_dir / "plots" / f"heatmap_{split}_{kind}.png")
 
 
-EXTRA_LABELS = {"sensitivity": "input sensitivity: mean ||d output / d input||_F",
-                "grad_ratio": "first/last layer gradient-norm ratio"}
+EXTRA_LABELS = {
+    "sensitivity": "input sensitivity: mean ||d output / d input||_F",
+    "grad_ratio": "first/last layer gradient-norm ratio",
+}
 
 
-def plot_extra(df: pd.DataFrame, swept: list, sweep_dir: Path, column: str, title: str,
-               x: str | None = None) -> Path | None:
+def plot_extra(
+    df: pd.DataFrame, swept: list, sweep_dir: Path, column: str, title: str, x: str | None = None
+) -> Path | None:
     """Any numeric summary.csv column (e.g. sensitivity) against the x axis of plot_final."""
     done = df[df["status"].isin(FINISHED) & df[column].notna()] if column in df else pd.DataFrame()
     if done.empty or not swept:
@@ -193,8 +236,13 @@ def plot_extra(df: pd.DataFrame, swept: list, sweep_dir: Path, column: str, titl
         means = rows.groupby(x_key)[column].mean()
         xs = ordered_values(rows, x_key)
         pos = [float(v) for v in xs] if numeric else list(range(len(xs)))
-        ax.plot(pos, [means[v] for v in xs], marker="o", color=color,
-                label=f"{short_key(group_key)}={g}" if g is not None else column)
+        ax.plot(
+            pos,
+            [means[v] for v in xs],
+            marker="o",
+            color=color,
+            label=f"{short_key(group_key)}={g}" if g is not None else column,
+        )
         if not numeric:
             ax.set_xticks(pos, [str(v) for v in xs])
     if numeric:

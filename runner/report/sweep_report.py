@@ -3,6 +3,7 @@ report.html (plots embedded) at the sweep root, with links to every job's own pl
 
     python -m runner.report outputs/sweeps/<name>/<stamp>      (what `make report DIR=...` runs)
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,28 +14,47 @@ from urllib.parse import quote
 import pandas as pd
 
 from runner.files import atomic_write_text
+from runner.formatting import lead_metric, metric_label, missing, number, percent, spread
 from runner.report.html import markdown_to_html
 from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_heatmap
-from runner.report.sweep_tables import (metric_label, paper_table, primary_metric, scaled, seed_spread, short_key,
-                                        vanishing_by_depth)
+from runner.report.sweep_tables import paper_table, scaled, seed_spread, short_key, vanishing_by_depth
 from runner.sweep.summary import report_options, status_counts, write_summary
 
 
 def _fmt(v, kind: str = "") -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)):
+    """A summary.csv cell for a table: accuracies in % (no unit), other floats to 4 digits."""
+    if missing(v):
         return "-"
     if kind == "acc":
-        return f"{100 * float(v):.2f}"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+        return percent(float(v), unit="")
+    return number(v) if isinstance(v, float) else str(v)
 
 
 def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str, extra: tuple = ()) -> list:
-    cols = ["job", *swept, "status", f"final_train_{kind}", f"final_{split}_{kind}", f"best_{split}_{kind}",
-            *extra, "params", "epochs_run", "seconds"]
-    head = ["job", *[short_key(k) for k in swept], "status", f"train {kind}", f"{split} {kind}",
-            f"best {split} {kind}", *[e.replace("_", " ") for e in extra], "params", "epochs", "seconds"]
+    cols = [
+        "job",
+        *swept,
+        "status",
+        f"final_train_{kind}",
+        f"final_{split}_{kind}",
+        f"best_{split}_{kind}",
+        *extra,
+        "params",
+        "epochs_run",
+        "seconds",
+    ]
+    head = [
+        "job",
+        *[short_key(k) for k in swept],
+        "status",
+        f"train {kind}",
+        f"{split} {kind}",
+        f"best {split} {kind}",
+        *[e.replace("_", " ") for e in extra],
+        "params",
+        "epochs",
+        "seconds",
+    ]
     if "vanishing_gradients" in df and df["vanishing_gradients"].notna().any():
         cols.insert(-3, "vanishing_gradients")
         head.insert(-3, "vanishing")
@@ -45,7 +65,7 @@ def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str, extra: 
             v = r.get(c)
             if c.endswith("_acc"):
                 sd = r.get(f"{c}_std")
-                cells.append(_fmt(v, "acc") + (f" ± {_fmt(sd, 'acc')}" if sd is not None and pd.notna(sd) else ""))
+                cells.append("-" if missing(v) else spread(float(v), sd, unit=""))
             elif c == "params" and pd.notna(v):
                 cells.append(f"{int(v):,}")
             elif c == "seconds" and pd.notna(v):
@@ -64,18 +84,25 @@ def _gradcheck_section(df: pd.DataFrame, swept: list) -> list:
     """For sweeps of task=gradcheck: the largest relative error of each job, as a pivot for two
     swept keys and as a list otherwise."""
     col = "gradcheck_max_rel_error"
-    lines = ["## Gradient check: largest relative error per job", "",
-             "A job passes when every checked entry is below the tolerance in its config.yaml "
-             "(gradcheck.tol); status `ok` = passed, `failed` = not.", ""]
+    lines = [
+        "## Gradient check: largest relative error per job",
+        "",
+        "A job passes when every checked entry is below the tolerance in its config.yaml "
+        "(gradcheck.tol); status `ok` = passed, `failed` = not.",
+        "",
+    ]
     if len(swept) == 2:
         t = df.pivot_table(index=swept[0], columns=swept[1], values=col, aggfunc="max")
         head = [short_key(swept[0])] + [f"{short_key(swept[1])}={c}" for c in t.columns]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join([str(r)] + ["-" if pd.isna(v) else f"{v:.2e}" for v in t.loc[r]]) + " |"
-                  for r in t.index]
+        lines += [
+            "| " + " | ".join([str(r)] + ["-" if pd.isna(v) else f"{v:.2e}" for v in t.loc[r]]) + " |" for r in t.index
+        ]
     else:
-        lines += [f"- job {r['job']} ({', '.join(f'{short_key(k)}={r[k]}' for k in swept)}): "
-                  f"{_fmt(r[col])}, {r['status']}" for _, r in df.iterrows()]
+        lines += [
+            f"- job {r['job']} ({', '.join(f'{short_key(k)}={r[k]}' for k in swept)}): {_fmt(r[col])}, {r['status']}"
+            for _, r in df.iterrows()
+        ]
     return lines + [""]
 
 
@@ -85,13 +112,17 @@ def _seed_section(df: pd.DataFrame, swept: list, split: str, kind: str) -> list:
     if spread is None:
         return []
     others = [c for c in spread.columns if c not in ("mean", "std", "runs")]
-    lines = [f"## Final {metric_label(split, kind)} over seeds (mean ± std)", "",
-             "| " + " | ".join([*map(short_key, others), "mean", "std", "runs"]) + " |",
-             "|" + "---|" * (len(others) + 3)]
+    lines = [
+        f"## Final {metric_label(split, kind)} over seeds (mean ± std)",
+        "",
+        "| " + " | ".join([*map(short_key, others), "mean", "std", "runs"]) + " |",
+        "|" + "---|" * (len(others) + 3),
+    ]
     for _, r in spread.iterrows():
         m, s = scaled(pd.Series([r["mean"], r["std"]]), kind)
-        lines.append("| " + " | ".join([*(str(r[o]) for o in others), f"{m:.3f}", f"{s:.3f}", str(int(r["runs"]))])
-                     + " |")
+        lines.append(
+            "| " + " | ".join([*(str(r[o]) for o in others), f"{m:.3f}", f"{s:.3f}", str(int(r["runs"]))]) + " |"
+        )
     return lines + [""]
 
 
@@ -123,40 +154,64 @@ def render_sweep(sweep_dir: Path) -> dict:
     counts = status_counts(rows)
     df = pd.read_csv(summary_path, keep_default_na=True)
     df["dir"] = df["dir"].astype(str)
-    split, kind = primary_metric(df)
+    split, kind = lead_metric(lambda col: col in df and df[col].notna().any())
     name = sweep_dir.parent.name if re.match(r"\d{4}-\d\d-\d\d", sweep_dir.name) else sweep_dir.name
     x, extra = report_options(sweep_dir)
     x = x if x in df.columns else None
     has_metrics = df[f"final_{split}_{kind}"].notna().any()  # false for a sweep of gradchecks
     plots = []
     if has_metrics:
-        plots = [p for p in (
-            plot_heatmap(df, swept, sweep_dir, split, kind, name),
-            plot_final(df, swept, sweep_dir, split, kind, name, x),
-            *(plot_extra(df, swept, sweep_dir, col, name, x) for col in extra),
-            *((plot_final(df, swept, sweep_dir, split, "loss", name, x),) if kind == "acc" else ()),
-            plot_curves(df, swept, sweep_dir, "loss", name),
-            plot_curves(df, swept, sweep_dir, "acc", name) if kind == "acc" else None,
-        ) if p is not None]
+        plots = [
+            p
+            for p in (
+                plot_heatmap(df, swept, sweep_dir, split, kind, name),
+                plot_final(df, swept, sweep_dir, split, kind, name, x),
+                *(plot_extra(df, swept, sweep_dir, col, name, x) for col in extra),
+                *((plot_final(df, swept, sweep_dir, split, "loss", name, x),) if kind == "acc" else ()),
+                plot_curves(df, swept, sweep_dir, "loss", name),
+                plot_curves(df, swept, sweep_dir, "acc", name) if kind == "acc" else None,
+            )
+            if p is not None
+        ]
 
-    md = [f"# Sweep {name}", "",
-          f"{len(rows)} jobs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ". "
-          f"Swept: {', '.join(swept) or 'nothing'}. Folder: `{sweep_dir}`. "
-          f"Rendered {dt.datetime.now().isoformat(timespec='seconds')}.", ""]
+    md = [
+        f"# Sweep {name}",
+        "",
+        f"{len(rows)} jobs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ". "
+        f"Swept: {', '.join(swept) or 'nothing'}. Folder: `{sweep_dir}`. "
+        f"Rendered {dt.datetime.now().isoformat(timespec='seconds')}.",
+        "",
+    ]
     if "gradcheck_max_rel_error" in df and df["gradcheck_max_rel_error"].notna().any():
         md += _gradcheck_section(df, swept)
     if len(swept) == 2 and has_metrics:
-        md += [f"## Final {metric_label(split, kind)}: {short_key(swept[0])} by {short_key(swept[1])}", "",
-               *paper_table(df, swept[0], swept[1], kind, split), ""]
+        md += [
+            f"## Final {metric_label(split, kind)}: {short_key(swept[0])} by {short_key(swept[1])}",
+            "",
+            *paper_table(df, swept[0], swept[1], kind, split),
+            "",
+        ]
     depth_lines = vanishing_by_depth(df, swept)
     if depth_lines:
-        md += ["## Vanishing gradients by depth", "",
-               "Verdict per job (first/last layer gradient-norm ratio in brackets); rule and thresholds in "
-               "summary.json's vanishing_evidence and the README.", "", *depth_lines, ""]
+        md += [
+            "## Vanishing gradients by depth",
+            "",
+            "Verdict per job (first/last layer gradient-norm ratio in brackets); rule and thresholds in "
+            "summary.json's vanishing_evidence and the README.",
+            "",
+            *depth_lines,
+            "",
+        ]
     md += _seed_section(df, swept, split, kind)
     if has_metrics:
-        md += ["## All jobs", "", f"Accuracies in %. Final = last epoch; best = best epoch of the {split} split.",
-               "", *_summary_table(df, swept, split, kind, tuple(c for c in extra if c in df)), ""]
+        md += [
+            "## All jobs",
+            "",
+            f"Accuracies in %. Final = last epoch; best = best epoch of the {split} split.",
+            "",
+            *_summary_table(df, swept, split, kind, tuple(c for c in extra if c in df)),
+            "",
+        ]
     md += _failures(df)
     if plots:
         md += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
@@ -164,5 +219,10 @@ def render_sweep(sweep_dir: Path) -> dict:
     md_text = "\n".join(md)
     atomic_write_text(sweep_dir / "report.md", md_text)
     atomic_write_text(sweep_dir / "report.html", markdown_to_html(md_text, sweep_dir, title=f"Sweep {name}"))
-    return {"counts": counts, "summary": summary_path, "report": sweep_dir / "report.html", "rows": rows,
-            "swept": swept}
+    return {
+        "counts": counts,
+        "summary": summary_path,
+        "report": sweep_dir / "report.html",
+        "rows": rows,
+        "swept": swept,
+    }

@@ -1,24 +1,14 @@
-"""Tables of a sweep from its summary.csv: which metric leads, how swept values are ordered
+"""Tables of a sweep from its summary.csv: how swept values are ordered
 and labelled, and the two-way pivot a paper would print (e.g. test accuracy, activation by
 depth, with train accuracy beside it)."""
+
 from __future__ import annotations
 
 import pandas as pd
 
+from runner.formatting import missing, number
+
 FINISHED = ("ok", "diverged")
-
-
-def primary_metric(df: pd.DataFrame) -> tuple[str, str]:
-    """(split, kind) the report leads with: test accuracy, else val accuracy, else a loss."""
-    for split, kind in (("test", "acc"), ("val", "acc"), ("test", "loss"), ("val", "loss")):
-        col = f"final_{split}_{kind}"
-        if col in df and df[col].notna().any():
-            return split, kind
-    return "train", "loss"
-
-
-def metric_label(split: str, kind: str) -> str:
-    return f"{split} {'accuracy (%)' if kind == 'acc' else 'loss'}"
 
 
 def short_key(key: str) -> str:
@@ -52,8 +42,10 @@ def pivot(df: pd.DataFrame, rows: str, cols: str, value: str) -> pd.DataFrame:
     """Mean of `value` over finished jobs, rows x cols in sweep order (seeds are averaged)."""
     done = df[df["status"].isin(FINISHED)]
     table = done.pivot_table(index=rows, columns=cols, values=value, aggfunc="mean")
-    return table.reindex(index=[v for v in ordered_values(df, rows) if v in table.index],
-                         columns=[v for v in ordered_values(df, cols) if v in table.columns])
+    return table.reindex(
+        index=[v for v in ordered_values(df, rows) if v in table.index],
+        columns=[v for v in ordered_values(df, cols) if v in table.columns],
+    )
 
 
 def paper_table(df: pd.DataFrame, rows: str, cols: str, kind: str, lead: str, beside: str = "train") -> list:
@@ -61,11 +53,17 @@ def paper_table(df: pd.DataFrame, rows: str, cols: str, kind: str, lead: str, be
     split's final metric with the `beside` split's next to it."""
     a = scaled(pivot(df, rows, cols, f"final_{lead}_{kind}"), kind)
     b = scaled(pivot(df, rows, cols, f"final_{beside}_{kind}"), kind) if f"final_{beside}_{kind}" in df else None
-    fmt = (lambda v: "-" if pd.isna(v) else f"{v:.2f}") if kind == "acc" else (lambda v: "-" if pd.isna(v) else f"{v:.4g}")
+
+    def fmt(v) -> str:  # the pivot is already scaled to % for accuracies
+        return "-" if missing(v) else (f"{v:.2f}" if kind == "acc" else number(v))
+
     head = [short_key(rows)]
     for c in a.columns:
-        head += [f"{short_key(cols)}={c} {lead}", f"{short_key(cols)}={c} {beside}"] if b is not None \
+        head += (
+            [f"{short_key(cols)}={c} {lead}", f"{short_key(cols)}={c} {beside}"]
+            if b is not None
             else [f"{short_key(cols)}={c} {lead}"]
+        )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in a.index:
         cells = [str(r)]
@@ -109,8 +107,11 @@ def vanishing_by_depth(df: pd.DataFrame, swept: list) -> list:
     others = [k for k in swept if k != depth]
     depths = ordered_values(df, depth)
     groups = [((), df)] if not others else list(df.groupby(others, sort=False))
-    head = [", ".join(short_key(k) for k in others) or "run"] + [f"{short_key(depth)}={d}" for d in depths] \
+    head = (
+        [", ".join(short_key(k) for k in others) or "run"]
+        + [f"{short_key(depth)}={d}" for d in depths]
         + ["first vanishing depth"]
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, rows in groups:
         label = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,))) or "all"
@@ -124,6 +125,7 @@ def vanishing_by_depth(df: pd.DataFrame, swept: list) -> list:
             cells.append(_verdict_cell(v, ratio))
             if first is None and str(v).lower() in ("true", "1"):
                 first = d
-        lines.append("| " + " | ".join([label, *cells, str(first) if first is not None else
-                                         f"none up to {depths[-1]}"]) + " |")
+        lines.append(
+            "| " + " | ".join([label, *cells, str(first) if first is not None else f"none up to {depths[-1]}"]) + " |"
+        )
     return lines

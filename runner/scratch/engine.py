@@ -6,10 +6,10 @@ the torch engine, with the network, its gradients and SGD written by hand (runne
 Supports mlp configs with relu, sigmoid or tanh, dropout, L1/L2, SGD (momentum, nesterov)
 and the default, xavier and kaiming initialisations, on the CPU.
 """
+
 from __future__ import annotations
 
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from runner.registry.models import INITS
 from runner.registry.training import OPTIMIZERS
 from runner.scratch.layers import Dropout, Linear, MeanSquaredError, Network, SoftmaxCrossEntropy
 from runner.scratch.optim import add_penalty_gradients, penalty
+from runner.train.base import Engine
 
 
 def build_network(cfg, n_in: int, n_out: int, rng: np.random.Generator, dtype=np.float32) -> Network:
@@ -43,9 +44,7 @@ def build_network(cfg, n_in: int, n_out: int, rng: np.random.Generator, dtype=np
     return Network(layers)
 
 
-class NumpyEngine:
-    layer_probes = False
-
+class NumpyEngine(Engine):
     def __init__(self, cfg):
         import torch
 
@@ -58,28 +57,31 @@ class NumpyEngine:
         seed_everything(cfg.seed)
         # the data pipeline (splits, normalisation) is shared with the torch engine
         self.data = device_data.load(cfg.dataset, Path(cfg.data_dir), cfg.seed, torch.device("cpu"))
-        self.arrays = {name: (s.x.numpy().reshape(len(s), -1).astype(np.float32), s.y.numpy())
-                       for name, s in self.data.splits.items()}
+        self.arrays = {
+            name: (s.x.numpy().reshape(len(s), -1).astype(np.float32), s.y.numpy())
+            for name, s in self.data.splits.items()
+        }
         self.rng = np.random.default_rng(cfg.seed)
         n_in = self.arrays["train"][0].shape[1]
         self.net = build_network(cfg, n_in, self.data.num_outputs, self.rng)
         self.params = int(sum(v.size for v, _, _ in self.net.params()))
         self.loss = SoftmaxCrossEntropy() if self.data.classification else MeanSquaredError()
         self.opt = OPTIMIZERS[cfg.optimizer.name].numpy(cfg.optimizer)
-        self.step, self.epoch_no, self.last_steps = 0, 0, []
+        self.step, self.last_steps = 0, []
 
-    def _evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+    def evaluate(self, split: str) -> tuple[float, float | None]:
+        x, y = self.arrays[split]
         bs = self.cfg.trainer.eval_batch_size
         loss_sum, correct = 0.0, 0
         for i in range(0, len(x), bs):
-            out = self.net.forward(x[i:i + bs], train=False)
-            loss_sum += self.loss.forward(out, y[i:i + bs]) * len(out)
+            out = self.net.forward(x[i : i + bs], train=False)
+            loss_sum += self.loss.forward(out, y[i : i + bs]) * len(out)
             if self.data.classification:
-                correct += int((out.argmax(1) == y[i:i + bs]).sum())
+                correct += int((out.argmax(1) == y[i : i + bs]).sum())
         n = len(x)
         return loss_sum / n, (correct / n if self.data.classification else None)
 
-    def _train_epoch(self) -> tuple[float, float | None]:
+    def train_epoch(self, epoch: int) -> tuple[float, float | None]:
         x, y = self.arrays["train"]
         r = self.cfg.regularizer
         bs = self.cfg.trainer.batch_size
@@ -87,7 +89,7 @@ class NumpyEngine:
         loss_sum, correct = 0.0, 0
         self.last_steps = []
         for i in range(0, len(x), bs):
-            idx = perm[i:i + bs]
+            idx = perm[i : i + bs]
             out = self.net.forward(x[idx], train=True)
             loss = self.loss.forward(out, y[idx])
             loss_sum += loss * len(idx)
@@ -98,40 +100,28 @@ class NumpyEngine:
             self.step += 1
             if self.cfg.trainer.log_steps:
                 norm = float(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for _, g, _ in self.net.params())))
-                self.last_steps.append({"step": self.step, "epoch": self.epoch_no, "loss": loss, "grad_norm": norm})
+                self.last_steps.append({"step": self.step, "epoch": epoch, "loss": loss, "grad_norm": norm})
             self.opt.step(self.net)
         n = len(x)
         return loss_sum / n, (correct / n if self.data.classification else None)
 
-    def epoch(self, n: int) -> tuple[dict, list]:
-        self.epoch_no = n
-        t0 = time.perf_counter()
-        train_loss, train_acc = self._train_epoch()
-        t_train = time.perf_counter() - t0
-        row = {"epoch": n}
-        for name in ("train", "val", "test"):
-            if name == "train" and self.cfg.trainer.train_metrics == "running":
-                row["train_loss"], row["train_acc"] = train_loss, train_acc
-            elif name in self.arrays:
-                row[f"{name}_loss"], row[f"{name}_acc"] = self._evaluate(*self.arrays[name])
+    def penalty(self) -> float:
         r = self.cfg.regularizer
-        row.update({"penalty": penalty(self.net, r.l1, r.l2), "lr": self.opt.lr, "train_seconds": t_train,
-                    "seconds": time.perf_counter() - t0})
-        return row, []
+        return penalty(self.net, r.l1, r.l2)
+
+    def lr(self) -> float:
+        return self.opt.lr
 
     def confusion(self, split: str) -> np.ndarray | None:
         if split not in self.arrays:
             return None
         x, y = self.arrays[split]
         k = self.data.num_outputs
-        pred = np.concatenate([self.net.forward(x[i:i + 4096]).argmax(1) for i in range(0, len(x), 4096)])
+        pred = np.concatenate([self.net.forward(x[i : i + 4096]).argmax(1) for i in range(0, len(x), 4096)])
         return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.net.forward(x.astype(np.float32), train=False)
-
-    def histogram_rows(self, last_epoch: int) -> list:
-        return []
 
     def step_rows(self) -> list:
         return self.last_steps

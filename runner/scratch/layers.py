@@ -4,6 +4,7 @@ Each layer keeps what its backward pass needs from the forward pass. `backward(g
 dL/d(output) and returns dL/d(input), storing dL/d(parameter) for layers that have
 parameters. Shapes: x is [batch, features]; a Linear layer's W is [out, in] as in torch.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,15 @@ def kaiming_init(rng: np.random.Generator, fan_in: int, fan_out: int, gain: floa
 class Linear:
     """y = x W^T + b.   dL/dW = g^T x,  dL/db = sum_rows g,  dL/dx = g W."""
 
-    def __init__(self, fan_in: int, fan_out: int, rng: np.random.Generator, init=default_init, gain: float = 1.0,
-                 dtype=np.float32):  # fmt: skip
+    def __init__(
+        self,
+        fan_in: int,
+        fan_out: int,
+        rng: np.random.Generator,
+        init=default_init,
+        gain: float = 1.0,
+        dtype=np.float32,
+    ):
         """init: one of the (rng, fan_in, fan_out, gain) -> (W, b) rules above."""
         self.W, self.b = init(rng, fan_in, fan_out, gain)
         self.W, self.b = self.W.astype(dtype), self.b.astype(dtype)
@@ -89,7 +97,7 @@ class Tanh:
         return self._y
 
     def backward(self, g):
-        return g * (1 - self._y ** 2)
+        return g * (1 - self._y**2)
 
     def params(self):
         return []
@@ -136,7 +144,7 @@ class MeanSquaredError:
 
     def forward(self, z: np.ndarray, y: np.ndarray) -> float:
         self._d = z - y
-        return float((self._d ** 2).mean())
+        return float((self._d**2).mean())
 
     def backward(self) -> np.ndarray:
         return 2 * self._d / self._d.size

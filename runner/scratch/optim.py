@@ -1,10 +1,11 @@
 """SGD and the L1/L2 penalties for the scratch engine, with torch's conventions:
 
-    penalty  P = l1 * sum|W| + l2 * sum W^2       over weight matrices (not biases)
-    dP/dW    = l1 * sign(W) + 2 * l2 * W
-    SGD      buf = momentum * buf + g  (buf = g at the first step);  p -= lr * buf
-             (nesterov: p -= lr * (g + momentum * buf))
+penalty  P = l1 * sum|W| + l2 * sum W^2       over weight matrices (not biases)
+dP/dW    = l1 * sign(W) + 2 * l2 * W
+SGD      buf = momentum * buf + g  (buf = g at the first step);  p -= lr * buf
+         (nesterov: p -= lr * (g + momentum * buf))
 """
+
 from __future__ import annotations
 
 import numpy as np

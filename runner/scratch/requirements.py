@@ -22,6 +22,10 @@ def check(cfg) -> None:
     require(not cfg.regularizer.batchnorm, "regularizer.batchnorm", "false for engine=numpy", cfg.regularizer.batchnorm)
     require(dev in ("auto", "cpu"), "device", "auto or cpu for engine=numpy (NumPy runs on the CPU)", dev)
     require(cfg.task == "train", "task", "train for engine=numpy", cfg.task)
-    require(not cfg.diagnostics.sensitivity, "diagnostics.sensitivity", "false for engine=numpy",
-            cfg.diagnostics.sensitivity)  # fmt: skip
+    require(
+        not cfg.diagnostics.sensitivity,
+        "diagnostics.sensitivity",
+        "false for engine=numpy",
+        cfg.diagnostics.sensitivity,
+    )
     require(cfg.trainer.precision == "fp32", "trainer.precision", "fp32 for engine=numpy", cfg.trainer.precision)

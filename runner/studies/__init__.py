@@ -9,6 +9,7 @@ The other studies of this family are sweeps or single runs and need no code here
 (conf/experiment/: mnist_deep_shallow, grad_norm, random_labels, params_vs_generalization,
 flatness_sensitivity).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """What the studies share: deriving a sub-run's config, the plateau rule, reading a study's
 CSV back, and the study folder's closing files (summary.json, report, DONE)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,9 +43,15 @@ def finish(cfg, study_dir: Path, title: str, md: list, results: dict) -> dict:
     text = "\n".join([f"# {title}", "", *md])
     atomic_write_text(study_dir / "report.md", text)
     atomic_write_text(study_dir / "report.html", markdown_to_html(text, study_dir, title=title))
-    summary = {"name": cfg.study.name, "task": "study", "study": cfg.study.name, "status": "ok",
-               "reduced": bool(cfg.study.reduced), "finished": dt.datetime.now().isoformat(timespec="seconds"),
-               **results}
+    summary = {
+        "name": cfg.study.name,
+        "task": "study",
+        "study": cfg.study.name,
+        "status": "ok",
+        "reduced": bool(cfg.study.reduced),
+        "finished": dt.datetime.now().isoformat(timespec="seconds"),
+        **results,
+    }
     write_json(study_dir / "summary.json", summary)
     write_marker(study_dir, "ok")
     print(f"study {cfg.study.name} done: {study_dir / 'report.html'}", flush=True)
@@ -52,8 +59,8 @@ def finish(cfg, study_dir: Path, title: str, md: list, results: dict) -> dict:
 
 
 def read_rows(path: Path) -> list:
-    """A study's CSV back as the rows it was written from: blanks as None, numbers as int or
-    float (nan and inf included), True/False as bool, anything else as text."""
+    """A study's CSV back as one dict per row, by column name: blanks as None, numbers as int
+    or float (nan and inf included), True/False as bool, anything else as text."""
     import csv
 
     def value(cell: str):
@@ -69,7 +76,7 @@ def read_rows(path: Path) -> list:
         return cell
 
     with open(path, newline="", encoding="utf-8") as f:
-        return [[value(c) for c in row] for row in list(csv.reader(f))[1:]]
+        return [{k: value(c) for k, c in row.items()} for row in csv.DictReader(f)]
 
 
 def md_table(columns: list, rows: list) -> list:

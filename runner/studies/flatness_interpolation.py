@@ -13,6 +13,7 @@ statistics would not match interpolated weights. Writes interpolation.csv (alpha
 train_loss, train_acc, test_loss, test_acc), the two runs under batch_<n>/, and
 plots/interpolation.png.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,16 +22,18 @@ import numpy as np
 import torch
 
 from runner.files import write_csv
+from runner.formatting import percent
 from runner.report.style import legend, pyplot, save
 from runner.studies.common import derive, finish, md_table, read_rows
+from runner.train.base import RunHooks
 from runner.train.evaluate import evaluate
 from runner.train.run import run_training
 
 CSV_COLUMNS = ["alpha", "train_loss", "train_acc", "test_loss", "test_acc"]
 
 
-class _Keep:
-    """run_training hook that keeps the trained engine (model and device data)."""
+class _Keep(RunHooks):
+    """Keeps the trained engine (model and device data)."""
 
     def on_end(self, engine) -> None:
         self.engine = engine
@@ -46,7 +49,7 @@ def recompute_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: int
         bn.momentum = None  # cumulative average over the pass
     model.train()
     for i in range(0, len(x), batch_size):
-        model(x[i:i + batch_size])
+        model(x[i : i + batch_size])
     model.eval()
 
 
@@ -71,8 +74,10 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
     train, test = _subset(data.splits["train"], ip.eval_samples), _subset(data.splits["test"], ip.eval_samples)
     rows = []
     for a in np.linspace(ip.alpha_min, ip.alpha_max, ip.steps):
-        mixed = {k: ((1 - a) * a_state[k] + a * b_state[k]) if a_state[k].is_floating_point() else a_state[k]
-                 for k in a_state}
+        mixed = {
+            k: ((1 - a) * a_state[k] + a * b_state[k]) if a_state[k].is_floating_point() else a_state[k]
+            for k in a_state
+        }
         model.load_state_dict(mixed)
         recompute_batchnorm(model, train.x, cfg.trainer.eval_batch_size)
         tr = evaluate(model, train, True, cfg.trainer.eval_batch_size)
@@ -87,33 +92,64 @@ def report(cfg, study_dir: Path) -> dict:
     ip = cfg.study.interpolation
     rows = read_rows(study_dir / "interpolation.csv")
     png = _plot(rows, ip.batch_small, ip.batch_large, study_dir / "plots" / "interpolation.png")
-    at = {round(r[0], 6): r for r in rows}
-    ends = [[f"a = {a:g} (batch {bs})", f"{r[1]:.4f}", f"{100 * r[2]:.2f}%", f"{r[3]:.4f}", f"{100 * r[4]:.2f}%"]
-            for a, bs in ((0.0, ip.batch_small), (1.0, ip.batch_large)) if (r := at.get(a)) is not None]
-    worst = max(rows, key=lambda r: r[1])
-    md = [f"A CNN (conv {list(cfg.model.conv)}, FC {list(cfg.model.hidden)}, {cfg.activation.name}) trained on "
-          f"{cfg.dataset.name} for {cfg.trainer.epochs} epochs with batch {ip.batch_small} and with batch "
-          f"{ip.batch_large} (same seed), then evaluated at {ip.steps} points a in [{ip.alpha_min:g}, "
-          f"{ip.alpha_max:g}] of theta(a) = (1 - a) theta_{ip.batch_small} + a theta_{ip.batch_large}.", "",
-          *md_table(["point", "train loss", "train accuracy", "test loss", "test accuracy"], ends), "",
-          f"Highest train loss along the line: {worst[1]:.4g} at a = {worst[0]:.2f}.", "",
-          "## Plot", "", f"![interpolation](plots/{png.name})", ""]
-    return finish(cfg, study_dir, "Flatness: interpolating between small- and large-batch solutions", md,
-                  {"points": len(rows), "max_train_loss": worst[1], "max_train_loss_alpha": worst[0]})
+    at = {round(r["alpha"], 6): r for r in rows}
+    ends = [
+        [
+            f"a = {a:g} (batch {bs})",
+            f"{r['train_loss']:.4f}",
+            percent(r["train_acc"]),
+            f"{r['test_loss']:.4f}",
+            percent(r["test_acc"]),
+        ]
+        for a, bs in ((0.0, ip.batch_small), (1.0, ip.batch_large))
+        if (r := at.get(a)) is not None
+    ]
+    worst = max(rows, key=lambda r: r["train_loss"])
+    md = [
+        f"A CNN (conv {list(cfg.model.conv)}, FC {list(cfg.model.hidden)}, {cfg.activation.name}) trained on "
+        f"{cfg.dataset.name} for {cfg.trainer.epochs} epochs with batch {ip.batch_small} and with batch "
+        f"{ip.batch_large} (same seed), then evaluated at {ip.steps} points a in [{ip.alpha_min:g}, "
+        f"{ip.alpha_max:g}] of theta(a) = (1 - a) theta_{ip.batch_small} + a theta_{ip.batch_large}.",
+        "",
+        *md_table(["point", "train loss", "train accuracy", "test loss", "test accuracy"], ends),
+        "",
+        f"Highest train loss along the line: {worst['train_loss']:.4g} at a = {worst['alpha']:.2f}.",
+        "",
+        "## Plot",
+        "",
+        f"![interpolation](plots/{png.name})",
+        "",
+    ]
+    return finish(
+        cfg,
+        study_dir,
+        "Flatness: interpolating between small- and large-batch solutions",
+        md,
+        {"points": len(rows), "max_train_loss": worst["train_loss"], "max_train_loss_alpha": worst["alpha"]},
+    )
 
 
 def _plot(rows: list, bs_small: int, bs_large: int, path: Path) -> Path:
     plt = pyplot()
-    a = [r[0] for r in rows]
+    a = [r["alpha"] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    for ax, (i_tr, i_te), ylabel, scale in ((axes[0], (1, 3), "cross-entropy loss (log scale)", 1),
-                                           (axes[1], (2, 4), "accuracy (%)", 100)):
-        ax.plot(a, [scale * r[i_tr] for r in rows], "--", color="#1f77b4", label="train")
-        ax.plot(a, [scale * r[i_te] for r in rows], "-", color="#2ca02c", label="test")
+    for ax, kind, ylabel, scale in (
+        (axes[0], "loss", "cross-entropy loss (log scale)", 1),
+        (axes[1], "acc", "accuracy (%)", 100),
+    ):
+        ax.plot(a, [scale * r[f"train_{kind}"] for r in rows], "--", color="#1f77b4", label="train")
+        ax.plot(a, [scale * r[f"test_{kind}"] for r in rows], "-", color="#2ca02c", label="test")
         for x, name in ((0, f"batch {bs_small}"), (1, f"batch {bs_large}")):
             ax.axvline(x, color="grey", alpha=0.5, linewidth=1)
-            ax.annotate(name, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                        textcoords="offset points", fontsize=9, color="grey")
+            ax.annotate(
+                name,
+                (x, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -12),
+                textcoords="offset points",
+                fontsize=9,
+                color="grey",
+            )
         ax.set_xlabel("a in (1 - a) theta_small + a theta_large")
         ax.set_ylabel(ylabel)
         legend(ax)

@@ -7,6 +7,7 @@ Writes function_fit.csv (fn, depth, hidden, params, final_train_loss, final_test
 best_test_loss, convergence_epoch), one run folder per model under <fn>/depth<d>/,
 plots/loss_<fn>.png (log scale) and plots/predictions_<fn>.png.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,12 +16,21 @@ from pathlib import Path
 import pandas as pd
 
 from runner.files import write_csv
+from runner.formatting import number
 from runner.report.style import legend, pyplot, save
 from runner.studies.common import convergence_epoch, derive, finish, md_table, read_rows
 from runner.train.run import run_training
 
-CSV_COLUMNS = ["fn", "depth", "hidden", "params", "final_train_loss", "final_test_loss", "best_test_loss",
-               "convergence_epoch"]
+CSV_COLUMNS = [
+    "fn",
+    "depth",
+    "hidden",
+    "params",
+    "final_train_loss",
+    "final_test_loss",
+    "best_test_loss",
+    "convergence_epoch",
+]
 
 
 def mlp_params(depth: int, width: int, n_in: int = 1, n_out: int = 1) -> int:
@@ -58,8 +68,9 @@ def _plot(fn: str, runs: list, title: str, out: Path) -> list:
     ax.plot(first["x"], first["y_true"], color="black", linewidth=2.5, label="ground truth")
     for i, (label, run_dir) in enumerate(runs):
         p = pd.read_csv(run_dir / "predictions.csv")
-        ax.plot(p["x"], p["y_pred"], color=colors(i / max(len(runs) - 1, 1)), linestyle="--", linewidth=1.6,
-                label=label)
+        ax.plot(
+            p["x"], p["y_pred"], color=colors(i / max(len(runs) - 1, 1)), linestyle="--", linewidth=1.6, label=label
+        )
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(f"{title}: {fn}\npredictions against the ground truth")
@@ -75,14 +86,32 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
         for depth in ff.depths:
             width = width_for(ff.target_params, depth)
             hidden = [width] * depth
-            sub = derive(cfg, **{"task": "train", "dataset.fn": fn, "dataset.low": None, "dataset.high": None,
-                                 "model.hidden": hidden, "name": f"{fn}-depth{depth}"})
+            sub = derive(
+                cfg,
+                **{
+                    "task": "train",
+                    "dataset.fn": fn,
+                    "dataset.low": None,
+                    "dataset.high": None,
+                    "model.hidden": hidden,
+                    "name": f"{fn}-depth{depth}",
+                },
+            )
             run_dir = study_dir / fn / f"depth{depth}"
             s = run_training(sub, run_dir, label=f"{label}[{fn} depth {depth}] ")
             losses = pd.read_csv(run_dir / "metrics.csv")["train_loss"].tolist()
-            rows.append([fn, depth, "-".join(map(str, hidden)), s["params"], s["final"].get("train_loss"),
-                         s["final"].get("test_loss"), s["best"].get("test_loss"),
-                         convergence_epoch(losses, plateau.rel, plateau.window)])
+            rows.append(
+                [
+                    fn,
+                    depth,
+                    "-".join(map(str, hidden)),
+                    s["params"],
+                    s["final"].get("train_loss"),
+                    s["final"].get("test_loss"),
+                    s["best"].get("test_loss"),
+                    convergence_epoch(losses, plateau.rel, plateau.window),
+                ]
+            )
     write_csv(study_dir / "function_fit.csv", CSV_COLUMNS, rows)
     return report(cfg, study_dir)
 
@@ -93,25 +122,66 @@ def report(cfg, study_dir: Path) -> dict:
     rows = read_rows(study_dir / "function_fit.csv")
     plots = []
     for fn in ff.functions:
-        runs = [(f"depth {r[1]}: {r[2]} ({r[3]:,} params)", study_dir / fn / f"depth{r[1]}") for r in rows if r[0] == fn]
+        runs = [
+            (f"depth {r['depth']}: {r['hidden']} ({r['params']:,} params)", study_dir / fn / f"depth{r['depth']}")
+            for r in rows
+            if r["fn"] == fn
+        ]
         plots += _plot(fn, runs, "function_fit", study_dir / "plots")
-    table = md_table(["function", "depth", "hidden", "params", "final train MSE", "final test MSE",
-                      "best test MSE", "converged at epoch"],
-                     [[r[0], r[1], r[2], f"{r[3]:,}", f"{r[4]:.3g}", f"{r[5]:.3g}", f"{r[6]:.3g}",
-                       r[7] if r[7] is not None else "-"] for r in rows])
+    table = md_table(
+        [
+            "function",
+            "depth",
+            "hidden",
+            "params",
+            "final train MSE",
+            "final test MSE",
+            "best test MSE",
+            "converged at epoch",
+        ],
+        [
+            [
+                r["fn"],
+                r["depth"],
+                r["hidden"],
+                f"{r['params']:,}",
+                number(r["final_train_loss"], 3),
+                number(r["final_test_loss"], 3),
+                number(r["best_test_loss"], 3),
+                "-" if r["convergence_epoch"] is None else r["convergence_epoch"],
+            ]
+            for r in rows
+        ],
+    )
     ratios = {fn: _deep_over_shallow(rows, fn) for fn in ff.functions}
-    md = [f"MLPs with {len(ff.depths)} depths ({', '.join(map(str, ff.depths))} hidden layers), each sized to about "
-          f"{ff.target_params} parameters, fit each function with {cfg.optimizer.name} (lr {cfg.optimizer.lr:g}) and "
-          f"MSE for {cfg.trainer.epochs} epochs on {cfg.dataset.n_train} points.", "",
-          f"Converged at epoch: the first epoch whose train loss is within {100 * plateau.rel:g}% of the lowest "
-          f"train loss of the last {plateau.window} epochs (study.plateau).", "", *table, "",
-          "Deepest over shallowest final test MSE: " + ", ".join(f"{fn} {r:.3g}" for fn, r in ratios.items()), "",
-          "## Plots", "", *[f"![{p.stem}](plots/{p.name})" for p in plots], ""]
-    return finish(cfg, study_dir, "Deep vs shallow: fitting functions", md,
-                  {"deep_over_shallow_test_mse": ratios, "models": len(rows)})
+    md = [
+        f"MLPs with {len(ff.depths)} depths ({', '.join(map(str, ff.depths))} hidden layers), each sized to about "
+        f"{ff.target_params} parameters, fit each function with {cfg.optimizer.name} (lr {cfg.optimizer.lr:g}) and "
+        f"MSE for {cfg.trainer.epochs} epochs on {cfg.dataset.n_train} points.",
+        "",
+        f"Converged at epoch: the first epoch whose train loss is within {100 * plateau.rel:g}% of the lowest "
+        f"train loss of the last {plateau.window} epochs (study.plateau).",
+        "",
+        *table,
+        "",
+        "Deepest over shallowest final test MSE: " + ", ".join(f"{fn} {r:.3g}" for fn, r in ratios.items()),
+        "",
+        "## Plots",
+        "",
+        *[f"![{p.stem}](plots/{p.name})" for p in plots],
+        "",
+    ]
+    return finish(
+        cfg,
+        study_dir,
+        "Deep vs shallow: fitting functions",
+        md,
+        {"deep_over_shallow_test_mse": ratios, "models": len(rows)},
+    )
 
 
 def _deep_over_shallow(rows: list, fn: str) -> float:
-    mine = [r for r in rows if r[0] == fn]
-    shallow, deep = min(mine, key=lambda r: r[1]), max(mine, key=lambda r: r[1])
-    return float(deep[5] / shallow[5]) if shallow[5] else float("nan")
+    mine = [r for r in rows if r["fn"] == fn]
+    shallow, deep = min(mine, key=lambda r: r["depth"]), max(mine, key=lambda r: r["depth"])
+    test = "final_test_loss"
+    return float(deep[test] / shallow[test]) if shallow[test] else float("nan")

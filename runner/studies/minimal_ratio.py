@@ -15,6 +15,7 @@ loss as a function of the flattened parameters, so it is exact up to rounding.
 Writes minimal_ratio.csv (repeat, seed, loss, grad_norm, converged, phase, params,
 eigenvalues, positive, minimal_ratio) and plots/minimal_ratio.png.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,18 @@ from runner.files import write_csv
 from runner.report.style import pyplot, save
 from runner.studies.common import finish, md_table, read_rows
 
-CSV_COLUMNS = ["repeat", "seed", "loss", "grad_norm", "converged", "phase", "params", "eigenvalues", "positive",
-               "minimal_ratio"]
+CSV_COLUMNS = [
+    "repeat",
+    "seed",
+    "loss",
+    "grad_norm",
+    "converged",
+    "phase",
+    "params",
+    "eigenvalues",
+    "positive",
+    "minimal_ratio",
+]
 
 
 def flat_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
@@ -98,11 +109,26 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
         value = value.detach()
         eig = hessian_spectrum(loss, theta)
         positive = int((eig > 0).sum())
-        rows.append([r, seed, float(value), float(g.norm()), bool(g.norm() < mr.grad_threshold), phase,
-                     count_params(model), len(eig), positive, positive / len(eig)])
+        rows.append(
+            [
+                r,
+                seed,
+                float(value),
+                float(g.norm()),
+                bool(g.norm() < mr.grad_threshold),
+                phase,
+                count_params(model),
+                len(eig),
+                positive,
+                positive / len(eig),
+            ]
+        )
         if cfg.trainer.progress != "quiet":
-            print(f"{label}repeat {r + 1}/{mr.repeats}: loss {float(value):.4g}, grad norm {float(g.norm()):.2e}, "
-                  f"minimal ratio {positive / len(eig):.3f}", flush=True)
+            print(
+                f"{label}repeat {r + 1}/{mr.repeats}: loss {float(value):.4g}, grad norm {float(g.norm()):.2e}, "
+                f"minimal ratio {positive / len(eig):.3f}",
+                flush=True,
+            )
     write_csv(study_dir / "minimal_ratio.csv", CSV_COLUMNS, rows)
     return report(cfg, study_dir)
 
@@ -112,30 +138,58 @@ def report(cfg, study_dir: Path) -> dict:
     mr = cfg.study.minimal_ratio
     rows = read_rows(study_dir / "minimal_ratio.csv")
     png = _plot(rows, mr.grad_threshold, study_dir / "plots" / "minimal_ratio.png")
-    converged = sum(r[4] for r in rows)
-    ratios = np.array([r[9] for r in rows])
-    md = [f"{mr.repeats} trainings of an MLP ({'-'.join(map(str, cfg.model.hidden))} hidden units, "
-          f"{cfg.activation.name}, {rows[0][6]} parameters) on {cfg.dataset.fn} ({cfg.dataset.n_train} points), "
-          f"each to a point where the gradient norm is below {mr.grad_threshold:g} ({converged} of {mr.repeats} "
-          f"got there). Minimal ratio = share of positive Hessian eigenvalues.", "",
-          *md_table(["", "value"], [["repeats", mr.repeats], ["reached the threshold", converged],
-                                    ["minimal ratio, mean", f"{ratios.mean():.3f}"],
-                                    ["minimal ratio, min / max", f"{ratios.min():.3f} / {ratios.max():.3f}"],
-                                    ["eigenvalues per Hessian", rows[0][7]]]), "",
-          "## Plot", "", f"![minimal_ratio](plots/{png.name})", ""]
-    return finish(cfg, study_dir, "Minimal ratio of critical points", md,
-                  {"repeats": mr.repeats, "converged": converged, "params": rows[0][6], "eigenvalues": rows[0][7],
-                   "minimal_ratio_mean": float(ratios.mean())})
+    converged = sum(r["converged"] for r in rows)
+    ratios = np.array([r["minimal_ratio"] for r in rows])
+    params, eigenvalues = rows[0]["params"], rows[0]["eigenvalues"]
+    md = [
+        f"{mr.repeats} trainings of an MLP ({'-'.join(map(str, cfg.model.hidden))} hidden units, "
+        f"{cfg.activation.name}, {params} parameters) on {cfg.dataset.fn} ({cfg.dataset.n_train} points), "
+        f"each to a point where the gradient norm is below {mr.grad_threshold:g} ({converged} of {mr.repeats} "
+        f"got there). Minimal ratio = share of positive Hessian eigenvalues.",
+        "",
+        *md_table(
+            ["", "value"],
+            [
+                ["repeats", mr.repeats],
+                ["reached the threshold", converged],
+                ["minimal ratio, mean", f"{ratios.mean():.3f}"],
+                ["minimal ratio, min / max", f"{ratios.min():.3f} / {ratios.max():.3f}"],
+                ["eigenvalues per Hessian", eigenvalues],
+            ],
+        ),
+        "",
+        "## Plot",
+        "",
+        f"![minimal_ratio](plots/{png.name})",
+        "",
+    ]
+    return finish(
+        cfg,
+        study_dir,
+        "Minimal ratio of critical points",
+        md,
+        {
+            "repeats": mr.repeats,
+            "converged": converged,
+            "params": params,
+            "eigenvalues": eigenvalues,
+            "minimal_ratio_mean": float(ratios.mean()),
+        },
+    )
 
 
 def _plot(rows: list, threshold: float, path: Path) -> Path:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.8))
-    for converged, marker, name in ((True, "o", f"gradient norm < {threshold:g}"),
-                                    (False, "x", "did not reach the threshold")):
-        pts = [r for r in rows if r[4] == converged]
+    for converged, marker, name in (
+        (True, "o", f"gradient norm < {threshold:g}"),
+        (False, "x", "did not reach the threshold"),
+    ):
+        pts = [r for r in rows if r["converged"] == converged]
         if pts:
-            ax.scatter([r[9] for r in pts], [r[2] for r in pts], marker=marker, alpha=0.7, label=name)
+            ax.scatter(
+                [r["minimal_ratio"] for r in pts], [r["loss"] for r in pts], marker=marker, alpha=0.7, label=name
+            )
     ax.set_xlabel("minimal ratio (share of positive Hessian eigenvalues)")
     ax.set_ylabel("training loss (MSE, log scale)")
     ax.set_yscale("log")

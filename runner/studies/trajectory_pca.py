@@ -11,6 +11,7 @@ plots/trajectories.png.
 PCA is computed here: snapshots centred, then the eigenvectors of the small snapshots x
 snapshots Gram matrix give the principal directions without forming a params x params matrix.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,10 @@ import numpy as np
 import torch
 
 from runner.files import read_json, write_csv
+from runner.formatting import percent
 from runner.report.style import legend, pyplot, save
 from runner.studies.common import derive, finish, md_table, read_rows
+from runner.train.base import RunHooks
 from runner.train.run import run_training
 
 CSV_COLUMNS = ["run", "seed", "epoch", "train_loss", "test_acc", "layer1_pc1", "layer1_pc2", "all_pc1", "all_pc2"]
@@ -39,8 +42,8 @@ def pca_2d(snapshots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coords, vals / total
 
 
-class _Recorder:
-    """run_training hooks: keep the weights at initialisation and every `every` epochs."""
+class _Recorder(RunHooks):
+    """Keeps the weights at initialisation and every `every` epochs."""
 
     def __init__(self, every: int):
         self.every, self.snaps = every, []
@@ -49,15 +52,16 @@ class _Recorder:
         model = engine.model
         first = next(m for m in model.modules() if isinstance(m, torch.nn.Linear)).weight
         flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-        self.snaps.append((epoch, loss, acc, first.detach().reshape(-1).cpu().double().numpy(),
-                           flat.cpu().double().numpy()))
+        self.snaps.append(
+            (epoch, loss, acc, first.detach().reshape(-1).cpu().double().numpy(), flat.cpu().double().numpy())
+        )
 
     def on_start(self, engine) -> None:
         self._take(engine, 0, None, None)
 
-    def on_epoch(self, engine, row: dict) -> None:
-        if row["epoch"] % self.every == 0:
-            self._take(engine, row["epoch"], row["train_loss"], row.get("test_acc"))
+    def on_epoch(self, engine, row) -> None:
+        if row.epoch % self.every == 0:
+            self._take(engine, row.epoch, row.train_loss, row.test_acc)
 
 
 def run(cfg, study_dir: Path, label: str = "") -> dict:
@@ -79,8 +83,11 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
             rows.append([k, seed, epoch, loss, acc, c1[i, 0], c1[i, 1], c2[i, 0], c2[i, 1]])
             i += 1
     write_csv(study_dir / "trajectory_pca.csv", CSV_COLUMNS, rows)
-    write_csv(study_dir / "explained_variance.csv", VARIANCE_COLUMNS,
-              [["first_layer", *var1.tolist()], ["all", *var2.tolist()]])
+    write_csv(
+        study_dir / "explained_variance.csv",
+        VARIANCE_COLUMNS,
+        [["first_layer", *var1.tolist()], ["all", *var2.tolist()]],
+    )
     return report(cfg, study_dir)
 
 
@@ -88,39 +95,64 @@ def report(cfg, study_dir: Path) -> dict:
     """Plot, report and summary from trajectory_pca.csv, explained_variance.csv and run0/."""
     tr = cfg.study.trajectory
     rows = read_rows(study_dir / "trajectory_pca.csv")
-    var = {r[0]: np.array(r[1:], dtype=float) for r in read_rows(study_dir / "explained_variance.csv")}
+    var = {
+        r["weights"]: np.array([r["pc1"], r["pc2"]], dtype=float)
+        for r in read_rows(study_dir / "explained_variance.csv")
+    }
     var1, var2 = var["first_layer"], var["all"]
     png = _plot(rows, var1, var2, study_dir / "plots" / "trajectories.png")
-    last = {r[0]: r for r in rows}  # each run's last snapshot
-    finals = [[k, r[1], f"{r[3]:.4f}", "-" if r[4] is None else f"{100 * r[4]:.2f}%"] for k, r in last.items()]
-    md = [f"{tr.runs} runs of an MLP ({'-'.join(map(str, cfg.model.hidden))} hidden units, {cfg.activation.name}, "
-          f"{cfg.optimizer.name} lr {cfg.optimizer.lr:g}) on {cfg.dataset.name}, seeds {cfg.seed}..{cfg.seed + tr.runs - 1}; "
-          f"weights recorded at initialisation and every {tr.every} epoch(s) of {cfg.trainer.epochs}.", "",
-          f"Share of the variance the two components explain: first layer {100 * var1.sum():.1f}% "
-          f"({100 * var1[0]:.1f}% + {100 * var1[1]:.1f}%), whole model {100 * var2.sum():.1f}% "
-          f"({100 * var2[0]:.1f}% + {100 * var2[1]:.1f}%).", "",
-          *md_table(["run", "seed", "final train loss", "final test accuracy"], finals), "",
-          "## Plot", "", f"![trajectories](plots/{png.name})", ""]
+    last = {r["run"]: r for r in rows}  # each run's last snapshot
+    finals = [[k, r["seed"], f"{r['train_loss']:.4f}", percent(r["test_acc"])] for k, r in last.items()]
+    md = [
+        f"{tr.runs} runs of an MLP ({'-'.join(map(str, cfg.model.hidden))} hidden units, {cfg.activation.name}, "
+        f"{cfg.optimizer.name} lr {cfg.optimizer.lr:g}) on {cfg.dataset.name}, seeds {cfg.seed}..{cfg.seed + tr.runs - 1}; "
+        f"weights recorded at initialisation and every {tr.every} epoch(s) of {cfg.trainer.epochs}.",
+        "",
+        f"Share of the variance the two components explain: first layer {100 * var1.sum():.1f}% "
+        f"({100 * var1[0]:.1f}% + {100 * var1[1]:.1f}%), whole model {100 * var2.sum():.1f}% "
+        f"({100 * var2[0]:.1f}% + {100 * var2[1]:.1f}%).",
+        "",
+        *md_table(["run", "seed", "final train loss", "final test accuracy"], finals),
+        "",
+        "## Plot",
+        "",
+        f"![trajectories](plots/{png.name})",
+        "",
+    ]
     params = read_json(study_dir / "run0" / "summary.json")["params"]  # every run is the same model
-    return finish(cfg, study_dir, "Training trajectories in weight space (PCA)", md,
-                  {"explained_variance_layer1": var1.tolist(), "explained_variance_all": var2.tolist(),
-                   "snapshots": len(rows), "params": params})
+    return finish(
+        cfg,
+        study_dir,
+        "Training trajectories in weight space (PCA)",
+        md,
+        {
+            "explained_variance_layer1": var1.tolist(),
+            "explained_variance_all": var2.tolist(),
+            "snapshots": len(rows),
+            "params": params,
+        },
+    )
 
 
 def _plot(rows: list, var1, var2, path: Path) -> Path:
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.6))
-    runs = sorted({r[0] for r in rows})
+    runs = sorted({r["run"] for r in rows})
     cmap = plt.get_cmap("tab10")
-    for ax, (cx, cy), var, name in ((axes[0], (5, 6), var1, "first layer"), (axes[1], (7, 8), var2, "whole model")):
+    for ax, prefix, var, name in ((axes[0], "layer1", var1, "first layer"), (axes[1], "all", var2, "whole model")):
         for k in runs:
-            pts = [r for r in rows if r[0] == k]
-            xs, ys = [p[cx] for p in pts], [p[cy] for p in pts]
-            ax.plot(xs, ys, "-o", color=cmap(k % 10), markersize=4, label=f"run {k} (seed {pts[0][1]})")
+            pts = [r for r in rows if r["run"] == k]
+            xs, ys = [p[f"{prefix}_pc1"] for p in pts], [p[f"{prefix}_pc2"] for p in pts]
+            ax.plot(xs, ys, "-o", color=cmap(k % 10), markersize=4, label=f"run {k} (seed {pts[0]['seed']})")
             ax.plot(xs[0], ys[0], marker="s", color=cmap(k % 10), markersize=7)
-            if pts[-1][3] is not None:
-                ax.annotate(f"{pts[-1][3]:.3f}", (xs[-1], ys[-1]), textcoords="offset points", xytext=(5, 4),
-                            fontsize=8)
+            if pts[-1]["train_loss"] is not None:
+                ax.annotate(
+                    f"{pts[-1]['train_loss']:.3f}",
+                    (xs[-1], ys[-1]),
+                    textcoords="offset points",
+                    xytext=(5, 4),
+                    fontsize=8,
+                )
         ax.set_xlabel(f"PC 1 ({100 * var[0]:.1f}% of variance)")
         ax.set_ylabel(f"PC 2 ({100 * var[1]:.1f}% of variance)")
         ax.set_title(f"{name}: square = initialisation, label = final train loss")

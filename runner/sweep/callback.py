@@ -3,11 +3,14 @@ sweep root, a short table on the console, and the outcome for dlrun's exit code.
 
 Configured in conf/config.yaml under hydra.callbacks; it runs in the launching process
 whichever launcher ran the jobs."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
+
+from runner.formatting import lead_metric, number, percent
 
 
 class SweepReport(Callback):
@@ -23,8 +26,11 @@ class SweepReport(Callback):
         try:
             result = render_sweep(sweep_dir)
         except Exception as ex:  # noqa: BLE001 - Hydra would only warn; say it and fail the exit code
-            print(f"dlrun: the sweep report could not be rendered: {type(ex).__name__}: {ex} "
-                  f"(re-render with: make report DIR={sweep_dir})", flush=True)
+            print(
+                f"dlrun: the sweep report could not be rendered: {type(ex).__name__}: {ex} "
+                f"(re-render with: make report DIR={sweep_dir})",
+                flush=True,
+            )
             state.outcomes.append({"unfinished": 1})
             return
         state.outcomes.append(result["counts"])
@@ -35,11 +41,11 @@ def print_outcome(result: dict) -> None:
     rows, swept = result["rows"], result["swept"]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result["counts"].items()))
     print(f"\nsweep finished: {len(rows)} jobs ({counts})", flush=True)
-    metric = next((c for c in ("final_test_acc", "final_val_acc", "final_test_loss", "final_val_loss")
-                   if any(r.get(c) is not None for r in rows)), None)
+    split, kind = lead_metric(lambda col: any(r.get(col) is not None for r in rows))
+    metric = f"final_{split}_{kind}"
     for r in rows:
         values = ", ".join(f"{k}={r[k]}" for k in swept)
-        v = r.get(metric) if metric else None
-        shown = "" if v is None else (f"  {metric[6:]} {100 * v:.2f}%" if metric.endswith("_acc") else f"  {metric[6:]} {v:.4g}")
+        v = r.get(metric)
+        shown = "" if v is None else f"  {split}_{kind} {percent(v) if kind == 'acc' else number(v)}"
         print(f"  job {r['job']:>3}  {r['status']:<10} {values}{shown}", flush=True)
     print(f"summary: {result['summary']}\nreport:  {result['report']}", flush=True)

@@ -6,6 +6,7 @@
   folder (summary.json with status `failed` and the error line, error.txt with the
   traceback) and the sweep goes on with the next job.
 """
+
 from __future__ import annotations
 
 import os

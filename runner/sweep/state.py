@@ -2,6 +2,7 @@
 
 Exit codes: 0 every job ok; 1 a job failed or did not finish; 3 no failures, but a job's
 loss diverged (NaN/inf)."""
+
 from __future__ import annotations
 
 outcomes: list = []  # one {status: count} dict per finished multirun

@@ -1,6 +1,7 @@
 """Collect a sweep folder's jobs into summary.csv: one row per job with its swept values,
 status, final and best metrics, parameter count and seconds. Reads only files, so it works
 on any sweep folder, finished or not, and with any launcher."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,13 +11,27 @@ import yaml
 from runner.files import DONE_MARKER, read_json, write_csv
 
 SPLITS = ("train", "val", "test")
-METRIC_COLUMNS = ([f"final_{s}_{m}" for s in SPLITS for m in ("loss", "acc")]
-                  + [f"best_{s}_{m}" for s in ("val", "test") for m in ("acc", "loss")]
-                  + [f"best_{s}_{m}_epoch" for s in ("val", "test") for m in ("acc", "loss")])
+METRIC_COLUMNS = (
+    [f"final_{s}_{m}" for s in SPLITS for m in ("loss", "acc")]
+    + [f"best_{s}_{m}" for s in ("val", "test") for m in ("acc", "loss")]
+    + [f"best_{s}_{m}_epoch" for s in ("val", "test") for m in ("acc", "loss")]
+)
 # trainer.replicas > 1: the copies' count and the spread of their final held-out metrics
 STD_COLUMNS = [f"final_{s}_{m}_std" for s in ("val", "test") for m in ("loss", "acc")]
-TAIL_COLUMNS = ["replicas", *STD_COLUMNS, "vanishing_gradients", "grad_ratio", "gradcheck_max_rel_error",
-                "sensitivity", "params", "epochs_run", "seconds", "train_seconds", "error", "dir"]
+TAIL_COLUMNS = [
+    "replicas",
+    *STD_COLUMNS,
+    "vanishing_gradients",
+    "grad_ratio",
+    "gradcheck_max_rel_error",
+    "sensitivity",
+    "params",
+    "epochs_run",
+    "seconds",
+    "train_seconds",
+    "error",
+    "dir",
+]
 
 
 def _job_number(d: Path) -> int:
@@ -31,8 +46,11 @@ def is_sweep_dir(path: Path) -> bool:
 
 def job_dirs(sweep_dir: Path) -> list:
     """Job folders (<num>_<overrides>/ with Hydra's .hydra/overrides.yaml), by job number."""
-    dirs = [d for d in Path(sweep_dir).iterdir()
-            if d.is_dir() and _job_number(d) >= 0 and (d / ".hydra" / "overrides.yaml").is_file()]
+    dirs = [
+        d
+        for d in Path(sweep_dir).iterdir()
+        if d.is_dir() and _job_number(d) >= 0 and (d / ".hydra" / "overrides.yaml").is_file()
+    ]
     return sorted(dirs, key=_job_number)
 
 
@@ -101,13 +119,21 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
         std = s.get("final_std") or {}
         row["replicas"] = s.get("replicas", 1) if s else None
         for col in STD_COLUMNS:
-            row[col] = std.get(col[len("final_"):-len("_std")])
-        row.update({"vanishing_gradients": s.get("vanishing_gradients"),
-                    "grad_ratio": (s.get("vanishing_evidence") or {}).get("grad_ratio"),
-                    "gradcheck_max_rel_error": (s.get("gradcheck") or {}).get("max_rel_error"),
-                    "sensitivity": s.get("sensitivity"),
-                    "params": s.get("params"), "epochs_run": s.get("epochs_run"), "seconds": s.get("wall_seconds"),
-                    "train_seconds": s.get("train_seconds"), "error": s.get("error", ""), "dir": d.name})
+            row[col] = std.get(col[len("final_") : -len("_std")])
+        row.update(
+            {
+                "vanishing_gradients": s.get("vanishing_gradients"),
+                "grad_ratio": (s.get("vanishing_evidence") or {}).get("grad_ratio"),
+                "gradcheck_max_rel_error": (s.get("gradcheck") or {}).get("max_rel_error"),
+                "sensitivity": s.get("sensitivity"),
+                "params": s.get("params"),
+                "epochs_run": s.get("epochs_run"),
+                "seconds": s.get("wall_seconds"),
+                "train_seconds": s.get("train_seconds"),
+                "error": s.get("error", ""),
+                "dir": d.name,
+            }
+        )
         rows.append(row)
     return rows, swept
 

@@ -1,19 +1,10 @@
 """The torch engine: data on the device, the configured model, the loop and its probes,
-behind the small interface every engine offers to runner.train.run:
-
-    params, device, device_name, data   facts for summary.json
-    layer_probes                        True when epoch() also returns layers.csv rows
-    epoch(n) -> (row, layer_rows)       train one epoch and measure it
-    confusion(split) -> counts [K, K]   classification
-    predict(x) -> y                     regression, x and y as float32 [N, 1] arrays
-    histogram_rows(last_epoch)          first layer's weight histogram (with probes)
-    step_rows()                         per-step loss and gradient norm (trainer.log_steps)
-    sensitivity(n)                      mean input-output Jacobian norm (torch engine only)
-    notes()                             lines worth printing once at the end (CUDA graph fallback)
+behind the interface of runner.train.base.Engine.
 
 With trainer.replicas = N > 1 the model is N stacked copies (runner/models/stacked.py) and
-epoch(n)'s row is the replicas' mean with the per-replica rows under "replica_rows".
+the row's values are lists, one per copy (run.py splits them with EpochRow.split_replicas).
 """
+
 from __future__ import annotations
 
 import platform
@@ -26,6 +17,7 @@ import torch
 from runner.data import device as device_data
 from runner.errors import ConfigError
 from runner.models import build_model, count_params
+from runner.train.base import Engine
 from runner.train.evaluate import evaluate
 from runner.train.loop import Trainer
 from runner.train.probes import LayerProbes
@@ -57,7 +49,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # every device's default generator
 
 
-class TorchEngine:
+class TorchEngine(Engine):
     def __init__(self, cfg):
         self.cfg = cfg
         self.device = pick_device(str(cfg.device))
@@ -73,7 +65,7 @@ class TorchEngine:
         self.params = count_params(self.model)
         probes = None
         if cfg.diagnostics.probes:
-            probe_x = self.data.splits["train"].x[:cfg.diagnostics.probe_samples]
+            probe_x = self.data.splits["train"].x[: cfg.diagnostics.probe_samples]
             probes = LayerProbes(self.model, probe_x, cfg.diagnostics.saturation)
         self.probes = probes
         self.layer_probes = probes is not None
@@ -103,12 +95,27 @@ class TorchEngine:
             lines.append(f"CUDA graph {runner.status()}: trained eagerly")
         return lines
 
-    def cuda_graph(self) -> str:
-        return self.trainer.runner.status()
+    def facts(self) -> dict:
+        return {"cuda_graph": self.trainer.runner.status()}
 
-    def epoch(self, n: int) -> tuple[dict, list]:
-        row = self.trainer.epoch(n)
-        return row, (self.probes.epoch_rows(n) if self.probes is not None else [])
+    def train_epoch(self, n: int) -> tuple:
+        return self.trainer.train_epoch(n)
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def evaluate(self, split: str) -> tuple:
+        return self.trainer.evaluate(split)
+
+    def penalty(self):
+        return self.trainer.current_penalty()
+
+    def lr(self) -> float:
+        return self.trainer.lr()
+
+    def layer_rows(self, n: int) -> list:
+        return self.probes.epoch_rows(n) if self.probes is not None else []
 
     def confusion(self, split: str) -> np.ndarray | None:
         s = self.data.splits.get(split)
@@ -116,8 +123,16 @@ class TorchEngine:
             return None
         k = self.data.num_outputs
         reps = self.replicas if self.replicas > 1 else 0  # replicas: counts pooled over the copies
-        return evaluate(self.model, s, True, self.cfg.trainer.eval_batch_size, k, confusion=True,
-                        replicas=reps, precision=self.cfg.trainer.precision).confusion.numpy()
+        return evaluate(
+            self.model,
+            s,
+            True,
+            self.cfg.trainer.eval_batch_size,
+            k,
+            confusion=True,
+            replicas=reps,
+            precision=self.cfg.trainer.precision,
+        ).confusion.numpy()
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 With `replicas` (a stacked model, runner/models/stacked.py) every copy sees the same samples
 and the loss and accuracy come back per replica; the confusion matrix pools all replicas.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,8 +38,16 @@ def replica_losses(out: torch.Tensor, y: torch.Tensor, classification: bool, red
 
 
 @torch.no_grad()
-def evaluate(model, split, classification: bool, batch_size: int, num_classes: int = 0,
-             confusion: bool = False, replicas: int = 0, precision: str = "fp32") -> EvalResult:
+def evaluate(
+    model,
+    split,
+    classification: bool,
+    batch_size: int,
+    num_classes: int = 0,
+    confusion: bool = False,
+    replicas: int = 0,
+    precision: str = "fp32",
+) -> EvalResult:
     was_training = model.training
     model.eval()
     n = len(split)
@@ -48,7 +57,7 @@ def evaluate(model, split, classification: bool, batch_size: int, num_classes: i
     correct = torch.zeros(shape, dtype=torch.int64, device=dev)
     conf = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=dev) if confusion else None
     for i in range(0, n, batch_size):
-        xb, yb = split.x[i:i + batch_size], split.y[i:i + batch_size]
+        xb, yb = split.x[i : i + batch_size], split.y[i : i + batch_size]
         if replicas:  # every replica sees the same batch
             xb = xb.unsqueeze(0).expand(replicas, *xb.shape)
             yb = yb.unsqueeze(0).expand(replicas, *yb.shape)

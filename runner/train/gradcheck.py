@@ -21,12 +21,14 @@ a nearly dead unit) is compared to that level instead of to itself. h starts at
 and keeps its smallest error (see check_gradients). A correct gradient lands near 1e-8 in
 float64; a derivative that is off by even 1% lands near 1e-2.
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -34,7 +36,20 @@ import torch.nn as nn
 
 from runner.train.probes import weight_layers
 
-CSV_COLUMNS = ["layer", "param", "index", "analytic", "numeric", "rel_error", "step"]
+
+class Entry(NamedTuple):
+    """One checked parameter entry: a row of gradcheck.csv."""
+
+    layer: str
+    param: str
+    index: int
+    analytic: float
+    numeric: float
+    rel_error: float
+    step: float
+
+
+CSV_COLUMNS = list(Entry._fields)
 
 
 class FixedMaskDropout(nn.Module):
@@ -78,22 +93,22 @@ def parameter_names(model: nn.Module) -> list:
 
 @dataclass
 class GradcheckResult:
-    rows: list  # [layer, param, index, analytic, numeric, rel_error, step]
+    rows: list  # Entry per checked parameter entry
     tol: float
 
     @property
     def max_error(self) -> float:
-        return max(r[5] for r in self.rows)
+        return max(r.rel_error for r in self.rows)
 
     @property
     def passed(self) -> bool:
-        return all(r[5] < self.tol for r in self.rows)
+        return all(r.rel_error < self.tol for r in self.rows)
 
     def per_layer(self) -> list:
         """(layer, param, entries checked, max rel_error, passed) per parameter tensor."""
         groups: dict = {}
         for r in self.rows:
-            groups.setdefault((r[0], r[1]), []).append(r[5])
+            groups.setdefault((r.layer, r.param), []).append(r.rel_error)
         return [(layer, param, len(errs), max(errs), max(errs) < self.tol) for (layer, param), errs in groups.items()]
 
 
@@ -120,8 +135,15 @@ def rounding_floor(loss: float, h: float, tol: float) -> float:
     return ROUNDING_MARGIN * np.finfo(np.float64).eps * loss / h / tol
 
 
-def check_gradients(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tensor], samples: int, eps: float,
-                    tol: float, floor: float, seed: int = 0) -> GradcheckResult:
+def check_gradients(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module], torch.Tensor],
+    samples: int,
+    eps: float,
+    tol: float,
+    floor: float,
+    seed: int = 0,
+) -> GradcheckResult:
     """Compare autograd with central differences on `samples` entries of every parameter.
 
     An entry that misses `tol` at step eps is measured again at 10*eps and eps/10 and keeps
@@ -146,7 +168,7 @@ def check_gradients(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tenso
                     best = (numeric, err, h)
                 if err < tol:
                     break
-            rows.append([layer, pname, i, a, best[0], best[1], best[2]])
+            rows.append(Entry(layer, pname, i, a, *best))
     return GradcheckResult(rows, tol)
 
 
@@ -190,19 +212,39 @@ def run_gradcheck(cfg, run_dir: Path, label: str = "") -> dict:
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     result = check_gradients(model, loss_fn, gc.samples, gc.eps, gc.tol, gc.floor, cfg.seed)
     write_csv(run_dir / "gradcheck.csv", CSV_COLUMNS, result.rows)
-    table = [(layer, param, str(n), f"{err:.2e}", "pass" if ok else "FAIL")
-             for layer, param, n, err, ok in result.per_layer()]
-    print_table(f"{label}gradcheck of {cfg.name} ({count_params(model):,} parameters, batch {gc.batch}, "
-                f"h={gc.eps:g}, float64): max relative error per tensor, tolerance {gc.tol:g}",
-                ["layer", "param", "checked", "max rel. error", "result"], table, cfg.trainer.progress)
+    table = [
+        (layer, param, str(n), f"{err:.2e}", "pass" if ok else "FAIL")
+        for layer, param, n, err, ok in result.per_layer()
+    ]
+    print_table(
+        f"{label}gradcheck of {cfg.name} ({count_params(model):,} parameters, batch {gc.batch}, "
+        f"h={gc.eps:g}, float64): max relative error per tensor, tolerance {gc.tol:g}",
+        ["layer", "param", "checked", "max rel. error", "result"],
+        table,
+        cfg.trainer.progress,
+    )
     verdict = "passed" if result.passed else "failed"
-    summary = {"name": cfg.name, "task": "gradcheck", "status": "ok" if result.passed else "failed",
-               "gradcheck": {"passed": result.passed, "max_rel_error": result.max_error, "tol": gc.tol,
-                             "eps": gc.eps, "checked": len(result.rows)},
-               "params": count_params(model), "device": "cpu", "dataset": cfg.dataset.name, "model": cfg.model.name}
-    worst = max(result.rows, key=lambda r: r[5])
-    line = (f"gradcheck {verdict}: max relative error {result.max_error:.2e} (tolerance {gc.tol:g}) at "
-            f"{worst[0]}.{worst[1]}[{worst[2]}]; {len(result.rows)} entries in {run_dir / 'gradcheck.csv'}")
+    summary = {
+        "name": cfg.name,
+        "task": "gradcheck",
+        "status": "ok" if result.passed else "failed",
+        "gradcheck": {
+            "passed": result.passed,
+            "max_rel_error": result.max_error,
+            "tol": gc.tol,
+            "eps": gc.eps,
+            "checked": len(result.rows),
+        },
+        "params": count_params(model),
+        "device": "cpu",
+        "dataset": cfg.dataset.name,
+        "model": cfg.model.name,
+    }
+    worst = max(result.rows, key=lambda r: r.rel_error)
+    line = (
+        f"gradcheck {verdict}: max relative error {result.max_error:.2e} (tolerance {gc.tol:g}) at "
+        f"{worst.layer}.{worst.param}[{worst.index}]; {len(result.rows)} entries in {run_dir / 'gradcheck.csv'}"
+    )
     if not result.passed:
         summary["error"] = line
     write_json(run_dir / "summary.json", summary)

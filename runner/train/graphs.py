@@ -12,6 +12,7 @@ Capture records the next step without running it, so that step is then replayed 
 sequence of updates is the same as the eager loop's. Anything that fails to capture falls
 back to eager for the rest of the run, with the reason recorded once.
 """
+
 from __future__ import annotations
 
 import torch

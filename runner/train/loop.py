@@ -1,14 +1,14 @@
 """The training loop: batches drawn by index from a device-side permutation, the loss plus
-our own L1/L2 penalty, one optimizer step per batch, and one metrics row per epoch.
+our own L1/L2 penalty, one optimizer step per batch; the epoch's running loss and accuracy are
+summed on the device and read once (runner.train.base.Engine.epoch builds the row).
 
 The last batch of an epoch is the remainder (smaller than batch_size) rather than dropped, so
 every sample is seen once per epoch, as with a DataLoader's default drop_last=False. One step
 touches only device tensors (no host sync), so on CUDA the whole step can be replayed from a
 CUDA graph (runner/train/graphs.py).
 """
-from __future__ import annotations
 
-import time
+from __future__ import annotations
 
 import torch
 
@@ -16,13 +16,6 @@ from runner.registry.training import OPTIMIZERS
 from runner.train import graphs, precision
 from runner.train.evaluate import batch_loss, evaluate
 from runner.train.penalties import penalized_weights, penalty
-
-SPLITS = ("train", "val", "test")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class Trainer:
@@ -94,7 +87,7 @@ class Trainer:
         step_loss[i] = loss.detach().double()
         self._step_stats = (step_loss, step_grad, i + 1)
 
-    def _train_epoch(self, epoch: int) -> tuple:
+    def train_epoch(self, epoch: int) -> tuple:
         self.model.train()
         n, bs = len(self.data.splits["train"]), self.cfg.trainer.batch_size
         perm = self._permutation(n)
@@ -102,16 +95,21 @@ class Trainer:
         self.correct.zero_()
         n_steps = -(-n // bs)
         if self.log_steps:  # filled on the device, read once at the end of the epoch
-            self._step_stats = (torch.empty(n_steps, dtype=torch.float64, device=self.device),
-                                torch.empty(n_steps, dtype=torch.float64, device=self.device), 0)
+            self._step_stats = (
+                torch.empty(n_steps, dtype=torch.float64, device=self.device),
+                torch.empty(n_steps, dtype=torch.float64, device=self.device),
+                0,
+            )
         for idx in perm.split(bs, dim=-1):
             self.runner(idx)
         if self.probes is not None:
             self.probes.add_steps(n_steps)
         if self.log_steps:
             step_loss, step_grad, _ = self._step_stats
-            self.last_steps = [{"step": self.step + j + 1, "epoch": epoch, "loss": lo, "grad_norm": gn}
-                               for j, (lo, gn) in enumerate(zip(step_loss.tolist(), step_grad.tolist()))]
+            self.last_steps = [
+                {"step": self.step + j + 1, "epoch": epoch, "loss": lo, "grad_norm": gn}
+                for j, (lo, gn) in enumerate(zip(step_loss.tolist(), step_grad.tolist()))
+            ]
             self._step_stats = None
         self.step += n_steps
         loss = (self.loss_sum / n).tolist()
@@ -123,29 +121,17 @@ class Trainer:
             pen = penalty(self.weights, self.l1, self.l2)
         return float(pen) if pen is not None else 0.0
 
-    def _evaluate(self, split, **kw):
-        return evaluate(self.model, split, self.classification, self.cfg.trainer.eval_batch_size,
-                        precision=self.precision, **kw)
+    def evaluate(self, name: str, **kw) -> tuple:
+        """(loss, accuracy) of the split `name` in eval mode (per replica for a stacked model)."""
+        res = evaluate(
+            self.model,
+            self.data.splits[name],
+            self.classification,
+            self.cfg.trainer.eval_batch_size,
+            precision=self.precision,
+            **kw,
+        )
+        return res.loss, res.acc
 
-    def epoch(self, epoch: int) -> dict:
-        """Train one epoch, evaluate every split, return the metrics row."""
-        t0 = time.perf_counter()
-        train_loss, train_acc = self._train_epoch(epoch)
-        _sync(self.device)
-        t_train = time.perf_counter() - t0
-        row = {"epoch": epoch}
-        tr = self.cfg.trainer
-        for name in SPLITS:
-            if name == "train" and tr.train_metrics == "running":
-                row["train_loss"], row["train_acc"] = train_loss, train_acc
-                continue
-            split = self.data.splits.get(name)
-            if split is None:
-                continue
-            res = self._evaluate(split)
-            row[f"{name}_loss"], row[f"{name}_acc"] = res.loss, res.acc
-        row["penalty"] = self.current_penalty()
-        row["lr"] = self.opt.param_groups[0]["lr"]
-        row["train_seconds"] = t_train
-        row["seconds"] = time.perf_counter() - t0
-        return row
+    def lr(self) -> float:
+        return self.opt.param_groups[0]["lr"]

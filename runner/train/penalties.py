@@ -7,6 +7,7 @@ summed over the weight matrices of Linear layers and the kernels of Conv layers;
 BatchNorm parameters are not penalised. For a stacked model (trainer.replicas) the sum over all
 copies' weights is the sum of each copy's penalty, so each copy's gradient is its own.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,11 +1,12 @@
 """trainer.precision: how the matmuls and convolutions of a run compute.
 
-    fp32  exact float32 everywhere (the default; TF32 explicitly off)
-    tf32  float32 storage, TensorFloat-32 tensor-core matmuls and convolutions on CUDA
-          (10-bit mantissa inputs, float32 accumulation); the same as fp32 on a CPU
-    bf16  autocast: matmuls and convolutions in bfloat16, losses, reductions and the weights
-          and optimizer state in float32
+fp32  exact float32 everywhere (the default; TF32 explicitly off)
+tf32  float32 storage, TensorFloat-32 tensor-core matmuls and convolutions on CUDA
+      (10-bit mantissa inputs, float32 accumulation); the same as fp32 on a CPU
+bf16  autocast: matmuls and convolutions in bfloat16, losses, reductions and the weights
+      and optimizer state in float32
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -8,6 +8,7 @@ those norms, the weights' mean and std, their change since initialisation
 (sigmoid, tanh) the share of saturated outputs over a fixed batch of training samples in eval
 mode.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,17 @@ import torch.nn as nn
 
 from runner.registry.activations import ACTIVATIONS, Activation
 
-LAYER_COLUMNS = ["epoch", "layer", "kind", "params", "grad_norm", "weight_mean", "weight_std", "weight_change",
-                 "saturation"]  # fmt: skip
+LAYER_COLUMNS = [
+    "epoch",
+    "layer",
+    "kind",
+    "params",
+    "grad_norm",
+    "weight_mean",
+    "weight_std",
+    "weight_change",
+    "saturation",
+]
 
 
 @dataclass
@@ -55,9 +65,8 @@ def weight_layers(model: nn.Module) -> list:
             kind = "conv" if isinstance(m, nn.Conv2d) else "fc"
             counts[kind] += 1
             layers.append(Layer(f"{kind}{counts[kind]}", m, None))
-        elif type(m) in entries and layers:
-            if layers[-1].activation is None:
-                layers[-1].activation, layers[-1].entry = m, entries[type(m)]
+        elif type(m) in entries and layers and layers[-1].activation is None:
+            layers[-1].activation, layers[-1].entry = m, entries[type(m)]
     head = getattr(model, "head", None)
     if layers and head is not None and layers[-1].module is head:
         layers[-1].name = "out"
@@ -111,10 +120,19 @@ class LayerProbes:
         for i, (layer, w, w0) in enumerate(zip(self.layers, self.weights, self.initial)):
             change = float((w - w0).norm() / w0.norm().clamp_min(1e-12))
             kind = "conv" if isinstance(layer.module, nn.Conv2d) else "fc"
-            rows.append({"epoch": epoch, "layer": layer.name, "kind": kind,
-                         "params": w.numel(), "grad_norm": grad[i], "weight_mean": float(w.mean()),
-                         "weight_std": float(w.std()) if w.numel() > 1 else 0.0, "weight_change": change,
-                         "saturation": sat.get(i)})
+            rows.append(
+                {
+                    "epoch": epoch,
+                    "layer": layer.name,
+                    "kind": kind,
+                    "params": w.numel(),
+                    "grad_norm": grad[i],
+                    "weight_mean": float(w.mean()),
+                    "weight_std": float(w.std()) if w.numel() > 1 else 0.0,
+                    "weight_change": change,
+                    "saturation": sat.get(i),
+                }
+            )
         if epoch == 1:
             self.first_epoch = self.weights[0].detach().cpu().numpy().ravel().copy()
         return rows

@@ -1,11 +1,10 @@
 """trainer.replicas=N: N copies of one configuration trained at once as a stacked model
 (runner/models/stacked.py), copy r with seed + r for its initialisation and its own data
 order. All copies share the split (carved with the run's seed) and see every sample once per
-epoch; the run's metrics are per replica, and their mean drives the console, the best epoch
-and the divergence check."""
-from __future__ import annotations
+epoch; the run's metrics are per replica (lists, split into rows by EpochRow.split_replicas),
+and their mean drives the console, the best epoch and the divergence check."""
 
-import math
+from __future__ import annotations
 
 import torch
 
@@ -46,22 +45,5 @@ class ReplicaTrainer(Trainer):
             pen = penalty([w.double() for w in self.model.replica_weights()], self.l1, self.l2, per_copy=True)
         return [0.0] * self.replicas if pen is None else pen.tolist()
 
-    def _evaluate(self, split, **kw):
-        return super()._evaluate(split, replicas=self.replicas, **kw)
-
-    def epoch(self, epoch: int) -> dict:
-        """The mean row, with the per-replica rows under "replica_rows"."""
-        row = super().epoch(epoch)
-        per = [{"epoch": epoch, "replica": r} for r in range(self.replicas)]
-        mean = {}
-        for key, value in row.items():
-            if isinstance(value, list):
-                for r, v in enumerate(value):
-                    per[r][key] = v
-                mean[key] = math.fsum(value) / len(value)
-            else:
-                mean[key] = value
-                for p in per:
-                    p.setdefault(key, value)
-        mean["replica_rows"] = per
-        return mean
+    def evaluate(self, name: str, **kw) -> tuple:
+        return super().evaluate(name, replicas=self.replicas, **kw)

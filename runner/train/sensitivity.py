@@ -4,6 +4,7 @@ its input, ||d f(x) / d x||_F, per sample, in eval mode (so samples do not inter
 ||J||_F^2 = sum over outputs k of ||d f_k / d x||^2, so one backward pass per output gives
 every sample's row of the Jacobian at once.
 """
+
 from __future__ import annotations
 
 import torch

@@ -19,6 +19,7 @@ loss is still far from where a healthy network gets. Measured on MNIST MLPs of w
 2e-3 at depth 5, 2e-4 at depth 6, 8e-7 at depth 8) and training breaks down from depth 6;
 tanh and relu stay above 0.3 at every depth up to 8.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,18 +51,28 @@ def vanishing_verdict(layer_rows: list, train_losses: list, cfg) -> dict | None:
     if len(losses) > 1 and losses[0] and math.isfinite(losses[0]):
         fraction = losses[-1] / losses[0]
     small_ratio = grad_ratio < cfg.ratio
-    suffered = ((improvement is not None and improvement < cfg.min_improvement)
-                or change < cfg.min_weight_change
-                or (fraction is not None and fraction > cfg.max_loss_fraction))
+    suffered = (
+        (improvement is not None and improvement < cfg.min_improvement)
+        or change < cfg.min_weight_change
+        or (fraction is not None and fraction > cfg.max_loss_fraction)
+    )
     return {
         "vanishing_gradients": bool(small_ratio and suffered),
         "evidence": {
-            "grad_ratio": grad_ratio, "loss_improvement": improvement, "first_layer_change": change,
+            "grad_ratio": grad_ratio,
+            "loss_improvement": improvement,
+            "first_layer_change": change,
             "loss_fraction": fraction,
-            "window": span, "first_layer": last_epoch[0]["layer"], "last_layer": last_epoch[-1]["layer"],
+            "window": span,
+            "first_layer": last_epoch[0]["layer"],
+            "last_layer": last_epoch[-1]["layer"],
         },
-        "thresholds": {"ratio": cfg.ratio, "min_improvement": cfg.min_improvement,
-                       "min_weight_change": cfg.min_weight_change, "max_loss_fraction": cfg.max_loss_fraction},
+        "thresholds": {
+            "ratio": cfg.ratio,
+            "min_improvement": cfg.min_improvement,
+            "min_weight_change": cfg.min_weight_change,
+            "max_loss_fraction": cfg.max_loss_fraction,
+        },
     }
 
 
@@ -70,11 +81,19 @@ def describe(summary: dict) -> str:
     e = summary["vanishing_evidence"]
     t = e["thresholds"]
     head = "yes" if summary["vanishing_gradients"] else "no"
-    progress = ("one epoch: no loss trend" if e["loss_improvement"] is None else
-                f"train loss improved {100 * e['loss_improvement']:.2f}% over the last {e['window']} epoch(s) "
-                f"vs {100 * t['min_improvement']:g}%")
-    fraction = "" if e.get("loss_fraction") is None else \
-        f"; train loss at {100 * e['loss_fraction']:.1f}% of epoch 1's vs {100 * t['max_loss_fraction']:g}%"
-    return (f"vanishing gradients: {head} (smallest {e['first_layer']}/{e['last_layer']} gradient norm ratio "
-            f"{e['grad_ratio']:.2e} vs threshold {t['ratio']:g}; {progress}; "
-            f"first layer moved {100 * e['first_layer_change']:.2f}% vs {100 * t['min_weight_change']:g}%{fraction})")
+    progress = (
+        "one epoch: no loss trend"
+        if e["loss_improvement"] is None
+        else f"train loss improved {100 * e['loss_improvement']:.2f}% over the last {e['window']} epoch(s) "
+        f"vs {100 * t['min_improvement']:g}%"
+    )
+    fraction = (
+        ""
+        if e.get("loss_fraction") is None
+        else f"; train loss at {100 * e['loss_fraction']:.1f}% of epoch 1's vs {100 * t['max_loss_fraction']:g}%"
+    )
+    return (
+        f"vanishing gradients: {head} (smallest {e['first_layer']}/{e['last_layer']} gradient norm ratio "
+        f"{e['grad_ratio']:.2e} vs threshold {t['ratio']:g}; {progress}; "
+        f"first layer moved {100 * e['first_layer_change']:.2f}% vs {100 * t['min_weight_change']:g}%{fraction})"
+    )

@@ -1,0 +1,142 @@
+"""One place per concept: every YAML option has a registry entry and every entry a YAML; the
+registries feed validation and `--help`; a new activation is its YAML plus one entry (probes
+included), and a new per-epoch metric is one entry that lands in metrics.csv."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import compose
+from runner.config.compose import conf_dir
+from runner.registry import all_registries, help_text
+from runner.registry.activations import ACTIVATIONS, Activation
+from runner.registry.data import DATASETS
+from runner.registry.models import INITS, MODELS
+from runner.registry.studies import STUDIES
+from runner.registry.training import OPTIMIZERS
+from runner.train.rows import EPOCH_METRICS, EpochMetric, EpochRow
+
+GROUPS = {"activation": ACTIVATIONS, "dataset": DATASETS, "model": MODELS, "optimizer": OPTIMIZERS, "init": INITS}
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_yaml_option_has_an_entry_and_every_entry_a_yaml(group):
+    yamls = {p.stem: yaml.safe_load(p.read_text()) for p in (conf_dir() / group).glob("*.yaml")}
+    assert set(yamls) == set(GROUPS[group].names())
+    for option, body in yamls.items():  # the YAML selects the entry of its own name
+        assert body["name"] == option, f"conf/{group}/{option}.yaml names {body['name']}"
+
+
+def test_every_study_has_a_preset_and_every_preset_a_study():
+    studies = {}
+    for path in (conf_dir() / "experiment").glob("*.yaml"):
+        body = yaml.safe_load(path.read_text()) or {}
+        if body.get("task") == "study":
+            studies.setdefault(body["study"]["name"], []).append(path.stem)
+    assert set(studies) == set(STUDIES.names())
+
+
+def test_numpy_twins_and_torch_builders_resolve():
+    import torch
+
+    from runner.registry import load
+
+    for name, entry in ACTIVATIONS.items():
+        module = entry.module(compose(f"activation={name}").activation)
+        assert isinstance(module, torch.nn.Module) and isinstance(module, entry.torch_class())
+        if entry.numpy is not None:
+            twin = load(entry.numpy)()
+            assert hasattr(twin, "forward") and hasattr(twin, "backward")
+    for entry in INITS.values():
+        assert callable(load(entry.numpy)) and (entry.torch is None or callable(load(entry.torch)))
+
+
+def test_validation_and_help_read_the_registries():
+    from runner.config.validate import validate
+    from runner.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        validate(compose("activation.name=swish"))
+    assert str(e.value) == f"activation.name: expected one of {', '.join(ACTIVATIONS.names())}, got 'swish'"
+    text = help_text()
+    for key, registry in all_registries().items():
+        assert f"{key}:" in text
+        for name, entry in registry.items():
+            assert f"  {name}" in text and entry.help in text
+
+
+@pytest.fixture
+def softsign():
+    """A new activation: one registry entry, removed after the test."""
+    ACTIVATIONS.add(
+        "softsign",
+        Activation(
+            "x / (1 + |x|); saturates near -1 and 1",
+            "torch.nn:Softsign",
+            gain=lambda act: 1.0,
+            saturated=lambda y, s: abs(y) > s,
+        ),
+    )
+    yield
+    ACTIVATIONS.remove("softsign")
+
+
+def test_a_new_activation_is_its_yaml_plus_one_entry(tmp_path, tiny_data, softsign, monkeypatch):
+    conf = tmp_path / "conf"
+    shutil.copytree(conf_dir(), conf)
+    (conf / "activation" / "softsign.yaml").write_text("name: softsign\n")
+    monkeypatch.setattr("runner.config.compose.conf_dir", lambda: conf)
+    from runner.config.validate import prepare
+    from runner.train.run import run_training
+
+    cfg = compose(
+        "activation=softsign", "init=kaiming", "dataset=mnist", f"data_dir={tiny_data}", "model.hidden=[16,16]",
+        "trainer.epochs=2", "trainer.progress=quiet", "diagnostics.saturation=0.6",
+    )
+    summary = run_training(prepare(cfg), tmp_path / "run")
+    assert summary["status"] == "ok" and summary["activation"] == "softsign"
+    layers = pd.read_csv(tmp_path / "run" / "layers.csv")
+    hidden = layers[layers["layer"].isin(["fc1", "fc2"])]
+    assert len(hidden) == 4 and hidden["saturation"].notna().all()  # the probes found and measured it
+    assert layers[layers["layer"] == "out"]["saturation"].isna().all()  # no activation after the output
+
+
+@pytest.fixture
+def weight_norm_metric():
+    EPOCH_METRICS.add(
+        "weight_norm",
+        EpochMetric(
+            "L2 norm of all weights",
+            lambda engine: float(sum(float((p.detach() ** 2).sum()) for p in engine.model.parameters()) ** 0.5),
+        ),
+    )
+    yield
+    EPOCH_METRICS.remove("weight_norm")
+
+
+def test_a_new_per_epoch_metric_lands_in_metrics_csv(tmp_path, weight_norm_metric):
+    from conftest import train
+
+    summary, run = train(tmp_path, "dataset=function", "model.hidden=[8]", "trainer.epochs=3")
+    m = pd.read_csv(run / "metrics.csv")
+    assert list(m.columns)[-3:] == ["penalty", "lr", "weight_norm"]
+    assert m["weight_norm"].notna().all() and (m["weight_norm"] > 0).all()
+    assert m["weight_norm"].iloc[0] != m["weight_norm"].iloc[-1]  # measured each epoch, not a constant
+
+
+def test_an_unknown_column_is_an_error_not_a_drop(tmp_path):
+    from runner.files import CsvAppender
+
+    row = EpochRow(epoch=1)
+    with pytest.raises(KeyError, match="metrics.csv has no column 'train_accuracy'"):
+        row.set("train_accuracy", 0.5)
+    writer = CsvAppender(tmp_path / "metrics.csv", EpochRow.columns())
+    with pytest.raises(KeyError, match="no column 'bogus'"):
+        writer.append({**row.as_dict(), "bogus": 1.0})
+    writer.close()
+    assert Path(tmp_path / "metrics.csv").read_text().splitlines() == [",".join(EpochRow.columns())]

@@ -11,32 +11,18 @@ import pytest
 from conftest import REPO
 
 
+def bench(*args, timeout: int = 600) -> subprocess.CompletedProcess:
+    """benchmarks/bench.py with these arguments (strings with spaces are split)."""
+    argv = [a for arg in args for a in (arg.split() if isinstance(arg, str) else [str(arg)])]
+    cmd = [sys.executable, str(REPO / "benchmarks" / "bench.py"), *argv]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
 def test_bench_writes_bench_csv(tmp_path, tiny_data):
-    res = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "bench.py"),
-            "--device",
-            "cpu",
-            "--quick",
-            "--only",
-            "mnist_mlp",
-            "--skip-grid",
-            "--workers",
-            "0",
-            "--train-samples",
-            "100",
-            "--test-samples",
-            "50",
-            "--data-dir",
-            str(tiny_data),
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    res = bench(
+        "--device cpu --quick --only mnist_mlp --skip-grid --workers 0 --train-samples 100 --test-samples 50",
+        "--data-dir", tiny_data, "--out", tmp_path,
+    )  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     path = next(tmp_path.glob("*/bench.csv"))
     assert f"bench.csv: {path}" in res.stdout
@@ -61,36 +47,14 @@ def test_bench_writes_bench_csv(tmp_path, tiny_data):
     ],
 )
 def test_bench_refuses_bad_arguments_in_one_line(tmp_path, args, key):
-    res = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "bench.py"), *args, "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = bench(*args, "--out", tmp_path, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.startswith(f"bench: {key}") and len(res.stderr.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())
 
 
 def test_bench_with_missing_data_leaves_no_result(tmp_path):
-    res = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "bench.py"),
-            "--device",
-            "cpu",
-            "--only",
-            "mnist_mlp",
-            "--skip-grid",
-            "--no-download",
-            "--data-dir",
-            str(tmp_path / "nothing"),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    res = bench("--device cpu --only mnist_mlp --skip-grid --no-download", "--data-dir", tmp_path / "nothing",
+                "--out", tmp_path / "out", timeout=300)  # fmt: skip
     assert res.returncode == 2 and "Traceback" not in res.stderr and "mnist" in res.stderr
     assert not list((tmp_path / "out").glob("*/bench.csv")) and not list((tmp_path / "out").glob("*"))

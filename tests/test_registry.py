@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import compose
+
 from runner.config.compose import conf_dir
 from runner.registry import all_registries, help_text
 from runner.registry.activations import ACTIVATIONS, Activation
@@ -95,8 +95,14 @@ def test_a_new_activation_is_its_yaml_plus_one_entry(tmp_path, tiny_data, softsi
     from runner.train.run import run_training
 
     cfg = compose(
-        "activation=softsign", "init=kaiming", "dataset=mnist", f"data_dir={tiny_data}", "model.hidden=[16,16]",
-        "trainer.epochs=2", "trainer.progress=quiet", "diagnostics.saturation=0.6",
+        "activation=softsign",
+        "init=kaiming",
+        "dataset=mnist",
+        f"data_dir={tiny_data}",
+        "model.hidden=[16,16]",
+        "trainer.epochs=2",
+        "trainer.progress=quiet",
+        "diagnostics.saturation=0.6",
     )
     summary = run_training(prepare(cfg), tmp_path / "run")
     assert summary["status"] == "ok" and summary["activation"] == "softsign"

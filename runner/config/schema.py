@@ -3,7 +3,9 @@
 Registered in Hydra's ConfigStore as `dlrun_schema`, which conf/config.yaml lists first in
 its defaults, so every group option is merged onto these dataclasses: an unknown key or a
 value of the wrong type fails at composition, before any data is read. Ranges and choices
-that a type cannot express are checked by `runner.config.validate`.
+that a type cannot express are checked by `runner.config.validate`. A key that names one of
+a closed set of choices takes an entry of the registry named beside it (runner/registry/;
+`dlrun --help` lists them with what each means).
 
 Sizes that may be a fraction or a count (`val_size`, `subsample`, ...) are floats:
 0 means "off", a value in (0, 1) is a fraction, a value >= 1 is a count of samples.
@@ -19,10 +21,8 @@ from omegaconf import MISSING
 
 @dataclass
 class DatasetConfig:
-    name: str = MISSING  # cifar10 | mnist | fashion_mnist | gurmukhi | function | any folder dataset
-    # where samples come from: auto (torchvision files, else class folders, else download),
-    # torchvision, folders (<data_dir>/<folder>/<split>/<class>/*), function (synthetic)
-    source: str = "auto"
+    name: str = MISSING  # a DATASETS entry, or any dataset given as class folders
+    source: str = "auto"  # where samples come from: a SOURCES entry
     folder: Optional[str] = None  # folder under data_dir for the class-folder layout
     test_folder: str = "test"  # class-folder layout: the folder read as the test split
     download: bool = True  # try torchvision's download when files are missing
@@ -52,7 +52,7 @@ class DatasetConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = MISSING  # mlp | cnn
+    name: str = MISSING  # a MODELS entry
     conv: List[int] = field(default_factory=list)  # cnn: channels of each 3x3 conv + 2x2 max-pool
     hidden: List[int] = field(default_factory=lambda: [256, 128])  # widths of the FC block
     # shortcuts for sweeps: when either is set, hidden becomes `depth` layers starting at
@@ -60,13 +60,13 @@ class ModelConfig:
     # (taper=constant) or each half the one before (taper=halve: 512, 256, 128, ...)
     depth: Optional[int] = None
     width: Optional[int] = None
-    taper: str = "constant"
+    taper: str = "constant"  # a TAPERS entry (runner/config/shortcuts.py)
     head_activation: bool = False  # also apply the activation (and dropout) to the output layer
 
 
 @dataclass
 class ActivationConfig:
-    name: str = MISSING  # relu | sigmoid | tanh | leaky_relu | elu | gelu
+    name: str = MISSING  # an ACTIVATIONS entry
     negative_slope: float = 0.01  # leaky_relu
     alpha: float = 1.0  # elu
 
@@ -81,7 +81,7 @@ class RegularizerConfig:
 
 @dataclass
 class OptimizerConfig:
-    name: str = MISSING  # sgd | adam
+    name: str = MISSING  # an OPTIMIZERS entry
     lr: float = 1e-3
     momentum: float = 0.9  # sgd
     nesterov: bool = False  # sgd
@@ -90,7 +90,7 @@ class OptimizerConfig:
 
 @dataclass
 class InitConfig:
-    name: str = "default"  # default | xavier | kaiming
+    name: str = "default"  # an INITS entry
 
 
 @dataclass
@@ -98,19 +98,14 @@ class TrainerConfig:
     epochs: int = 10
     batch_size: int = 128
     eval_batch_size: int = 2048  # evaluation only: no gradients, so large batches are fine
-    # running: mean over the epoch's steps (train mode, as most notebooks report);
-    # full: the whole training split re-evaluated in eval mode after each epoch
-    train_metrics: str = "running"
-    progress: str = "auto"  # auto (bar on a terminal, plain lines otherwise) | bar | plain | quiet
+    train_metrics: str = "running"  # how the train metrics are measured: a TRAIN_METRICS entry
+    progress: str = "auto"  # what the console shows: a PROGRESS entry
     log_steps: bool = False  # steps.csv: loss and total gradient norm of every optimizer step
-    # fp32 (exact) | tf32 (TensorFloat-32 matmuls and convs on CUDA) | bf16 (autocast to bfloat16)
-    precision: str = "fp32"
+    precision: str = "fp32"  # a PRECISIONS entry
     # N > 1: train N copies (seeds seed..seed+N-1, each with its own init and data order) at
     # once as one stacked model; metrics.csv gets a replica column, summary.json mean and std
     replicas: int = 1
-    # auto: on CUDA, capture the whole training step in one CUDA graph when shapes are static
-    # (falls back to eager, saying why once); off: always eager
-    cuda_graph: str = "auto"
+    cuda_graph: str = "auto"  # a CUDA_GRAPH entry; without a graph a run says why, once
 
 
 @dataclass
@@ -193,7 +188,7 @@ class InterpolationConfig:
 class StudyConfig:
     """task=study: studies that are more than one run (runner/studies/)."""
 
-    name: Optional[str] = None  # function_fit | trajectory_pca | minimal_ratio | flatness_interpolation
+    name: Optional[str] = None  # a STUDIES entry
     reduced: bool = False  # small data and few epochs: presets size themselves with ${dlrun.scale:...}
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
     function_fit: FunctionFitConfig = field(default_factory=FunctionFitConfig)
@@ -232,8 +227,8 @@ class Config:
     gradcheck: GradcheckConfig = field(default_factory=GradcheckConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    task: str = "train"  # train | gradcheck | study
-    engine: str = "torch"  # torch | numpy (runner/scratch: mlp, sgd, relu/sigmoid/tanh, no autograd)
+    task: str = "train"  # a TASKS entry
+    engine: str = "torch"  # an ENGINES entry
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     data_dir: str = "${oc.env:DLRUN_DATA,./data}"

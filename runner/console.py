@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from runner.formatting import number, percent, spread
-from runner.train.rows import SPLITS, EpochRow
+from runner.registry.data import SPLITS
+from runner.train.rows import EpochRow
 
 
 def epoch_line(row: EpochRow, epochs: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from runner.errors import ConfigError
+from runner.registry.data import SPLITS
 
 
 def count_of(key: str, size: float, n: int, keep_one: bool = True) -> int:
@@ -86,9 +87,9 @@ def carve(splits: dict, cfg, seed: int, classification: bool) -> dict:
         k = max(1, int(round(cfg.train_fraction * n)))
         take, _ = stratified_pick(_labels(out["train"], classification), k, rng, n)
         out["train"] = _take(out["train"], take)
-    if getattr(cfg, "shuffle_labels", False):
+    if cfg.shuffle_labels:
         # random labels: the training split's labels permuted by their own seed, so every
         # training seed sees the same wrong labels; val and test keep the true ones
         x, y = out["train"]
         out["train"] = (x, np.random.default_rng([cfg.label_seed, 0x1AB]).permutation(y))
-    return {name: out[name] for name in ("train", "val", "test") if name in out}
+    return {name: out[name] for name in SPLITS if name in out}

@@ -47,6 +47,8 @@ class Function:
     positive: bool = False  # defined for x > 0 only
 
 
+SPLITS = ("train", "val", "test")  # what a dataset is carved into, in this order everywhere
+
 FASHION_CLASSES = (
     "T-shirt/top",
     "Trouser",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from runner.files import atomic_write_text, read_json
 from runner.formatting import number, percent, spread
+from runner.registry.data import SPLITS
 from runner.report.html import markdown_to_html
-from runner.train.rows import SPLITS
 
 PLOT_ORDER = [
     "curves",

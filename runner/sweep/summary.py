@@ -9,15 +9,16 @@ from pathlib import Path
 import yaml
 
 from runner.files import DONE_MARKER, read_json, write_csv
+from runner.registry.data import SPLITS
 
-SPLITS = ("train", "val", "test")
+HELD_OUT = SPLITS[1:]  # val, test: the splits whose best epoch and replica spread are reported
 METRIC_COLUMNS = (
     [f"final_{s}_{m}" for s in SPLITS for m in ("loss", "acc")]
-    + [f"best_{s}_{m}" for s in ("val", "test") for m in ("acc", "loss")]
-    + [f"best_{s}_{m}_epoch" for s in ("val", "test") for m in ("acc", "loss")]
+    + [f"best_{s}_{m}" for s in HELD_OUT for m in ("acc", "loss")]
+    + [f"best_{s}_{m}_epoch" for s in HELD_OUT for m in ("acc", "loss")]
 )
 # trainer.replicas > 1: the copies' count and the spread of their final held-out metrics
-STD_COLUMNS = [f"final_{s}_{m}_std" for s in ("val", "test") for m in ("loss", "acc")]
+STD_COLUMNS = [f"final_{s}_{m}_std" for s in HELD_OUT for m in ("loss", "acc")]
 TAIL_COLUMNS = [
     "replicas",
     *STD_COLUMNS,
@@ -111,7 +112,7 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
         for split in SPLITS:
             for m in ("loss", "acc"):
                 row[f"final_{split}_{m}"] = final.get(f"{split}_{m}")
-        for split in ("val", "test"):
+        for split in HELD_OUT:
             for m in ("acc", "loss"):
                 row[f"best_{split}_{m}"] = best.get(f"{split}_{m}")
                 row[f"best_{split}_{m}_epoch"] = best.get(f"{split}_{m}_epoch")

@@ -13,7 +13,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from runner.train.rows import EPOCH_METRICS, SPLITS, EpochRow, Value
+from runner.registry.data import SPLITS
+from runner.train.rows import EPOCH_METRICS, EpochRow, Value
 
 
 class Engine(ABC):

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 
 from runner.registry import Registry
+from runner.registry.data import SPLITS
 
-SPLITS = ("train", "val", "test")
 KINDS = ("loss", "acc")
 Value = float | list | None  # a list holds one value per replica of a stacked model
 

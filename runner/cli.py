@@ -18,9 +18,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from runner import signals
 from runner.config.compose import conf_dir
 from runner.config.schema import register
-from runner.errors import CheckFailed, UserError
+from runner.errors import CheckFailed, Refused
 from runner.messages import describe_error
 
 
@@ -39,12 +40,15 @@ def version_line() -> str:
     return f"dlrun {__version__} (torch {of('torch')}, hydra-core {of('hydra-core')}, Python {sys.version.split()[0]})"
 
 
-def _only_hydra_files(job_dir: Path) -> bool:
-    return job_dir.is_dir() and all(p.name == ".hydra" for p in job_dir.iterdir())
+def _nothing_ran(job_dir: Path) -> bool:
+    """The folder holds nothing but Hydra's record and the lock (or nothing at all)."""
+    from runner.runfolder import KEEP
+
+    return job_dir.is_dir() and all(p.name in KEEP for p in job_dir.iterdir())
 
 
-# Input errors raised inside the task are kept here rather than raised through Hydra, which
-# would print a line of its own before ours.
+# Errors raised inside a single run's task are kept here rather than raised through Hydra,
+# which would log a line of its own before ours.
 _user_errors: list = []
 
 
@@ -55,19 +59,38 @@ def _task(cfg: DictConfig):
         from runner.sweep.job import run_job
 
         return run_job(cfg, job_dir, hc)
+    from runner import runfolder, signals
+
     try:
+        runfolder.lock(job_dir, "hydra.run.dir")
+        runfolder.refuse_finished(job_dir)
         from runner.config.validate import prepare
 
         prepare(cfg)
+        runfolder.write_hydra_record(job_dir, cfg, HydraConfig.instance().cfg, hc.overrides.task)
         from runner.tasks import dispatch
 
         return dispatch(cfg, job_dir)
-    except (UserError, CheckFailed) as ex:
+    except signals.Interrupted as ex:
+        if _nothing_ran(job_dir):  # stopped before training began: nothing to resume
+            runfolder.unlock(job_dir)
+            shutil.rmtree(job_dir, ignore_errors=True)
+        else:
+            ex.hint = f"run the same command with hydra.run.dir={job_dir} to resume"
+        raise
+    except Exception as ex:  # noqa: BLE001 - reported by main(), after Hydra, in one line where it can be
         # Nothing useful ran: leave no directory behind that could pass for a result.
-        if _only_hydra_files(job_dir):
+        runfolder.unlock(job_dir)
+        if _nothing_ran(job_dir):
             shutil.rmtree(job_dir, ignore_errors=True)
         _user_errors.append(ex)
         return None
+
+
+def _finish_pending_plots() -> None:
+    finishing = sys.modules.get("runner.report.finish")  # loaded only by sweeps that render in workers
+    if finishing is not None:
+        finishing.after_interrupt()
 
 
 def main() -> None:
@@ -78,16 +101,23 @@ def main() -> None:
         print(version_line())
         sys.exit(0)
     register()
+    signals.install()
     try:
         app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)
         app()
         if _user_errors:
             raise _user_errors[-1]
+    except signals.Interrupted as ex:
+        hint = getattr(ex, "hint", "")
+        print(f"dlrun: {ex.describe()}" + (f"; {hint}" if hint else ""), file=sys.stderr, flush=True)
+        _finish_pending_plots()
+        sys.exit(ex.exit_code)
+    except Refused as ex:
+        print(f"dlrun: error: {ex}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         print("dlrun: interrupted", file=sys.stderr)
-        finishing = sys.modules.get("runner.report.finish")  # loaded only by sweeps that render in workers
-        if finishing is not None:
-            finishing.after_interrupt()
+        _finish_pending_plots()
         sys.exit(130)
     except CheckFailed as ex:
         print(f"dlrun: {ex}", file=sys.stderr)

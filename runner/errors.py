@@ -1,8 +1,14 @@
 """Errors that mean "the user asked for something we cannot do": the CLI prints them as one
-line and exits with code 2, without a traceback."""
+line and exits with code 2, without a traceback.
+
+Every read of user data goes through `reading` and every write of a result through `writing`,
+so whatever goes wrong there (a corrupt file, a full disk) ends as one line naming the file.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import Any
 
 
@@ -18,6 +24,55 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """Data that is missing or unreadable; the message says where we looked and how to fix it."""
+
+
+class OutputError(UserError):
+    """A result that could not be written (a full disk, no permission, a path under a file)."""
+
+    def __init__(self, path, ex: OSError):
+        self.path = Path(path)
+        super().__init__(f"cannot write {self.path}: {ex.strerror or one_line(ex)}")
+
+
+def reason(ex: BaseException) -> str:
+    """What went wrong, in a few words, for a one-line message."""
+    if isinstance(ex, KeyError):
+        return f"it has no {ex.args[0]!r} entry" if ex.args else "an entry is missing"
+    if isinstance(ex, OSError) and ex.strerror:
+        return ex.strerror
+    text = " ".join(str(ex).split())
+    return text[:300] if text else type(ex).__name__
+
+
+@contextlib.contextmanager
+def reading(path, what: str):
+    """Turn any failure while reading `path` into a DataError: '<path>: not a readable <what> (why)'."""
+    try:
+        yield
+    except UserError:
+        raise
+    except MemoryError as ex:
+        raise DataError(f"{path}: too large to read as {what}") from ex
+    except Exception as ex:  # noqa: BLE001 - a file we cannot read is the user's to fix, whatever the cause
+        raise DataError(f"{path}: not a readable {what} ({reason(ex)})") from ex
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Turn an OSError while writing `path` into an OutputError naming it."""
+    try:
+        yield
+    except OSError as ex:
+        raise OutputError(path, ex) from ex
+
+
+class Refused(BaseException):
+    """A UserError raised where Hydra would only warn about an Exception (its callbacks): a
+    BaseException, so it stops the command; the CLI prints it as one line, exit code 2."""
+
+    def __init__(self, error: UserError):
+        self.error = error
+        super().__init__(str(error))
 
 
 class CheckFailed(Exception):

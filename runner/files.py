@@ -1,28 +1,44 @@
-"""Writing the run's files so that a killed run never leaves one that looks finished:
-whole files are written to a temporary name and renamed; metrics.csv is appended and flushed
-one row at a time."""
+"""Writing the run's files so that a killed run never leaves one that looks finished: whole
+files are written to a temporary name, synced and renamed; metrics.csv is appended and flushed
+one row at a time. Every write goes through runner.errors.writing: a full disk or a missing
+permission ends as one line naming the file, and no temporary file is left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+from runner.errors import UserError, writing
 
 DONE_MARKER = "DONE"  # written after everything else by a run that finished (ok or diverged)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write(path: Path, write: Callable) -> None:
+    """write(binary file) fills a temporary file beside `path`, which then replaces `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with writing(path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _jsonable(obj):
@@ -42,20 +58,24 @@ def write_json(path: Path, obj) -> None:
 def read_json(path: Path) -> dict | None:
     """The JSON object in `path`, or None when it is missing or unreadable."""
     try:
-        return json.loads(Path(path).read_text())
+        value = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+    return value if isinstance(value, dict) else None
 
 
 def record_failure(run_dir: Path, line: str, trace: str, name: str | None = None) -> None:
     """A run that did not finish: summary.json gets status `failed` and the error line (what was
-    written before is kept), error.txt the traceback. No DONE, so a sweep reruns it."""
+    written before is kept), error.txt the traceback. No DONE, so a sweep reruns it. Best
+    effort: when the disk is what failed, these writes may fail too, and that is not raised."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     summary = read_json(run_dir / "summary.json") or {"name": name or run_dir.name}
     summary.update({"status": "failed", "error": line})
-    write_json(run_dir / "summary.json", summary)
-    atomic_write_text(run_dir / "error.txt", trace)
+    with contextlib.suppress(OSError, ValueError, UserError):
+        with writing(run_dir):
+            run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "summary.json", summary)
+        atomic_write_text(run_dir / "error.txt", trace)
 
 
 def write_marker(run_dir: Path, status: str) -> None:
@@ -74,37 +94,51 @@ def _cell(v) -> str:
     return str(v)
 
 
-def write_csv(path: Path, columns: list, rows: list) -> None:
+def csv_text(columns: list, rows: list) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     for row in rows:
         w.writerow([_cell(v) for v in row])
-    atomic_write_text(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_csv(path: Path, columns: list, rows: list) -> None:
+    atomic_write_text(path, csv_text(columns, rows))
 
 
 class CsvAppender:
-    """One row per call, flushed at once, so the file is readable while the run goes on."""
+    """One row per call, flushed at once, so the file is readable while the run goes on.
 
-    def __init__(self, path: Path, columns: list):
-        self.columns = list(columns)
+    `rows` (dicts) are written first, with the header, in one atomic write: a resumed run
+    starts from exactly the rows of its checkpoint."""
+
+    def __init__(self, path: Path, columns: list, rows: tuple = ()):
+        self.path, self.columns = Path(path), list(columns)
         self._known = set(self.columns)
-        self._f = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - open for the run's length, closed by close()
+        for row in rows:
+            self._check(row)
+        write_csv(self.path, self.columns, [[r.get(c) for c in self.columns] for r in rows])
+        with writing(self.path):
+            self._f = open(self.path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self._w = csv.writer(self._f, lineterminator="\n")
-        self._w.writerow(self.columns)
-        self._f.flush()
 
-    def append(self, row: dict) -> None:
-        """Write one row; a key the file has no column for is an error, not a silent drop."""
+    def _check(self, row: dict) -> None:
         unknown = [k for k in row if k not in self._known]
         if unknown:
             raise KeyError(
-                f"{Path(self._f.name).name} has no column {', '.join(map(repr, unknown))}; its columns: "
+                f"{self.path.name} has no column {', '.join(map(repr, unknown))}; its columns: "
                 f"{', '.join(self.columns)}"
             )
-        self._w.writerow([_cell(row.get(c)) for c in self.columns])
-        self._f.flush()
+
+    def append(self, row: dict) -> None:
+        """Write one row; a key the file has no column for is an error, not a silent drop."""
+        self._check(row)
+        with writing(self.path):
+            self._w.writerow([_cell(row.get(c)) for c in self.columns])
+            self._f.flush()
 
     def close(self) -> None:
         if not self._f.closed:
-            self._f.close()
+            with contextlib.suppress(OSError):  # the rows were flushed as they came
+                self._f.close()

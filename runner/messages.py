@@ -65,7 +65,7 @@ def describe_error(ex: BaseException) -> str | None:
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
-    from runner.errors import CheckFailed, UserError
+    from runner.errors import CheckFailed, UserError, one_line
 
     chain = list(_chain(ex))
     for e in chain:
@@ -83,4 +83,7 @@ def describe_error(ex: BaseException) -> str | None:
     for e in chain:
         if isinstance(e, HydraException):
             return " ".join(str(e).split())
+    for e in chain:  # a folder or file Hydra itself could not create (a run dir under a file, a full disk)
+        if isinstance(e, OSError) and e.filename is not None:
+            return f"cannot write {e.filename}: {e.strerror or one_line(e)}"
     return None

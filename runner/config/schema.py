@@ -106,6 +106,11 @@ class TrainerConfig:
     # once as one stacked model; metrics.csv gets a replica column, summary.json mean and std
     replicas: int = 1
     cuda_graph: str = "auto"  # a CUDA_GRAPH entry; without a graph a run says why, once
+    # checkpoint.pt every N epochs (0: only when training ends or a signal stops it), skipped
+    # while the last one is younger than checkpoint_seconds (a large model's checkpoint costs
+    # more than a short epoch); a run folder holding one resumes from it on the same command
+    checkpoint_every: int = 1
+    checkpoint_seconds: float = 30.0
 
 
 @dataclass
@@ -228,6 +233,7 @@ class Config:
     study: StudyConfig = field(default_factory=StudyConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     task: str = "train"  # a TASKS entry
+    ckpt: Optional[str] = None  # task=eval: the model.pt or checkpoint.pt (or a run folder) to evaluate
     engine: str = "torch"  # an ENGINES entry
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+from runner.errors import DataError, reading
+
 import numpy as np
 
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -12,8 +14,11 @@ TEST_BATCHES = ["test_batch"]
 
 
 def _load(path: Path) -> dict:
-    with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
+    with reading(path, "CIFAR-10 pickle"), open(path, "rb") as f:
+        d = pickle.load(f, encoding="latin1")
+    if not isinstance(d, dict):
+        raise DataError(f"{path}: not a CIFAR-10 pickle (it holds a {type(d).__name__}, not a dict)")
+    return d
 
 
 def present(folder: Path) -> bool:
@@ -24,13 +29,19 @@ def read_split(folder: Path, batches: list) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = [], []
     for name in batches:
         d = _load(folder / name)
-        xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(d["labels"], dtype=np.int64))
+        with reading(folder / name, "CIFAR-10 pickle"):
+            x = np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            y = np.asarray(d["labels"], dtype=np.int64).reshape(-1)
+        if len(x) != len(y):
+            raise DataError(f"{folder / name}: {len(x)} images but {len(y)} labels")
+        xs.append(x)
+        ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)
 
 
 def class_names(folder: Path) -> list:
     meta = folder / "batches.meta"
     if meta.is_file():
-        return list(_load(meta)["label_names"])
+        with reading(meta, "CIFAR-10 batches.meta"):
+            return [str(n) for n in _load(meta)["label_names"]]
     return [str(i) for i in range(10)]

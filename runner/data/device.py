@@ -14,7 +14,7 @@ import torch
 
 from runner.data.sources import RawData, load_raw
 from runner.data.splits import carve
-from runner.errors import ConfigError
+from runner.errors import ConfigError, DataError
 
 
 @dataclass
@@ -48,6 +48,22 @@ class DeviceData:
         return {name: len(s) for name, s in self.splits.items()}
 
 
+def _check_labels(raw: RawData, cfg) -> None:
+    """Every split has samples and every label names one of the source's classes, which must
+    be as many as dataset.num_classes says."""
+    k = len(raw.classes)
+    if cfg.num_classes != k:
+        raise ConfigError("dataset.num_classes", f"{k} (the classes of {raw.origin})", cfg.num_classes)
+    for split, (_, y) in raw.splits.items():
+        where = raw.labels_from.get(split, raw.origin)
+        if len(y) == 0:
+            raise DataError(f"{where}: the {split} split has no samples")
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= k:
+            bad = low if low < 0 else high
+            raise DataError(f"{where}: label {bad} in the {split} split is outside 0..{k - 1} ({k} classes)")
+
+
 def _check_shape(raw: RawData, cfg) -> None:
     expected = (cfg.channels, *cfg.image_size)
     got = tuple(raw.splits["train"][0].shape[1:])
@@ -72,6 +88,7 @@ def load(cfg, data_dir: Path, seed: int, device: torch.device) -> DeviceData:
     raw = load_raw(cfg, data_dir, seed)
     regression = raw.classes is None
     if not regression:
+        _check_labels(raw, cfg)
         _check_shape(raw, cfg)
     carved = carve(raw.splits, cfg, seed, classification=not regression)
     if regression:

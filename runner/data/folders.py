@@ -7,6 +7,7 @@ run starts in well under a second and a changed folder is decoded again.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.errors import DataError
+from runner.errors import DataError, UserError, reading
+from runner.files import atomic_write
 
 IMAGE_SUFFIXES = {".bmp", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".gif", ".pgm", ".ppm", ".webp"}
 CACHE_VERSION = 1
@@ -26,8 +28,9 @@ def _natural_key(name: str):
 
 
 def list_classes(split_dir: Path) -> list:
-    return sorted((p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                  key=_natural_key)
+    with reading(split_dir, "class folder"):
+        names = [p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(names, key=_natural_key)
 
 
 def list_files(split_dir: Path, classes: list) -> tuple[list, np.ndarray]:
@@ -42,21 +45,27 @@ def list_files(split_dir: Path, classes: list) -> tuple[list, np.ndarray]:
         folder = split_dir / cls
         if not folder.is_dir():
             continue
-        names = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-                       key=lambda p: _natural_key(p.name))
+        with reading(folder, "class folder"):
+            found = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+        names = sorted(found, key=lambda p: _natural_key(p.name))
         files += names
         labels += [label] * len(names)
     return files, np.asarray(labels, dtype=np.int64)
 
 
 def _decode_one(path: str, channels: int, size: tuple) -> np.ndarray:
+    import warnings
+
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("L" if channels == 1 else "RGB")
-        if im.size != (size[1], size[0]):
-            im = im.resize((size[1], size[0]), Image.BILINEAR)
-        a = np.asarray(im, dtype=np.uint8)
+    with reading(path, "image"), warnings.catch_warnings():
+        # an image far larger than it claims to be worth decoding (a decompression bomb) is refused
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB")
+            if im.size != (size[1], size[0]):
+                im = im.resize((size[1], size[0]), Image.BILINEAR)
+            a = np.asarray(im, dtype=np.uint8)
     return a[None] if channels == 1 else a.transpose(2, 0, 1)
 
 
@@ -130,27 +139,39 @@ def _load_split(root: Path, split_dir: Path, split: str, classes: list, channels
         raise DataError(f"{split_dir}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in its class folders")
     cache = None
     if cache_dir is not None:
-        key = _cache_key(files, channels, size, root)
+        with reading(split_dir, "class folder"):
+            key = _cache_key(files, channels, size, root)
         cache = cache_dir / f"{root.name}-{split}-{key}.npz"
-        if cache.is_file():
-            with np.load(cache) as z:
-                return z["x"], z["y"]
+        cached = _read_cache(cache, len(files), channels, size)
+        if cached is not None:
+            return cached
     x = decode(files, channels, size)
     if cache is not None:
         _write_cache(cache, x, labels)
     return x, labels
 
 
-def _write_cache(path: Path, x: np.ndarray, y: np.ndarray) -> None:
-    """Best effort: a read-only data_dir only costs the next run a decode."""
+def _read_cache(path: Path, n: int, channels: int, size: tuple) -> tuple | None:
+    """The cached split, or None when there is none or it cannot be trusted (truncated,
+    corrupt, or of another shape): such a cache is removed and the split decoded again."""
+    if not path.is_file():
+        return None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, x=x, y=y)
-        os.replace(tmp, path)
+        with np.load(path) as z:
+            x, y = z["x"], z["y"]
+        if x.shape == (n, channels, *size) and x.dtype == np.uint8 and y.shape == (n,):
+            return x, y
+    except Exception:  # noqa: BLE001 - any unreadable cache is rebuilt from the images
+        pass
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return None
+
+
+def _write_cache(path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """Best effort: a read-only or full data_dir only costs the next run a decode."""
+    with contextlib.suppress(UserError, OSError):
+        atomic_write(path, lambda f: np.savez(f, x=x, y=y))
         for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.npz"):
             if old != path:  # an older decode of a folder that has changed since
                 old.unlink(missing_ok=True)
-    except OSError:
-        pass

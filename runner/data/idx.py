@@ -10,18 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.errors import DataError
+from runner.errors import DataError, reading
 
 
 def read_idx(path: Path) -> np.ndarray:
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
+    with reading(path, "gzip file" if path.suffix == ".gz" else "IDX file"), opener(path, "rb") as f:
         raw = bytearray(f.read())  # writable, so torch can wrap the array without a warning
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, {header} expected)")
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=header)
     if data.size != int(np.prod(dims)):

@@ -39,6 +39,7 @@ class RawData:
     classes: list | None  # None for regression
     origin: str  # where the samples came from, for the summary
     extra: dict = field(default_factory=dict)  # e.g. the function's interval
+    labels_from: dict = field(default_factory=dict)  # split -> the file or folder its labels came from
 
 
 def load_raw(cfg, data_dir: Path, seed: int) -> RawData:
@@ -113,7 +114,8 @@ def read_idx_files(tv: TorchvisionFiles, data_dir: Path) -> RawData | None:
                 if x.ndim != 3 or len(x) != len(y):
                     raise DataError(f"{img}: expected [N, H, W] images matching {lab}, got {x.shape}")
                 splits[s] = (x[:, None], y)
-            return RawData(splits, list(tv.classes), str(d))
+            labels = {s: str(lab) for s, (_, lab) in paths.items()}
+            return RawData(splits, list(tv.classes), str(d), labels_from=labels)
     return None
 
 
@@ -125,7 +127,8 @@ def read_cifar_pickles(tv: TorchvisionFiles, data_dir: Path) -> RawData | None:
         "train": cifar_pickle.read_split(folder, cifar_pickle.TRAIN_BATCHES),
         "test": cifar_pickle.read_split(folder, cifar_pickle.TEST_BATCHES),
     }
-    return RawData(splits, cifar_pickle.class_names(folder), str(folder))
+    labels = {"train": str(folder / "data_batch_*"), "test": str(folder / "test_batch")}
+    return RawData(splits, cifar_pickle.class_names(folder), str(folder), labels_from=labels)
 
 
 def _remove_empty_dirs(top: Path, keep: Path) -> None:

@@ -32,6 +32,7 @@ TASKS: Registry[Task] = Registry("task", "task")
 TASKS.add("train", Task("train one configuration", "runner.train.run:run_training", renders_plots=True))
 TASKS.add("gradcheck", Task("autograd against finite differences, float64", "runner.train.gradcheck:run_gradcheck"))
 TASKS.add("study", Task("a study of several runs (study.name)", "runner.studies:run_study"))
+TASKS.add("eval", Task("evaluate saved weights (ckpt=PATH) on the configured splits", "runner.train.eval:run_eval"))
 
 ENGINES: Registry[Engine] = Registry("engine", "engine")
 ENGINES.add("torch", Engine("PyTorch, on the configured device", "runner.train.engine:TorchEngine"))
@@ -58,13 +59,15 @@ def check_engine(cfg) -> None:
 def check_run(cfg) -> None:
     """The task, the replica limits, the seed, the device and data_dir."""
     TASKS.check(cfg.task)
+    if cfg.task == "eval":
+        require(bool(cfg.ckpt), "ckpt", "the model.pt or checkpoint.pt to evaluate (task=eval)", cfg.ckpt)
     t, dg = cfg.trainer, cfg.diagnostics
     if t.replicas > 1:  # the stacked model supports plain training; these need one model at a time
-        require(cfg.task == "train", "trainer.replicas", f"1 for task={cfg.task}", t.replicas)
+        require(cfg.task in ("train", "eval"), "trainer.replicas", f"1 for task={cfg.task}", t.replicas)
         require(cfg.engine == "torch", "trainer.replicas", f"1 for engine={cfg.engine}", t.replicas)
         require(not t.log_steps, "trainer.log_steps", "false with trainer.replicas > 1", t.log_steps)
         require(not dg.sensitivity, "diagnostics.sensitivity", "false with trainer.replicas > 1", dg.sensitivity)
-    require(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
+    require(0 <= cfg.seed < 2**32, "seed", "an integer in [0, 2^32) (NumPy's seed range)", cfg.seed)
     dev = str(cfg.device)
     require(_is_device(dev), "device", "auto, cpu, cuda, cuda:N or mps", dev)
     require(bool(str(cfg.data_dir).strip()), "data_dir", "a directory path", cfg.data_dir)

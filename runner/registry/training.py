@@ -103,3 +103,8 @@ def check_trainer(cfg) -> None:
     PRECISIONS.check(t.precision)
     CUDA_GRAPH.check(t.cuda_graph)
     require(t.replicas >= 1, "trainer.replicas", "an integer >= 1 (copies trained at once)", t.replicas)
+    require(
+        t.checkpoint_every >= 0, "trainer.checkpoint_every", "an integer >= 0 (0: only at the end)", t.checkpoint_every
+    )
+    require(t.checkpoint_seconds >= 0, "trainer.checkpoint_seconds", "a number of seconds >= 0",
+            t.checkpoint_seconds)  # fmt: skip

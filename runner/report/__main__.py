@@ -13,6 +13,28 @@ from pathlib import Path
 
 
 def main(argv: list) -> int:
+    """Render, and say in one line what stopped it: a folder of the wrong kind, files that are
+    missing, unreadable or corrupt, or a result that could not be written."""
+    from runner.errors import UserError
+
+    try:
+        return _render(argv)
+    except UserError as ex:
+        print(f"report: error: {ex}", file=sys.stderr)
+    except Exception as ex:  # noqa: BLE001 - a hand-edited or damaged folder; DLRUN_DEBUG=1 shows where
+        import os
+
+        if os.environ.get("DLRUN_DEBUG"):
+            raise
+        from runner.errors import reason
+
+        target = argv[0] if argv else "the folder"
+        print(f"report: error: cannot render {target}: its files do not read as dlrun wrote them ({reason(ex)})",
+              file=sys.stderr)  # fmt: skip
+    return 2
+
+
+def _render(argv: list) -> int:
     if len(argv) != 1:
         print("usage: python -m runner.report DIR   (a sweep, run or study folder)", file=sys.stderr)
         return 2

@@ -19,24 +19,31 @@ import traceback
 from pathlib import Path
 
 from runner.errors import one_line
-from runner.files import record_failure, write_marker
+from runner.files import read_json, record_failure, write_json, write_marker
 
 _pool = None
 _pending: list = []  # (run_dir, label, future) in submission order
 
 
 def finish_run(run_dir: Path, status: str) -> None:
-    """Render the plots and the report, then write DONE. Records and re-raises a failure."""
+    """Render the plots, write the final status and the report, then DONE; a finished run
+    needs its checkpoint no more (model.pt keeps its weights). Records and re-raises a failure."""
     from runner.report.run_plots import render_run
     from runner.report.run_report import write_run_report
+    from runner.train.checkpoint import CHECKPOINT
 
+    run_dir = Path(run_dir)
     try:
         render_run(run_dir)
+        summary = read_json(run_dir / "summary.json") or {}
+        write_json(run_dir / "summary.json", {**summary, "status": status})
         write_run_report(run_dir)
+        write_marker(run_dir, status)
     except Exception as ex:
         mark_failed(run_dir, one_line(ex), traceback.format_exc())
         raise
-    write_marker(run_dir, status)
+    with contextlib.suppress(OSError):
+        (run_dir / CHECKPOINT).unlink(missing_ok=True)
 
 
 def mark_failed(run_dir: Path, line: str, trace: str) -> None:
@@ -61,6 +68,13 @@ def background_workers(setting: int) -> int:
     return min(4, cpus // 4)
 
 
+def _worker_start() -> None:
+    """In each worker: stop when the sweep's process is gone (killed with -9, say)."""
+    from runner.signals import watch_parent
+
+    watch_parent()
+
+
 def submit(run_dir: Path, status: str, workers: int, label: str = "") -> None:
     """Finish the run in a worker process; the first call starts the pool."""
     global _pool
@@ -69,7 +83,9 @@ def submit(run_dir: Path, status: str, workers: int, label: str = "") -> None:
         from concurrent.futures import ProcessPoolExecutor
 
         # spawn: the parent holds CUDA and torch's thread pools, which a forked child must not inherit
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start
+        )
     from concurrent.futures.process import BrokenProcessPool
 
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from runner.registry.data import SPLITS
 from runner.report.metrics import read_metrics
 
 
@@ -42,7 +43,7 @@ def render_run(run_dir: Path) -> list:
         df = read_metrics(metrics)
         if len(df):
             made.append(plot_curves(df, f"{name}: learning curves", plots / "curves.png", _train_label(run_dir)))
-    for split in ("train", "test"):
+    for split in SPLITS:
         path = run_dir / f"confusion_{split}.csv"
         if path.is_file():
             table = pd.read_csv(path, index_col=0, keep_default_na=False)

@@ -41,11 +41,13 @@ def legend(ax, **kw) -> None:
 
 
 def save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, bbox_inches="tight", facecolor="white")
-    tmp.replace(path)
+    """The figure as a PNG, written like every other result (atomically, one-line errors)."""
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
+    from runner.files import atomic_write
+
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight", facecolor="white"))
+    finally:
+        plt.close(fig)
     return path

@@ -13,7 +13,9 @@ import platform
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from runner import signals
 from runner.registry import load
 from runner.registry.activations import ACTIVATIONS
 from runner.registry.models import INITS
@@ -68,6 +70,7 @@ class NumpyEngine(Engine):
         self.loss = SoftmaxCrossEntropy() if self.data.classification else MeanSquaredError()
         self.opt = OPTIMIZERS[cfg.optimizer.name].numpy(cfg.optimizer)
         self.step, self.last_steps = 0, []
+        self._progress = None  # an epoch stopped at a step boundary: {"epoch", "perm", "next", sums}
 
     def evaluate(self, split: str) -> tuple[float, float | None]:
         x, y = self.arrays[split]
@@ -85,10 +88,18 @@ class NumpyEngine(Engine):
         x, y = self.arrays["train"]
         r = self.cfg.regularizer
         bs = self.cfg.trainer.batch_size
-        perm = self.rng.permutation(len(x))
-        loss_sum, correct = 0.0, 0
-        self.last_steps = []
-        for i in range(0, len(x), bs):
+        progress, self._progress = self._progress, None
+        if progress is not None and progress["epoch"] == epoch:  # resumed at a step boundary
+            perm, start = progress["perm"], progress["next"]
+            loss_sum, correct, self.last_steps = progress["loss_sum"], progress["correct"], progress["steps"]
+        else:
+            perm, start = self.rng.permutation(len(x)), 0
+            loss_sum, correct, self.last_steps = 0.0, 0, []
+        for i in range(start, len(x), bs):
+            if signals.pending():
+                self._progress = {"epoch": epoch, "perm": perm, "next": i, "loss_sum": loss_sum,
+                                  "correct": correct, "steps": self.last_steps}  # fmt: skip
+                signals.check(f"epoch {epoch}, sample {i} of {len(x)}")
             idx = perm[i : i + bs]
             out = self.net.forward(x[idx], train=True)
             loss = self.loss.forward(out, y[idx])
@@ -104,6 +115,33 @@ class NumpyEngine(Engine):
             self.opt.step(self.net)
         n = len(x)
         return loss_sum / n, (correct / n if self.data.classification else None)
+
+    def weights(self) -> dict:
+        return {f"{i}.{name}": torch.from_numpy(getattr(layer, name).copy())
+                for i, layer in enumerate(self.net.linears()) for name in ("W", "b")}  # fmt: skip
+
+    def load_weights(self, weights: dict) -> None:
+        for i, layer in enumerate(self.net.linears()):
+            for name in ("W", "b"):
+                getattr(layer, name)[...] = weights[f"{i}.{name}"].numpy()  # in place: the optimizer holds it
+
+    def state_dict(self) -> dict:
+        progress = self._progress
+        if progress is not None:
+            progress = {**progress, "perm": torch.from_numpy(progress["perm"].copy())}
+        sgd = {k: torch.from_numpy(v.copy()) for k, v in self.opt.state_dict(self.net).items()}
+        return {"weights": self.weights(), "sgd": sgd, "rng": self.rng.bit_generator.state, "step": self.step,
+                "progress": progress}  # fmt: skip
+
+    def load_state_dict(self, state: dict) -> None:
+        self.load_weights(state["weights"])
+        self.opt.load_state_dict(self.net, {k: v.numpy().copy() for k, v in state["sgd"].items()})
+        self.rng.bit_generator.state = state["rng"]
+        self.step = state["step"]
+        progress = state["progress"]
+        if progress is not None:
+            progress = {**progress, "perm": progress["perm"].numpy()}
+        self._progress = progress
 
     def penalty(self) -> float:
         r = self.cfg.regularizer

@@ -46,3 +46,20 @@ class SGD:
                     self._buf[key] = buf
                     g = g + self.momentum * buf if self.nesterov else buf
                 value -= self.lr * g  # in place: the layer holds the same array
+
+    def state_dict(self, net) -> dict:
+        """The momentum buffers by layer position ("<i>.W"), so they survive a checkpoint."""
+        out = {}
+        for i, layer in enumerate(net.linears()):
+            for name in ("W", "b"):
+                buf = self._buf.get((id(layer), name))
+                if buf is not None:
+                    out[f"{i}.{name}"] = buf
+        return out
+
+    def load_state_dict(self, net, state: dict) -> None:
+        layers = net.linears()
+        self._buf = {}
+        for key, buf in state.items():
+            i, name = key.split(".")
+            self._buf[(id(layers[int(i)]), name)] = buf

@@ -65,7 +65,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
     for bs in (ip.batch_small, ip.batch_large):
         sub = derive(cfg, **{"task": "train", "trainer.batch_size": bs, "name": f"interpolation-batch{bs}"})
         keep = _Keep()
-        run_training(sub, study_dir / f"batch_{bs}", label=f"{label}[batch {bs}] ", hooks=keep)
+        run_training(sub, study_dir / f"batch_{bs}", label=f"{label}[batch {bs}] ", hooks=keep, resume=False)
         engines[bs] = keep.engine
     small, large = engines[ip.batch_small], engines[ip.batch_large]
     model, data = small.model, small.data

@@ -98,7 +98,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
                 },
             )
             run_dir = study_dir / fn / f"depth{depth}"
-            s = run_training(sub, run_dir, label=f"{label}[{fn} depth {depth}] ")
+            s = run_training(sub, run_dir, label=f"{label}[{fn} depth {depth}] ", resume=False)
             losses = pd.read_csv(run_dir / "metrics.csv")["train_loss"].tolist()
             rows.append(
                 [

@@ -71,7 +71,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
         seed = cfg.seed + k
         sub = derive(cfg, **{"task": "train", "seed": seed, "name": f"trajectory-run{k}"})
         rec = _Recorder(tr.every)
-        run_training(sub, study_dir / f"run{k}", label=f"{label}[run {k}, seed {seed}] ", hooks=rec)
+        run_training(sub, study_dir / f"run{k}", label=f"{label}[run {k}, seed {seed}] ", hooks=rec, resume=False)
         per_run.append((k, seed, rec.snaps))
     layer1 = np.stack([s[3] for _, _, snaps in per_run for s in snaps])
     whole = np.stack([s[4] for _, _, snaps in per_run for s in snaps])

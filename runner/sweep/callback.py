@@ -14,7 +14,24 @@ from runner.formatting import lead_metric, number, percent
 
 
 class SweepReport(Callback):
+    def on_multirun_start(self, config, **kwargs) -> None:
+        """Before any job: hold the sweep folder, refuse one made by another command, and
+        (jobs in joblib's workers) pass SIGTERM and Ctrl-C on to the workers."""
+        from runner import runfolder, signals
+        from runner.errors import Refused, UserError
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            runfolder.lock(sweep_dir, "hydra.sweep.dir")
+            runfolder.guard_sweep(sweep_dir, config.hydra.overrides.task, config.data_dir)
+            runfolder.remove_litter(sweep_dir)
+        except UserError as ex:  # Hydra only warns about a callback's Exception
+            raise Refused(ex) from None
+        signals.install(forward="joblib" in str(config.hydra.launcher.get("_target_", "")))
+        signals.mark_parent()
+
     def on_multirun_end(self, config, **kwargs) -> None:
+        from runner import runfolder
         from runner.report import finish
         from runner.report.sweep_report import render_sweep
         from runner.sweep import state
@@ -35,6 +52,7 @@ class SweepReport(Callback):
             return
         state.outcomes.append(result["counts"])
         print_outcome(result)
+        runfolder.unlock(sweep_dir)
 
 
 def print_outcome(result: dict) -> None:

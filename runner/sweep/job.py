@@ -1,7 +1,8 @@
 """One job of a multirun, made safe for the rest of the sweep.
 
 - A job whose folder holds the completion marker (`DONE`, written last by a finished run) is
-  skipped, so re-running a sweep into its own folder only runs what is missing.
+  skipped, so re-running a sweep into its own folder only runs what is missing; a training
+  job that was stopped resumes from its checkpoint (runner.runfolder).
 - Anything a job raises (bad config, missing data, out of memory, a bug) is recorded in its
   folder (summary.json with status `failed` and the error line, error.txt with the
   traceback) and the sweep goes on with the next job.
@@ -10,31 +11,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import traceback
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+
 from runner.errors import one_line
-from runner.files import DONE_MARKER, record_failure
-
-
-def finished_status(job_dir: Path) -> str | None:
-    """The status recorded by a finished earlier attempt, or None."""
-    marker = job_dir / DONE_MARKER
-    if not marker.is_file():
-        return None
-    return (marker.read_text().split() or ["ok"])[0]
-
-
-def clear_attempt(job_dir: Path) -> None:
-    """Remove what an unfinished or failed earlier attempt left, keeping Hydra's .hydra/."""
-    if not job_dir.is_dir():
-        return
-    for p in job_dir.iterdir():
-        if p.name == ".hydra":
-            continue
-        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+from runner.files import record_failure
 
 
 def _free_accelerator_memory() -> None:
@@ -83,22 +67,42 @@ def _background_finish(cfg, hc):
     return lambda run_dir, status: finish.submit(run_dir, status, workers, label)
 
 
+def _launcher(hc) -> str:
+    return str(hc.launcher.get("_target_", ""))
+
+
 def run_job(cfg, job_dir: Path, hc) -> dict:
+    from runner import runfolder, signals
     from runner.config.validate import prepare
     from runner.messages import describe_error
+    from runner.registry.runs import TASKS
     from runner.tasks import dispatch
 
     num = hc.job.num
-    earlier = finished_status(job_dir)
+    if "joblib" in _launcher(hc):  # a joblib worker: stop with the sweep, checkpoint on its signals
+        signals.install()
+        signals.watch_parent()
+    elif "submitit" in _launcher(hc):  # a SLURM job: checkpoint on submitit's requeue signal, then requeue
+        signals.install()
+    signals.check(f"job {num}")
+    earlier = runfolder.finished(job_dir)
     if earlier is not None:
         print(f"job {num}: finished earlier ({earlier}), skipped: {job_dir}", flush=True)
         return {"status": earlier, "skipped": True}
-    clear_attempt(job_dir)
     try:
+        runfolder.write_hydra_record(job_dir, cfg, HydraConfig.instance().cfg, hc.overrides.task)
         prepare(cfg)
+        if not TASKS[cfg.task].renders_plots:  # a training run resumes from its checkpoint; the rest start over
+            runfolder.clear(job_dir)
         _share_cpus(hc)
         _spread_over_gpus(cfg, num)
         return dispatch(cfg, job_dir, label=f"[job {num}] ", finish=_background_finish(cfg, hc))
+    except signals.Interrupted as ex:
+        ex.hint = f"run the same command with hydra.sweep.dir={Path(hc.sweep.dir)} to resume"
+        if signals.orphaned():  # a worker of a sweep that was killed: the checkpoint is saved, nobody waits
+            os._exit(ex.exit_code)
+        signals.hand_over(ex)  # under submitit: requeue the job, which resumes from the checkpoint
+        raise
     except Exception as ex:  # noqa: BLE001 - one job's failure must not stop the sweep
         line = describe_error(ex) or one_line(ex)
         record_failure(job_dir, line, traceback.format_exc(), name=str(cfg.get("name", job_dir.name)))

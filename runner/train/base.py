@@ -44,6 +44,23 @@ class Engine(ABC):
         """The learning rate now."""
 
     @abstractmethod
+    def state_dict(self) -> dict:
+        """Everything the next step depends on (weights, optimizer, generators, an epoch's
+        progress at a step boundary), as tensors and plain values (runner.train.checkpoint)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict) -> None:
+        """Go on from a state_dict() of an engine built from the same config."""
+
+    @abstractmethod
+    def weights(self) -> dict:
+        """The model's weights (model.pt), tensors by name."""
+
+    @abstractmethod
+    def load_weights(self, weights: dict) -> None:
+        """Set the weights that weights() gave (task=eval)."""
+
+    @abstractmethod
     def confusion(self, split: str) -> np.ndarray | None:
         """Counts [true, predicted] of a classification split, None when the split is absent."""
 

@@ -114,6 +114,25 @@ class TorchEngine(Engine):
     def lr(self) -> float:
         return self.trainer.lr()
 
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "trainer": self.trainer.state_dict(),
+            "probes": self.probes.state_dict() if self.probes is not None else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.trainer.load_state_dict(state["trainer"])
+        if self.probes is not None and state["probes"] is not None:
+            self.probes.load_state_dict(state["probes"])
+
+    def weights(self) -> dict:
+        return self.model.state_dict()
+
+    def load_weights(self, weights: dict) -> None:
+        self.model.load_state_dict(weights)
+
     def layer_rows(self, n: int) -> list:
         return self.probes.epoch_rows(n) if self.probes is not None else []
 

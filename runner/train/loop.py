@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from runner import signals
 from runner.registry.training import OPTIMIZERS
 from runner.train import graphs, precision
 from runner.train.evaluate import batch_loss, evaluate
@@ -41,6 +42,7 @@ class Trainer:
         self.loss_sum = torch.zeros(self._stat_shape, dtype=torch.float64, device=device)
         self.correct = torch.zeros(self._stat_shape, dtype=torch.int64, device=device)
         self._step_stats = None  # with log_steps: per-step loss and gradient norm buffers
+        self._progress = None  # {"epoch", "perm", "next"}: an epoch stopped at a step boundary
 
     _stat_shape: tuple = ()
 
@@ -88,20 +90,30 @@ class Trainer:
         self._step_stats = (step_loss, step_grad, i + 1)
 
     def train_epoch(self, epoch: int) -> tuple:
+        """One pass over the training split. A signal (runner.signals) stops it at a step
+        boundary with its progress kept for the checkpoint; a resumed epoch goes on from there."""
         self.model.train()
         n, bs = len(self.data.splits["train"]), self.cfg.trainer.batch_size
-        perm = self._permutation(n)
-        self.loss_sum.zero_()
-        self.correct.zero_()
         n_steps = -(-n // bs)
-        if self.log_steps:  # filled on the device, read once at the end of the epoch
-            self._step_stats = (
-                torch.empty(n_steps, dtype=torch.float64, device=self.device),
-                torch.empty(n_steps, dtype=torch.float64, device=self.device),
-                0,
-            )
-        for idx in perm.split(bs, dim=-1):
-            self.runner(idx)
+        progress, self._progress = self._progress, None
+        if progress is not None and progress["epoch"] == epoch:  # resumed: the sums came with it
+            perm, start = progress["perm"], progress["next"]
+        else:
+            perm, start = self._permutation(n), 0
+            self.loss_sum.zero_()
+            self.correct.zero_()
+            if self.log_steps:  # filled on the device, read once at the end of the epoch
+                self._step_stats = (
+                    torch.empty(n_steps, dtype=torch.float64, device=self.device),
+                    torch.empty(n_steps, dtype=torch.float64, device=self.device),
+                    0,
+                )
+        batches = perm.split(bs, dim=-1)
+        for k in range(start, n_steps):
+            if signals.pending():
+                self._progress = {"epoch": epoch, "perm": perm, "next": k}
+                signals.check(f"epoch {epoch}, step {k} of {n_steps}")
+            self.runner(batches[k])
         if self.probes is not None:
             self.probes.add_steps(n_steps)
         if self.log_steps:
@@ -115,6 +127,33 @@ class Trainer:
         loss = (self.loss_sum / n).tolist()
         acc = (self.correct.double() / n).tolist() if self.classification else None
         return loss, acc
+
+    def state_dict(self) -> dict:
+        """Everything but the model that the next step depends on (runner.train.checkpoint)."""
+        return {
+            "optimizer": self.opt.state_dict(),
+            "generators": [g.get_state() for g in self.gens],
+            "step": self.step,
+            "sums": [self.loss_sum, self.correct],
+            "progress": self._progress,
+            "step_stats": list(self._step_stats) if self._step_stats is not None else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        for gen, gen_state in zip(self.gens, state["generators"]):
+            gen.set_state(gen_state)
+        self.step = state["step"]
+        self.loss_sum.copy_(state["sums"][0])
+        self.correct.copy_(state["sums"][1])
+        progress = state["progress"]
+        if progress is not None:
+            progress = {**progress, "perm": progress["perm"].to(self.device)}
+        self._progress = progress
+        stats = state["step_stats"]
+        if stats is not None:
+            stats = (stats[0].to(self.device), stats[1].to(self.device), int(stats[2]))
+        self._step_stats = stats
 
     def current_penalty(self) -> float:
         with torch.no_grad():

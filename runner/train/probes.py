@@ -91,6 +91,18 @@ class LayerProbes:
     def add_steps(self, n: int) -> None:
         self._steps += n
 
+    def state_dict(self) -> dict:
+        first = None if self.first_epoch is None else torch.from_numpy(self.first_epoch)
+        return {"initial": self.initial, "first_epoch": first, "sum": self._sum, "steps": self._steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        for w0, saved in zip(self.initial, state["initial"]):
+            w0.copy_(saved)
+        first = state["first_epoch"]
+        self.first_epoch = None if first is None else first.numpy()
+        self._sum.copy_(state["sum"])
+        self._steps = state["steps"]
+
     @torch.no_grad()
     def _saturation(self) -> dict:
         hooks, found = [], {}

@@ -58,6 +58,15 @@ class EpochRow:
         split_columns = [f"{s}_{k}" for s in SPLITS for k in KINDS]
         return ["epoch", *(["replica"] if replicas else []), *split_columns, "seconds", "train_seconds", *EPOCH_METRICS]
 
+    @classmethod
+    def from_dict(cls, values: dict) -> EpochRow:
+        """The row `as_dict` gave (a checkpoint stores rows so)."""
+        row = cls(epoch=int(values["epoch"]))
+        for column, value in values.items():
+            if column != "epoch":
+                row.set(column, value)
+        return row
+
     def set(self, column: str, value) -> None:
         if column in EPOCH_METRICS:
             self.extra[column] = value

@@ -3,11 +3,17 @@
     dlrun dataset=mnist model=mlp trainer.epochs=3
 
 Writes, in order: config.yaml; metrics.csv, layers.csv and steps.csv (rows per epoch, flushed
-as they come); the confusion matrices or the function's predictions, and the first layer's
-weight histogram; summary.json; then (runner.report.finish, in a worker process during
-sweeps) plots/, report.md and report.html, and DONE last, so a DONE file means every other
-file is complete. The engine (torch, or the NumPy scratch engine) only computes; this module owns
-the files.
+as they come) and checkpoint.pt every trainer.checkpoint_every epochs; the confusion matrices
+or the function's predictions, the first layer's weight histogram and model.pt; summary.json
+(status `finishing`); then (runner.report.finish, in a worker process during sweeps) plots/,
+report.md and report.html, the final status, and DONE last, so a DONE file means every other
+file is complete.
+
+A folder that holds an unfinished run of the same config (checkpoint.pt) is resumed from its
+checkpoint: the CSVs are rewritten with the rows the checkpoint saw, and training goes on at
+the step where it stopped. SIGTERM or Ctrl-C during training saves a checkpoint at the next
+step boundary (runner.signals). The engine (torch, or the NumPy scratch engine) only computes;
+this module owns the files.
 """
 
 from __future__ import annotations
@@ -18,17 +24,19 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from runner import __version__
+from runner import __version__, signals
 from runner.console import Reporter
 from runner.errors import one_line
-from runner.files import CsvAppender, atomic_write_text, write_csv, write_json
+from runner.files import CsvAppender, atomic_write_text, write_json
 from runner.registry import load
 from runner.registry.runs import ENGINES
+from runner.runfolder import finished, start_folder
+from runner.train import checkpoint
 from runner.train.base import Engine, RunHooks
 from runner.train.probes import LAYER_COLUMNS
+from runner.train.results import verdicts, write_results
 from runner.train.rows import EpochRow, best_of, replica_stats
 
-HIST_COLUMNS = ["epoch", "bin_left", "bin_right", "count"]
 STEP_COLUMNS = ["step", "epoch", "loss", "grad_norm"]
 
 
@@ -37,114 +45,146 @@ def make_engine(cfg) -> Engine:
     return load(ENGINES[cfg.engine].cls)(cfg)
 
 
-def _write_results(engine, run_dir: Path, last_epoch: int) -> None:
+class Progress:
+    """The run so far: the rows of its CSVs and whether training has ended. What a checkpoint
+    saves beside the engine, and what a resumed run starts from."""
+
+    def __init__(self, run_dir: Path, cfg, engine: Engine, saved: dict | None, checkpoints: bool = True):
+        self.checkpoints = checkpoints  # off for a study's runs, which never resume
+        saved = saved or {}
+        self.rows = [EpochRow.from_dict(r) for r in saved.get("rows", [])]  # one per epoch (replica mean)
+        self.written = list(saved.get("written", []))  # metrics.csv's rows (per replica with replicas)
+        self.layer_rows = list(saved.get("layer_rows", []))
+        self.step_rows = list(saved.get("step_rows", []))
+        self.ended = saved.get("ended", False)  # training over: all epochs run, or diverged
+        self.status = saved.get("status", "running")
+        self.saved_at = len(self.rows) if saved else None  # epochs in the newest checkpoint
+        self.saved_time = time.monotonic()  # when it was written (or the run started)
+        self.replicated = cfg.trainer.replicas > 1
+        self.files = [
+            CsvAppender(run_dir / "metrics.csv", EpochRow.columns(self.replicated), self.written),
+            CsvAppender(run_dir / "layers.csv", LAYER_COLUMNS, self.layer_rows) if engine.layer_probes else None,
+            CsvAppender(run_dir / "steps.csv", STEP_COLUMNS, self.step_rows) if cfg.trainer.log_steps else None,
+        ]
+
+    def add(self, row: EpochRow, layer_rows: list, step_rows: list) -> EpochRow:
+        """Record one epoch; returns the row that speaks for it (the replicas' mean)."""
+        per_replica = []
+        if self.replicated:
+            row, per_replica = row.split_replicas()
+        self.rows.append(row)
+        for group, new, writer in zip(
+            (self.written, self.layer_rows, self.step_rows),
+            ([r.as_dict() for r in per_replica or [row]], layer_rows, step_rows),
+            self.files,
+        ):
+            group += new
+            for r in new:
+                writer.append(r)
+        return row
+
+    def per_replica_last(self) -> list:
+        """The last epoch's rows of every replica."""
+        last = self.rows[-1].epoch if self.rows else None
+        return [EpochRow.from_dict(r) for r in self.written if r.get("epoch") == last] if self.replicated else []
+
+    def save(self, run_dir: Path, cfg, engine: Engine, where: str = "") -> None:
+        if not self.checkpoints:
+            return
+        checkpoint.save(run_dir / checkpoint.CHECKPOINT, {
+            "kind": "checkpoint", "epoch": len(self.rows), "where": where or f"the end of epoch {len(self.rows)}",
+            "fingerprint": checkpoint.fingerprint(cfg),
+            "config": OmegaConf.to_yaml(cfg, resolve=True), "engine": engine.state_dict(),
+            "rng": checkpoint.rng_state(), "rows": [r.as_dict() for r in self.rows], "written": self.written,
+            "layer_rows": self.layer_rows, "step_rows": self.step_rows, "ended": self.ended, "status": self.status,
+        })  # fmt: skip
+        self.saved_at, self.saved_time = len(self.rows), time.monotonic()
+
+    def due(self, cfg, epoch: int) -> bool:
+        """A periodic checkpoint is due after this epoch (not the last: training's end saves one)."""
+        t = cfg.trainer
+        every, fresh = t.checkpoint_every, time.monotonic() - self.saved_time < t.checkpoint_seconds
+        return bool(every) and epoch % every == 0 and epoch < t.epochs and not fresh
+
+    def close(self) -> None:
+        for writer in self.files:
+            if writer is not None:
+                writer.close()
+
+
+def _summary(cfg, engine: Engine, resumed_from: int | None) -> dict:
     data = engine.data
-    if data.classification:
-        for split in ("train", "test"):
-            counts = engine.confusion(split)
-            if counts is not None:
-                rows = [[cls] + [int(v) for v in counts[i]] for i, cls in enumerate(data.classes)]
-                write_csv(run_dir / f"confusion_{split}.csv", ["true\\pred"] + list(data.classes), rows)
-    else:
-        from runner.data import function
-
-        ex = data.extra
-        xs = function.grid(ex["low"], ex["high"])
-        pred, truth = engine.predict(xs), function.evaluate(ex["fn"], xs)
-        write_csv(
-            run_dir / "predictions.csv",
-            ["x", "y_true", "y_pred"],
-            [[float(a), float(b), float(c)] for a, b, c in zip(xs[:, 0], truth[:, 0], pred[:, 0])],
-        )
-    if engine.layer_probes and last_epoch > 0:
-        write_csv(run_dir / "first_layer_hist.csv", HIST_COLUMNS, engine.histogram_rows(last_epoch))
+    summary = {
+        "name": cfg.name, "status": "running", "task": "classification" if data.classification else "regression",
+        "engine": cfg.engine, "dataset": cfg.dataset.name, "model": cfg.model.name,
+        "activation": cfg.activation.name, "seed": cfg.seed, "epochs": cfg.trainer.epochs, "epochs_run": 0,
+        "params": engine.params, "device": str(engine.device), "device_name": engine.device_name,
+        "precision": cfg.trainer.precision, "replicas": cfg.trainer.replicas, "sizes": data.sizes(),
+        "data_origin": data.origin, "classes": data.classes,
+        "started": dt.datetime.now().isoformat(timespec="seconds"), "dlrun_version": __version__,
+    }  # fmt: skip
+    if resumed_from is not None:
+        summary["resumed_from_epoch"] = resumed_from
+    return summary
 
 
-def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = None, finish=None) -> dict:
+def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = None, finish=None,
+                 resume: bool = True) -> dict:  # fmt: skip
     """hooks (for studies) watch the run (runner.train.base.RunHooks). finish(run_dir, status)
-    writes the plots, the report and DONE; default: inline, now."""
+    writes the plots, the report and DONE; default: inline, now. resume: go on from a
+    checkpoint of the same config in run_dir (studies start their runs afresh)."""
     started = time.perf_counter()
     hooks = hooks or RunHooks()
     engine = make_engine(cfg)  # reads the data and builds the model: may still refuse the config
-    data = engine.data
+    saved = start_folder(run_dir, cfg, resume)  # the checkpoint to resume from, or None (folder cleared)
+    if saved is not None:
+        engine.load_state_dict(saved["engine"])
+        checkpoint.set_rng_state(saved["rng"])
 
     # Data and model are ready: from here on the run directory is filled.
-    run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    summary = {
-        "name": cfg.name,
-        "status": "running",
-        "task": "classification" if data.classification else "regression",
-        "engine": cfg.engine,
-        "dataset": cfg.dataset.name,
-        "model": cfg.model.name,
-        "activation": cfg.activation.name,
-        "seed": cfg.seed,
-        "epochs": cfg.trainer.epochs,
-        "epochs_run": 0,
-        "params": engine.params,
-        "device": str(engine.device),
-        "device_name": engine.device_name,
-        "precision": cfg.trainer.precision,
-        "replicas": cfg.trainer.replicas,
-        "sizes": data.sizes(),
-        "data_origin": data.origin,
-        "classes": data.classes,
-        "started": dt.datetime.now().isoformat(timespec="seconds"),
-        "dlrun_version": __version__,
-    }
+    progress = Progress(run_dir, cfg, engine, saved, checkpoints=resume)
+    summary = _summary(cfg, engine, len(progress.rows) if saved is not None else None)
     write_json(run_dir / "summary.json", summary)
-
     reporter = Reporter(cfg.trainer.progress, cfg.trainer.epochs, label)
-    sizes = ", ".join(f"{k} {v:,}" for k, v in data.sizes().items())
-    reporter.start(
-        [
-            f"dlrun {cfg.name}: {engine.params:,} parameters on {engine.device} ({engine.device_name}); {sizes}",
-            f"run dir: {run_dir}",
-        ]
-    )
-    replicated = cfg.trainer.replicas > 1
-    writer = CsvAppender(run_dir / "metrics.csv", EpochRow.columns(replicated))
-    layer_writer = CsvAppender(run_dir / "layers.csv", LAYER_COLUMNS) if engine.layer_probes else None
-    step_writer = CsvAppender(run_dir / "steps.csv", STEP_COLUMNS) if cfg.trainer.log_steps else None
-    rows, layer_rows, per_replica = [], [], []
-    status = "running"
+    sizes = ", ".join(f"{k} {v:,}" for k, v in engine.data.sizes().items())
+    resumed = f"; resumed from its checkpoint at {saved.get('where')}" if saved is not None else ""
+    reporter.start([f"dlrun {cfg.name}: {engine.params:,} parameters on {engine.device} "
+                    f"({engine.device_name}); {sizes}{resumed}", f"run dir: {run_dir}"])  # fmt: skip
     try:
-        hooks.on_start(engine)
-        for epoch in range(1, cfg.trainer.epochs + 1):
-            row, lrows = engine.epoch(epoch)
-            if replicated:
-                row, per_replica = row.split_replicas()
-            rows.append(row)
-            for r in per_replica or [row]:
-                writer.append(r.as_dict())
-            for lr in lrows:
-                layer_writer.append(lr)
-            if step_writer is not None:
-                for sr in engine.step_rows():
-                    step_writer.append(sr)
-            layer_rows += lrows
-            reporter.epoch(row)
-            hooks.on_epoch(engine, row)
-            if row.diverged():
-                status = "diverged"
-                break
+        if saved is None:
+            hooks.on_start(engine)
+        with signals.deferred():
+            for epoch in range(len(progress.rows) + 1, cfg.trainer.epochs + 1):
+                if progress.ended:
+                    break
+                signals.check(f"before epoch {epoch}")
+                row, layer_rows = engine.epoch(epoch)
+                row = progress.add(row, layer_rows, engine.step_rows())
+                reporter.epoch(row)
+                hooks.on_epoch(engine, row)
+                if row.diverged():
+                    progress.ended, progress.status = True, "diverged"
+                elif progress.due(cfg, epoch):
+                    progress.save(run_dir, cfg, engine)
+            progress.ended, progress.status = True, "ok" if progress.status == "running" else progress.status
+            if saved is None or not saved.get("ended"):
+                progress.save(run_dir, cfg, engine)  # training is over: a failure below resumes from here
         reporter.stop()
-        for w in (writer, layer_writer, step_writer):
-            if w is not None:
-                w.close()
+        progress.close()
         hooks.on_end(engine)
-        _write_results(engine, run_dir, len(rows))
-        if cfg.diagnostics.sensitivity and rows and not rows[-1].diverged():
-            summary["sensitivity"] = engine.sensitivity(cfg.diagnostics.sensitivity_samples)
-        if layer_rows:
-            from runner.train.verdict import vanishing_verdict
-
-            verdict = vanishing_verdict(layer_rows, [r.train_loss for r in rows], cfg.diagnostics)
-            if verdict is not None:
-                summary["vanishing_gradients"] = verdict["vanishing_gradients"]
-                summary["vanishing_evidence"] = {**verdict["evidence"], "thresholds": verdict["thresholds"]}
-        status = "ok" if status == "running" else status
+        rows = progress.rows
+        write_results(engine, run_dir, len(rows))
+        summary.update(verdicts(cfg, engine, rows, progress.layer_rows))
+        checkpoint.save_model(run_dir, engine, cfg, len(rows))
+        status = progress.status
+    except signals.Interrupted as ex:
+        status = "interrupted"
+        if not progress.ended:
+            progress.save(run_dir, cfg, engine, ex.where)  # a step boundary: the resumed run goes on from here
+        ex.saved = run_dir / checkpoint.CHECKPOINT if resume else None
+        summary["interrupted"] = {"signal": str(ex), "where": ex.where, "checkpoint": str(ex.saved)}
+        raise
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -152,30 +192,38 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
         status, summary["error"] = "failed", one_line(ex)
         raise
     finally:
-        for w in (writer, layer_writer, step_writer):
-            if w is not None:
-                w.close()
+        progress.close()
         reporter.stop()
-        if per_replica:
-            summary.update(replica_stats(per_replica))
-        summary.update(engine.facts())
-        summary.update(
-            {
-                "status": status,
-                "epochs_run": len(rows),
-                "final": rows[-1].metrics() if rows else {},
-                "best": best_of(rows),
-                "train_seconds": float(sum(r.train_seconds for r in rows)),
-                "wall_seconds": time.perf_counter() - started,
-                "finished": dt.datetime.now().isoformat(timespec="seconds"),
-            }
-        )
-        write_json(run_dir / "summary.json", summary)
-    # The results are on disk; the plots, the report and DONE (last) follow.
+        _close_summary(summary, progress, engine, started, status)
+    # The results are on disk; the plots, the report, the final status and DONE (last) follow.
     if finish is None:
         from runner.report.finish import finish_run as finish
-    finish(run_dir, status)
+    try:
+        finish(run_dir, status)
+    except signals.Interrupted as ex:  # training is saved: a rerun redoes only the plots and report
+        if finished(run_dir) is None:
+            ex.saved = run_dir / checkpoint.CHECKPOINT
+            write_json(run_dir / "summary.json", {**summary, "status": "interrupted"})
+        raise
+    summary["status"] = status
     for line in engine.notes():
         reporter.note(line)
     reporter.finish(summary, run_dir)
     return summary
+
+
+def _close_summary(summary: dict, progress: Progress, engine: Engine, started: float, status: str) -> None:
+    """summary.json as training left it; a trained run says `finishing` until its plots and
+    report are written (runner.report.finish writes the final status, then DONE)."""
+    rows = progress.rows
+    if progress.replicated and rows:
+        summary.update(replica_stats(progress.per_replica_last()))
+    summary.update(engine.facts())
+    summary.update({
+        "status": "finishing" if status in ("ok", "diverged") else status,
+        "epochs_run": len(rows), "final": rows[-1].metrics() if rows else {}, "best": best_of(rows),
+        "train_seconds": float(sum(r.train_seconds for r in rows)),
+        "wall_seconds": time.perf_counter() - started,
+        "finished": dt.datetime.now().isoformat(timespec="seconds"),
+    })  # fmt: skip
+    write_json(Path(progress.files[0].path).parent / "summary.json", summary)

@@ -1,0 +1,165 @@
+"""Run and sweep folders as dlrun guards them.
+
+- A folder in use is locked (`.dlrun.lock`, an flock held for the process's life): a second
+  dlrun process is refused in one line naming the holder. The kernel drops the lock when its
+  process ends, killed or not, so a stale lock never blocks.
+- A run folder that holds a finished run (DONE) is never overwritten; one that holds an
+  unfinished run of the same config (checkpoint.pt) is resumed; anything else an earlier
+  attempt left is cleared.
+- A sweep folder remembers the command that made it (`.dlrun-sweep.json`: the overrides and
+  the resolved data_dir); another command is refused in one line saying how to go on.
+- dlrun writes Hydra's record of a run (`.hydra/config.yaml`, `hydra.yaml`, `overrides.yaml`)
+  itself (hydra.output_subdir is null), through the same error path as every other result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from runner.errors import DataError, UserError, writing
+from runner.files import DONE_MARKER, atomic_write_text
+
+LOCK = ".dlrun.lock"
+SWEEP_RECORD = ".dlrun-sweep.json"
+KEEP = {".hydra", LOCK}
+# overrides that change how a sweep looks or how often it saves, not what it computes
+PRESENTATION = ("trainer.progress", "trainer.checkpoint_every", "trainer.checkpoint_seconds", "sweep.render_workers")
+
+_held: dict = {}  # folder -> the open lock file; the lock lasts as long as it stays open
+
+
+def lock(folder: Path, what: str = "folder") -> None:
+    """Hold `folder` for this process, or raise a UserError naming who holds it."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): folders are not locked there
+        return
+    folder = Path(folder)
+    if str(folder) in _held:
+        return
+    with writing(folder / LOCK):
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held open: that is the lock
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise UserError(f"{folder} is in use by another dlrun ({holder}); wait for it to end, or choose another "
+                        f"{what}") from None  # fmt: skip
+    with writing(folder / LOCK):
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {dt.datetime.now():%Y-%m-%d %H:%M:%S}\n")
+        handle.flush()
+    _held[str(folder)] = handle
+
+
+def unlock(folder: Path) -> None:
+    handle = _held.pop(str(Path(folder)), None)
+    if handle is not None:
+        handle.close()
+
+
+def finished(folder: Path) -> str | None:
+    """The status a finished run left in DONE, or None."""
+    marker = Path(folder) / DONE_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        return (marker.read_text().split() or ["ok"])[0]
+    except (OSError, ValueError):  # unreadable or not text: still the marker of a finished run
+        return "ok"
+
+
+def refuse_finished(folder: Path) -> None:
+    status = finished(folder)
+    if status is not None:
+        raise UserError(f"{folder} holds a finished run (DONE, status {status}); choose another hydra.run.dir, "
+                        "or delete the folder to run it again")  # fmt: skip
+
+
+def clear(folder: Path) -> None:
+    """Remove what an earlier, unfinished attempt left, keeping Hydra's record and the lock."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    with writing(folder):
+        for p in folder.iterdir():
+            if p.name in KEEP:
+                continue
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
+def remove_litter(folder: Path) -> None:
+    """Temporary files of a process killed in the middle of a write (runner.files.atomic_write);
+    safe to remove: this process holds the folder's lock."""
+    with contextlib.suppress(OSError):
+        for tmp in Path(folder).glob(".*.tmp"):
+            tmp.unlink()
+
+
+def start_folder(run_dir: Path, cfg, resume: bool) -> dict | None:
+    """The checkpoint to resume a training run from, or None after clearing the folder."""
+    from runner.train import checkpoint
+
+    run_dir = Path(run_dir)
+    remove_litter(run_dir)
+    path = run_dir / checkpoint.CHECKPOINT
+    if resume and path.is_file():
+        try:
+            saved = checkpoint.load(path)
+        except DataError as ex:
+            raise DataError(f"{ex}; delete it to start the run over") from ex
+        if saved.get("kind") != "checkpoint" or saved.get("fingerprint") != checkpoint.fingerprint(cfg):
+            raise UserError(f"{run_dir} holds an unfinished run of another config ({path.name}); run the command "
+                            "that made it to resume it, or choose another folder")  # fmt: skip
+        return saved
+    clear(run_dir)
+    with writing(run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def write_hydra_record(folder: Path, task_cfg, hydra_root, overrides) -> None:
+    """.hydra/config.yaml, hydra.yaml and overrides.yaml, as Hydra itself would write them."""
+    record = Path(folder) / ".hydra"
+    atomic_write_text(record / "config.yaml", OmegaConf.to_yaml(task_cfg))
+    atomic_write_text(record / "hydra.yaml", OmegaConf.to_yaml(hydra_root))
+    atomic_write_text(record / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
+
+
+def _command(overrides, data_dir) -> dict:
+    """What makes a sweep: its overrides (data_dir compared once resolved, however it was given)."""
+    skip = (*PRESENTATION, "data_dir=")
+    kept = sorted(o for o in map(str, overrides) if not o.lstrip("+~").startswith(skip))
+    return {"overrides": kept, "data_dir": str(Path(str(data_dir)).expanduser().resolve())}
+
+
+def guard_sweep(sweep_dir: Path, overrides, data_dir) -> None:
+    """Refuse a sweep folder made by another command; remember this command in a new one."""
+    sweep_dir = Path(sweep_dir)
+    record = sweep_dir / SWEEP_RECORD
+    now = _command(overrides, data_dir)
+    before = None
+    with contextlib.suppress(OSError, ValueError):
+        before = json.loads(record.read_text())
+    if before is None and (sweep_dir / "multirun.yaml").is_file():  # a sweep of an older dlrun: its overrides
+        with contextlib.suppress(Exception):
+            old = OmegaConf.load(sweep_dir / "multirun.yaml").hydra.overrides.task
+            before = {**_command(OmegaConf.to_container(old), data_dir)}
+    if before is not None and before != now:
+        diff = [f"{k}: {before.get(k)} then, {now[k]} now" for k in now if before.get(k) != now[k]]
+        raise UserError(f"{sweep_dir} holds a sweep of another command ({'; '.join(diff)}); run that command again "
+                        "to resume it, or choose a new hydra.sweep.dir")  # fmt: skip
+    if before is None:
+        atomic_write_text(record, json.dumps(now, indent=2) + "\n")

@@ -1,0 +1,171 @@
+"""Stopping cleanly: SIGTERM (what SLURM and most schedulers send at a time limit) and SIGINT
+(Ctrl-C) end a run with a checkpoint, `interrupted` in summary.json, one line, and exit code
+143 or 130.
+
+While a run trains (inside `deferred()`), the first signal only takes note; the training loop
+looks at every step boundary (`check()`), saves a checkpoint there and raises Interrupted, so
+the state saved is exactly the state of a step boundary and the run resumes from it. Outside
+training, a signal raises Interrupted at once. A second Ctrl-C always stops at once.
+
+Under submitit (hydra/launcher=slurm or submitit_local), SIGUSR2 announces a time limit or a
+preemption: dlrun saves its checkpoint the same way, then hands over to submitit's own handler,
+which requeues the job; the requeued job resumes from the checkpoint.
+
+Worker processes (joblib's, and the sweep's plot renderers) end themselves when the process that
+started them is gone (`watch_parent`), so killing a sweep with -9 stops its workers too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+
+_pending: int | None = None  # the signal that asked to stop, not yet acted on
+_defer = 0  # > 0 while a training loop will act on it at its next step boundary
+_chained: dict = {}  # signal -> the handler that was there before ours (submitit's), run after the checkpoint
+_forward = False  # pass signals on to child processes (jobs running in joblib's workers)
+
+
+class Interrupted(BaseException):
+    """A signal stopped the run; a BaseException, so failure isolation does not swallow it."""
+
+    def __init__(self, signum: int, where: str = ""):
+        self.signum, self.where = signum, where
+        self.saved = None  # the checkpoint written on the way out, if any
+        self.hint = ""  # how to resume, added by whoever knows the folder
+        super().__init__(signal.Signals(signum).name)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    def describe(self) -> str:
+        name = signal.Signals(self.signum).name
+        text = f"stopped by {name}" + (f" at {self.where}" if self.where else "")
+        return text + (f"; checkpoint saved: {self.saved}" if self.saved else "")
+
+
+def _handler(signum: int, frame) -> None:
+    global _pending
+    if signum == signal.SIGINT and _pending is not None:
+        raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
+    _pending = signum
+    if _forward:
+        _pass_on(signum)
+    if _defer or _forward:
+        return  # the training loop stops at its next step boundary and says so
+    raise Interrupted(signum)
+
+
+def install(forward: bool = False) -> None:
+    """Take over SIGTERM and SIGINT (and SIGUSR2 when submitit handles it); main thread only.
+    forward: pass the signals on to this process's children (joblib's workers)."""
+    global _forward
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _forward = forward
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _handler)
+    usr2 = getattr(signal, "SIGUSR2", None)
+    if usr2 is not None:
+        previous = signal.getsignal(usr2)
+        if callable(previous) and previous is not _handler:
+            _chained[usr2] = previous
+            signal.signal(usr2, _handler)
+
+
+def reset() -> None:
+    """Forget a signal that was acted on (a sweep goes on only in tests)."""
+    global _pending
+    _pending = None
+
+
+def pending() -> bool:
+    return _pending is not None
+
+
+def check(where: str = "") -> None:
+    """Raise Interrupted if a signal asked to stop."""
+    if _pending is not None:
+        raise Interrupted(_pending, where)
+
+
+@contextlib.contextmanager
+def deferred():
+    """Inside, a signal waits for the next check() instead of interrupting whatever runs."""
+    global _defer
+    _defer += 1
+    try:
+        yield
+    finally:
+        _defer -= 1
+
+
+def hand_over(ex: Interrupted) -> None:
+    """After the checkpoint: let the handler we displaced (submitit's requeue) act on the signal."""
+    handler = _chained.get(ex.signum)
+    if handler is not None:
+        handler(ex.signum, None)
+
+
+def _children() -> list:
+    """PIDs of this process's children (Linux /proc; elsewhere, multiprocessing's)."""
+    me = os.getpid()
+    found = []
+    try:
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    stat = open(f"/proc/{entry.name}/stat").read()  # noqa: SIM115 - tiny read
+                    if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                        found.append(int(entry.name))
+    except OSError:
+        import multiprocessing
+
+        found = [p.pid for p in multiprocessing.active_children()]
+    return found
+
+
+def _pass_on(signum: int) -> None:
+    for pid in _children():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signum)
+
+
+_parent: int | None = None  # set by watch_parent: the process that started this worker
+PARENT_ENV = "DLRUN_PARENT_PID"
+
+
+def mark_parent() -> None:
+    """In the dlrun process: let the workers it starts know whom to watch."""
+    os.environ[PARENT_ENV] = str(os.getpid())
+
+
+def orphaned() -> bool:
+    """In a watched worker: the process that started it is gone."""
+    return _parent is not None and os.getppid() != _parent
+
+
+def watch_parent(interval: float = 0.5, grace: float = 10.0) -> None:
+    """In a worker process: when the process that started it is gone (killed, even with -9),
+    send ourselves SIGTERM, so a training job checkpoints (and its job then ends the worker,
+    see runner.sweep.job) and a renderer stops; after `grace` seconds, end regardless."""
+    global _parent
+    if _parent is not None:
+        return
+    # the dlrun process that started the sweep (set by the CLI, inherited by its workers): a
+    # worker that starts after it died must not take its new parent for it
+    _parent = int(os.environ.get(PARENT_ENV) or os.getppid())
+
+    def watch() -> None:
+        import time
+
+        while not orphaned():
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        os._exit(143)
+
+    threading.Thread(target=watch, name="dlrun-parent-watch", daemon=True).start()

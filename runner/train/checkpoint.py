@@ -1,0 +1,93 @@
+"""checkpoint.pt and model.pt: what a run needs to go on exactly where it stopped, and its
+final weights.
+
+A checkpoint holds the engine's state (weights, optimizer, the data-order generators, the
+epoch's progress at a step boundary, probe sums), every random state that affects the result
+(Python's, NumPy's, torch's CPU and CUDA generators), the rows written so far, and the run's
+config. It is written atomically (temporary file, fsync, rename), so a kill during the write
+leaves the previous one, and read with torch.load(weights_only=True): plain tensors,
+numbers, strings, lists and dicts, never arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from runner import __version__
+from runner.errors import DataError, reading
+from runner.files import atomic_write
+
+CHECKPOINT, MODEL = "checkpoint.pt", "model.pt"
+FORMAT = 1
+# keys that change how a run looks or how often it saves, not what it computes: a run resumes
+# under a command that differs only in these
+PRESENTATION_KEYS = (
+    "trainer.progress",
+    "trainer.checkpoint_every",
+    "trainer.checkpoint_seconds",
+    "sweep.render_workers",
+    "name",
+)
+
+
+def fingerprint(cfg) -> str:
+    """The resolved config as text, without the presentation keys: equal for the same run."""
+    data = OmegaConf.to_container(cfg, resolve=True)
+    for key in PRESENTATION_KEYS:
+        node, *rest = key.split(".")
+        if rest and isinstance(data.get(node), dict):
+            data[node].pop(rest[0], None)
+        elif not rest:
+            data.pop(node, None)
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    np_state = np.random.get_state(legacy=False)
+    state["numpy"] = {**np_state, "state": {k: torch.from_numpy(np.asarray(v).copy()) if isinstance(v, np.ndarray)
+                                                else v for k, v in np_state["state"].items()}}  # fmt: skip
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(_tuples(state["python"]))
+    torch.set_rng_state(state["torch"])
+    np_state = state["numpy"]
+    inner = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in np_state["state"].items()}
+    np.random.set_state({**np_state, "state": inner})
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuples(value):
+    """random.setstate wants the tuples that a save and load may have turned into lists."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def save(path: Path, payload: dict) -> None:
+    payload = {"format": FORMAT, "dlrun_version": __version__, **payload}
+    atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def load(path: Path) -> dict:
+    """A checkpoint or model file, or a DataError naming it."""
+    with reading(path, "dlrun checkpoint"):
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise DataError(f"{path}: not a dlrun checkpoint of format {FORMAT}")
+    return payload
+
+
+def save_model(run_dir: Path, engine, cfg, epoch: int) -> None:
+    """model.pt: the final weights, with the config that built them (for task=eval)."""
+    save(Path(run_dir) / MODEL, {"kind": "model", "epoch": epoch, "config": OmegaConf.to_yaml(cfg, resolve=True),
+                                 "weights": engine.weights()})  # fmt: skip

@@ -1,0 +1,99 @@
+"""task=eval: saved weights evaluated on the splits the current command configures.
+
+    dlrun task=eval ckpt=outputs/runs/<date>/<time>_<name>/model.pt dataset.test_subsample=2000
+
+`ckpt` is a model.pt or checkpoint.pt (or a run folder holding one). The network (model,
+activation, regularizer, init, engine, replicas) is rebuilt from the config saved with the
+weights; the data, its splits, the device and the evaluation batch come from this command.
+Writes eval.csv (split, replica, samples, loss, acc), confusion_<split>.csv for classification
+(predictions.csv for a function), summary.json, plots/, report.md/.html and DONE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from runner import __version__
+from runner.errors import DataError, reading
+from runner.files import write_csv, write_json
+from runner.registry.data import SPLITS
+from runner.train import checkpoint
+from runner.train.results import write_results
+
+# what the saved weights fix; everything else comes from the command
+NETWORK_KEYS = ("model", "activation", "regularizer", "init", "engine", "trainer.replicas")
+EVAL_COLUMNS = ["split", "replica", "samples", "loss", "acc"]
+
+
+def _weights_file(ckpt: str) -> Path:
+    path = Path(ckpt).expanduser()
+    if path.is_dir():
+        for name in (checkpoint.MODEL, checkpoint.CHECKPOINT):
+            if (path / name).is_file():
+                return path / name
+        raise DataError(f"{path}: holds neither {checkpoint.MODEL} nor {checkpoint.CHECKPOINT} (ckpt=)")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (ckpt= takes a model.pt, a checkpoint.pt or a run folder)")
+    return path
+
+
+def eval_config(cfg, saved: dict, path: Path):
+    """This command's config with the network of the saved run."""
+    from runner.config.validate import prepare
+
+    with reading(path, "dlrun checkpoint's config"):
+        trained = OmegaConf.create(saved["config"])
+    merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist([]))
+    for key in NETWORK_KEYS:
+        OmegaConf.update(merged, key, OmegaConf.select(trained, key), merge=True)
+    return prepare(merged)
+
+
+def run_eval(cfg, run_dir: Path, label: str = "") -> dict:
+    from runner.report.finish import finish_run
+    from runner.train.run import make_engine
+
+    started = time.perf_counter()
+    path = _weights_file(cfg.ckpt)
+    saved = checkpoint.load(path)
+    ev = eval_config(cfg, saved, path)
+    engine = make_engine(ev)
+    with reading(path, f"set of weights for this network ({ev.model.name}, {ev.dataset.name})"):
+        if saved.get("kind") == "model":
+            engine.load_weights(saved["weights"])
+        else:
+            engine.load_state_dict(saved["engine"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    from runner.files import atomic_write_text
+
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(ev, resolve=True))
+    rows, final = [], {}
+    for split in SPLITS:
+        if split not in engine.data.splits:
+            continue
+        loss, acc = engine.evaluate(split)
+        losses, accs = (loss, acc) if isinstance(loss, list) else ([loss], [acc])
+        for r, (lo, ac) in enumerate(zip(losses, accs if accs is not None else [None] * len(losses))):
+            rows.append([split, r if len(losses) > 1 else None, len(engine.data.splits[split]), lo, ac])
+        final[f"{split}_loss"] = sum(losses) / len(losses)
+        final[f"{split}_acc"] = None if accs is None or None in accs else sum(accs) / len(accs)
+    write_csv(run_dir / "eval.csv", EVAL_COLUMNS, rows)
+    write_results(engine, run_dir, 0, SPLITS)
+    summary = {
+        "name": ev.name, "status": "finishing", "task": "eval", "ckpt": str(path), "trained_epochs": saved.get("epoch"),
+        "engine": ev.engine, "dataset": ev.dataset.name, "model": ev.model.name, "activation": ev.activation.name,
+        "seed": ev.seed, "params": engine.params, "device": str(engine.device), "device_name": engine.device_name,
+        "replicas": ev.trainer.replicas, "sizes": engine.data.sizes(), "final": final,
+        "wall_seconds": time.perf_counter() - started, "finished": dt.datetime.now().isoformat(timespec="seconds"),
+        "dlrun_version": __version__,
+    }  # fmt: skip
+    write_json(run_dir / "summary.json", summary)
+    finish_run(run_dir, "ok")
+    summary["status"] = "ok"
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in final.items() if v is not None)
+    print(f"{label}eval of {path}: {shown}; files: {run_dir}", flush=True)
+    return summary

@@ -1,0 +1,463 @@
+"""Honest files under every fault: corrupt input of every supported format, a full disk, a
+second process on the same folder, another command into a sweep folder, a killed sweep's
+workers, and a SLURM-style requeue. Each bad input ends in one line naming the file, exit
+code 2, no traceback and no run folder left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import dlrun_cmd, run_dlrun, write_cifar_pickles, write_class_folders, write_idx, write_mnist
+
+pytestmark = pytest.mark.slow
+
+
+# ---------------------------------------------------------------- corrupt and unreadable input
+
+
+def _truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def _mnist(d: Path, gz: bool = False) -> Path:
+    write_mnist(d, "MNIST", gz=gz)
+    return d / "MNIST" / "raw"
+
+
+def _image_file(d: Path, ext: str) -> Path:
+    """A class-folder dataset with one image of the given format among good BMP/TIFF ones."""
+    from PIL import Image
+
+    write_class_folders(d / "gurmukhi")
+    path = d / "gurmukhi" / "train" / "3" / f"extra.{ext}"
+    Image.fromarray(np.full((32, 32), 200, np.uint8)).save(path)
+    return path
+
+
+def corrupt(name: str, d: Path) -> tuple[list, str]:
+    """Lay out data_dir `d` with one fault; return (dlrun overrides, what stderr must name)."""
+    mnist = ["dataset=mnist"]
+    gur = ["dataset=gurmukhi"]
+    if name == "idx-truncated":
+        raw = _mnist(d)
+        _truncate(raw / "train-images-idx3-ubyte")
+        return mnist, "train-images-idx3-ubyte"
+    if name == "idx-bad-magic":
+        raw = _mnist(d)
+        (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\x01\x02\x03\x04" + bytes(20))
+        return mnist, "t10k-labels-idx1-ubyte"
+    if name == "idx-short-header":
+        raw = _mnist(d)
+        (raw / "train-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 3, 0]))
+        return mnist, "train-labels-idx1-ubyte"
+    if name == "idx-count-mismatch":
+        raw = _mnist(d)
+        write_idx(raw / "train-labels-idx1-ubyte", np.zeros(7, np.uint8))
+        return mnist, "train-images-idx3-ubyte"
+    if name == "gz-truncated":
+        raw = _mnist(d, gz=True)
+        _truncate(raw / "train-images-idx3-ubyte.gz")
+        return mnist, "train-images-idx3-ubyte.gz"
+    if name == "gz-garbage":
+        raw = _mnist(d, gz=True)
+        (raw / "t10k-images-idx3-ubyte.gz").write_bytes(os.urandom(500))
+        return mnist, "t10k-images-idx3-ubyte.gz"
+    if name == "gz-not-idx-inside":
+        raw = _mnist(d, gz=True)
+        with gzip.open(raw / "train-labels-idx1-ubyte.gz", "wb") as f:
+            f.write(b"hello, this is not IDX")
+        return mnist, "train-labels-idx1-ubyte.gz"
+    if name == "labels-out-of-range":
+        raw = _mnist(d)
+        write_idx(raw / "train-labels-idx1-ubyte", np.full(200, 12, np.uint8))
+        return mnist, "train-labels-idx1-ubyte"
+    if name == "unreadable-file":
+        raw = _mnist(d)
+        (raw / "t10k-images-idx3-ubyte").unlink()
+        (raw / "t10k-images-idx3-ubyte").mkdir()  # is_file() fails: a "missing" dataset, named with its path
+        (raw / "t10k-images-idx3-ubyte.gz").mkdir()
+        return [*mnist, "dataset.download=false"], str(raw)
+    cifar = ["dataset=cifar10"]
+    batches = d / "cifar-10-batches-py"
+    if name.startswith("cifar"):
+        write_cifar_pickles(d)
+    if name == "cifar-garbage":
+        (batches / "data_batch_2").write_bytes(os.urandom(300))
+        return cifar, "data_batch_2"
+    if name == "cifar-truncated":
+        _truncate(batches / "test_batch")
+        return cifar, "test_batch"
+    if name == "cifar-no-data":
+        with open(batches / "data_batch_4", "wb") as f:
+            pickle.dump({"labels": [0, 1]}, f)
+        return cifar, "data_batch_4"
+    if name == "cifar-wrong-shape":
+        with open(batches / "data_batch_1", "wb") as f:
+            pickle.dump({"data": np.zeros((5, 100), np.uint8), "labels": [0] * 5}, f)
+        return cifar, "data_batch_1"
+    if name == "cifar-not-a-dict":
+        with open(batches / "data_batch_5", "wb") as f:
+            pickle.dump([1, 2, 3], f)
+        return cifar, "data_batch_5"
+    if name == "cifar-bad-meta":
+        (batches / "batches.meta").write_bytes(b"\x80\x04garbage")
+        return cifar, "batches.meta"
+    if name in ("bmp-garbage", "png-truncated", "tiff-garbage", "jpg-truncated"):
+        ext = name.split("-")[0]
+        path = _image_file(d, ext)
+        if name.endswith("garbage"):
+            path.write_bytes(os.urandom(200))
+        else:
+            _truncate(path, 0.4)
+        return gur, path.name
+    if name == "image-bomb":
+        from PIL import Image
+
+        write_class_folders(d / "gurmukhi")
+        path = d / "gurmukhi" / "val" / "1" / "bomb.png"
+        Image.new("1", (10_000, 10_000)).save(path)  # 100 megapixels in a few kilobytes
+        return gur, "bomb.png"
+    if name == "image-is-a-folder":
+        write_class_folders(d / "gurmukhi")
+        (d / "gurmukhi" / "train" / "2" / "odd.png").mkdir()
+        return gur, "odd.png"
+    if name == "empty-class-folders":
+        for split in ("train", "val"):
+            for c in range(10):
+                (d / "gurmukhi" / split / str(c)).mkdir(parents=True)
+        return gur, "no image files"
+    if name == "test-class-not-in-train":
+        write_class_folders(d / "gurmukhi")
+        write_class_folders(d / "extra", splits=("val",), classes=11)
+        (d / "extra" / "val" / "10").rename(d / "gurmukhi" / "val" / "10")
+        return gur, "class folder(s) 10"
+    raise AssertionError(name)
+
+
+CORRUPT = ["idx-truncated", "idx-bad-magic", "idx-short-header", "idx-count-mismatch", "gz-truncated", "gz-garbage",
+           "gz-not-idx-inside", "labels-out-of-range", "unreadable-file", "cifar-garbage", "cifar-truncated",
+           "cifar-no-data", "cifar-wrong-shape", "cifar-not-a-dict", "cifar-bad-meta", "bmp-garbage",
+           "png-truncated", "tiff-garbage", "jpg-truncated", "image-bomb", "image-is-a-folder", "empty-class-folders",
+           "test-class-not-in-train"]  # fmt: skip
+
+
+def assert_one_line_refusal(proc, names: str, run: Path | None) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("dlrun: error: ") and names in proc.stderr, proc.stderr
+    if run is not None:
+        assert not run.exists(), f"{run} was left behind: {list(run.iterdir())}"
+
+
+@pytest.mark.parametrize("name", CORRUPT)
+def test_corrupt_input_gives_one_line_naming_the_file(tmp_path, name):
+    data = tmp_path / "data"
+    args, names = corrupt(name, data)
+    run = tmp_path / "run"
+    proc = run_dlrun(*args, f"data_dir={data}", "trainer.epochs=1", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert_one_line_refusal(proc, names, run)
+
+
+@pytest.mark.parametrize("args,names", [
+    (["dataset=mnist", "dataset.num_classes=5"], "dataset.num_classes: expected 10"),
+    (["seed=4294967296"], "seed: expected an integer in [0, 2^32)"),
+    (["task=eval"], "ckpt: expected the model.pt"),
+    (["task=eval", "ckpt=nowhere/model.pt"], "nowhere/model.pt: no such file"),
+])  # fmt: skip
+def test_bad_settings_give_one_line(tmp_path, tiny_data, args, names):
+    run = tmp_path / "run"
+    proc = run_dlrun(*args, f"data_dir={tiny_data}", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert_one_line_refusal(proc, names, run)
+
+
+def test_a_run_folder_under_a_regular_file_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    proc = run_dlrun("dataset=function", f"hydra.run.dir={tmp_path / 'afile' / 'run'}", cwd=tmp_path)
+    assert_one_line_refusal(proc, "cannot write", None)
+
+
+def test_a_corrupt_cache_is_rebuilt(tmp_path):
+    data = tmp_path / "data"
+    write_class_folders(data / "gurmukhi")
+    args = ("dataset=gurmukhi", f"data_dir={data}", "trainer.epochs=1", "trainer.progress=quiet")
+    assert run_dlrun(*args, f"hydra.run.dir={tmp_path / 'a'}", cwd=tmp_path).returncode == 0
+    caches = sorted((data / ".dlrun-cache").glob("*.npz"))
+    assert caches
+    for c in caches:
+        _truncate(c, 0.3)
+    again = run_dlrun(*args, f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (
+        json.loads((tmp_path / "b" / "summary.json").read_text())["sizes"]
+        == json.loads((tmp_path / "a" / "summary.json").read_text())["sizes"]
+    )
+    for c in sorted((data / ".dlrun-cache").glob("*.npz")):
+        with np.load(c) as z:
+            assert z["x"].ndim == 4  # rewritten whole
+
+
+def test_a_corrupt_checkpoint_or_one_of_another_config_is_refused(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    proc = run_dlrun("dataset=function", "trainer.epochs=1", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "checkpoint.pt" in proc.stderr
+    assert "delete it to start the run over" in proc.stderr and not (run / "DONE").exists()
+    # a checkpoint of another config: stop a run, then try a different command into its folder
+    other = tmp_path / "other"
+    long_run = ["dataset=function", "dataset.n_train=20000", "trainer.epochs=50", "trainer.checkpoint_seconds=0"]
+    p = subprocess.Popen(dlrun_cmd() + long_run + [f"hydra.run.dir={other}"], cwd=tmp_path)
+    _wait_for(lambda: (other / "checkpoint.pt").is_file())
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=120) == 143
+    proc = run_dlrun("dataset=function", "dataset.n_train=20000", "trainer.epochs=51", f"hydra.run.dir={other}",
+                     cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2 and "holds an unfinished run of another config" in proc.stderr
+
+
+def _wait_for(condition, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- a full disk
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size_kb: int):
+    """A tmpfs of `size_kb` at `where` when the machine lets us mount one; otherwise None, and the
+    caller limits the size of every file the process writes instead (RLIMIT_FSIZE)."""
+    where.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(where)],
+                             capture_output=True).returncode == 0  # fmt: skip
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def _limited(size_kb: int):
+    """Without a mount: no file may grow past a share of the size (EFBIG, 'File too large')."""
+    import resource
+
+    limit = (size_kb // 8 + 1) * 1024
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.parametrize("size_kb", [8, 24, 120, 400])
+def test_a_full_disk_leaves_nothing_that_looks_finished(tmp_path, size_kb):
+    disk = tmp_path / "disk"
+    with small_disk(disk, size_kb) as mounted:
+        run = disk / "run"
+        cmd = dlrun_cmd() + ["dataset=function", "model.hidden=[64,64]", "trainer.epochs=3", f"hydra.run.dir={run}"]
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                              preexec_fn=None if mounted else _limited(size_kb))  # fmt: skip
+        assert proc.returncode == 2, proc.stderr[-3000:]
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("dlrun: error: cannot write "), proc.stderr
+        assert "Traceback" not in proc.stderr
+        left = list(disk.rglob("*")) if disk.exists() else []
+        assert not [p for p in left if p.name.endswith(".tmp")], left
+        assert not (run / "DONE").exists()
+        if (run / "summary.json").is_file():
+            with contextlib.suppress(ValueError):
+                assert json.loads((run / "summary.json").read_text())["status"] != "ok"
+
+
+def test_a_full_disk_fails_each_sweep_job_without_stopping_the_sweep(tmp_path):
+    with small_disk(tmp_path / "disk", 40) as mounted:
+        if not mounted:
+            pytest.skip("needs a tmpfs mount (root) to fill a disk shared by the sweep's jobs")
+        sweep = tmp_path / "disk" / "sweep"
+        proc = subprocess.Popen(dlrun_cmd() + ["-m", "dataset=function", "model.hidden=[64,64]", "trainer.epochs=2",
+                                               "seed=0,1,2", f"hydra.sweep.dir={sweep}"], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode != 0 and "Traceback" not in err, err
+        for job in (0, 1, 2):  # every job was tried and recorded as failed, or could not even be recorded
+            assert f"job {job} failed: cannot write" in err or (f"[job {job}]" in out), (out, err)
+
+
+# ---------------------------------------------------------------- folders in use and sweeps of another command
+
+
+def test_a_second_process_is_locked_out_and_a_killed_ones_lock_is_not_stale(tmp_path):
+    run = tmp_path / "run"
+    args = [
+        "dataset=function",
+        "dataset.n_train=20000",
+        "trainer.epochs=40",
+        "trainer.checkpoint_seconds=0",
+        f"hydra.run.dir={run}",
+    ]
+    first = subprocess.Popen(dlrun_cmd() + args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: (run / "checkpoint.pt").is_file())
+    second = run_dlrun(*args, cwd=tmp_path)
+    assert second.returncode == 2 and second.stderr.count("\n") == 1
+    assert f"is in use by another dlrun (pid {first.pid} on " in second.stderr
+    first.kill()
+    first.wait()
+    third = subprocess.Popen(dlrun_cmd() + args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)  # fmt: skip
+    _wait_for(lambda: third.poll() is not None or "resumed_from_epoch" in _text(run / "summary.json"))
+    third.kill()
+    third.wait()
+    assert third.returncode == -signal.SIGKILL  # it ran: the dead process's lock did not stop it
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def test_another_command_into_a_sweep_folder_is_refused(tmp_path):
+    sweep = tmp_path / "sweep"
+    base = ["-m", "dataset=function", "trainer.epochs=1", "seed=0,1", f"hydra.sweep.dir={sweep}"]
+    assert run_dlrun(*base, cwd=tmp_path).returncode == 0
+    before = sorted(p.name for p in sweep.iterdir())
+    elsewhere = tmp_path / "elsewhere"  # the default ./data is tmp_path/data here
+    for change in (["model.hidden=[8]"], [f"data_dir={elsewhere}"], ["experiment=function_fit"]):
+        proc = run_dlrun(*base, *change, cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert "holds a sweep of another command" in proc.stderr and "hydra.sweep.dir" in proc.stderr
+        assert sorted(p.name for p in sweep.iterdir()) == before
+    same = run_dlrun(*base, "trainer.progress=quiet", cwd=tmp_path)  # how it prints is not what it computes
+    assert same.returncode == 0 and same.stdout.count("finished earlier (ok), skipped") == 2
+
+
+# ---------------------------------------------------------------- a killed sweep's workers
+
+
+def _alive_with(marker: str) -> list:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("launcher", ["joblib", "render_workers"])
+def test_killing_a_sweep_stops_its_workers(tmp_path, launcher):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "sweep"
+    extra = (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"] if launcher == "joblib"
+             else ["sweep.render_workers=1"])  # fmt: skip
+    cmd = dlrun_cmd() + ["-m", "dataset=function", "dataset.n_train=20000", "trainer.epochs=30", "seed=0,1,2",
+                         f"hydra.sweep.dir={sweep}", *extra]  # fmt: skip
+    parent = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = "multiprocessing" if launcher == "render_workers" else "loky"
+    _wait_for(lambda: any(str(p) in _children_of(parent.pid) for p in _alive_with(marker))
+              and any(sweep.glob("*/metrics.csv")), timeout=180)  # fmt: skip
+    workers = [p for p in _alive_with(marker) if str(p) in _children_of(parent.pid)]
+    parent.kill()
+    parent.wait()
+    _wait_for(lambda: not [p for p in workers if _exists(p)], timeout=20)
+
+
+def _children_of(pid: int) -> set:
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    out.add(entry.name)
+    return out
+
+
+def _exists(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has stopped
+
+
+# ---------------------------------------------------------------- SLURM: requeue on timeout or preemption
+
+
+def test_a_requeued_submitit_job_resumes_from_its_checkpoint(tmp_path):
+    """SLURM signals a job (SIGUSR2 with submitit) before its time limit or on preemption; the
+    local launcher runs the same code path, so the test sends that signal to the job itself."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    import csv
+
+    base = ["-m", "dataset=function", "dataset.n_train=20000", "trainer.epochs=8", "seed=3"]
+    whole = run_dlrun(*base, f"hydra.sweep.dir={tmp_path / 'whole'}", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    sweep = tmp_path / "sweep"
+    cmd = dlrun_cmd() + [*base, f"hydra.sweep.dir={sweep}", "hydra/launcher=submitit_local",
+                         "hydra.launcher.timeout_min=10"]  # fmt: skip
+    launcher = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: any(len(_text(p).splitlines()) > 2 for p in sweep.glob("0_*/metrics.csv")), timeout=300)
+    job = [p for p in _alive_with("submitit.core._submit") if str(sweep) in _cmdline(p)]
+    assert len(job) == 1, job
+    os.kill(job[0], signal.SIGUSR2)
+    out, err = launcher.communicate(timeout=600)
+    assert launcher.returncode == 0, err[-3000:]
+    run = next(sweep.glob("0_*"))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary.get("resumed_from_epoch", 0) >= 2, summary
+    logs = "".join(p.read_text(errors="replace") for p in (sweep / ".submitit").rglob("*_log.*"))
+    assert "Requeued" in logs or "requeue" in logs.lower(), logs[-2000:]
+
+    def table(path):
+        return [{k: v for k, v in r.items() if "seconds" not in k} for r in csv.DictReader(open(path))]
+
+    assert table(run / "metrics.csv") == table(next((tmp_path / "whole").glob("0_*")) / "metrics.csv")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_make_report_on_a_damaged_folder_is_one_line(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text('epoch,train_loss\n1,0.5\n"2')  # cut in the middle of a quoted cell
+    proc = subprocess.run([sys.executable, "-m", "runner.report", str(run)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"report: error: cannot render {run}")
+
+
+def test_a_resumed_run_clears_the_litter_of_a_killed_write(tmp_path):
+    run = tmp_path / "run"
+    args = ["dataset=function", "dataset.n_train=20000", "trainer.epochs=30", "trainer.checkpoint_seconds=0",
+            f"hydra.run.dir={run}"]  # fmt: skip
+    p = subprocess.Popen(dlrun_cmd() + args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: (run / "checkpoint.pt").is_file())
+    p.kill()
+    p.wait()
+    (run / ".checkpoint.pt.99999.tmp").write_bytes(b"half a checkpoint")  # what a kill during a write leaves
+    (run / ".metrics.csv.99999.tmp").write_text("epoch\n")
+    q = subprocess.Popen(dlrun_cmd() + args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: "resumed_from_epoch" in _text(run / "summary.json"))
+    q.kill()
+    q.wait()
+    assert not list(run.glob(".*.tmp"))

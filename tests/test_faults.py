@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import pickle
+import random
 import signal
 import subprocess
 import sys
@@ -72,7 +73,7 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
         return mnist, "train-images-idx3-ubyte.gz"
     if name == "gz-garbage":
         raw = _mnist(d, gz=True)
-        (raw / "t10k-images-idx3-ubyte.gz").write_bytes(os.urandom(500))
+        (raw / "t10k-images-idx3-ubyte.gz").write_bytes(bytes(random.Random(0).randrange(256) for _ in range(500)))
         return mnist, "t10k-images-idx3-ubyte.gz"
     if name == "gz-not-idx-inside":
         raw = _mnist(d, gz=True)
@@ -94,7 +95,7 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
     if name.startswith("cifar"):
         write_cifar_pickles(d)
     if name == "cifar-garbage":
-        (batches / "data_batch_2").write_bytes(os.urandom(300))
+        (batches / "data_batch_2").write_bytes(b"\x80\x04garbage, not a pickle" * 10)
         return cifar, "data_batch_2"
     if name == "cifar-truncated":
         _truncate(batches / "test_batch")
@@ -111,6 +112,10 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
         with open(batches / "data_batch_5", "wb") as f:
             pickle.dump([1, 2, 3], f)
         return cifar, "data_batch_5"
+    if name == "cifar-runs-code":  # a pickle that would call os.system if it were loaded blindly
+        marker = d / "pwned"
+        (batches / "test_batch").write_bytes(f"cos\nsystem\n(S'touch {marker}'\ntR.".encode())
+        return cifar, "test_batch: not a readable CIFAR-10 pickle (it names os.system"
     if name == "cifar-bad-meta":
         (batches / "batches.meta").write_bytes(b"\x80\x04garbage")
         return cifar, "batches.meta"
@@ -118,7 +123,7 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
         ext = name.split("-")[0]
         path = _image_file(d, ext)
         if name.endswith("garbage"):
-            path.write_bytes(os.urandom(200))
+            path.write_bytes(bytes(random.Random(1).randrange(256) for _ in range(200)))
         else:
             _truncate(path, 0.4)
         return gur, path.name
@@ -148,7 +153,7 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
 
 CORRUPT = ["idx-truncated", "idx-bad-magic", "idx-short-header", "idx-count-mismatch", "gz-truncated", "gz-garbage",
            "gz-not-idx-inside", "labels-out-of-range", "unreadable-file", "cifar-garbage", "cifar-truncated",
-           "cifar-no-data", "cifar-wrong-shape", "cifar-not-a-dict", "cifar-bad-meta", "bmp-garbage",
+           "cifar-no-data", "cifar-wrong-shape", "cifar-not-a-dict", "cifar-runs-code", "cifar-bad-meta", "bmp-garbage",
            "png-truncated", "tiff-garbage", "jpg-truncated", "image-bomb", "image-is-a-folder", "empty-class-folders",
            "test-class-not-in-train"]  # fmt: skip
 
@@ -168,6 +173,7 @@ def test_corrupt_input_gives_one_line_naming_the_file(tmp_path, name):
     run = tmp_path / "run"
     proc = run_dlrun(*args, f"data_dir={data}", "trainer.epochs=1", f"hydra.run.dir={run}", cwd=tmp_path)
     assert_one_line_refusal(proc, names, run)
+    assert not (data / "pwned").exists()
 
 
 @pytest.mark.parametrize("args,names", [

@@ -1,21 +1,39 @@
 """Read CIFAR-10 in the python-pickle layout that torchvision downloads
 (<root>/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta})."""
+
 from __future__ import annotations
 
 import pickle
 from pathlib import Path
 
-from runner.errors import DataError, reading
-
 import numpy as np
+
+from runner.errors import DataError, reading
 
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCHES = ["test_batch"]
 
 
+# What a CIFAR-10 pickle may name: numpy's array reconstruction (and Python 2's byte strings).
+# Anything else is refused, so a damaged or hostile file cannot run code while it is read.
+_ALLOWED = {
+    (module, name)
+    for module in ("numpy", "numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric",
+                   "numpy._core.numeric")
+    for name in ("_reconstruct", "ndarray", "dtype", "_frombuffer", "scalar")
+} | {("_codecs", "encode")}  # fmt: skip
+
+
+class _ArraysOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR-10 pickle never does")
+        return super().find_class(module, name)
+
+
 def _load(path: Path) -> dict:
     with reading(path, "CIFAR-10 pickle"), open(path, "rb") as f:
-        d = pickle.load(f, encoding="latin1")
+        d = _ArraysOnly(f, encoding="latin1").load()
     if not isinstance(d, dict):
         raise DataError(f"{path}: not a CIFAR-10 pickle (it holds a {type(d).__name__}, not a dict)")
     return d

@@ -9,7 +9,7 @@ ARGS ?=
 PYTEST_ARGS ?= -n auto  # pytest-xdist: one worker per core
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint format run report bench data clean
+.PHONY: help setup demo test lint format run report reproduce bench data clean
 
 help: ## list the targets
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -48,6 +48,16 @@ report: ## re-render a sweep's summary.csv, report and plots (or a run's plots, 
 	@test -n "$(DIR)" || { echo 'make report: give the folder, e.g. make report DIR=outputs/sweeps/<name>/<stamp>' >&2; exit 2; }
 	@$(MAKE) -s --no-print-directory $(STAMP)
 	$(BIN)/python -m runner.report $(DIR)
+
+comma := ,
+empty :=
+space := $(empty) $(empty)
+REPORTS ?=
+QUICK ?=
+reproduce: $(STAMP) ## the five published reports, ours beside theirs: make reproduce [REPORTS="r2 r5"] [QUICK=1]
+	$(BIN)/dlrun experiment=reproduce/all \
+		$(if $(strip $(REPORTS)),'reproduce.reports=[$(subst $(space),$(comma),$(strip $(REPORTS)))]') \
+		$(if $(QUICK),reproduce.quick=true) $(ARGS)
 
 bench: $(STAMP) ## time dlrun against the DataLoader loop, write outputs/bench/<stamp>/bench.csv: make bench ARGS="--device cpu --quick"
 	$(BIN)/python benchmarks/bench.py $(ARGS)

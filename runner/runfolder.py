@@ -134,7 +134,8 @@ def write_hydra_record(folder: Path, task_cfg, hydra_root, overrides) -> None:
     """.hydra/config.yaml, hydra.yaml and overrides.yaml, as Hydra itself would write them."""
     record = Path(folder) / ".hydra"
     atomic_write_text(record / "config.yaml", OmegaConf.to_yaml(task_cfg))
-    atomic_write_text(record / "hydra.yaml", OmegaConf.to_yaml(hydra_root))
+    if hydra_root is not None:
+        atomic_write_text(record / "hydra.yaml", OmegaConf.to_yaml(hydra_root))
     atomic_write_text(record / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
 
 

@@ -162,3 +162,9 @@ def shared_data() -> Path:
             capture_output=True,
         )
     return dest
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest tests (marked `first`: the whole quick reproduction) start first, so that
+    under pytest-xdist the short ones run beside them instead of after them."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("first") else 1)

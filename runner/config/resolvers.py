@@ -40,6 +40,11 @@ def _scale(full, reduced, *, _root_):
     return reduced if _root_.study.reduced else full
 
 
+def _quick(full, quick, *, _root_):
+    """`full` normally, `quick` under reproduce.quick=true (the reproduction presets' folders)."""
+    return quick if _root_.reproduce.quick else full
+
+
 def _dirname(overrides: str) -> str:
     """A sweep job's folder name from its overrides: no '/', and at most 120 characters (a long
     list of overrides is cut and made unique with a hash of the whole)."""
@@ -49,6 +54,13 @@ def _dirname(overrides: str) -> str:
     if len(name) > 120:
         name = name[:110] + "-" + hashlib.sha1(overrides.encode()).hexdigest()[:8]
     return name
+
+
+def _reports() -> str:
+    """The reproduction presets with their titles and times (conf/hydra/help/dlrun.yaml)."""
+    from runner.reproduce import catalog
+
+    return catalog()
 
 
 def _choices() -> str:
@@ -64,8 +76,10 @@ def register_resolvers() -> None:
         ("dlrun.first", _first),
         ("dlrun.join", _join),
         ("dlrun.scale", _scale),
+        ("dlrun.quick", _quick),
         ("dlrun.dirname", _dirname),
         ("dlrun.choices", _choices),
+        ("dlrun.reports", _reports),
     ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

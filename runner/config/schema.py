@@ -14,7 +14,7 @@ Sizes that may be a fraction or a count (`val_size`, `subsample`, ...) are float
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
 
@@ -203,6 +203,31 @@ class StudyConfig:
 
 
 @dataclass
+class ToleranceConfig:
+    """When a reproduced value counts as matching the published one."""
+
+    acc_points: float = 3.0  # accuracies: within this many percentage points
+    loss_factor: float = 2.0  # losses: within this factor either way (ours / published in [1/f, f])
+
+
+@dataclass
+class ReproduceConfig:
+    """task=reproduce: a published report's studies with its setup, our numbers beside its
+    (runner/reproduce/; the presets in conf/experiment/reproduce/)."""
+
+    report: Optional[str] = None  # the report this preset reproduces (r1 .. r5)
+    title: str = ""
+    quick: bool = False  # reduced data and epochs: minutes on a CPU, the same pipeline
+    only: List[str] = field(default_factory=list)  # run and report only these parts (all when empty)
+    expected: str = ""  # how long it takes, for --help and the README
+    reports: List[str] = field(default_factory=list)  # reproduce/all: these presets, each in a subfolder
+    tolerance: ToleranceConfig = field(default_factory=ToleranceConfig)
+    notes: List[str] = field(default_factory=list)  # what the report did, and where dlrun differs
+    # part name -> what runs and what was published (runner/reproduce/spec.py says the keys)
+    parts: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class SweepConfig:
     """Knobs of the sweep presets in conf/sweep/ (each preset documents which it reads)."""
 
@@ -231,6 +256,7 @@ class Config:
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     gradcheck: GradcheckConfig = field(default_factory=GradcheckConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
+    reproduce: ReproduceConfig = field(default_factory=ReproduceConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     task: str = "train"  # a TASKS entry
     ckpt: Optional[str] = None  # task=eval: the model.pt or checkpoint.pt (or a run folder) to evaluate

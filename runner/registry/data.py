@@ -31,6 +31,7 @@ class TorchvisionFiles:
 class Dataset:
     help: str
     torchvision: TorchvisionFiles | None = None
+    sizes: tuple = ()  # (train, test) samples as shipped, for time estimates before any file is read
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ DATASETS.add(
     Dataset(
         "CIFAR-10: 50,000 train / 10,000 test colour 32x32 images, 10 classes",
         TorchvisionFiles("CIFAR10", "runner.data.sources:read_cifar_pickles", "cifar-10-batches-py"),
+        sizes=(50_000, 10_000),
     ),
 )
 DATASETS.add(
@@ -86,6 +88,7 @@ DATASETS.add(
     Dataset(
         "MNIST digits: 60,000 train / 10,000 test, 28x28 grey",
         TorchvisionFiles("MNIST", "runner.data.sources:read_idx_files", "MNIST", tuple(str(i) for i in range(10))),
+        sizes=(60_000, 10_000),
     ),
 )
 DATASETS.add(
@@ -99,9 +102,13 @@ DATASETS.add(
             FASHION_CLASSES,
             also=("/usr/share/datasets/fashion-mnist",),
         ),
+        sizes=(60_000, 10_000),
     ),
 )
-DATASETS.add("gurmukhi", Dataset("Gurmukhi handwritten digits: 1,000 train / 178 test, 32x32 1-bit, class folders"))
+DATASETS.add(
+    "gurmukhi",
+    Dataset("Gurmukhi handwritten digits: 1,000 train / 178 test, 32x32 1-bit, class folders", sizes=(1000, 178)),
+)
 DATASETS.add("function", Dataset("1-D regression y = fn(x) (dataset.fn), generated, no download"))
 
 FUNCTIONS: Registry[Function] = Registry("dataset.fn", "function")

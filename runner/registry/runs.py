@@ -32,6 +32,7 @@ TASKS: Registry[Task] = Registry("task", "task")
 TASKS.add("train", Task("train one configuration", "runner.train.run:run_training", renders_plots=True))
 TASKS.add("gradcheck", Task("autograd against finite differences, float64", "runner.train.gradcheck:run_gradcheck"))
 TASKS.add("study", Task("a study of several runs (study.name)", "runner.studies:run_study"))
+TASKS.add("reproduce", Task("a published report's studies, our numbers beside its", "runner.reproduce:run_reproduce"))
 TASKS.add("eval", Task("evaluate saved weights (ckpt=PATH) on the configured splits", "runner.train.eval:run_eval"))
 
 ENGINES: Registry[Engine] = Registry("engine", "engine")
@@ -61,6 +62,13 @@ def check_run(cfg) -> None:
     TASKS.check(cfg.task)
     if cfg.task == "eval":
         require(bool(cfg.ckpt), "ckpt", "the model.pt or checkpoint.pt to evaluate (task=eval)", cfg.ckpt)
+    if cfg.task == "reproduce":
+        require(
+            bool(cfg.reproduce.parts) or bool(cfg.reproduce.reports),
+            "experiment",
+            "a reproduction preset, e.g. experiment=reproduce/r2 (conf/experiment/reproduce/)",
+            cfg.task,
+        )
     t, dg = cfg.trainer, cfg.diagnostics
     if t.replicas > 1:  # the stacked model supports plain training; these need one model at a time
         require(cfg.task in ("train", "eval"), "trainer.replicas", f"1 for task={cfg.task}", t.replicas)

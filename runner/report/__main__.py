@@ -45,8 +45,14 @@ def _render(argv: list) -> int:
         for p in render_run(target):
             print(p)
         return 0
+    from runner import reproduce
     from runner.studies import is_study_dir, rerender
     from runner.sweep.summary import is_sweep_dir
+
+    if reproduce.is_reproduction_dir(target):
+        reproduce.rerender(target)
+        print(target / "reproduction.html")
+        return 0
 
     if is_study_dir(target):
         try:

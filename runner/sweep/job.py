@@ -72,10 +72,7 @@ def _launcher(hc) -> str:
 
 
 def run_job(cfg, job_dir: Path, hc) -> dict:
-    from runner import runfolder, signals
-    from runner.config.validate import prepare
-    from runner.messages import describe_error
-    from runner.registry.runs import TASKS
+    from runner import signals
     from runner.tasks import dispatch
 
     num = hc.job.num
@@ -84,25 +81,42 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
         signals.watch_parent()
     elif "submitit" in _launcher(hc):  # a SLURM job: checkpoint on submitit's requeue signal, then requeue
         signals.install()
-    signals.check(f"job {num}")
-    earlier = runfolder.finished(job_dir)
-    if earlier is not None:
-        print(f"job {num}: finished earlier ({earlier}), skipped: {job_dir}", flush=True)
-        return {"status": earlier, "skipped": True}
-    try:
-        runfolder.write_hydra_record(job_dir, cfg, HydraConfig.instance().cfg, hc.overrides.task)
-        prepare(cfg)
-        if not TASKS[cfg.task].renders_plots:  # a training run resumes from its checkpoint; the rest start over
-            runfolder.clear(job_dir)
+
+    def start():
         _share_cpus(hc)
         _spread_over_gpus(cfg, num)
         return dispatch(cfg, job_dir, label=f"[job {num}] ", finish=_background_finish(cfg, hc))
+
+    try:
+        return run_isolated(cfg, job_dir, num, HydraConfig.instance().cfg, hc.overrides.task, start)
     except signals.Interrupted as ex:
         ex.hint = f"run the same command with hydra.sweep.dir={Path(hc.sweep.dir)} to resume"
         if signals.orphaned():  # a worker of a sweep that was killed: the checkpoint is saved, nobody waits
             os._exit(ex.exit_code)
         signals.hand_over(ex)  # under submitit: requeue the job, which resumes from the checkpoint
         raise
+
+
+def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> dict:
+    """One job of a sweep (or a reproduction's part): skipped when it finished earlier; else its
+    record written, its config prepared, and start() run, any failure (but a stop signal) recorded
+    in its folder and returned as status `failed`, so the next job runs."""
+    from runner import runfolder, signals
+    from runner.config.validate import prepare
+    from runner.messages import describe_error
+    from runner.registry.runs import TASKS
+
+    signals.check(f"job {num}")
+    earlier = runfolder.finished(job_dir)
+    if earlier is not None:
+        print(f"job {num}: finished earlier ({earlier}), skipped: {job_dir}", flush=True)
+        return {"status": earlier, "skipped": True}
+    try:
+        runfolder.write_hydra_record(job_dir, cfg, hydra_root, overrides)
+        prepare(cfg)
+        if not TASKS[cfg.task].renders_plots:  # a training run resumes from its checkpoint; the rest start over
+            runfolder.clear(job_dir)
+        return start()
     except Exception as ex:  # noqa: BLE001 - one job's failure must not stop the sweep
         line = describe_error(ex) or one_line(ex)
         record_failure(job_dir, line, traceback.format_exc(), name=str(cfg.get("name", job_dir.name)))

@@ -1,0 +1,212 @@
+"""task=reproduce: one command reproduces a published report, our numbers beside its.
+
+    dlrun experiment=reproduce/r2                  one report into outputs/reproduce/r2/
+    dlrun experiment=reproduce/all                 all five, each in its folder, one report for all
+    make reproduce REPORTS="r2 r5" QUICK=1         the same, quick: reduced data and epochs
+
+A report's preset (conf/experiment/reproduce/<report>.yaml) lists its parts (runner/reproduce/
+spec.py): each the report's study run with the report's own setup, as a sweep folder inside
+the report's folder. Before it starts the command prints an estimate of its time; run again,
+it skips what finished and resumes what was stopped (the sweep folder rules: the folder
+remembers the command). At the end every published table is written with our value, the
+published one, the difference and a flag outside the tolerance: reproduction.md / .html / .csv.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+
+def _command_overrides() -> list:
+    """The command's overrides that change what the jobs compute (not which reports or parts
+    run, nor the published values, which only change the report)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    keep = []
+    for o in map(str, HydraConfig.get().overrides.task):
+        key = o.lstrip("+~").split("=", 1)[0]
+        if key == "experiment" or (key.startswith("reproduce.") and key != "reproduce.quick"):
+            continue
+        keep.append(o)
+    return keep
+
+
+def _print(cfg, line: str) -> None:
+    if cfg.trainer.progress != "quiet":
+        print(line, flush=True)
+
+
+def forecast(cfg, parts: list, folder: Path) -> float:
+    """Print what will run and how long it should take; return the seconds."""
+    from runner.config.validate import prepare
+    from runner.reproduce.estimate import part_seconds
+    from runner.reproduce.execute import base_overrides, compose_in_app, part_jobs, plan
+    from runner.runfolder import finished
+
+    total, lines = 0.0, []
+    for part in parts:
+        grid, _ = plan(part, cfg)
+        todo = [prepare(compose_in_app(base_overrides(part, cfg) + job)) for _, job, name in part_jobs(grid)
+                if finished(folder / part.name / name) is None]  # fmt: skip
+        seconds, how = part_seconds(part, cfg, todo) if todo else (0.0, "finished")
+        total += seconds
+        lines.append(f"  {part.name:28s} {len(todo):3d} job(s) to run  {seconds / 60:7.1f} min  ({how})")
+    device = str(cfg.device)
+    _print(cfg, f"reproduce {cfg.reproduce.report}{' (quick)' if cfg.reproduce.quick else ''}: about "
+           f"{total / 60:.1f} min on this machine (device={device}); run the same command again to resume")  # fmt: skip
+    for line in lines:
+        _print(cfg, line)
+    return total
+
+
+def run_report(cfg, folder: Path, label: str = "") -> tuple[list, list]:
+    """One report's parts into `folder`, then its reproduction files; returns its (markdown
+    sections, csv rows) for a report of all."""
+    from runner import runfolder
+    from runner.files import atomic_write_text, write_json
+    from runner.reproduce.execute import run_part
+    from runner.reproduce.render import header, report_sections, write_report
+    from runner.reproduce.spec import read_parts
+
+    folder = Path(folder)
+    runfolder.lock(folder, "hydra.run.dir")
+    runfolder.guard_sweep(folder, _command_overrides(), cfg.data_dir)
+    parts = _selected(cfg, read_parts(cfg.reproduce))
+    atomic_write_text(folder / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    expected = forecast(cfg, parts, folder)
+    started, runs = time.perf_counter(), {}
+    for part in parts:
+        _print(cfg, f"{label}part {part.name}: {part.title}")
+        result = run_part(part, cfg, folder, label)
+        runs[part.name] = {"jobs": sum(result["counts"].values()), "seconds": result["seconds"],
+                           "counts": result["counts"]}  # fmt: skip
+    md, rows = report_sections(cfg, folder, parts, runs)
+    seconds = time.perf_counter() - started
+    title = f"Reproducing {cfg.reproduce.report}: {cfg.reproduce.title}"
+    write_report(folder, title, md, rows, header(cfg, seconds))
+    write_json(folder / "summary.json", {
+        "task": "reproduce", "report": cfg.reproduce.report, "quick": bool(cfg.reproduce.quick),
+        "status": "ok", "parts": runs, "estimated_seconds": expected, "wall_seconds": seconds,
+        "values": len(rows), "within": sum(r[-1] is True for r in rows), "outside": sum(r[-1] is False for r in rows),
+    })  # fmt: skip
+    _print(cfg, f"{label}reproduction of {cfg.reproduce.report}: {folder / 'reproduction.html'}")
+    runfolder.unlock(folder)
+    return md, rows
+
+
+def _selected(cfg, parts: list) -> list:
+    only = list(cfg.reproduce.get("only") or [])
+    if not only:
+        return parts
+    from runner.errors import ConfigError
+
+    names = [p.name for p in parts]
+    for name in only:
+        if name not in names:
+            raise ConfigError("reproduce.only", f"parts of {cfg.reproduce.report}: {', '.join(names)}", name)
+    return [p for p in parts if p.name in only]
+
+
+def is_reproduction_dir(path: Path) -> bool:
+    """A reproduction writes its resolved config.yaml (task: reproduce) at the top of its folder."""
+    import yaml
+
+    try:
+        return (yaml.safe_load((Path(path) / "config.yaml").read_text()) or {}).get("task") == "reproduce"
+    except (OSError, yaml.YAMLError):
+        return False
+
+
+def rerender(folder: Path) -> tuple[list, list]:
+    """reproduction.md/.html/.csv again from the folder's files and its config.yaml's reference
+    values; nothing is trained. A folder of all reports renders each report's, then its own."""
+    from runner.files import read_json
+    from runner.reproduce.render import header, report_sections, write_report
+    from runner.reproduce.spec import read_parts
+
+    folder = Path(folder)
+    cfg = OmegaConf.load(folder / "config.yaml")
+    if cfg.reproduce.reports:
+        md_all, rows_all = [], []
+        for name in cfg.reproduce.reports:
+            if (folder / name / "config.yaml").is_file():
+                md, rows = rerender(folder / name)
+                title = OmegaConf.load(folder / name / "config.yaml").reproduce.title
+                md_all += _within_all(name, title, md)
+                rows_all += rows
+        write_report(folder, "Reproducing the classic reports", md_all, rows_all, header(cfg, None))
+        return md_all, rows_all
+    runs = (read_json(folder / "summary.json") or {}).get("parts") or {}
+    md, rows = report_sections(cfg, folder, _selected(cfg, read_parts(cfg.reproduce)), runs)
+    write_report(folder, f"Reproducing {cfg.reproduce.report}: {cfg.reproduce.title}", md, rows, header(cfg, None))
+    return md, rows
+
+
+def run_reproduce(cfg, run_dir: Path, label: str = "") -> dict:
+    from runner.reproduce.execute import INHERITED, _quoted, compose_in_app
+    from runner.reproduce.render import header, write_report
+
+    run_dir = Path(run_dir)
+    if not cfg.reproduce.reports:  # a report's own preset
+        md, rows = run_report(cfg, run_dir, label)
+        return {"status": "ok", "values": len(rows)}
+    from runner.files import atomic_write_text, write_json
+
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    md_all, rows_all, started = [], [], time.perf_counter()
+    for name in cfg.reproduce.reports:
+        inherited = [f"{k}={_quoted(OmegaConf.select(cfg, k))}" for k in INHERITED]
+        sub = compose_in_app([f"experiment=reproduce/{name}", f"reproduce.quick={str(cfg.reproduce.quick).lower()}",
+                              *inherited])  # fmt: skip
+        md, rows = run_report(sub, run_dir / name, f"{label}[{name}] ")
+        md_all += _within_all(name, sub.reproduce.title, md)
+        rows_all += rows
+    seconds = time.perf_counter() - started
+    write_report(run_dir, "Reproducing the classic reports", md_all, rows_all, header(cfg, seconds))
+    write_json(run_dir / "summary.json", {
+        "task": "reproduce", "reports": list(cfg.reproduce.reports), "quick": bool(cfg.reproduce.quick), "status": "ok",
+        "wall_seconds": seconds, "values": len(rows_all), "within": sum(r[-1] is True for r in rows_all),
+        "outside": sum(r[-1] is False for r in rows_all),
+    })  # fmt: skip
+    return {"status": "ok", "values": len(rows_all)}
+
+
+def catalog() -> str:
+    """The reproduction presets, what each reproduces and how long it takes (for --help)."""
+    import yaml
+
+    from runner.config.compose import conf_dir
+
+    lines = []
+    for path in sorted((conf_dir() / "experiment" / "reproduce").glob("*.yaml")):
+        try:
+            r = (yaml.safe_load(path.read_text()) or {}).get("reproduce") or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        lines.append(f"  reproduce/{path.stem:4s} {r.get('title', '')}")
+        if r.get("expected"):
+            lines.append(f"  {'':14s} {r['expected']}")
+    return "\n".join(lines)
+
+
+def _within_all(name: str, title: str, md: list) -> list:
+    """One report's sections in the report of all, under its name and title."""
+    link = f"Its own report: [{name}/reproduction.html]({name}/reproduction.html)."
+    return [f"## {name}: {title}", "", link, "", *_nested(md, name)]
+
+
+def _nested(md: list, prefix: str) -> list:
+    """A report's sections inside the report of all: one heading level down, links under its folder."""
+    import re
+
+    out = []
+    for line in md:
+        if line.startswith("#"):
+            line = "#" + line
+        out.append(re.sub(r"\]\((?!https?:)([^)]+)\)", lambda m: f"]({prefix}/{m.group(1)})", line))
+    return out

@@ -100,6 +100,8 @@ def main() -> None:
     if "--version" in sys.argv[1:]:  # Hydra would print its own version
         print(version_line())
         sys.exit(0)
+    # Hydra users add a key with `+tags=[...]`; dlrun's schema has `tags`, where `+` would be refused
+    sys.argv[1:] = [a[1:] if a.startswith("+tags=") else a for a in sys.argv[1:]]
     register()
     signals.install()
     try:

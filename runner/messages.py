@@ -52,6 +52,8 @@ def _group_options(group: str) -> list:
 
 def _missing_option_line(text: str) -> str:
     m = re.search(r"Could not (?:find|load) '([^']+)'", text)
+    if m and m.group(1) == "hydra/sweeper/optuna":  # a plugin that ships as dlrun's extra
+        return "hydra/sweeper=optuna: needs hydra-optuna-sweeper: pip install 'dlrun[search]'"
     if m and "/" in m.group(1):
         group, option = m.group(1).rsplit("/", 1)
         options = re.findall(r"^\t(\S+)$", text, flags=re.M) or _group_options(group)

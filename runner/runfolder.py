@@ -31,7 +31,9 @@ LOCK = ".dlrun.lock"
 SWEEP_RECORD = ".dlrun-sweep.json"
 KEEP = {".hydra", LOCK}
 # overrides that change how a sweep looks or how often it saves, not what it computes
-PRESENTATION = ("trainer.progress", "trainer.checkpoint_every", "trainer.checkpoint_seconds", "sweep.render_workers")
+# (and the loggers and tags, which mirror and label the results without changing them)
+PRESENTATION = ("trainer.progress", "trainer.checkpoint_every", "trainer.checkpoint_seconds", "sweep.render_workers",
+                "logger", "tags")  # fmt: skip
 
 _held: dict = {}  # folder -> the open lock file; the lock lasts as long as it stays open
 

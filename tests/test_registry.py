@@ -16,12 +16,14 @@ from runner.config.compose import conf_dir
 from runner.registry import all_registries, help_text
 from runner.registry.activations import ACTIVATIONS, Activation
 from runner.registry.data import DATASETS
+from runner.registry.loggers import LOGGERS
 from runner.registry.models import INITS, MODELS
 from runner.registry.studies import STUDIES
-from runner.registry.training import OPTIMIZERS
+from runner.registry.training import OPTIMIZERS, SCHEDULERS
 from runner.train.rows import EPOCH_METRICS, EpochMetric, EpochRow
 
-GROUPS = {"activation": ACTIVATIONS, "dataset": DATASETS, "model": MODELS, "optimizer": OPTIMIZERS, "init": INITS}
+GROUPS = {"activation": ACTIVATIONS, "dataset": DATASETS, "model": MODELS, "optimizer": OPTIMIZERS, "init": INITS,
+          "scheduler": SCHEDULERS}  # fmt: skip
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -30,6 +32,17 @@ def test_every_yaml_option_has_an_entry_and_every_entry_a_yaml(group):
     assert set(yamls) == set(GROUPS[group].names())
     for option, body in yamls.items():  # the YAML selects the entry of its own name
         assert body["name"] == option, f"conf/{group}/{option}.yaml names {body['name']}"
+
+
+def test_every_logger_option_enables_its_own_entry_and_none_enables_nothing():
+    from runner.registry.loggers import enabled
+
+    options = {p.stem for p in (conf_dir() / "logger").glob("*.yaml")}
+    assert options == {"none", *LOGGERS.names()}
+    assert enabled(compose("logger=none")) == []
+    for name in LOGGERS:
+        assert enabled(compose(f"logger={name}")) == [name]
+    assert enabled(compose(f"logger=[{','.join(LOGGERS)}]")) == list(LOGGERS)
 
 
 def test_every_study_has_a_preset_and_every_preset_a_study():

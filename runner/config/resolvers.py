@@ -70,6 +70,13 @@ def _choices() -> str:
     return help_text()
 
 
+def _direction(metric) -> str:
+    """${dlrun.direction:${optimized_metric}}: maximize or minimize, for a sweeper's `direction`."""
+    from runner.sweep.objective import direction
+
+    return direction(str(metric))
+
+
 def register_resolvers() -> None:
     for name, fn in (
         ("dlrun.upto", _upto),
@@ -80,6 +87,7 @@ def register_resolvers() -> None:
         ("dlrun.dirname", _dirname),
         ("dlrun.choices", _choices),
         ("dlrun.reports", _reports),
+        ("dlrun.direction", _direction),
     ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

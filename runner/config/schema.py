@@ -94,6 +94,18 @@ class InitConfig:
 
 
 @dataclass
+class EarlyStoppingConfig:
+    """trainer.early_stopping: end the run when `metric` has not improved by more than
+    `min_delta` for `patience` epochs (status ok, stopped_early_at in summary.json, the best
+    epoch's weights in best.pt)."""
+
+    metric: Optional[str] = None  # a metrics.csv loss or accuracy column, e.g. val_loss; null: off
+    mode: str = "auto"  # min | max | auto (losses min, accuracies max)
+    patience: int = 5
+    min_delta: float = 0.0
+
+
+@dataclass
 class TrainerConfig:
     epochs: int = 10
     batch_size: int = 128
@@ -111,6 +123,51 @@ class TrainerConfig:
     # more than a short epoch); a run folder holding one resumes from it on the same command
     checkpoint_every: int = 1
     checkpoint_seconds: float = 30.0
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+
+
+@dataclass
+class SchedulerConfig:
+    """The learning-rate schedule (conf/scheduler/; a SCHEDULERS entry). Each option reads
+    its own keys; the rest keep these defaults."""
+
+    name: str = "none"
+    step_size: int = 10  # step: epochs between decays
+    gamma: float = 0.1  # step: the factor per decay
+    t_max: Optional[int] = None  # cosine: epochs from optimizer.lr to eta_min (null: trainer.epochs)
+    eta_min: float = 0.0  # cosine
+    metric: str = "val_loss"  # plateau: the metrics.csv column it watches
+    mode: str = "auto"  # plateau: min | max | auto (losses min, accuracies max)
+    factor: float = 0.1  # plateau: the factor per decay
+    patience: int = 5  # plateau: epochs without improvement before a decay
+    threshold: float = 1.0e-4  # plateau: relative improvement that counts
+    min_lr: float = 0.0  # plateau
+    max_lr: Optional[float] = None  # onecycle: the peak (null: 10 x optimizer.lr)
+    pct_start: float = 0.3  # onecycle: the share of steps spent rising
+    cycle_momentum: bool = False  # onecycle: also cycle momentum / Adam's beta1 (no CUDA graph then)
+
+
+@dataclass
+class TensorBoardConfig:
+    enabled: bool = False
+    dir: str = "tensorboard"  # inside the run folder
+    layers: bool = True  # also every layers.csv column, per layer
+
+
+@dataclass
+class MlflowConfig:
+    enabled: bool = False
+    tracking_uri: str = "sqlite:///outputs/mlflow.db"  # any MLflow tracking URI
+    experiment: str = "dlrun"
+    artifacts: bool = True  # summary.json, metrics.csv, the report and plots/
+
+
+@dataclass
+class LoggerConfig:
+    """Loggers that mirror metrics.csv into other tools (conf/logger/; LOGGERS), off by default."""
+
+    tensorboard: TensorBoardConfig = field(default_factory=TensorBoardConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 
 
 @dataclass
@@ -258,6 +315,12 @@ class Config:
     study: StudyConfig = field(default_factory=StudyConfig)
     reproduce: ReproduceConfig = field(default_factory=ReproduceConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    # the number a run gives Hydra's sweepers (Optuna): final_ or best_ + a split + _loss or
+    # _acc, e.g. best_val_acc; its direction follows (runner/sweep/objective.py)
+    optimized_metric: Optional[str] = None
+    tags: List[str] = field(default_factory=list)  # free labels: summary.json, summary.csv, reports, loggers
     task: str = "train"  # a TASKS entry
     ckpt: Optional[str] = None  # task=eval: the model.pt or checkpoint.pt (or a run folder) to evaluate
     engine: str = "torch"  # an ENGINES entry

@@ -15,10 +15,12 @@ from runner.config import shortcuts
 from runner.registry.activations import check_activation
 from runner.registry.data import check_dataset
 from runner.registry.diagnostics import check_diagnostics, check_gradcheck
+from runner.registry.loggers import check_logger
 from runner.registry.models import check_init, check_model
 from runner.registry.runs import check_engine, check_run, check_sweep
 from runner.registry.studies import check_study
-from runner.registry.training import check_optimizer, check_regularizer, check_trainer
+from runner.registry.training import check_optimizer, check_regularizer, check_scheduler, check_trainer
+from runner.sweep.objective import check as check_objective
 
 CHECKS = (
     check_dataset,
@@ -28,12 +30,15 @@ CHECKS = (
     check_optimizer,
     check_init,
     check_trainer,
+    check_scheduler,
     check_sweep,
     check_diagnostics,
     check_gradcheck,
     check_study,
     check_engine,
     check_run,
+    check_objective,
+    check_logger,
 )
 
 

@@ -79,10 +79,10 @@ class Registry(Generic[T]):
 def all_registries() -> dict:
     """Every registry, by the config key that selects from it (for --help and the tests)."""
     from runner.config import shortcuts
-    from runner.registry import activations, data, models, runs, studies, training
+    from runner.registry import activations, data, loggers, models, runs, studies, training
 
     found = {}
-    for module in (data, models, shortcuts, activations, training, studies, runs):
+    for module in (data, models, shortcuts, activations, training, studies, runs, loggers):
         for value in vars(module).values():
             if isinstance(value, Registry):
                 found[value.key] = value

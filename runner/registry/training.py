@@ -68,6 +68,60 @@ PRECISIONS.add("fp32", Choice("exact float32 (TF32 off)"))
 PRECISIONS.add("tf32", Choice("TensorFloat-32 matmuls and convolutions on CUDA"))
 PRECISIONS.add("bf16", Choice("autocast to bfloat16; weights and optimizer state in float32"))
 
+
+@dataclass(frozen=True)
+class Scheduler:
+    help: str
+    build: Callable | None  # (optimizer, config, steps per epoch) -> a torch LR scheduler; None: constant
+    per_step: bool = False  # stepped after every optimizer step instead of every epoch
+    reads_metric: bool = False  # stepped with scheduler.metric's value of the epoch
+
+
+def _mode(cfg) -> str:
+    from runner.train.rows import better
+
+    s = cfg.scheduler
+    return better(s.metric) if s.mode == "auto" else s.mode
+
+
+def _step_lr(opt, cfg, steps):
+    import torch
+
+    return torch.optim.lr_scheduler.StepLR(opt, cfg.scheduler.step_size, cfg.scheduler.gamma)
+
+
+def _cosine(opt, cfg, steps):
+    import torch
+
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.scheduler.t_max or cfg.trainer.epochs,
+                                                      cfg.scheduler.eta_min)  # fmt: skip
+
+
+def _plateau(opt, cfg, steps):
+    import torch
+
+    s = cfg.scheduler
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=_mode(cfg), factor=s.factor, patience=s.patience,
+                                                      threshold=s.threshold, min_lr=s.min_lr)  # fmt: skip
+
+
+def _onecycle(opt, cfg, steps):
+    import torch
+
+    s = cfg.scheduler
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.max_lr or 10 * cfg.optimizer.lr, epochs=cfg.trainer.epochs,
+                                               steps_per_epoch=steps, pct_start=s.pct_start,
+                                               cycle_momentum=s.cycle_momentum)  # fmt: skip
+
+
+SCHEDULERS: Registry[Scheduler] = Registry("scheduler.name", "scheduler")
+SCHEDULERS.add("none", Scheduler("a constant learning rate", None))
+SCHEDULERS.add("step", Scheduler("times gamma every step_size epochs", _step_lr))
+SCHEDULERS.add("cosine", Scheduler("cosine annealing to eta_min over t_max epochs", _cosine))
+SCHEDULERS.add("plateau", Scheduler("times factor when `metric` stalls for `patience` epochs", _plateau,
+                                    reads_metric=True))  # fmt: skip
+SCHEDULERS.add("onecycle", Scheduler("up to max_lr and down again over the run, per step", _onecycle, per_step=True))
+
 CUDA_GRAPH: Registry[Choice] = Registry("trainer.cuda_graph", "CUDA graph mode")
 CUDA_GRAPH.add("auto", Choice("on CUDA, replay the whole step from a CUDA graph when shapes are static"))
 CUDA_GRAPH.add("off", Choice("always eager"))
@@ -108,3 +162,42 @@ def check_trainer(cfg) -> None:
     )
     require(t.checkpoint_seconds >= 0, "trainer.checkpoint_seconds", "a number of seconds >= 0",
             t.checkpoint_seconds)  # fmt: skip
+    es = t.early_stopping
+    if es.metric is not None:
+        _monitored(es.metric, "trainer.early_stopping.metric")
+        require(es.mode in MODES, "trainer.early_stopping.mode", "min, max or auto", es.mode)
+        require(es.patience >= 1, "trainer.early_stopping.patience", "an integer >= 1 (epochs)", es.patience)
+        require(es.min_delta >= 0, "trainer.early_stopping.min_delta", "a number >= 0", es.min_delta)
+
+
+MODES = ("auto", "min", "max")
+
+
+def _monitored(column: str, key: str) -> None:
+    """A metrics.csv column that can be watched: a loss or an accuracy."""
+    from runner.registry.data import SPLITS
+    from runner.train.rows import KINDS
+
+    names = [f"{s}_{k}" for s in SPLITS for k in KINDS]
+    require(column in names, key, f"a metrics.csv column: {', '.join(names)}", column)
+
+
+def check_scheduler(cfg) -> None:
+    s = cfg.scheduler
+    SCHEDULERS.check(s.name)
+    if s.name == "step":
+        require(s.step_size >= 1, "scheduler.step_size", "an integer >= 1 (epochs)", s.step_size)
+        require(0 < s.gamma <= 1, "scheduler.gamma", "a factor in (0, 1]", s.gamma)
+    if s.name == "cosine":
+        require(s.t_max is None or s.t_max >= 1, "scheduler.t_max", "an integer >= 1 (epochs), or null", s.t_max)
+        require(0 <= s.eta_min < cfg.optimizer.lr, "scheduler.eta_min", "a rate >= 0 below optimizer.lr", s.eta_min)
+    if s.name == "plateau":
+        _monitored(s.metric, "scheduler.metric")
+        require(s.mode in MODES, "scheduler.mode", "min, max or auto", s.mode)
+        require(0 < s.factor < 1, "scheduler.factor", "a factor in (0, 1)", s.factor)
+        require(s.patience >= 0, "scheduler.patience", "an integer >= 0 (epochs)", s.patience)
+    if s.name == "onecycle":
+        require(
+            s.max_lr is None or s.max_lr > 0, "scheduler.max_lr", "a rate > 0, or null (10 x optimizer.lr)", s.max_lr
+        )
+        require(0 < s.pct_start < 1, "scheduler.pct_start", "a share in (0, 1)", s.pct_start)

@@ -35,6 +35,13 @@ def write_run_report(run_dir: Path) -> Path:
         f"{s.get('wall_seconds', 0):.1f} s wall. Folder: `{run_dir}`.",
         "",
     ]
+    if s.get("tags"):
+        md += ["Tags: " + ", ".join(f"`{t}`" for t in s["tags"]) + ".", ""]
+    if s.get("stopped_early_at") is not None:
+        es = s.get("early_stopping") or {}
+        md += [f"Stopped early after epoch {s['stopped_early_at']}: {es.get('metric')} did not improve for "
+               f"{es.get('patience')} epochs; best {number(es.get('best'))} at epoch {es.get('best_epoch')} "
+               "(its weights: best.pt).", ""]  # fmt: skip
     if s.get("replicas", 1) > 1:
         md += [
             f"Trained as {s['replicas']} replicas (seeds {s.get('seed')}..{s.get('seed', 0) + s['replicas'] - 1}, "

@@ -18,7 +18,7 @@ from runner.formatting import lead_metric, metric_label, missing, number, percen
 from runner.report.html import markdown_to_html
 from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_heatmap
 from runner.report.sweep_tables import paper_table, scaled, seed_spread, short_key, vanishing_by_depth
-from runner.sweep.summary import report_options, status_counts, write_summary
+from runner.sweep.summary import optimized_metric, report_options, status_counts, write_summary
 
 
 def _fmt(v, kind: str = "") -> str:
@@ -174,6 +174,12 @@ def render_sweep(sweep_dir: Path) -> dict:
             if p is not None
         ]
 
+    metric = optimized_metric(sweep_dir)
+    if metric and "objective" in df:
+        from runner.report.search import plot_objective
+
+        plots.insert(0, plot_objective(df, metric, sweep_dir, name))
+        plots = [p for p in plots if p is not None]
     md = [
         f"# Sweep {name}",
         "",
@@ -182,6 +188,13 @@ def render_sweep(sweep_dir: Path) -> dict:
         f"Rendered {dt.datetime.now().isoformat(timespec='seconds')}.",
         "",
     ]
+    tags = sorted({t for v in df.get("tags", pd.Series(dtype=str)).dropna() for t in str(v).split()})
+    if tags:
+        md += ["Tags: " + ", ".join(f"`{t}`" for t in tags) + ".", ""]
+    if metric and "objective" in df:
+        from runner.report.search import section
+
+        md += section(df, swept, metric)
     if "gradcheck_max_rel_error" in df and df["gradcheck_max_rel_error"].notna().any():
         md += _gradcheck_section(df, swept)
     if len(swept) == 2 and has_metrics:

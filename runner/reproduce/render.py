@@ -29,8 +29,8 @@ def _diff(cell, kind: str) -> str:
         return "-"
     if kind == "acc":
         return f"{cell.difference:+.2f}"
-    if kind in ("loss", "below"):
-        return f"×{cell.difference:.2f}"
+    if kind in ("loss", "below"):  # a ratio: two significant digits, however small
+        return f"×{cell.difference:.2g}"
     return "same" if cell.within else "differs"
 
 

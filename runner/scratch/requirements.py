@@ -29,3 +29,5 @@ def check(cfg) -> None:
         cfg.diagnostics.sensitivity,
     )
     require(cfg.trainer.precision == "fp32", "trainer.precision", "fp32 for engine=numpy", cfg.trainer.precision)
+    require(cfg.scheduler.name == "none", "scheduler", "none for engine=numpy (a constant learning rate)",
+            cfg.scheduler.name)  # fmt: skip

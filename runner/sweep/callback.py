@@ -40,6 +40,12 @@ class SweepReport(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
             return
+        if not (sweep_dir / "multirun.yaml").is_file():  # a sweeper that writes none (Optuna's)
+            from omegaconf import OmegaConf
+
+            from runner.files import atomic_write_text
+
+            atomic_write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(config))
         try:
             result = render_sweep(sweep_dir)
         except Exception as ex:  # noqa: BLE001 - Hydra would only warn; say it and fail the exit code

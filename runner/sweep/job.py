@@ -88,13 +88,20 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
         return dispatch(cfg, job_dir, label=f"[job {num}] ", finish=_background_finish(cfg, hc))
 
     try:
-        return run_isolated(cfg, job_dir, num, HydraConfig.instance().cfg, hc.overrides.task, start)
+        result = run_isolated(cfg, job_dir, num, HydraConfig.instance().cfg, hc.overrides.task, start)
     except signals.Interrupted as ex:
         ex.hint = f"run the same command with hydra.sweep.dir={Path(hc.sweep.dir)} to resume"
         if signals.orphaned():  # a worker of a sweep that was killed: the checkpoint is saved, nobody waits
             os._exit(ex.exit_code)
         signals.hand_over(ex)  # under submitit: requeue the job, which resumes from the checkpoint
         raise
+    if cfg.get("optimized_metric"):  # a sweeper (Optuna) gets the one number it optimizes
+        from runner.sweep import objective
+
+        value = objective.of_job(job_dir, result, cfg.optimized_metric)
+        print(f"job {num}: {cfg.optimized_metric} = {value:.6g}", flush=True)
+        return value
+    return result
 
 
 def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> dict:

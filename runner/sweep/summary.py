@@ -28,6 +28,8 @@ TAIL_COLUMNS = [
     "sensitivity",
     "params",
     "epochs_run",
+    "stopped_early_at",
+    "tags",
     "seconds",
     "train_seconds",
     "error",
@@ -87,6 +89,16 @@ def sweep_param_keys(sweep_dir: Path) -> list:
     return keys
 
 
+def optimized_metric(sweep_dir: Path) -> str | None:
+    """The sweep's optimized_metric (a search), or None: from Hydra's multirun.yaml, else (Optuna's
+    sweeper writes none) from the config.yaml of its first job."""
+    candidates = [Path(sweep_dir) / "multirun.yaml", *(d / "config.yaml" for d in job_dirs(sweep_dir)[:1])]
+    for path in candidates:
+        if path.is_file():
+            return (yaml.safe_load(path.read_text()) or {}).get("optimized_metric")
+    return None
+
+
 def _status(job_dir: Path, summary: dict | None) -> str:
     if (job_dir / DONE_MARKER).is_file():
         return (summary or {}).get("status", "ok")
@@ -129,6 +141,8 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
                 "sensitivity": s.get("sensitivity"),
                 "params": s.get("params"),
                 "epochs_run": s.get("epochs_run"),
+                "stopped_early_at": s.get("stopped_early_at"),
+                "tags": " ".join(s.get("tags") or []),
                 "seconds": s.get("wall_seconds"),
                 "train_seconds": s.get("train_seconds"),
                 "error": s.get("error", ""),
@@ -141,7 +155,16 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
 
 def write_summary(sweep_dir: Path) -> tuple[Path, list, list]:
     rows, swept = collect(sweep_dir)
-    columns = ["job", *swept, "status", *METRIC_COLUMNS, *TAIL_COLUMNS]
+    metric = optimized_metric(sweep_dir)
+    search = []
+    if metric:  # a search: each trial's objective, the worst value for a failed or diverged one
+        from runner.sweep.objective import value
+
+        search = ["objective"]
+        for r, d in zip(rows, job_dirs(sweep_dir)):
+            s = read_json(d / "summary.json")
+            r["objective"] = value(s if r["status"] != "failed" else None, metric)
+    columns = ["job", *swept, "status", *search, *METRIC_COLUMNS, *TAIL_COLUMNS]
     path = Path(sweep_dir) / "summary.csv"
     write_csv(path, columns, [[r.get(c) for c in columns] for r in rows])
     return path, rows, swept

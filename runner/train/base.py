@@ -88,6 +88,9 @@ class Engine(ABC):
     def sensitivity(self, n: int) -> float:
         raise NotImplementedError(f"{type(self).__name__} does not measure input sensitivity")
 
+    def after_epoch(self, row: EpochRow) -> None:  # noqa: B027 - engines without a schedule
+        """After the epoch's row is recorded: step a per-epoch learning-rate schedule."""
+
     def notes(self) -> list:
         """Lines worth printing once at the end of the run."""
         return []

@@ -23,7 +23,7 @@ from runner import __version__
 from runner.errors import DataError, reading
 from runner.files import atomic_write
 
-CHECKPOINT, MODEL = "checkpoint.pt", "model.pt"
+CHECKPOINT, MODEL, BEST = "checkpoint.pt", "model.pt", "best.pt"
 FORMAT = 1
 # keys that change how a run looks or how often it saves, not what it computes: a run resumes
 # under a command that differs only in these
@@ -33,6 +33,8 @@ PRESENTATION_KEYS = (
     "trainer.checkpoint_seconds",
     "sweep.render_workers",
     "name",
+    "logger",
+    "tags",
 )
 
 
@@ -87,7 +89,8 @@ def load(path: Path) -> dict:
     return payload
 
 
-def save_model(run_dir: Path, engine, cfg, epoch: int) -> None:
-    """model.pt: the final weights, with the config that built them (for task=eval)."""
-    save(Path(run_dir) / MODEL, {"kind": "model", "epoch": epoch, "config": OmegaConf.to_yaml(cfg, resolve=True),
+def save_model(run_dir: Path, engine, cfg, epoch: int, name: str = MODEL) -> None:
+    """model.pt: the final weights (best.pt: the best epoch's, with early stopping), with the
+    config that built them (for task=eval)."""
+    save(Path(run_dir) / name, {"kind": "model", "epoch": epoch, "config": OmegaConf.to_yaml(cfg, resolve=True),
                                  "weights": engine.weights()})  # fmt: skip

@@ -101,6 +101,9 @@ class TorchEngine(Engine):
     def train_epoch(self, n: int) -> tuple:
         return self.trainer.train_epoch(n)
 
+    def after_epoch(self, row) -> None:
+        self.trainer.schedule.after_epoch(row)
+
     def sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)

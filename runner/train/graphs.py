@@ -30,6 +30,8 @@ def blocker(cfg, device: torch.device) -> str | None:
         return f"CUDA graphs need a CUDA device (this run is on {device.type})"
     if cfg.trainer.log_steps:
         return "trainer.log_steps reads every step's loss and gradient norm from Python"
+    if cfg.scheduler.name == "onecycle" and cfg.scheduler.cycle_momentum:
+        return "scheduler.cycle_momentum changes the optimizer's momentum, which a graph holds fixed"
     return None
 
 

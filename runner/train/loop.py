@@ -14,7 +14,7 @@ import torch
 
 from runner import signals
 from runner.registry.training import OPTIMIZERS
-from runner.train import graphs, precision
+from runner.train import graphs, precision, schedule
 from runner.train.evaluate import batch_loss, evaluate
 from runner.train.penalties import penalized_weights, penalty
 
@@ -30,6 +30,10 @@ class Trainer:
         reason = graphs.blocker(cfg, device)
         # a CUDA graph needs an optimizer whose state stays on the device (capturable)
         self.opt = OPTIMIZERS[cfg.optimizer.name].torch(model.parameters(), cfg.optimizer, reason is None)
+        self.tensor_lr = schedule.holds_lr_in_tensor(cfg, reason)
+        if self.tensor_lr:  # a captured step reads the rate from this tensor; the schedule fills it
+            schedule.tensor_lr(self.opt, device)
+        self.schedule = schedule.Schedule(self.opt, cfg, -(-len(data.splits["train"]) // cfg.trainer.batch_size))
         self.runner = graphs.StepRunner(self._step, reason)
         self.weights = penalized_weights(model)
         self.l1, self.l2 = cfg.regularizer.l1, cfg.regularizer.l2
@@ -114,6 +118,7 @@ class Trainer:
                 self._progress = {"epoch": epoch, "perm": perm, "next": k}
                 signals.check(f"epoch {epoch}, step {k} of {n_steps}")
             self.runner(batches[k])
+            self.schedule.after_step()
         if self.probes is not None:
             self.probes.add_steps(n_steps)
         if self.log_steps:
@@ -137,10 +142,14 @@ class Trainer:
             "sums": [self.loss_sum, self.correct],
             "progress": self._progress,
             "step_stats": list(self._step_stats) if self._step_stats is not None else None,
+            "schedule": self.schedule.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.opt.load_state_dict(state["optimizer"])
+        if self.tensor_lr:  # the loaded rate may be a plain number or a tensor on another device
+            schedule.tensor_lr(self.opt, self.device)
+        self.schedule.load_state_dict(state.get("schedule"))
         for gen, gen_state in zip(self.gens, state["generators"]):
             gen.set_state(gen_state)
         self.step = state["step"]
@@ -173,4 +182,4 @@ class Trainer:
         return res.loss, res.acc
 
     def lr(self) -> float:
-        return self.opt.param_groups[0]["lr"]
+        return float(self.opt.param_groups[0]["lr"])  # a plain number, or the tensor a graph reads

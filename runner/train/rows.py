@@ -25,6 +25,11 @@ KINDS = ("loss", "acc")
 Value = float | list | None  # a list holds one value per replica of a stacked model
 
 
+def better(column: str) -> str:
+    """min or max: the direction in which a loss or accuracy column improves."""
+    return "max" if column.endswith("_acc") else "min"
+
+
 @dataclass(frozen=True)
 class EpochMetric:
     help: str

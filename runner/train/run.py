@@ -33,6 +33,7 @@ from runner.registry.runs import ENGINES
 from runner.runfolder import finished, start_folder
 from runner.train import checkpoint
 from runner.train.base import Engine, RunHooks
+from runner.train.early_stop import EarlyStopping
 from runner.train.probes import LAYER_COLUMNS
 from runner.train.results import verdicts, write_results
 from runner.train.rows import EpochRow, best_of, replica_stats
@@ -58,6 +59,10 @@ class Progress:
         self.step_rows = list(saved.get("step_rows", []))
         self.ended = saved.get("ended", False)  # training over: all epochs run, or diverged
         self.status = saved.get("status", "running")
+        self.stopper = EarlyStopping(cfg.trainer.early_stopping)
+        self.stopper.load_state_dict(saved.get("early_stopping"))
+        self.stopped_at = saved.get("stopped_early_at")  # the epoch early stopping ended training
+        self.last_per_replica = []  # the last epoch's rows of every copy (trainer.replicas > 1)
         self.saved_at = len(self.rows) if saved else None  # epochs in the newest checkpoint
         self.saved_time = time.monotonic()  # when it was written (or the run started)
         self.replicated = cfg.trainer.replicas > 1
@@ -73,6 +78,7 @@ class Progress:
         if self.replicated:
             row, per_replica = row.split_replicas()
         self.rows.append(row)
+        self.last_per_replica = per_replica
         for group, new, writer in zip(
             (self.written, self.layer_rows, self.step_rows),
             ([r.as_dict() for r in per_replica or [row]], layer_rows, step_rows),
@@ -97,6 +103,7 @@ class Progress:
             "config": OmegaConf.to_yaml(cfg, resolve=True), "engine": engine.state_dict(),
             "rng": checkpoint.rng_state(), "rows": [r.as_dict() for r in self.rows], "written": self.written,
             "layer_rows": self.layer_rows, "step_rows": self.step_rows, "ended": self.ended, "status": self.status,
+            "early_stopping": self.stopper.state_dict(), "stopped_early_at": self.stopped_at,
         })  # fmt: skip
         self.saved_at, self.saved_time = len(self.rows), time.monotonic()
 
@@ -122,6 +129,7 @@ def _summary(cfg, engine: Engine, resumed_from: int | None) -> dict:
         "precision": cfg.trainer.precision, "replicas": cfg.trainer.replicas, "sizes": data.sizes(),
         "data_origin": data.origin, "classes": data.classes,
         "started": dt.datetime.now().isoformat(timespec="seconds"), "dlrun_version": __version__,
+        "tags": list(cfg.tags),
     }  # fmt: skip
     if resumed_from is not None:
         summary["resumed_from_epoch"] = resumed_from
@@ -151,6 +159,10 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
     resumed = f"; resumed from its checkpoint at {saved.get('where')}" if saved is not None else ""
     reporter.start([f"dlrun {cfg.name}: {engine.params:,} parameters on {engine.device} "
                     f"({engine.device_name}); {sizes}{resumed}", f"run dir: {run_dir}"])  # fmt: skip
+    from runner.loggers import Loggers
+
+    loggers = Loggers(cfg, label)
+    loggers.start(cfg, run_dir, summary, len(progress.rows) if saved is not None else None)
     try:
         if saved is None:
             hooks.on_start(engine)
@@ -163,9 +175,19 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
                 row = progress.add(row, layer_rows, engine.step_rows())
                 reporter.epoch(row)
                 hooks.on_epoch(engine, row)
+                loggers.epoch(row, progress.last_per_replica, layer_rows)
+                engine.after_epoch(row)
                 if row.diverged():
                     progress.ended, progress.status = True, "diverged"
-                elif progress.due(cfg, epoch):
+                    continue
+                if progress.stopper.on:
+                    best, stop = progress.stopper.update(row)
+                    if best and resume:  # with checkpoints, the best epoch's weights are kept
+                        checkpoint.save_model(run_dir, engine, cfg, epoch, checkpoint.BEST)
+                    if stop and epoch < cfg.trainer.epochs:
+                        progress.ended, progress.stopped_at = True, epoch
+                        continue
+                if progress.due(cfg, epoch):
                     progress.save(run_dir, cfg, engine)
             progress.ended, progress.status = True, "ok" if progress.status == "running" else progress.status
             if saved is None or not saved.get("ended"):
@@ -195,6 +217,8 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
         progress.close()
         reporter.stop()
         _close_summary(summary, progress, engine, started, status)
+        if status not in ("ok", "diverged"):
+            loggers.end(summary, run_dir)
     # The results are on disk; the plots, the report, the final status and DONE (last) follow.
     if finish is None:
         from runner.report.finish import finish_run as finish
@@ -206,6 +230,11 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
             write_json(run_dir / "summary.json", {**summary, "status": "interrupted"})
         raise
     summary["status"] = status
+    loggers.end(summary, run_dir)
+    if progress.stopped_at is not None:
+        es = progress.stopper
+        reporter.note(f"stopped early after epoch {progress.stopped_at}: {es.metric} did not improve for {es.patience} "
+                      f"epochs (best {es.best:.4g} at epoch {es.best_epoch})")  # fmt: skip
     for line in engine.notes():
         reporter.note(line)
     reporter.finish(summary, run_dir)
@@ -219,6 +248,7 @@ def _close_summary(summary: dict, progress: Progress, engine: Engine, started: f
     if progress.replicated and rows:
         summary.update(replica_stats(progress.per_replica_last()))
     summary.update(engine.facts())
+    summary.update(progress.stopper.facts(progress.stopped_at))
     summary.update({
         "status": "finishing" if status in ("ok", "diverged") else status,
         "epochs_run": len(rows), "final": rows[-1].metrics() if rows else {}, "best": best_of(rows),

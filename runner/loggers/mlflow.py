@@ -1,0 +1,116 @@
+"""logger=mlflow: one MLflow run per dlrun run, through MLflow's own client.
+
+- Tracking store: logger.mlflow.tracking_uri (default sqlite:///outputs/mlflow.db, any URI
+  MLflow takes); experiment logger.mlflow.experiment; artifacts beside an SQLite store
+  (outputs/mlartifacts/) unless the experiment already says where.
+- A sweep gets a parent run (created by the first job that logs, its id kept in the sweep
+  folder's .mlflow-parent); each job's run is nested under it.
+- Params: the resolved config (dotted keys). Metrics: every metrics.csv column with the epoch
+  as step; at the end the final and best metrics. Tags: dlrun's `tags`, the run folder, the
+  status. Artifacts: summary.json, metrics.csv, the plots and the report.
+- A resumed run goes on in the same MLflow run (its id kept in <run>/.mlflow-run).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from pathlib import Path
+
+from runner.loggers import RunLogger, flat_params
+
+RUN_ID_FILE = ".mlflow-run"
+PARENT_FILE = ".mlflow-parent"
+BATCH = 100  # MLflow's limit on params per log_batch call
+
+
+def _sweep_dir(run_dir: Path) -> Path | None:
+    """The sweep folder a job belongs to (where Hydra wrote multirun.yaml), else None."""
+    parent = Path(run_dir).resolve().parent
+    return parent if (parent / "multirun.yaml").is_file() else None
+
+
+class MlflowLogger(RunLogger):
+    def __init__(self, cfg):
+        self.section = cfg.logger.mlflow
+        self.client = None
+
+    def _store(self):
+        from mlflow.tracking import MlflowClient
+
+        uri = str(self.section.tracking_uri)
+        artifacts = None
+        if uri.startswith("sqlite:///"):
+            db = Path(uri[len("sqlite:///") :])
+            db.parent.mkdir(parents=True, exist_ok=True)
+            artifacts = (db.parent / "mlartifacts").resolve().as_uri()
+        client = MlflowClient(tracking_uri=uri)
+        exp = client.get_experiment_by_name(self.section.experiment)
+        exp_id = exp.experiment_id if exp else client.create_experiment(self.section.experiment, artifacts)
+        return client, exp_id
+
+    def _parent(self, sweep: Path) -> str:
+        """The sweep's MLflow run, created once (a lock keeps parallel jobs to one)."""
+        with open(sweep / (PARENT_FILE + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = sweep / PARENT_FILE
+            if path.is_file():
+                return path.read_text().strip()
+            run = self.client.create_run(self.exp_id, run_name=sweep.name, tags={"dlrun.sweep_dir": str(sweep)})
+            path.write_text(run.info.run_id)
+            return run.info.run_id
+
+    def start(self, cfg, run_dir: Path, summary: dict, resumed_at: int | None) -> None:
+        from mlflow.entities import Param
+
+        self.client, self.exp_id = self._store()
+        run_dir = Path(run_dir)
+        id_file = run_dir / RUN_ID_FILE
+        if resumed_at and id_file.is_file():
+            self.run_id = id_file.read_text().strip()
+            self.client.update_run(self.run_id, status="RUNNING")
+            return
+        tags = {"dlrun.run_dir": str(run_dir.resolve()), **{f"tag.{t}": "true" for t in summary.get("tags") or []}}
+        if summary.get("tags"):
+            tags["dlrun.tags"] = ",".join(summary["tags"])
+        sweep = _sweep_dir(run_dir)
+        if sweep is not None:
+            tags["mlflow.parentRunId"] = self._parent(sweep)
+        name = f"{run_dir.name}" if sweep is not None else str(cfg.name)
+        self.run_id = self.client.create_run(self.exp_id, run_name=name, tags=tags).info.run_id
+        id_file.write_text(self.run_id)
+        params = [Param(k, str(v)[:6000]) for k, v in flat_params(cfg).items()]
+        for i in range(0, len(params), BATCH):
+            self.client.log_batch(self.run_id, params=params[i : i + BATCH])
+
+    def _metrics(self, values: dict, step: int, prefix: str = "") -> list:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        return [Metric(f"{prefix}{k}", float(v), now, step) for k, v in values.items()
+                if k not in ("epoch", "replica") and isinstance(v, (int, float)) and v is not None]  # fmt: skip
+
+    def epoch(self, row, per_replica: list, layer_rows: list) -> None:
+        metrics = self._metrics(row.as_dict(), row.epoch)
+        for r in per_replica:
+            metrics += self._metrics(r.as_dict(), row.epoch, f"replica_{r.replica}.")
+        for i in range(0, len(metrics), 1000):
+            self.client.log_batch(self.run_id, metrics=metrics[i : i + 1000])
+
+    def end(self, summary: dict, run_dir: Path) -> None:
+        if self.client is None:
+            return
+        run_dir = Path(run_dir)
+        step = int(summary.get("epochs_run") or 0)
+        final = {f"final_{k}": v for k, v in (summary.get("final") or {}).items()}
+        best = {f"best_{k}": v for k, v in (summary.get("best") or {}).items() if not k.endswith("_epoch")}
+        self.client.log_batch(self.run_id, metrics=self._metrics({**final, **best}, step))
+        self.client.set_tag(self.run_id, "dlrun.status", str(summary.get("status")))
+        if self.section.artifacts:
+            for name in ("summary.json", "metrics.csv", "report.md", "report.html"):
+                if (run_dir / name).is_file():
+                    self.client.log_artifact(self.run_id, str(run_dir / name))
+            if (run_dir / "plots").is_dir():
+                self.client.log_artifacts(self.run_id, str(run_dir / "plots"), "plots")
+        status = {"ok": "FINISHED", "interrupted": "KILLED"}.get(str(summary.get("status")), "FAILED")
+        self.client.set_terminated(self.run_id, status=status)

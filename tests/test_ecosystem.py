@@ -1,0 +1,257 @@
+"""What Hydra and PyTorch users bring: learning-rate schedules, early stopping, tags, an Optuna
+search through optimized_metric, and TensorBoard / MLflow loggers, each checked by the files it
+writes (metrics.csv, summary.json, summary.csv, event files, the MLflow store)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+from conftest import compose, run_dlrun, train
+
+from runner.errors import ConfigError
+
+FN = ("dataset=function", "dataset.n_train=256", "dataset.n_test=64", "trainer.batch_size=32")
+
+
+def read_rows(path) -> list:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def lrs(run_dir) -> list:
+    return [round(float(v), 10) for v in pd.read_csv(run_dir / "metrics.csv")["lr"]]
+
+
+# ---------------------------------------------------------------- schedules
+
+
+def test_step_and_cosine_schedules_show_in_metrics_lr(tmp_path):
+    _, step = train(tmp_path, *FN, "trainer.epochs=6", "scheduler=step", "scheduler.step_size=2",
+                    "scheduler.gamma=0.5", name="step")  # fmt: skip
+    assert lrs(step) == [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 2.5e-4]  # the rate each epoch trained with
+    _, cos = train(tmp_path, *FN, "trainer.epochs=5", "scheduler=cosine", "scheduler.eta_min=1e-4", name="cos")
+    want = [1e-4 + (1e-3 - 1e-4) * (1 + math.cos(math.pi * e / 5)) / 2 for e in range(5)]
+    assert lrs(cos) == pytest.approx(want, rel=1e-6)
+
+
+def test_plateau_decays_when_its_metric_stalls(tmp_path):
+    # a threshold no epoch can meet: every epoch counts as stalled, so with patience 1 the rate
+    # halves after every second epoch (the row shows the rate the epoch trained with)
+    _, run = train(tmp_path, *FN, "trainer.epochs=6", "scheduler=plateau", "scheduler.metric=test_loss",
+                   "scheduler.patience=1", "scheduler.threshold=100", "scheduler.factor=0.5")  # fmt: skip
+    assert lrs(run) == [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 2.5e-4]
+    _, calm = train(tmp_path, *FN, "trainer.epochs=6", "scheduler=plateau", "scheduler.metric=test_loss",
+                    "scheduler.patience=10", name="calm")  # fmt: skip
+    assert lrs(calm) == [1e-3] * 6  # a loss that keeps falling never triggers it
+
+
+def test_onecycle_steps_per_batch_up_then_down(tmp_path):
+    _, run = train(tmp_path, *FN, "trainer.epochs=6", "scheduler=onecycle", "scheduler.max_lr=0.01", name="oc")
+    lr = lrs(run)
+    peak = lr.index(max(lr))
+    assert 0 < peak < 5 and max(lr) > 5e-3 and lr[-1] < 1e-4  # rises to near max_lr, ends far below the start
+    assert all(a <= b for a, b in zip(lr[:peak], lr[1 : peak + 1]))
+
+
+def test_a_rate_held_in_a_tensor_is_filled_in_place_and_trains_the_same(tmp_path, monkeypatch):
+    """What a CUDA graph relies on, run on the CPU: the schedule overwrites the very tensor the
+    captured step reads, and training with it equals training with a plain number."""
+    from runner.train import schedule
+    from runner.train.engine import TorchEngine
+
+    args = (*FN, "trainer.epochs=4", "scheduler=step", "scheduler.step_size=1", "scheduler.gamma=0.5")
+    _, plain = train(tmp_path, *args, name="plain")
+    monkeypatch.setattr(schedule, "holds_lr_in_tensor", lambda cfg, reason: schedule.active(cfg))
+    _, held = train(tmp_path, *args, name="held")
+    a, b = (pd.read_csv(d / "metrics.csv").drop(columns=["seconds", "train_seconds"]) for d in (held, plain))
+    assert list(a["lr"]) == list(b["lr"])  # the same schedule, to the last digit
+    pd.testing.assert_frame_equal(a, b, rtol=1e-5)  # float32 steps with the rate as a tensor or a number
+    from runner.config.validate import prepare
+
+    engine = TorchEngine(prepare(compose("trainer.progress=quiet", *args)))
+    group = engine.trainer.opt.param_groups[0]
+    tensor = group["lr"]
+    assert isinstance(tensor, torch.Tensor)
+    engine.epoch(1)
+    engine.after_epoch(None)
+    assert group["lr"] is tensor and float(tensor) == pytest.approx(5e-4)
+
+
+def test_cycling_momentum_keeps_a_graph_away_and_numpy_refuses_schedules():
+    from runner.config.validate import prepare
+    from runner.train import graphs
+
+    cfg = compose("scheduler=onecycle", "scheduler.cycle_momentum=true", "trainer.cuda_graph=auto")
+    assert "cycle_momentum" in graphs.blocker(cfg, torch.device("cuda"))
+    assert graphs.blocker(compose("scheduler=onecycle"), torch.device("cuda")) is None
+    with pytest.raises(ConfigError) as e:
+        prepare(compose("engine=numpy", "optimizer=sgd", "scheduler=step"))
+    assert e.value.key == "scheduler"
+
+
+@pytest.mark.parametrize("override,key", [
+    ("scheduler.gamma=0", "scheduler.gamma"),
+    ("scheduler.metric=accuracy", "scheduler.metric"),
+    ("trainer.early_stopping.metric=loss", "trainer.early_stopping.metric"),
+    ("optimized_metric=val_acc", "optimized_metric"),
+])  # fmt: skip
+def test_bad_settings_name_their_key(override, key):
+    from runner.config.validate import prepare
+
+    extra = {"scheduler.gamma=0": ["scheduler=step"], "scheduler.metric=accuracy": ["scheduler=plateau"]}
+    with pytest.raises(ConfigError) as e:
+        prepare(compose(*extra.get(override, []), override))
+    assert e.value.key == key
+
+
+# ---------------------------------------------------------------- early stopping and tags
+
+
+def test_early_stopping_ends_ok_records_the_epoch_and_keeps_the_best_weights(tmp_path):
+    from runner.train import checkpoint
+
+    summary, run = train(tmp_path, *FN, "trainer.epochs=30", "trainer.early_stopping.metric=test_loss",
+                         "trainer.early_stopping.patience=2", "trainer.early_stopping.min_delta=0.05",
+                         "tags=[es]")  # fmt: skip
+    saved = json.loads((run / "summary.json").read_text())
+    metrics = pd.read_csv(run / "metrics.csv")
+    es = saved["early_stopping"]
+    assert saved["status"] == "ok" and saved["stopped_early_at"] == len(metrics) < 30
+    losses = list(metrics["test_loss"])
+    assert es["best"] == pytest.approx(losses[es["best_epoch"] - 1])
+    # after the best epoch, `patience` epochs without an improvement of min_delta, then the end
+    assert len(losses) - es["best_epoch"] == 2 and min(losses[es["best_epoch"] :]) > es["best"] - 0.05
+    best = checkpoint.load(run / checkpoint.BEST)
+    assert best["epoch"] == es["best_epoch"] and saved["tags"] == ["es"]
+
+
+def test_tags_reach_summary_csv_and_the_reports(tmp_path):
+    proc = run_dlrun("-m", *FN, "trainer.epochs=1", "+tags=[baseline,fn]", "model.hidden=[8],[16]",
+                     f"hydra.sweep.dir={tmp_path / 's'}", "trainer.progress=quiet", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = read_rows(tmp_path / "s" / "summary.csv")
+    assert [r["tags"] for r in rows] == ["baseline fn", "baseline fn"]
+    assert all("tags" not in r["dir"] for r in rows)  # labels, not part of the job's folder name
+    assert "Tags: `baseline`, `fn`." in (tmp_path / "s" / "report.md").read_text()
+    job = tmp_path / "s" / rows[0]["dir"]
+    assert "Tags: `baseline`, `fn`." in (job / "report.md").read_text()
+
+
+# ---------------------------------------------------------------- an Optuna search
+
+
+def test_optimized_metric_names_a_value_and_a_failed_run_scores_the_worst(tmp_path):
+    from runner.sweep import objective
+
+    assert objective.direction("best_val_acc") == "maximize" and objective.direction("final_test_loss") == "minimize"
+    ok = {"status": "ok", "final": {"test_loss": 0.25}, "best": {"val_acc": 0.9}}
+    assert objective.value(ok, "final_test_loss") == 0.25 and objective.value(ok, "best_val_acc") == 0.9
+    assert objective.value({**ok, "status": "diverged"}, "final_test_loss") == math.inf
+    assert objective.value(None, "best_val_acc") == -math.inf
+    assert objective.value({"status": "ok", "final": {"test_loss": float("nan")}}, "final_test_loss") == math.inf
+
+
+def test_an_optuna_search_reports_its_trials_and_best_and_survives_a_failed_trial(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra (hydra-optuna-sweeper)")
+    out = tmp_path / "search"
+    args = ["hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=3",
+            "optimized_metric=final_test_loss", "hydra.sweeper.direction=minimize",
+            "optimizer.lr=choice(0.001,-1.0,0.01)", *FN, "trainer.epochs=2", f"hydra.sweep.dir={out}",
+            "trainer.progress=quiet"]  # fmt: skip
+    proc = run_dlrun("-m", *args, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr  # one trial failed: the exit code says so, after all three ran
+    assert "some sweep jobs failed" in proc.stderr
+    rows = read_rows(out / "summary.csv")
+    assert len(rows) == 3 and sorted(r["optimizer.lr"] for r in rows) == ["-1.0", "0.001", "0.01"]
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["optimizer.lr"] == "-1.0" and float(failed[0]["objective"]) == math.inf
+    good = [r for r in rows if r["status"] == "ok"]
+    best = min(good, key=lambda r: float(r["final_test_loss"]))
+    assert all(float(r["objective"]) == pytest.approx(float(r["final_test_loss"])) for r in good)
+    md = (out / "report.md").read_text()
+    assert f"Best: trial {best['job']}, final_test_loss = " in md and f"`optimizer.lr={best['optimizer.lr']}`" in md
+    assert "(worst)" in md and (out / "plots" / "objective.png").is_file()
+
+
+def test_the_hparams_search_preset_composes_as_a_multirun_of_optuna():
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra (hydra-optuna-sweeper)")
+    from runner.config.compose import compose as compose_config
+
+    cfg = compose_config(["hparams_search=mnist_optuna"], hydra_config=True)
+    assert cfg.optimized_metric == "best_val_acc" and str(cfg.hydra.mode) == "RunMode.MULTIRUN"
+    assert cfg.hydra.sweeper.direction == "maximize" and "Optuna" in cfg.hydra.sweeper._target_
+    assert set(cfg.hydra.sweeper.params) == {"optimizer.lr", "model.width", "regularizer.dropout"}
+
+
+# ---------------------------------------------------------------- loggers
+
+
+def test_tensorboard_event_files_mirror_metrics_csv(tmp_path):
+    pytest.importorskip("tensorboard", reason="needs the [tensorboard] extra")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, run = train(tmp_path, *FN, "trainer.epochs=3", "logger=tensorboard", "tags=[tb]")
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    metrics = pd.read_csv(run / "metrics.csv")
+    for tag, column in (("loss/train", "train_loss"), ("loss/test", "test_loss"), ("lr", "lr")):
+        got = [(e.step, e.value) for e in events.Scalars(tag)]
+        assert [s for s, _ in got] == [1, 2, 3]
+        assert [v for _, v in got] == pytest.approx(list(metrics[column]), rel=1e-6)
+    layers = pd.read_csv(run / "layers.csv")
+    first = layers["layer"].iloc[0]
+    assert len(events.Scalars(f"layers/{first}/grad_norm")) == 3
+    assert (run / "tensorboard" / "hparams").is_dir()  # the config with the final metrics
+
+
+def test_mlflow_logs_a_sweep_as_nested_runs_in_an_sqlite_store(tmp_path):
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    from mlflow.tracking import MlflowClient
+
+    db = tmp_path / "mlflow.db"
+    proc = run_dlrun("-m", *FN, "trainer.epochs=2", "logger=mlflow", f"logger.mlflow.tracking_uri=sqlite:///{db}",
+                     "model.hidden=[8],[16]", "tags=[nightly]", f"hydra.sweep.dir={tmp_path / 's'}",
+                     "trainer.progress=quiet", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("dlrun")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    for r in children:
+        job = tmp_path / "s" / r.info.run_name
+        metrics = pd.read_csv(job / "metrics.csv")
+        history = client.get_metric_history(r.info.run_id, "train_loss")
+        assert [m.step for m in history] == [1, 2]
+        assert [m.value for m in history] == pytest.approx(list(metrics["train_loss"]))
+        assert r.data.params["optimizer.lr"] == "0.001" and r.data.tags["dlrun.tags"] == "nightly"
+        assert r.info.status == "FINISHED" and "final_test_loss" in r.data.metrics
+        artifacts = {a.path for a in client.list_artifacts(r.info.run_id)}
+        assert {"summary.json", "metrics.csv", "plots"} <= artifacts
+
+
+def test_a_logger_without_its_package_is_one_line_naming_the_extra(monkeypatch):
+    from runner.config.validate import prepare
+    from runner.registry import loggers
+
+    monkeypatch.setattr(loggers, "LOGGERS", loggers.Registry("logger", "logger"))
+    loggers.LOGGERS.add("tensorboard", loggers.Logger("x", "x:y", "no_such_package_for_dlrun", "tensorboard"))
+    loggers.LOGGERS.add("mlflow", loggers.Logger("x", "x:y", "no_such_package_for_dlrun", "mlflow"))
+    with pytest.raises(ConfigError) as e:
+        prepare(compose("logger=tensorboard"))
+    assert str(e.value) == ("logger=tensorboard: expected the no_such_package_for_dlrun package: "
+                            "pip install 'dlrun[tensorboard]', got 'not installed'")  # fmt: skip
+
+
+def test_the_optuna_sweeper_missing_is_one_line_naming_the_extra():
+    from runner.messages import _missing_option_line
+
+    text = "In 'hparams_search/mnist_optuna': Could not load 'hydra/sweeper/optuna'."
+    assert _missing_option_line(text) == "hydra/sweeper=optuna: needs hydra-optuna-sweeper: pip install 'dlrun[search]'"

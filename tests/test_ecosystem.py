@@ -255,3 +255,22 @@ def test_the_optuna_sweeper_missing_is_one_line_naming_the_extra():
 
     text = "In 'hparams_search/mnist_optuna': Could not load 'hydra/sweeper/optuna'."
     assert _missing_option_line(text) == "hydra/sweeper=optuna: needs hydra-optuna-sweeper: pip install 'dlrun[search]'"
+
+
+def test_an_optuna_search_run_again_reads_its_finished_trials_back(tmp_path):
+    """The seeded sampler proposes the same trials given the same history, so a re-run skips
+    every finished trial and hands the sampler the objective it recorded."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra (hydra-optuna-sweeper)")
+    out = tmp_path / "search"
+    args = ["-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.seed=0",
+            "optimized_metric=final_test_loss", "hydra.sweeper.direction=minimize", "optimizer.lr=interval(0.0001,0.01)",
+            *FN, "trainer.epochs=1", f"hydra.sweep.dir={out}", "trainer.progress=quiet"]  # fmt: skip
+    first = run_dlrun(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = (out / "summary.csv").read_text()
+    again = run_dlrun(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("finished earlier (ok), skipped") == 2
+    lines = [line for line in first.stdout.splitlines() if "final_test_loss =" in line]
+    assert len(lines) == 2 and all(line in again.stdout for line in lines)  # the same objectives, read back
+    assert (out / "summary.csv").read_text() == before  # nothing was retrained

@@ -91,12 +91,17 @@ def comparison_plot(table, cells: list, title: str, path: Path) -> Path | None:
     for x, c in zip(xs, cells):
         if c.within is False:
             ax.annotate("outside", (x, max(ours[x], c.published)), ha="center", va="bottom", fontsize=9, color="#b00")
+    import textwrap
+
+    names = ["\n".join(textwrap.wrap(n, 18)) for n in names]  # long row names on several lines
     ax.set_xticks(list(xs), names, rotation=30 if len(cells) > 4 else 0, ha="right" if len(cells) > 4 else "center")
     ax.set_ylabel(
         "accuracy (%)" if table.kind == "acc" else table.metric + (" (log scale)" if table.kind != "acc" else "")
     )
     if table.kind != "acc":
-        ax.set_yscale("log")
+        ax.set_yscale("log")  # headroom above the tallest bar for its flag and the legend
+        values = [c.published for c in cells] + [v for v in ours if v == v and v > 0]
+        ax.set_ylim(min(values) / 3, max(values) * 40)
     else:
         ax.set_ylim(0, 1.2 * max([c.published for c in cells] + [v for v in ours if v == v]))
     ax.set_title(f"{title}\n{table.caption}")

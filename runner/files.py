@@ -31,10 +31,25 @@ def atomic_write(path: Path, write: Callable) -> None:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as ex:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            cause = _os_error_behind(ex)
+            if cause is not None and cause is not ex:  # e.g. torch.save's zip writer hides ENOSPC
+                raise cause from None
             raise
+
+
+def _os_error_behind(ex: BaseException) -> OSError | None:
+    """The OSError (a full disk, a permission) that this error, or one it was raised while
+    handling, came from; a writer that fails again while closing must not hide it."""
+    seen = set()
+    while ex is not None and id(ex) not in seen:
+        if isinstance(ex, OSError):
+            return ex
+        seen.add(id(ex))
+        ex = ex.__cause__ or ex.__context__
+    return None
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -467,3 +467,23 @@ def test_a_resumed_run_clears_the_litter_of_a_killed_write(tmp_path):
     q.kill()
     q.wait()
     assert not list(run.glob(".*.tmp"))
+
+
+def test_a_full_disk_hidden_behind_a_writers_own_error_is_still_one_line(tmp_path):
+    """torch.save's zip writer meets ENOSPC, then fails again while closing with a RuntimeError
+    ('unexpected pos'): the disk is still what gets reported, and nothing is left behind."""
+    import errno
+
+    from runner.errors import OutputError
+    from runner.files import atomic_write
+
+    def write(f):
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        finally:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 75840 vs 75728")
+
+    with pytest.raises(OutputError) as e:
+        atomic_write(tmp_path / "checkpoint.pt", write)
+    assert str(e.value) == f"cannot write {tmp_path / 'checkpoint.pt'}: No space left on device"
+    assert list(tmp_path.iterdir()) == []

@@ -274,3 +274,13 @@ def test_an_optuna_search_run_again_reads_its_finished_trials_back(tmp_path):
     lines = [line for line in first.stdout.splitlines() if "final_test_loss =" in line]
     assert len(lines) == 2 and all(line in again.stdout for line in lines)  # the same objectives, read back
     assert (out / "summary.csv").read_text() == before  # nothing was retrained
+
+
+def test_a_watched_column_the_run_does_not_measure_is_refused_before_training(tmp_path):
+    for args, key in ((("trainer.early_stopping.metric=val_loss",), "trainer.early_stopping.metric"),
+                      (("scheduler=plateau",), "scheduler.metric"),
+                      (("trainer.early_stopping.metric=test_acc",), "trainer.early_stopping.metric")):  # fmt: skip
+        with pytest.raises(ConfigError) as e:
+            train(tmp_path, *FN, "trainer.epochs=1", *args)  # the function dataset: train and test, losses only
+        assert e.value.key == key and "train_loss, test_loss" in str(e.value)
+        assert not (tmp_path / "run").exists()

@@ -144,6 +144,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
     started = time.perf_counter()
     hooks = hooks or RunHooks()
     engine = make_engine(cfg)  # reads the data and builds the model: may still refuse the config
+    _check_watched_columns(cfg, engine)
     saved = start_folder(run_dir, cfg, resume)  # the checkpoint to resume from, or None (folder cleared)
     if saved is not None:
         engine.load_state_dict(saved["engine"])
@@ -239,6 +240,22 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
         reporter.note(line)
     reporter.finish(summary, run_dir)
     return summary
+
+
+def _check_watched_columns(cfg, engine: Engine) -> None:
+    """Early stopping and the plateau schedule watch a metrics.csv column this run must measure
+    (no val_loss without a validation split, no accuracy in a regression)."""
+    from runner.errors import ConfigError
+    from runner.train.rows import KINDS
+
+    kinds = KINDS if engine.data.classification else ("loss",)
+    measured = [f"{s}_{k}" for s in engine.data.splits for k in kinds]
+    watched = {"trainer.early_stopping.metric": cfg.trainer.early_stopping.metric}
+    if cfg.scheduler.name == "plateau":
+        watched["scheduler.metric"] = cfg.scheduler.metric
+    for key, column in watched.items():
+        if column is not None and column not in measured:
+            raise ConfigError(key, f"a column this run measures: {', '.join(measured)}", column)
 
 
 def _close_summary(summary: dict, progress: Progress, engine: Engine, started: float, status: str) -> None:

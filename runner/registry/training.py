@@ -175,11 +175,9 @@ MODES = ("auto", "min", "max")
 
 def _monitored(column: str, key: str) -> None:
     """A metrics.csv column that can be watched: a loss or an accuracy."""
-    from runner.registry.data import SPLITS
-    from runner.train.rows import KINDS
+    from runner.train.rows import SPLIT_COLUMNS
 
-    names = [f"{s}_{k}" for s in SPLITS for k in KINDS]
-    require(column in names, key, f"a metrics.csv column: {', '.join(names)}", column)
+    require(column in SPLIT_COLUMNS, key, f"a metrics.csv column: {', '.join(SPLIT_COLUMNS)}", column)
 
 
 def check_scheduler(cfg) -> None:

@@ -15,14 +15,13 @@ import math
 from pathlib import Path
 
 from runner.config.checks import require
-from runner.registry.data import SPLITS
-from runner.train.rows import KINDS, better
+from runner.train.rows import SPLIT_COLUMNS, better
 
 WHICH = ("final", "best")
 
 
 def names() -> list:
-    return [f"{w}_{s}_{k}" for w in WHICH for s in SPLITS for k in KINDS]
+    return [f"{w}_{column}" for w in WHICH for column in SPLIT_COLUMNS]
 
 
 def parse(name: str) -> tuple[str, str]:

@@ -25,6 +25,10 @@ KINDS = ("loss", "acc")
 Value = float | list | None  # a list holds one value per replica of a stacked model
 
 
+# loss and accuracy of every split: the columns a run can watch, optimise or report as best
+SPLIT_COLUMNS = [f"{s}_{k}" for s in SPLITS for k in KINDS]
+
+
 def better(column: str) -> str:
     """min or max: the direction in which a loss or accuracy column improves."""
     return "max" if column.endswith("_acc") else "min"
@@ -60,8 +64,7 @@ class EpochRow:
     @staticmethod
     def columns(replicas: bool = False) -> list:
         """metrics.csv's header: with replicas, a row per (epoch, replica)."""
-        split_columns = [f"{s}_{k}" for s in SPLITS for k in KINDS]
-        return ["epoch", *(["replica"] if replicas else []), *split_columns, "seconds", "train_seconds", *EPOCH_METRICS]
+        return ["epoch", *(["replica"] if replicas else []), *SPLIT_COLUMNS, "seconds", "train_seconds", *EPOCH_METRICS]
 
     @classmethod
     def from_dict(cls, values: dict) -> EpochRow:
@@ -135,7 +138,7 @@ def best_of(rows: list) -> dict:
     """Lowest loss and highest accuracy of each split, with the epoch it came at (the first,
     on a tie): summary.json's `best`."""
     best = {}
-    for key in (f"{s}_{k}" for s in SPLITS for k in KINDS):
+    for key in SPLIT_COLUMNS:
         vals = [(r.get(key), r.epoch) for r in rows if r.get(key) is not None and math.isfinite(r.get(key))]
         if vals:
             pick = min(vals) if key.endswith("_loss") else max(vals, key=lambda v: (v[0], -v[1]))

@@ -31,8 +31,6 @@ def tensor_lr(opt: torch.optim.Optimizer, device: torch.device) -> None:
         lr = group["lr"]
         value = float(lr.item()) if isinstance(lr, torch.Tensor) else float(lr)
         group["lr"] = torch.tensor(value, dtype=torch.float64, device=device)
-        if "initial_lr" in group:
-            group["initial_lr"] = value
 
 
 class Schedule:

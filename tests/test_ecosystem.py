@@ -5,13 +5,18 @@ writes (metrics.csv, summary.json, summary.csv, event files, the MLflow store)."
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-from conftest import compose, run_dlrun, train
+from conftest import compose, dlrun_cmd, run_dlrun, train
 
 from runner.errors import ConfigError
 
@@ -163,6 +168,9 @@ def test_an_optuna_search_reports_its_trials_and_best_and_survives_a_failed_tria
             "optimized_metric=final_test_loss", "hydra.sweeper.direction=minimize",
             "optimizer.lr=choice(0.001,-1.0,0.01)", *FN, "trainer.epochs=2", f"hydra.sweep.dir={out}",
             "trainer.progress=quiet"]  # fmt: skip
+    mlflow = importlib.util.find_spec("mlflow") is not None  # the trials nest under the search's MLflow run
+    if mlflow:
+        args += ["logger=mlflow", f"logger.mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}"]
     proc = run_dlrun("-m", *args, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr  # one trial failed: the exit code says so, after all three ran
     assert "some sweep jobs failed" in proc.stderr
@@ -176,6 +184,14 @@ def test_an_optuna_search_reports_its_trials_and_best_and_survives_a_failed_tria
     md = (out / "report.md").read_text()
     assert f"Best: trial {best['job']}, final_test_loss = " in md and f"`optimizer.lr={best['optimizer.lr']}`" in md
     assert "(worst)" in md and (out / "plots" / "objective.png").is_file()
+    if mlflow:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+        runs = client.search_runs([client.get_experiment_by_name("dlrun").experiment_id])
+        (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+        trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert len(trials) == 2 and parent.info.status == "FAILED"  # the failed trial never reached training
 
 
 def test_the_hparams_search_preset_composes_as_a_multirun_of_optuna():
@@ -209,14 +225,15 @@ def test_tensorboard_event_files_mirror_metrics_csv(tmp_path):
     assert (run / "tensorboard" / "hparams").is_dir()  # the config with the final metrics
 
 
-def test_mlflow_logs_a_sweep_as_nested_runs_in_an_sqlite_store(tmp_path):
+@pytest.mark.parametrize("render_workers", [0, 1])  # 1: each job's plots are drawn by a worker process
+def test_mlflow_logs_a_sweep_as_nested_runs_in_an_sqlite_store(tmp_path, render_workers):
     pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
     from mlflow.tracking import MlflowClient
 
     db = tmp_path / "mlflow.db"
     proc = run_dlrun("-m", *FN, "trainer.epochs=2", "logger=mlflow", f"logger.mlflow.tracking_uri=sqlite:///{db}",
                      "model.hidden=[8],[16]", "tags=[nightly]", f"hydra.sweep.dir={tmp_path / 's'}",
-                     "trainer.progress=quiet", cwd=tmp_path)  # fmt: skip
+                     f"sweep.render_workers={render_workers}", "trainer.progress=quiet", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
     exp = client.get_experiment_by_name("dlrun")
@@ -234,7 +251,67 @@ def test_mlflow_logs_a_sweep_as_nested_runs_in_an_sqlite_store(tmp_path):
         assert r.data.params["optimizer.lr"] == "0.001" and r.data.tags["dlrun.tags"] == "nightly"
         assert r.info.status == "FINISHED" and "final_test_loss" in r.data.metrics
         artifacts = {a.path for a in client.list_artifacts(r.info.run_id)}
-        assert {"summary.json", "metrics.csv", "plots"} <= artifacts
+        assert {"summary.json", "metrics.csv", "report.md", "plots"} <= artifacts
+        # the final files, also where a worker drew the plots after the next job had started
+        plots = {Path(a.path).name for a in client.list_artifacts(r.info.run_id, "plots")}
+        assert plots == {p.name for p in (job / "plots").glob("*.png")} and plots
+        got = json.loads(Path(client.download_artifacts(r.info.run_id, "summary.json", str(tmp_path))).read_text())
+        assert got["status"] == "ok"
+    # the sweep's own run: its report and counts, and it ended
+    parent = client.get_run(parents[0].info.run_id)
+    assert parent.info.status == "FINISHED" and parent.data.metrics["jobs_ok"] == 2
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"summary.csv", "report.md", "report.html", "plots"} <= artifacts
+
+
+def test_a_sweep_with_a_failed_job_ends_its_mlflow_parent_failed(tmp_path):
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    from mlflow.tracking import MlflowClient
+
+    db = tmp_path / "mlflow.db"
+    args = ("-m", *FN, "trainer.epochs=1", "logger=mlflow", f"logger.mlflow.tracking_uri=sqlite:///{db}",
+            "logger.mlflow.artifacts=false", f"hydra.sweep.dir={tmp_path / 's'}", "trainer.progress=quiet")  # fmt: skip
+    proc = run_dlrun(*args, "dataset.val_size=0.1,5000", cwd=tmp_path)  # 5000: more than the 256 points
+    assert proc.returncode == 1
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    runs = client.search_runs([client.get_experiment_by_name("dlrun").experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.info.status == "FAILED" and parent.data.metrics["jobs_failed"] == 1
+
+
+def test_a_stopped_sweep_ends_its_mlflow_runs_killed_and_its_rerun_finishes_them(tmp_path):
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    from mlflow.tracking import MlflowClient
+
+    db, out = tmp_path / "mlflow.db", tmp_path / "s"
+    cmd = [*dlrun_cmd(), "-m", *FN, "trainer.epochs=100", "seed=0,1", "logger=mlflow", f"hydra.sweep.dir={out}",
+           f"logger.mlflow.tracking_uri=sqlite:///{db}", "logger.mlflow.artifacts=false", "trainer.progress=quiet"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    watch = lambda: [p for p in out.glob("1_*/metrics.csv") if len(p.read_text().splitlines()) > 3]  # noqa: E731
+    while not watch() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the sweep ended before job 1 was stopped; make the epochs longer"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    exp_id = client.get_experiment_by_name("dlrun").experiment_id
+
+    def runs() -> tuple:
+        found = client.search_runs([exp_id])
+        (parent,) = [r for r in found if "mlflow.parentRunId" not in r.data.tags]
+        return parent, {r.info.run_name[0]: r for r in found if r is not parent}
+
+    parent, jobs = runs()
+    assert parent.info.status == "KILLED" and jobs["0"].info.status == "FINISHED" and jobs["1"].info.status == "KILLED"
+    again = run_dlrun(*cmd[len(dlrun_cmd()) :], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    parent_again, jobs_again = runs()  # the same runs, reopened and ended
+    assert parent_again.info.run_id == parent.info.run_id and parent_again.info.status == "FINISHED"
+    assert jobs_again["1"].info.run_id == jobs["1"].info.run_id and jobs_again["1"].info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(jobs["1"].info.run_id, "train_loss")]
+    assert steps == list(range(1, 101))  # each epoch once: the stop saved a checkpoint where it was
 
 
 def test_a_logger_without_its_package_is_one_line_naming_the_extra(monkeypatch):

@@ -364,9 +364,14 @@ def test_background_finish_writes_done_last_and_records_failures(tmp_path, tiny_
     good = _unfinished_copy(tmp_path / "a", tiny_data)
     bad = _unfinished_copy(tmp_path / "b", tiny_data)
     (bad / "plots").write_text("a file where the plots folder goes")
-    finish.submit(good, "ok", workers=1, label="job 0: ")
-    finish.submit(bad, "ok", workers=1, label="job 1: ")
+    ended = []  # then(): the loggers' end, in this process, once each run's files are final
+    then = lambda run: lambda: ended.append((run, json.loads((run / "summary.json").read_text())["status"]))  # noqa: E731
+    finish.submit(good, "ok", workers=1, label="job 0: ", then=then(good))
+    finish._pending[0][2].result(timeout=120)  # the first worker is done ...
+    finish.submit(bad, "ok", workers=1, label="job 1: ", then=then(bad))
+    assert ended == [(good, "ok")], "... so the next submit ends its run, not the sweep's end"
     assert finish.wait_all() == 1 and finish.pending() == 0
+    assert ended == [(good, "ok"), (bad, "failed")]
     assert (good / "DONE").read_text().startswith("ok")
     assert (good / "plots" / "curves.png").stat().st_size > 5000 and (good / "report.html").is_file()
     assert not (bad / "DONE").exists(), "a run whose plots failed must not look finished"

@@ -28,6 +28,13 @@ class RunLogger:
     def end(self, summary: dict, run_dir: Path) -> None:
         """After the run's files (and plots) are complete; summary is summary.json's content."""
 
+    def sweep_end(self, sweep_dir: Path, counts: dict) -> None:
+        """In the sweep's own process, after its summary.csv and report are written (counts:
+        jobs per status); built afresh from the sweep's config, not the object its jobs used."""
+
+    def sweep_stopped(self, sweep_dir: Path) -> None:
+        """A stop signal ended the sweep (running it again resumes it)."""
+
 
 def flat_params(cfg) -> dict:
     """The resolved config as dotted keys with scalar values (lists as text)."""
@@ -74,3 +81,9 @@ class Loggers:
 
     def end(self, summary: dict, run_dir: Path) -> None:
         self._call("end", summary, run_dir)
+
+    def sweep_end(self, sweep_dir: Path, counts: dict) -> None:
+        self._call("sweep_end", sweep_dir, counts)
+
+    def sweep_stopped(self, sweep_dir: Path) -> None:
+        self._call("sweep_stopped", sweep_dir)

@@ -4,7 +4,10 @@
   MLflow takes); experiment logger.mlflow.experiment; artifacts beside an SQLite store
   (outputs/mlartifacts/) unless the experiment already says where.
 - A sweep gets a parent run (created by the first job that logs, its id kept in the sweep
-  folder's .mlflow-parent); each job's run is nested under it.
+  folder's .mlflow-parent); each job's run is nested under it. When the sweep ends, the parent
+  gets the sweep's summary.csv, report and plots, the jobs' status counts (jobs_<status>), and
+  ends FAILED when a job failed or did not finish, else FINISHED; a stop signal ends it
+  KILLED; running the sweep again reopens it.
 - Params: the resolved config (dotted keys). Metrics: every metrics.csv column with the epoch
   as step; at the end the final and best metrics. Tags: dlrun's `tags`, the run folder, the
   status. Artifacts: summary.json, metrics.csv, the plots and the report.
@@ -25,9 +28,12 @@ BATCH = 100  # MLflow's limit on params per log_batch call
 
 
 def _sweep_dir(run_dir: Path) -> Path | None:
-    """The sweep folder a job belongs to (where Hydra wrote multirun.yaml), else None."""
+    """The sweep folder a job belongs to (where the sweep's start wrote its record, or Hydra its
+    multirun.yaml), else None."""
+    from runner.runfolder import SWEEP_RECORD
+
     parent = Path(run_dir).resolve().parent
-    return parent if (parent / "multirun.yaml").is_file() else None
+    return parent if any((parent / f).is_file() for f in (SWEEP_RECORD, "multirun.yaml")) else None
 
 
 class MlflowLogger(RunLogger):
@@ -54,8 +60,11 @@ class MlflowLogger(RunLogger):
         with open(sweep / (PARENT_FILE + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             path = sweep / PARENT_FILE
-            if path.is_file():
-                return path.read_text().strip()
+            if path.is_file():  # a sweep run again (or a later job): its parent is running again
+                run_id = path.read_text().strip()
+                if self.client.get_run(run_id).info.status != "RUNNING":
+                    self.client.update_run(run_id, status="RUNNING")
+                return run_id
             run = self.client.create_run(self.exp_id, run_name=sweep.name, tags={"dlrun.sweep_dir": str(sweep)})
             path.write_text(run.info.run_id)
             return run.info.run_id
@@ -83,6 +92,33 @@ class MlflowLogger(RunLogger):
         for i in range(0, len(params), BATCH):
             self.client.log_batch(self.run_id, params=params[i : i + BATCH])
 
+    def sweep_end(self, sweep_dir: Path, counts: dict) -> None:
+        """The parent run (if a job created one): the sweep's files, its status counts, its end."""
+        path = Path(sweep_dir) / PARENT_FILE
+        if not path.is_file():
+            return
+        self.client, self.exp_id = self._store()
+        run_id = path.read_text().strip()
+        self.client.log_batch(run_id, metrics=self._metrics({f"jobs_{k}": v for k, v in counts.items()}, 0))
+        if self.section.artifacts:
+            self._artifacts(run_id, Path(sweep_dir), ("summary.csv", "report.md", "report.html"))
+        from runner.sweep.state import failed
+
+        self.client.set_terminated(run_id, status="FAILED" if failed(counts) else "FINISHED")
+
+    def sweep_stopped(self, sweep_dir: Path) -> None:
+        path = Path(sweep_dir) / PARENT_FILE
+        if path.is_file():
+            self.client, self.exp_id = self._store()
+            self.client.set_terminated(path.read_text().strip(), status="KILLED")
+
+    def _artifacts(self, run_id: str, folder: Path, names: tuple) -> None:
+        for name in names:
+            if (folder / name).is_file():
+                self.client.log_artifact(run_id, str(folder / name))
+        if (folder / "plots").is_dir():
+            self.client.log_artifacts(run_id, str(folder / "plots"), "plots")
+
     def _metrics(self, values: dict, step: int, prefix: str = "") -> list:
         from mlflow.entities import Metric
 
@@ -107,10 +143,6 @@ class MlflowLogger(RunLogger):
         self.client.log_batch(self.run_id, metrics=self._metrics({**final, **best}, step))
         self.client.set_tag(self.run_id, "dlrun.status", str(summary.get("status")))
         if self.section.artifacts:
-            for name in ("summary.json", "metrics.csv", "report.md", "report.html"):
-                if (run_dir / name).is_file():
-                    self.client.log_artifact(self.run_id, str(run_dir / name))
-            if (run_dir / "plots").is_dir():
-                self.client.log_artifacts(self.run_id, str(run_dir / "plots"), "plots")
+            self._artifacts(self.run_id, run_dir, ("summary.json", "metrics.csv", "report.md", "report.html"))
         status = {"ok": "FINISHED", "interrupted": "KILLED"}.get(str(summary.get("status")), "FAILED")
         self.client.set_terminated(self.run_id, status=status)

@@ -22,12 +22,13 @@ from runner.errors import one_line
 from runner.files import read_json, record_failure, write_json, write_marker
 
 _pool = None
-_pending: list = []  # (run_dir, label, future) in submission order
+_pending: list = []  # (run_dir, label, future, then) in submission order
 
 
-def finish_run(run_dir: Path, status: str) -> None:
+def finish_run(run_dir: Path, status: str, then=None) -> None:
     """Render the plots, write the final status and the report, then DONE; a finished run
-    needs its checkpoint no more (model.pt keeps its weights). Records and re-raises a failure."""
+    needs its checkpoint no more (model.pt keeps its weights). Records and re-raises a failure.
+    then(): called once the run's files are final, finished or failed (the loggers' end)."""
     from runner.report.run_plots import render_run
     from runner.report.run_report import write_run_report
     from runner.train.checkpoint import CHECKPOINT
@@ -41,9 +42,16 @@ def finish_run(run_dir: Path, status: str) -> None:
         write_marker(run_dir, status)
     except Exception as ex:
         mark_failed(run_dir, one_line(ex), traceback.format_exc())
+        _then(then)
         raise
     with contextlib.suppress(OSError):
         (run_dir / CHECKPOINT).unlink(missing_ok=True)
+    _then(then)
+
+
+def _then(then) -> None:
+    if then is not None:
+        then()
 
 
 def mark_failed(run_dir: Path, line: str, trace: str) -> None:
@@ -75,9 +83,11 @@ def _worker_start() -> None:
     watch_parent()
 
 
-def submit(run_dir: Path, status: str, workers: int, label: str = "") -> None:
-    """Finish the run in a worker process; the first call starts the pool."""
+def submit(run_dir: Path, status: str, workers: int, label: str = "", then=None) -> None:
+    """Finish the run in a worker process; the first call starts the pool. then() runs here,
+    in this process, once the worker is done: at a later submit or at wait_all."""
     global _pool
+    _collect(wait=False)
     if _pool is None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -92,9 +102,9 @@ def submit(run_dir: Path, status: str, workers: int, label: str = "") -> None:
         with _sigint_ignored():  # a worker started now inherits it: Ctrl-C stops the sweep, not the renders
             future = _pool.submit(_finish_in_worker, str(run_dir), status)
     except BrokenProcessPool:  # a worker was killed earlier (out of memory, say): this job finishes here
-        finish_run(run_dir, status)
+        finish_run(run_dir, status, then)
         return
-    _pending.append((Path(run_dir), label, future))
+    _pending.append((Path(run_dir), label, future, then))
 
 
 @contextlib.contextmanager
@@ -113,9 +123,15 @@ def _sigint_ignored():
 
 def wait_all() -> int:
     """Wait for every submitted run; say which failed; return how many did."""
+    return _collect(wait=True)
+
+
+def _collect(wait: bool) -> int:
+    """Take the submitted runs in order (all, or while their workers are done): say which
+    failed, call their then(); return how many failed."""
     failed = 0
-    while _pending:
-        run_dir, label, future = _pending.pop(0)
+    while _pending and (wait or _pending[0][2].done()):
+        run_dir, label, future, then = _pending.pop(0)
         try:
             line = future.result()
         except Exception as ex:  # noqa: BLE001 - a worker died (killed, out of memory): the run did not finish
@@ -124,6 +140,7 @@ def wait_all() -> int:
         if line is not None:
             failed += 1
             print(f"{label}plots and report failed: {line} ({run_dir})", file=sys.stderr, flush=True)
+        _then(then)
     return failed
 
 

@@ -58,6 +58,9 @@ class SweepReport(Callback):
             return
         state.outcomes.append(result["counts"])
         print_outcome(result)
+        from runner.loggers import Loggers
+
+        Loggers(config, "sweep: ").sweep_end(sweep_dir, result["counts"])
         runfolder.unlock(sweep_dir)
 
 

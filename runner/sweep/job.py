@@ -64,7 +64,7 @@ def _background_finish(cfg, hc):
     if not TASKS[cfg.task].renders_plots or workers == 0 or not _in_process(hc):
         return None
     label = f"job {hc.job.num}: "
-    return lambda run_dir, status: finish.submit(run_dir, status, workers, label)
+    return lambda run_dir, status, then: finish.submit(run_dir, status, workers, label, then)
 
 
 def _launcher(hc) -> str:
@@ -91,6 +91,9 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
         result = run_isolated(cfg, job_dir, num, HydraConfig.instance().cfg, hc.overrides.task, start)
     except signals.Interrupted as ex:
         ex.hint = f"run the same command with hydra.sweep.dir={Path(hc.sweep.dir)} to resume"
+        from runner.loggers import Loggers
+
+        Loggers(cfg, f"[job {num}] ").sweep_stopped(Path(hc.sweep.dir))
         if signals.orphaned():  # a worker of a sweep that was killed: the checkpoint is saved, nobody waits
             os._exit(ex.exit_code)
         signals.hand_over(ex)  # under submitit: requeue the job, which resumes from the checkpoint

@@ -8,10 +8,15 @@ from __future__ import annotations
 outcomes: list = []  # one {status: count} dict per finished multirun
 
 
+def failed(counts: dict) -> bool:
+    """A sweep with a job that failed or did not finish (a diverged job is a finished result)."""
+    return bool(counts.get("failed", 0) or counts.get("unfinished", 0))
+
+
 def exit_code() -> int:
     code = 0
     for counts in outcomes:
-        if counts.get("failed", 0) or counts.get("unfinished", 0):
+        if failed(counts):
             return 1
         if counts.get("diverged", 0):
             code = 3

@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from runner import __version__, signals
 from runner.console import Reporter
 from runner.errors import one_line
-from runner.files import CsvAppender, atomic_write_text, write_json
+from runner.files import CsvAppender, atomic_write_text, read_json, write_json
 from runner.registry import load
 from runner.registry.runs import ENGINES
 from runner.runfolder import finished, start_folder
@@ -221,17 +221,22 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
         if status not in ("ok", "diverged"):
             loggers.end(summary, run_dir)
     # The results are on disk; the plots, the report, the final status and DONE (last) follow.
+    # The loggers end after them (in a sweep, once a render worker is done) and mirror the
+    # final files: the plots, and summary.json with its status (failed, if the plots failed).
     if finish is None:
         from runner.report.finish import finish_run as finish
+
+    def mirror_final_files() -> None:
+        loggers.end({**summary, **(read_json(run_dir / "summary.json") or {})}, run_dir)
+
     try:
-        finish(run_dir, status)
+        finish(run_dir, status, mirror_final_files)
     except signals.Interrupted as ex:  # training is saved: a rerun redoes only the plots and report
         if finished(run_dir) is None:
             ex.saved = run_dir / checkpoint.CHECKPOINT
             write_json(run_dir / "summary.json", {**summary, "status": "interrupted"})
         raise
     summary["status"] = status
-    loggers.end(summary, run_dir)
     if progress.stopped_at is not None:
         es = progress.stopper
         reporter.note(f"stopped early after epoch {progress.stopped_at}: {es.metric} did not improve for {es.patience} "

@@ -279,6 +279,38 @@ def test_a_sweep_with_a_failed_job_ends_its_mlflow_parent_failed(tmp_path):
     assert parent.info.status == "FAILED" and parent.data.metrics["jobs_failed"] == 1
 
 
+def _open_mlflow_store(uri: str, barrier, results) -> None:
+    """In a spawned process: open the store when all the others do (as parallel jobs do)."""
+    from omegaconf import OmegaConf
+
+    from runner.loggers.mlflow import MlflowLogger
+
+    cfg = OmegaConf.create({"logger": {"mlflow": {"tracking_uri": uri, "experiment": "dlrun", "artifacts": False}}})
+    barrier.wait()
+    try:
+        results.put(MlflowLogger(cfg)._store()[1])
+    except Exception as ex:  # noqa: BLE001 - the test names what failed
+        results.put(f"{type(ex).__name__}: {ex}"[:200])
+
+
+def test_parallel_jobs_opening_a_new_mlflow_store_together_all_get_the_experiment(tmp_path):
+    """Measured without the lock: 4 of 4 processes failed in MLflow's table creation."""
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    n = 4
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_open_mlflow_store, args=(f"sqlite:///{tmp_path / 'mlflow.db'}", barrier, results))
+             for _ in range(n)]  # fmt: skip
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert len(set(got)) == 1 and got[0].isdigit(), got  # one experiment, the same id for all
+
+
 def test_a_stopped_sweep_ends_its_mlflow_runs_killed_and_its_rerun_finishes_them(tmp_path):
     pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
     from mlflow.tracking import MlflowClient

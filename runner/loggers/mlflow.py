@@ -106,13 +106,19 @@ class MlflowLogger(RunLogger):
         for i in range(0, len(params), BATCH):
             self.client.log_batch(self.run_id, params=params[i : i + BATCH])
 
-    def sweep_end(self, sweep_dir: Path, counts: dict) -> None:
-        """The parent run (if a job created one): the sweep's files, its status counts, its end."""
+    def _opened_parent(self, sweep_dir: Path) -> str | None:
+        """The sweep's parent run id with the store open, or None when no job created one."""
         path = Path(sweep_dir) / PARENT_FILE
         if not path.is_file():
-            return
+            return None
         self.client, self.exp_id = self._store()
-        run_id = path.read_text().strip()
+        return path.read_text().strip()
+
+    def sweep_end(self, sweep_dir: Path, counts: dict) -> None:
+        """The parent run (if a job created one): the sweep's files, its status counts, its end."""
+        run_id = self._opened_parent(sweep_dir)
+        if run_id is None:
+            return
         self.client.log_batch(run_id, metrics=self._metrics({f"jobs_{k}": v for k, v in counts.items()}, 0))
         if self.section.artifacts:
             self._artifacts(run_id, Path(sweep_dir), ("summary.csv", "report.md", "report.html"))
@@ -121,10 +127,9 @@ class MlflowLogger(RunLogger):
         self.client.set_terminated(run_id, status="FAILED" if failed(counts) else "FINISHED")
 
     def sweep_stopped(self, sweep_dir: Path) -> None:
-        path = Path(sweep_dir) / PARENT_FILE
-        if path.is_file():
-            self.client, self.exp_id = self._store()
-            self.client.set_terminated(path.read_text().strip(), status="KILLED")
+        run_id = self._opened_parent(sweep_dir)
+        if run_id is not None:
+            self.client.set_terminated(run_id, status="KILLED")
 
     def _artifacts(self, run_id: str, folder: Path, names: tuple) -> None:
         for name in names:

@@ -346,6 +346,77 @@ def test_a_stopped_sweep_ends_its_mlflow_runs_killed_and_its_rerun_finishes_them
     assert steps == list(range(1, 101))  # each epoch once: the stop saved a checkpoint where it was
 
 
+def test_a_run_stopped_while_its_plots_are_drawn_ends_its_logger_runs_and_a_rerun_finishes_them(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    from mlflow.tracking import MlflowClient
+
+    from runner import signals
+    from runner.report import run_plots
+
+    pytest.importorskip("tensorboard", reason="needs the [tensorboard] extra")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = (*FN, "trainer.epochs=2", "logger=[mlflow,tensorboard]", f"logger.mlflow.tracking_uri={uri}")
+
+    def sigterm_now(run_dir):  # as if SIGTERM came while matplotlib was drawing
+        raise signals.Interrupted(signal.SIGTERM, "drawing the plots")
+
+    with monkeypatch.context() as m:
+        m.setattr(run_plots, "render_run", sigterm_now)
+        with pytest.raises(signals.Interrupted) as stopped:
+            train(tmp_path, *args)
+    run_dir = tmp_path / "run"
+    assert stopped.value.saved == run_dir / "checkpoint.pt" and stopped.value.saved.is_file()
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("dlrun").experiment_id])
+    assert run.info.status == "KILLED" and run.data.tags["dlrun.status"] == "interrupted"
+    assert not (run_dir / "tensorboard" / "hparams").exists(), "no final hparams for an unfinished run"
+    summary, _ = train(tmp_path, *args)  # the rerun draws the plots only
+    assert summary["status"] == "ok" and (run_dir / "DONE").is_file()
+    assert len(list((run_dir / "tensorboard" / "hparams").glob("events.*"))) == 1
+    again = client.get_run(run.info.run_id)
+    assert again.info.status == "FINISHED" and again.data.tags["dlrun.status"] == "ok"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
+
+
+def test_a_stop_while_mlflow_opens_is_taken_at_the_first_epoch_and_the_rerun_goes_on_in_the_same_run(
+    tmp_path, monkeypatch
+):
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    from mlflow.tracking import MlflowClient
+
+    from runner import signals
+    from runner.loggers.mlflow import MlflowLogger
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = (*FN, "trainer.epochs=2", "logger=mlflow", f"logger.mlflow.tracking_uri={uri}")
+    opened = MlflowLogger.start
+
+    def sigterm_while_opening(self, *a):
+        opened(self, *a)
+        signals._handler(signal.SIGTERM, None)  # what dlrun's handler does when SIGTERM arrives
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(MlflowLogger, "start", sigterm_while_opening)
+            with pytest.raises(signals.Interrupted) as stopped:
+                train(tmp_path, *args)
+    finally:
+        signals.reset()
+    run_dir = tmp_path / "run"
+    assert stopped.value.where == "before epoch 1" and (run_dir / "checkpoint.pt").is_file()
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
+    client = MlflowClient(tracking_uri=uri)
+    exp_id = client.get_experiment_by_name("dlrun").experiment_id
+    (run,) = client.search_runs([exp_id])
+    assert run.info.status == "KILLED"
+    summary, _ = train(tmp_path, *args)
+    assert summary["status"] == "ok"
+    (again,) = client.search_runs([exp_id])  # resumed at epoch 0: the same run, not a second one
+    assert again.info.run_id == run.info.run_id and again.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
+
+
 def test_a_logger_without_its_package_is_one_line_naming_the_extra(monkeypatch):
     from runner.config.validate import prepare
     from runner.registry import loggers

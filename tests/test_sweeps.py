@@ -380,6 +380,34 @@ def test_background_finish_writes_done_last_and_records_failures(tmp_path, tiny_
     assert "Traceback" in (bad / "error.txt").read_text()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="a timer signal stands in for the second Ctrl-C")
+def test_a_second_ctrl_c_abandons_pending_plots_and_ends_their_runs_interrupted(tmp_path, tiny_data):
+    import json
+    import signal
+
+    from runner.report import finish
+
+    run = _unfinished_copy(tmp_path, tiny_data)
+    ended = []
+    finish.submit(run, "ok", workers=1, label="job 0: ",
+                  then=lambda: ended.append(json.loads((run / "summary.json").read_text())["status"]))  # fmt: skip
+
+    def second_ctrl_c(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, second_ctrl_c)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)  # the worker is still starting (it imports matplotlib)
+    try:
+        finish.after_interrupt()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert finish.pending() == 0 and finish._pool is None
+    assert not (run / "DONE").exists() and not (run / "report.md").exists(), "left for the next run to draw"
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    assert ended == ["interrupted"], "the job's loggers end (MLflow: KILLED) instead of staying open"
+
+
 def test_render_workers_is_validated(tmp_path):
     proc = run_dlrun("sweep.render_workers=-2", cwd=tmp_path)
     assert proc.returncode == 2

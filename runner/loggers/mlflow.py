@@ -89,7 +89,7 @@ class MlflowLogger(RunLogger):
         self.client, self.exp_id = self._store()
         run_dir = Path(run_dir)
         id_file = run_dir / RUN_ID_FILE
-        if resumed_at and id_file.is_file():
+        if resumed_at is not None and id_file.is_file():  # also 0: stopped before its first epoch
             self.run_id = id_file.read_text().strip()
             self.client.update_run(self.run_id, status="RUNNING")
             return

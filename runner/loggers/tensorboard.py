@@ -36,7 +36,7 @@ class TensorBoardLogger(RunLogger):
         from torch.utils.tensorboard import SummaryWriter
 
         self.cfg, self.dir = cfg, Path(run_dir) / self.section.dir
-        self.writer = SummaryWriter(str(self.dir), purge_step=(resumed_at + 1) if resumed_at else None)
+        self.writer = SummaryWriter(str(self.dir), purge_step=None if resumed_at is None else resumed_at + 1)
 
     def epoch(self, row, per_replica: list, layer_rows: list) -> None:
         step = row.epoch
@@ -59,7 +59,7 @@ class TensorBoardLogger(RunLogger):
         final = {f"hparam/final_{k}": float(v) for k, v in (summary.get("final") or {}).items() if v is not None}
         final.update({f"hparam/best_{k}": float(v) for k, v in (summary.get("best") or {}).items()
                       if v is not None and not k.endswith("_epoch")})  # fmt: skip
-        if final:
+        if final and summary.get("status") != "interrupted":  # the rerun that finishes it writes them
             self.writer.add_hparams(hparams, final, run_name="hparams")
         tags = list(summary.get("tags") or [])
         if tags:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from runner.errors import one_line
 from runner.files import read_json, record_failure, write_json, write_marker
+from runner.signals import Interrupted
 
 _pool = None
 _pending: list = []  # (run_dir, label, future, then) in submission order
@@ -131,12 +132,13 @@ def _collect(wait: bool) -> int:
     failed, call their then(); return how many failed."""
     failed = 0
     while _pending and (wait or _pending[0][2].done()):
-        run_dir, label, future, then = _pending.pop(0)
+        run_dir, label, future, then = _pending[0]  # kept there while waiting: a Ctrl-C abandons it too
         try:
             line = future.result()
         except Exception as ex:  # noqa: BLE001 - a worker died (killed, out of memory): the run did not finish
             line = one_line(ex)
             mark_failed(run_dir, line, traceback.format_exc())
+        _pending.pop(0)
         if line is not None:
             failed += 1
             print(f"{label}plots and report failed: {line} ({run_dir})", file=sys.stderr, flush=True)
@@ -151,18 +153,40 @@ def pending() -> int:
 def after_interrupt() -> None:
     """Ctrl-C stopped the sweep: finish the jobs whose training had ended (their files are
     complete but for the plots); a second Ctrl-C abandons them, and they rerun next time."""
+    global _pool
     if not _pending:
         return
-    print(
-        f"dlrun: finishing the plots of {len(_pending)} job(s) whose training had ended "
-        "(Ctrl-C again to leave them for the next run)",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
+    try:  # the second Ctrl-C may come as soon as this line is out
+        print(
+            f"dlrun: finishing the plots of {len(_pending)} job(s) whose training had ended "
+            "(Ctrl-C again to leave them for the next run)",
+            file=sys.stderr,
+            flush=True,
+        )
         wait_all()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):  # a second Ctrl-C (or SIGTERM): stop now
+        abandoned = list(_pending)
         _pending.clear()
-        for proc in list(getattr(_pool, "_processes", {}).values()):
+        workers = list(getattr(_pool, "_processes", {}).values())
+        for proc in workers:
             proc.terminate()
+        for proc in workers:  # gone before their jobs' files are marked below
+            proc.join(timeout=5)
         _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+        _end_abandoned(abandoned)
+
+
+def _end_abandoned(abandoned: list) -> None:
+    """The jobs left without plots say `interrupted` (a rerun draws them) and their then() runs,
+    so the loggers' runs end as stopped rather than stay open; a further Ctrl-C skips the rest."""
+    from runner.runfolder import finished
+
+    try:
+        for run_dir, _label, _future, then in abandoned:
+            if finished(run_dir) is None:  # a worker may have written DONE before it was stopped
+                summary = read_json(run_dir / "summary.json") or {}
+                write_json(run_dir / "summary.json", {**summary, "status": "interrupted"})
+            _then(then)
+    except (KeyboardInterrupt, Interrupted):
+        pass

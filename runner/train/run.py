@@ -158,16 +158,18 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
     reporter = Reporter(cfg.trainer.progress, cfg.trainer.epochs, label)
     sizes = ", ".join(f"{k} {v:,}" for k, v in engine.data.sizes().items())
     resumed = f"; resumed from its checkpoint at {saved.get('where')}" if saved is not None else ""
-    reporter.start([f"dlrun {cfg.name}: {engine.params:,} parameters on {engine.device} "
-                    f"({engine.device_name}); {sizes}{resumed}", f"run dir: {run_dir}"])  # fmt: skip
     from runner.loggers import Loggers
 
     loggers = Loggers(cfg, label)
-    loggers.start(cfg, run_dir, summary, len(progress.rows) if saved is not None else None)
     try:
-        if saved is None:
-            hooks.on_start(engine)
+        # From here a stop signal waits for the next step boundary, even one that comes while
+        # the loggers start (opening MLflow takes seconds): the run ends `interrupted`, saved.
         with signals.deferred():
+            reporter.start([f"dlrun {cfg.name}: {engine.params:,} parameters on {engine.device} "
+                            f"({engine.device_name}); {sizes}{resumed}", f"run dir: {run_dir}"])  # fmt: skip
+            loggers.start(cfg, run_dir, summary, len(progress.rows) if saved is not None else None)
+            if saved is None:
+                hooks.on_start(engine)
             for epoch in range(len(progress.rows) + 1, cfg.trainer.epochs + 1):
                 if progress.ended:
                     break
@@ -235,6 +237,8 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
         if finished(run_dir) is None:
             ex.saved = run_dir / checkpoint.CHECKPOINT
             write_json(run_dir / "summary.json", {**summary, "status": "interrupted"})
+            with signals.deferred():  # the loggers' runs end as stopped (a rerun reopens them)
+                mirror_final_files()
         raise
     summary["status"] = status
     if progress.stopped_at is not None:

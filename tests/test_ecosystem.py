@@ -279,6 +279,22 @@ def test_a_sweep_with_a_failed_job_ends_its_mlflow_parent_failed(tmp_path):
     assert parent.info.status == "FAILED" and parent.data.metrics["jobs_failed"] == 1
 
 
+def test_a_diverged_run_ends_its_mlflow_run_failed_tagged_diverged(tmp_path):
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    s, run_dir = train(tmp_path, "dataset=function", "optimizer=sgd", "optimizer.lr=50", "trainer.epochs=5",
+                       "model.hidden=[32,32]", "logger=mlflow", f"logger.mlflow.tracking_uri={uri}")  # fmt: skip
+    assert s["status"] == "diverged"
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("dlrun").experiment_id])
+    assert run.info.status == "FAILED" and run.data.tags["dlrun.status"] == "diverged"
+    history = client.get_metric_history(run.info.run_id, "train_loss")
+    assert [m.step for m in history] == list(range(1, s["epochs_run"] + 1))
+    assert not math.isfinite(history[-1].value), "the epoch that diverged is logged as it was"
+
+
 def _open_mlflow_store(uri: str, barrier, results) -> None:
     """In a spawned process: open the store when all the others do (as parallel jobs do)."""
     from omegaconf import OmegaConf

@@ -79,6 +79,12 @@ def read_json(path: Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+def set_status(run_dir: Path, status: str) -> None:
+    """summary.json with its status changed and the rest kept."""
+    path = Path(run_dir) / "summary.json"
+    write_json(path, {**(read_json(path) or {}), "status": status})
+
+
 def record_failure(run_dir: Path, line: str, trace: str, name: str | None = None) -> None:
     """A run that did not finish: summary.json gets status `failed` and the error line (what was
     written before is kept), error.txt the traceback. No DONE, so a sweep reruns it. Best

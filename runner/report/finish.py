@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 from runner.errors import one_line
-from runner.files import read_json, record_failure, write_json, write_marker
+from runner.files import record_failure, set_status, write_marker
 from runner.signals import Interrupted
 
 _pool = None
@@ -37,8 +37,7 @@ def finish_run(run_dir: Path, status: str, then=None) -> None:
     run_dir = Path(run_dir)
     try:
         render_run(run_dir)
-        summary = read_json(run_dir / "summary.json") or {}
-        write_json(run_dir / "summary.json", {**summary, "status": status})
+        set_status(run_dir, status)
         write_run_report(run_dir)
         write_marker(run_dir, status)
     except Exception as ex:
@@ -185,8 +184,7 @@ def _end_abandoned(abandoned: list) -> None:
     try:
         for run_dir, _label, _future, then in abandoned:
             if finished(run_dir) is None:  # a worker may have written DONE before it was stopped
-                summary = read_json(run_dir / "summary.json") or {}
-                write_json(run_dir / "summary.json", {**summary, "status": "interrupted"})
+                set_status(run_dir, "interrupted")
             _then(then)
     except (KeyboardInterrupt, Interrupted):
         pass

@@ -362,7 +362,10 @@ def test_a_stopped_sweep_ends_its_mlflow_runs_killed_and_its_rerun_finishes_them
     assert steps == list(range(1, 101))  # each epoch once: the stop saved a checkpoint where it was
 
 
-def test_a_run_stopped_while_its_plots_are_drawn_ends_its_logger_runs_and_a_rerun_finishes_them(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stop", ["SIGTERM", "second Ctrl-C"])
+def test_a_run_stopped_while_its_plots_are_drawn_ends_its_logger_runs_and_a_rerun_finishes_them(
+    tmp_path, monkeypatch, stop
+):
     pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
     from mlflow.tracking import MlflowClient
 
@@ -373,12 +376,14 @@ def test_a_run_stopped_while_its_plots_are_drawn_ends_its_logger_runs_and_a_reru
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = (*FN, "trainer.epochs=2", "logger=[mlflow,tensorboard]", f"logger.mlflow.tracking_uri={uri}")
 
-    def sigterm_now(run_dir):  # as if SIGTERM came while matplotlib was drawing
-        raise signals.Interrupted(signal.SIGTERM, "drawing the plots")
+    raised = signals.Interrupted(signal.SIGTERM) if stop == "SIGTERM" else KeyboardInterrupt()
+
+    def stop_now(run_dir):  # as if the signal came while matplotlib was drawing
+        raise raised
 
     with monkeypatch.context() as m:
-        m.setattr(run_plots, "render_run", sigterm_now)
-        with pytest.raises(signals.Interrupted) as stopped:
+        m.setattr(run_plots, "render_run", stop_now)
+        with pytest.raises(type(raised)) as stopped:
             train(tmp_path, *args)
     run_dir = tmp_path / "run"
     assert stopped.value.saved == run_dir / "checkpoint.pt" and stopped.value.saved.is_file()

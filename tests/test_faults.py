@@ -487,3 +487,44 @@ def test_a_full_disk_hidden_behind_a_writers_own_error_is_still_one_line(tmp_pat
         atomic_write(tmp_path / "checkpoint.pt", write)
     assert str(e.value) == f"cannot write {tmp_path / 'checkpoint.pt'}: No space left on device"
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- a stop signal at the end of training
+
+
+def test_a_signal_in_the_last_epoch_stops_after_it_and_the_rerun_only_draws_the_plots(tmp_path):
+    """The loop takes a signal at step boundaries; one that comes during the last epoch's last
+    steps used to be dropped (the run drew its plots and exited 0, as if never asked to stop)."""
+    from conftest import compose
+
+    from runner import signals
+    from runner.config.validate import prepare
+    from runner.train.base import RunHooks
+    from runner.train.run import run_training
+
+    epochs = 3
+
+    class SigtermInTheLastEpoch(RunHooks):
+        def on_epoch(self, engine, row) -> None:
+            if row.epoch == epochs:
+                signals._handler(signal.SIGTERM, None)  # what dlrun's handler does when SIGTERM arrives
+
+    args = ("trainer.progress=quiet", "dataset=function", "dataset.n_train=256", f"trainer.epochs={epochs}")
+    cfg = compose(*args)
+    prepare(cfg)
+    run_dir = tmp_path / "run"
+    try:
+        with pytest.raises(signals.Interrupted) as stopped:
+            run_training(cfg, run_dir, hooks=SigtermInTheLastEpoch())
+    finally:
+        signals.reset()
+    assert stopped.value.where == "the end of training" and stopped.value.saved == run_dir / "checkpoint.pt"
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
+    assert not (run_dir / "DONE").exists() and not (run_dir / "plots").exists()
+    trained = (run_dir / "metrics.csv").read_text()
+    assert len(trained.splitlines()) == 1 + epochs
+    cfg = compose(*args)
+    prepare(cfg)
+    summary = run_training(cfg, run_dir)  # the same command again: no epoch retrained
+    assert summary["status"] == "ok" and (run_dir / "DONE").read_text().startswith("ok")
+    assert (run_dir / "metrics.csv").read_text() == trained and (run_dir / "plots" / "curves.png").is_file()

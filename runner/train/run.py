@@ -18,6 +18,7 @@ this module owns the files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from pathlib import Path
@@ -195,6 +196,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
             progress.ended, progress.status = True, "ok" if progress.status == "running" else progress.status
             if saved is None or not saved.get("ended"):
                 progress.save(run_dir, cfg, engine)  # training is over: a failure below resumes from here
+        signals.check("the end of training")  # one that came during the last epoch stops here, saved
         reporter.stop()
         progress.close()
         hooks.on_end(engine)
@@ -233,12 +235,12 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
 
     try:
         finish(run_dir, status, mirror_final_files)
-    except signals.Interrupted as ex:  # training is saved: a rerun redoes only the plots and report
+    except (signals.Interrupted, KeyboardInterrupt) as ex:  # training is saved: a rerun draws the plots
         if finished(run_dir) is None:
-            ex.saved = run_dir / checkpoint.CHECKPOINT
+            ex.saved = run_dir / checkpoint.CHECKPOINT if resume else None
             write_json(run_dir / "summary.json", {**summary, "status": "interrupted"})
-            with signals.deferred():  # the loggers' runs end as stopped (a rerun reopens them)
-                mirror_final_files()
+            with signals.deferred(), contextlib.suppress(KeyboardInterrupt):  # a third Ctrl-C skips this
+                mirror_final_files()  # the loggers' runs end as stopped (a rerun reopens them)
         raise
     summary["status"] = status
     if progress.stopped_at is not None:

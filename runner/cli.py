@@ -110,7 +110,9 @@ def main() -> None:
         if _user_errors:
             raise _user_errors[-1]
     except signals.Interrupted as ex:
-        hint = getattr(ex, "hint", "")
+        from runner.sweep import state
+
+        hint = getattr(ex, "hint", "") or state.resume_hint(state.running)
         print(f"dlrun: {ex.describe()}" + (f"; {hint}" if hint else ""), file=sys.stderr, flush=True)
         _finish_pending_plots()
         sys.exit(ex.exit_code)

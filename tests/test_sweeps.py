@@ -408,6 +408,57 @@ def test_a_second_ctrl_c_abandons_pending_plots_and_ends_their_runs_interrupted(
     assert ended == ["interrupted"], "the job's loggers end (MLflow: KILLED) instead of staying open"
 
 
+def test_a_signal_while_the_sweep_report_is_drawn_ends_the_loggers_sweep_run(tmp_path, monkeypatch):
+    import signal
+
+    from omegaconf import OmegaConf
+
+    from runner import signals
+    from runner.loggers import Loggers
+    from runner.report import sweep_report
+    from runner.sweep import state
+    from runner.sweep.callback import SweepReport
+
+    cfg = compose()
+    OmegaConf.set_struct(cfg, False)
+    cfg.hydra = {"sweep": {"dir": str(tmp_path)}}
+    stopped = []
+    monkeypatch.setattr(Loggers, "sweep_stopped", lambda self, d: stopped.append(d))
+
+    def sigterm_now(sweep_dir):
+        raise signals.Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(sweep_report, "render_sweep", sigterm_now)
+    monkeypatch.setattr(state, "running", tmp_path)  # as on_multirun_start leaves it
+    with pytest.raises(signals.Interrupted):
+        SweepReport().on_multirun_end(cfg)
+    assert stopped == [tmp_path], "the loggers' sweep run ends as stopped (MLflow: KILLED)"
+    assert state.running == tmp_path, "kept for dlrun's line: how to resume"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGTERM")
+def test_a_sweep_stopped_after_its_last_job_says_how_to_resume_and_the_rerun_writes_the_report(tmp_path):
+    import signal
+
+    d = tmp_path / "s"
+    args = ["-m", "dataset=function", "trainer.epochs=1", "trainer.progress=plain", f"hydra.sweep.dir={d}",
+            "sweep.render_workers=0"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(dlrun_cmd() + args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    for line in proc.stdout:
+        if line.startswith("[job 0] files:"):  # the job is done; the sweep's end (its report) is next
+            proc.send_signal(signal.SIGTERM)
+            break
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out
+    assert f"dlrun: stopped by SIGTERM; run the same command with hydra.sweep.dir={d} to resume" in out
+    assert "Traceback" not in out and not (d / "summary.csv").exists()
+    again = run_dlrun(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "finished earlier (ok), skipped" in again.stdout and (d / "summary.csv").is_file()
+
+
 def test_render_workers_is_validated(tmp_path):
     proc = run_dlrun("sweep.render_workers=-2", cwd=tmp_path)
     assert proc.returncode == 2

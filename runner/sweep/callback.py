@@ -29,8 +29,24 @@ class SweepReport(Callback):
             raise Refused(ex) from None
         signals.install(forward="joblib" in str(config.hydra.launcher.get("_target_", "")))
         signals.mark_parent()
+        from runner.sweep import state
+
+        state.running = sweep_dir
 
     def on_multirun_end(self, config, **kwargs) -> None:
+        from runner import signals
+        from runner.loggers import Loggers
+        from runner.sweep import state
+
+        try:
+            self._end(config)
+        except signals.Interrupted:  # dlrun says how to resume (state.running); a rerun writes the report
+            with signals.deferred():
+                Loggers(config, "sweep: ").sweep_stopped(Path(config.hydra.sweep.dir))
+            raise
+        state.running = None
+
+    def _end(self, config) -> None:
         from runner import runfolder
         from runner.report import finish
         from runner.report.sweep_report import render_sweep

@@ -90,7 +90,9 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
     try:
         result = run_isolated(cfg, job_dir, num, HydraConfig.instance().cfg, hc.overrides.task, start)
     except signals.Interrupted as ex:
-        ex.hint = f"run the same command with hydra.sweep.dir={Path(hc.sweep.dir)} to resume"
+        from runner.sweep.state import resume_hint
+
+        ex.hint = resume_hint(Path(hc.sweep.dir))
         from runner.loggers import Loggers
 
         Loggers(cfg, f"[job {num}] ").sweep_stopped(Path(hc.sweep.dir))

@@ -6,6 +6,12 @@ loss diverged (NaN/inf)."""
 from __future__ import annotations
 
 outcomes: list = []  # one {status: count} dict per finished multirun
+running = None  # the sweep folder of the multirun under way in this process (its end clears it)
+
+
+def resume_hint(sweep_dir) -> str:
+    """What a stopped sweep tells its user (also when the stop came between its jobs)."""
+    return f"run the same command with hydra.sweep.dir={sweep_dir} to resume" if sweep_dir else ""
 
 
 def failed(counts: dict) -> bool:

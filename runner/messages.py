@@ -27,18 +27,33 @@ def _schema_keys(type_name: str) -> list | None:
     return [f.name for f in dataclasses.fields(cls)]
 
 
-def _omegaconf_line(ex) -> str:
+def unknown_key_line(key: str, schema_name: str) -> str:
+    """'<key>: unknown key; keys under <parent>: ...' with the keys the schema `schema_name` has."""
+    keys = _schema_keys(schema_name)
+    where = f"keys under {key.rsplit('.', 1)[0]}" if "." in key else "top-level keys"
+    return f"{key}: unknown key" + (f"; {where}: {', '.join(keys)}" if keys else "")
+
+
+def _omegaconf_line(ex, override: str = "") -> str:
+    """One line for OmegaConf's error `ex`; `override` is the `key=value` Hydra was merging, if any."""
     key = getattr(ex, "full_key", None) or ""
     msg = str(getattr(ex, "msg", None) or ex).splitlines()[0]
-    m = re.match(r"Value '(.*)' of type '\w+' could not be converted to (\w+)", msg)
+    given_key, _, given = override.partition("=")
+    m = re.match(r"Value '(.*)' of type '(\w+)' could not be converted to (\w+)", msg)
     if m:
-        return f"{key}: expected {_TYPE_WORDS.get(m.group(2), m.group(2))}, got {m.group(1)!r}"
+        expected = _TYPE_WORDS.get(m.group(3), m.group(3))
+        if m.group(2) == "dict" and given_key.startswith(f"{key}."):  # `a.b.c=1` where a.b is a value
+            return f"{given_key}: unknown key; {key} is {expected} with no keys under it (set {key}=<value>)"
+        return f"{key}: expected {expected}, got {m.group(1)!r}"
+    if re.match(r"Invalid value assigned: \w+ is not a ListConfig", msg):
+        return f"{key}: expected a list in brackets, e.g. {key}=[...], got {given!r}"
+    m = re.match(r"Invalid type assigned: \w+ is not a subclass of (\w+)\. value: (.*)", msg)
+    if m:
+        keys = _schema_keys(m.group(1)) or ["<key>"]
+        return f"{key}: expected its keys set one by one, e.g. {key}.{keys[0]}=<value>, got {m.group(2)!r}"
     m = re.match(r"Key '(.+)' not in '(\w+)'", msg)
     if m:
-        keys = _schema_keys(m.group(2))
-        where = f"keys under {key.rsplit('.', 1)[0]}" if "." in key else "top-level keys"
-        hint = f"; {where}: {', '.join(keys)}" if keys else ""
-        return f"{key or m.group(1)}: unknown key{hint}"
+        return unknown_key_line(key or m.group(1), m.group(2))
     if "Missing mandatory value" in msg:
         return f"{key}: a value is required and none was given"
     return f"{key}: {msg}" if key else msg
@@ -76,9 +91,10 @@ def describe_error(ex: BaseException) -> str | None:
     for e in chain:
         if isinstance(e, MissingConfigException):
             return _missing_option_line(str(e))
+    merging = next((m.group(1) for e in chain if (m := re.match(r"Error merging override (.+)", str(e)))), "")
     for e in chain:
         if isinstance(e, OmegaConfBaseException):
-            return _omegaconf_line(e)
+            return _omegaconf_line(e, merging)
     for e in chain:
         if isinstance(e, OverrideParseException):
             return f"cannot parse the override: {str(e).splitlines()[0]} (quote lists: 'model.hidden=[64,64]')"

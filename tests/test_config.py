@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from conftest import compose
@@ -9,7 +11,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationErr
 
 from runner.config.compose import conf_dir
 from runner.config.validate import prepare, validate
-from runner.errors import ConfigError
+from runner.errors import ConfigError, UserError
 
 GROUPS = ["dataset", "model", "activation", "regularizer", "optimizer", "init"]
 
@@ -79,6 +81,20 @@ def test_wrong_types_and_keys_fail_at_composition():
     assert any(
         isinstance(c, (ConfigKeyError, ConfigAttributeError)) and "'nonsense' not in" in str(c) for c in _chain(e.value)
     )
+
+
+@pytest.mark.parametrize(
+    "override,where",
+    [
+        ("+foo=1", "foo"),
+        ("+trainer.epoch=3", "trainer.epoch"),
+        ("++trainer.early_stopping.patiense=2", "trainer.early_stopping.patiense"),
+    ],
+)
+def test_a_key_added_with_plus_that_no_schema_reads_is_refused(override, where):
+    cfg = compose(override)  # Hydra adds it even to a typed node
+    with pytest.raises(UserError, match=rf"^{re.escape(where)}: unknown key; (keys under|top-level keys)"):
+        validate(cfg)
 
 
 @pytest.mark.parametrize(
@@ -176,3 +192,23 @@ def test_head_activation_adds_activation_and_dropout_after_the_output_layer():
     )
     assert [type(m).__name__ for m in net.head_post] == ["ReLU", "Dropout"]
     assert (net.eval()(torch.randn(4, 1, 28, 28)) >= 0).all()
+
+
+@pytest.mark.parametrize(
+    "override,run_folder,sweep_folder",
+    [
+        ("name=../../x", "_.._.._x", "mnist-mlp"),
+        ("name=a/b", "_a_b", "mnist-mlp"),
+        ("sweep.name=..", "_mnist-mlp-relu", "__"),
+        ("sweep.name=runs/../../..", "_mnist-mlp-relu", "runs_.._.._.."),
+    ],
+)
+def test_names_with_slashes_or_dots_stay_one_folder_under_outputs(override, run_folder, sweep_folder):
+    from pathlib import Path
+
+    from runner.config.compose import compose as compose_config
+
+    hydra = compose_config([override], hydra_config=True).hydra
+    run_dir, sweep_dir = Path(hydra.run.dir), Path(hydra.sweep.dir)
+    assert run_dir.parent.parent == Path("outputs/runs") and run_dir.name.endswith(run_folder)
+    assert sweep_dir.parent == Path("outputs/sweeps") / sweep_folder

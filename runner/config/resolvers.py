@@ -45,12 +45,19 @@ def _quick(full, quick, *, _root_):
     return quick if _root_.reproduce.quick else full
 
 
+def _folder(text) -> str:
+    """One folder name from free text (`name`, `sweep.name`): '/' and '\\' become '_', and a name
+    of dots only ('..') is spelt with '_', so a name never climbs out of outputs/ or nests."""
+    name = str(text).replace("/", "_").replace("\\", "_")
+    return "_" * max(len(name), 1) if name.strip(".") == "" else name
+
+
 def _dirname(overrides: str) -> str:
-    """A sweep job's folder name from its overrides: no '/', and at most 120 characters (a long
-    list of overrides is cut and made unique with a hash of the whole)."""
+    """A sweep job's folder name from its overrides: one folder (see _folder), and at most 120
+    characters (a long list of overrides is cut and made unique with a hash of the whole)."""
     import hashlib
 
-    name = overrides.replace("/", "_") or "defaults"
+    name = _folder(overrides) if overrides else "defaults"
     if len(name) > 120:
         name = name[:110] + "-" + hashlib.sha1(overrides.encode()).hexdigest()[:8]
     return name
@@ -85,6 +92,7 @@ def register_resolvers() -> None:
         ("dlrun.scale", _scale),
         ("dlrun.quick", _quick),
         ("dlrun.dirname", _dirname),
+        ("dlrun.folder", _folder),
         ("dlrun.choices", _choices),
         ("dlrun.reports", _reports),
         ("dlrun.direction", _direction),

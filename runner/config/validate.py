@@ -12,6 +12,8 @@ prints it as one line.
 from __future__ import annotations
 
 from runner.config import shortcuts
+from runner.errors import UserError
+from runner.messages import unknown_key_line
 from runner.registry.activations import check_activation
 from runner.registry.data import check_dataset
 from runner.registry.diagnostics import check_diagnostics, check_gradcheck
@@ -42,8 +44,27 @@ CHECKS = (
 )
 
 
+def check_known_keys(node, path: str = "") -> None:
+    """Refuse a key no schema field reads. Hydra adds `+key=value` even to a typed node, so a
+    misspelt `+trainer.epoch=3` would otherwise run with the default and say nothing."""
+    import dataclasses
+
+    from omegaconf import DictConfig
+
+    schema = node._metadata.object_type
+    fields = {f.name for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else None
+    for key in node:
+        where = f"{path}.{key}" if path else str(key)
+        if fields is not None and key not in fields:
+            raise UserError(unknown_key_line(where, schema.__name__))
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not (child._is_none() or child._is_missing()):
+            check_known_keys(child, where)
+
+
 def validate(cfg) -> None:
     """Raise ConfigError for the first value out of range; the config is left as it is."""
+    check_known_keys(cfg)
     for check in CHECKS:
         check(cfg)
 

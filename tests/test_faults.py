@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import dlrun_cmd, run_dlrun, write_cifar_pickles, write_class_folders, write_idx, write_mnist
+from conftest import dlrun_cmd, run_dlrun, train, write_cifar_pickles, write_class_folders, write_idx, write_mnist
 
 pytestmark = pytest.mark.slow
 
@@ -450,6 +450,40 @@ def test_make_report_on_a_damaged_folder_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "runner.report", str(run)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"report: error: cannot render {run}")
+
+
+def _report(folder: Path):
+    return subprocess.run([sys.executable, "-m", "runner.report", str(folder)], capture_output=True, text=True)
+
+
+def test_make_report_redraws_a_runs_plots_and_report_and_names_a_file_it_cannot_use(tmp_path):
+    _, run = train(tmp_path, "dataset=function", "dataset.n_train=200", "trainer.epochs=2", name="run")
+    (run / "report.md").write_text("stale")
+    proc = _report(run)
+    assert proc.returncode == 0, proc.stderr
+    assert (run / "report.md").read_text().startswith("# Run ") and "![curves](plots/curves.png)" in (
+        run / "report.md"
+    ).read_text()
+    assert proc.stdout.splitlines()[-1] == str(run / "report.html")
+
+    drawn = {p.name: p.stat().st_mtime_ns for p in (run / "plots").iterdir()}
+    summary = (run / "summary.json").read_text()
+    (run / "summary.json").write_text(summary[: len(summary) // 2])  # cut short
+    proc = _report(run)
+    assert (
+        proc.returncode == 2
+        and proc.stderr
+        == f"report: error: {run / 'summary.json'}: not a readable JSON object; the run's report needs it\n"
+    )
+    assert {p.name: p.stat().st_mtime_ns for p in (run / "plots").iterdir()} == drawn  # nothing redrawn
+
+    (run / "summary.json").write_text(summary)
+    (run / "metrics.csv").write_text("garbage\n")  # parses as a header with no rows: used to draw nothing and exit 0
+    proc = _report(run)
+    assert proc.returncode == 2 and proc.stderr.startswith(
+        f"report: error: {run / 'metrics.csv'}: not a dlrun metrics.csv"
+    )
+    assert proc.stderr.count("\n") == 1
 
 
 def test_a_resumed_run_clears_the_litter_of_a_killed_write(tmp_path):

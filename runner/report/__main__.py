@@ -1,5 +1,5 @@
-"""Re-render the report of a sweep folder, the plots of a single run folder, or the plots and
-report of a study folder, from files.
+"""Re-render the report of a sweep folder, the plots and report of a single run folder, or the
+plots and report of a study folder, from files.
 
     python -m runner.report outputs/sweeps/<name>/<stamp>
     python -m runner.report outputs/runs/<date>/<time>_<name>
@@ -40,10 +40,19 @@ def _render(argv: list) -> int:
         return 2
     target = Path(argv[0])
     if (target / "metrics.csv").is_file():
+        from runner.errors import DataError
+        from runner.files import read_json
         from runner.report.run_plots import render_run
+        from runner.report.run_report import write_run_report
 
+        summary = target / "summary.json"
+        if summary.is_file() and read_json(summary) is None:  # checked first: nothing is redrawn from half a run
+            raise DataError(f"{summary}: not a readable JSON object; the run's report needs it")
         for p in render_run(target):
             print(p)
+        if summary.is_file():  # report.html embeds the plots: redraw it with them
+            write_run_report(target)
+            print(target / "report.html")
         return 0
     from runner import reproduce
     from runner.studies import is_study_dir, rerender

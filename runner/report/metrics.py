@@ -21,4 +21,13 @@ def per_epoch(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_metrics(path: Path) -> pd.DataFrame:
-    return per_epoch(pd.read_csv(path))
+    """metrics.csv, one row per epoch; a DataError naming the file when its header is not one
+    dlrun writes (a file overwritten with something else would otherwise plot as nothing)."""
+    from runner.errors import DataError
+    from runner.train.rows import SPLIT_COLUMNS
+
+    df = pd.read_csv(path)
+    if "epoch" not in df.columns or not any(c in df.columns for c in SPLIT_COLUMNS):
+        raise DataError(f"{path}: not a dlrun metrics.csv: its header needs epoch and a loss or accuracy column "
+                        f"({', '.join(SPLIT_COLUMNS)})")  # fmt: skip
+    return per_epoch(df)

@@ -127,6 +127,12 @@ def main() -> None:
         print(f"dlrun: {ex}", file=sys.stderr)
         sys.exit(1)
     except Exception as ex:  # noqa: BLE001 - every failure is reported, unknown ones with a traceback
+        from runner.sweep import state
+
+        if state.running is not None:  # a multirun this process holds ended in an error
+            from runner import runfolder
+
+            runfolder.discard_unstarted_sweep(state.running)
         line = describe_error(ex)
         if line is None or debug:
             raise

@@ -90,6 +90,17 @@ def refuse_finished(folder: Path) -> None:
                         "or delete the folder to run it again")  # fmt: skip
 
 
+def discard_unstarted_sweep(sweep_dir: Path) -> None:
+    """A sweep that stopped on an error before its first job (a job's config that does not
+    compose, say) leaves no folder behind: its records alone would pass for a sweep, and would
+    refuse the corrected command as "another command" in the same hydra.sweep.dir."""
+    sweep_dir = Path(sweep_dir)
+    records = {"multirun.yaml", SWEEP_RECORD, LOCK}
+    if sweep_dir.is_dir() and all(p.name in records for p in sweep_dir.iterdir()):
+        unlock(sweep_dir)
+        shutil.rmtree(sweep_dir, ignore_errors=True)
+
+
 def clear(folder: Path) -> None:
     """Remove what an earlier, unfinished attempt left, keeping Hydra's record and the lock."""
     folder = Path(folder)

@@ -111,6 +111,19 @@ def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
     assert ok_metrics.stat().st_mtime_ns == stamp
 
 
+def test_a_sweep_whose_job_does_not_compose_leaves_no_folder_and_the_corrected_command_runs(tmp_path):
+    d = tmp_path / "s"
+    args = ("-m", "dataset=function", "trainer.epochs=1", "dataset.n_train=64", f"hydra.sweep.dir={d}")
+    proc = run_dlrun(*args, "activation=relu,swish", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("dlrun: error: activation=swish: no such option"), (
+        proc.stderr
+    )
+    assert not d.exists(), "its records alone would refuse the corrected command as another command"
+    fixed = run_dlrun(*args, "activation=relu,tanh", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    assert summary(d)["status"].tolist() == ["ok", "ok"]
+
+
 def test_diverged_job_is_recorded_with_its_own_exit_code(tmp_path):
     proc = run_dlrun(
         "-m",

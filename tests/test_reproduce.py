@@ -68,6 +68,22 @@ def test_a_bad_part_names_its_key(override, key):
     assert e.value.key == key
 
 
+def test_an_unknown_report_in_reproduce_reports_is_refused_before_anything_runs(tmp_path):
+    from conftest import run_dlrun
+
+    from runner.config.validate import validate
+
+    with pytest.raises(ConfigError) as e:
+        validate(compose("experiment=reproduce/all", "reproduce.reports=[r2,r9]"))
+    assert e.value.key == "reproduce.reports" and e.value.got == ["r9"] and "r1, r2, r3, r4, r5" in e.value.expected
+    validate(compose("experiment=reproduce/all", "reproduce.reports=[r2,r5]"))
+    proc = run_dlrun(
+        "experiment=reproduce/all", "reproduce.reports=[r9]", f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("dlrun: error: reproduce.reports: expected report names")
+    assert not (tmp_path / "r").exists(), "a refused command leaves no folder that passes for a reproduction"
+
+
 def test_quick_runs_the_quick_grid_and_full_size_the_whole_sweep():
     from runner.reproduce.execute import part_jobs, plan
 

@@ -69,6 +69,11 @@ def check_run(cfg) -> None:
             "a reproduction preset, e.g. experiment=reproduce/r2 (conf/experiment/reproduce/)",
             cfg.task,
         )
+        from runner.reproduce import report_names
+
+        known = report_names()
+        unknown = [r for r in cfg.reproduce.reports if r not in known]
+        require(not unknown, "reproduce.reports", f"report names among {', '.join(known)}", unknown)
     t, dg = cfg.trainer, cfg.diagnostics
     if t.replicas > 1:  # the stacked model supports plain training; these need one model at a time
         require(cfg.task in ("train", "eval"), "trainer.replicas", f"1 for task={cfg.task}", t.replicas)

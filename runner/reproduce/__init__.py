@@ -176,6 +176,14 @@ def run_reproduce(cfg, run_dir: Path, label: str = "") -> dict:
     return {"status": "ok", "values": len(rows_all)}
 
 
+def report_names() -> list:
+    """The published reports dlrun reproduces: conf/experiment/reproduce/<name>.yaml but `all`,
+    which runs them (its reproduce.reports takes these names)."""
+    from runner.config.compose import conf_dir
+
+    return sorted(p.stem for p in (conf_dir() / "experiment" / "reproduce").glob("*.yaml") if p.stem != "all")
+
+
 def catalog() -> str:
     """The reproduction presets, what each reproduces and how long it takes (for --help)."""
     import yaml

@@ -60,9 +60,11 @@ def _omegaconf_line(ex, override: str = "") -> str:
 
 
 def _group_options(group: str) -> list:
+    """The options of conf/<group>/, those in its subfolders as <sub>/<name> (experiment=reproduce/r2)."""
     from runner.config.compose import conf_dir
 
-    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+    folder = conf_dir() / group
+    return sorted(p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml"))
 
 
 def _missing_option_line(text: str) -> str:
@@ -70,8 +72,12 @@ def _missing_option_line(text: str) -> str:
     if m and m.group(1) == "hydra/sweeper/optuna":  # a plugin that ships as dlrun's extra
         return "hydra/sweeper=optuna: needs hydra-optuna-sweeper: pip install 'dlrun[search]'"
     if m and "/" in m.group(1):
-        group, option = m.group(1).rsplit("/", 1)
-        options = re.findall(r"^\t(\S+)$", text, flags=re.M) or _group_options(group)
+        path = m.group(1)
+        listed = re.search(r"Available options in '([^']+)'", text)  # the group, where Hydra says it
+        group = listed.group(1) if listed and path.startswith(listed.group(1) + "/") else path.rsplit("/", 1)[0]
+        option = path[len(group) + 1 :]
+        # Hydra's list holds the plugins' options (hydra/launcher=joblib) but not those in subfolders
+        options = sorted(set(re.findall(r"^\t(\S+)$", text, flags=re.M)) | set(_group_options(group)))
         if options:
             return f"{group}={option}: no such option; expected one of {', '.join(options)}"
         return f"{group}={option}: no such option; conf/{group}/ holds none yet"

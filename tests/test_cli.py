@@ -25,6 +25,7 @@ def assert_one_line_error(proc, *fragments):
     [
         (["activation=swish"], ["activation=swish", "expected one of", "leaky_relu"]),
         (["dataset=imagenet"], ["dataset=imagenet", "cifar10", "gurmukhi"]),
+        (["experiment=reproduce/r9"], ["experiment=reproduce/r9: no such option", "reproduce/r2", "scratch_mnist"]),
         (["regularizer=[l1,foo]"], ["regularizer=foo", "dropout"]),
         (["trainer.epochs=abc"], ["trainer.epochs", "expected an integer", "'abc'"]),
         (["optimizer.lr=-1"], ["optimizer.lr", "> 0", "-1"]),

@@ -50,6 +50,7 @@ def _nothing_ran(job_dir: Path) -> bool:
 # Errors raised inside a single run's task are kept here rather than raised through Hydra,
 # which would log a line of its own before ours.
 _user_errors: list = []
+_diverged: list = []  # a single run whose loss became NaN or inf: its folder (exit code 3, as in a sweep)
 
 
 def _task(cfg: DictConfig):
@@ -70,7 +71,10 @@ def _task(cfg: DictConfig):
         runfolder.write_hydra_record(job_dir, cfg, HydraConfig.instance().cfg, hc.overrides.task)
         from runner.tasks import dispatch
 
-        return dispatch(cfg, job_dir)
+        result = dispatch(cfg, job_dir)
+        if isinstance(result, dict) and result.get("status") == "diverged":
+            _diverged.append(job_dir)
+        return result
     except signals.Interrupted as ex:
         if _nothing_ran(job_dir):  # stopped before training began: nothing to resume
             runfolder.unlock(job_dir)
@@ -143,6 +147,10 @@ def main() -> None:
     code = state.exit_code()
     if code:
         print(f"dlrun: {state.explain(code)}", file=sys.stderr)
+    elif _diverged:
+        code = 3
+        print(f"dlrun: the run diverged: its loss became NaN or inf (exit code 3); see {_diverged[-1] / 'summary.json'}",
+              file=sys.stderr)  # fmt: skip
     sys.exit(code)
 
 

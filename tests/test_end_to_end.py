@@ -157,6 +157,18 @@ def test_divergence_is_recorded_not_crashed(tmp_path):
     assert (run / "plots" / "curves.png").is_file()
 
 
+def test_a_single_run_that_diverges_exits_3_as_a_sweep_does(tmp_path):
+    run = tmp_path / "run"
+    proc = run_dlrun("dataset=function", "optimizer=sgd", "optimizer.lr=1000", "trainer.epochs=2",
+                     "dataset.n_train=128", "trainer.batch_size=16", f"hydra.run.dir={run}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    assert (
+        proc.stderr
+        == f"dlrun: the run diverged: its loss became NaN or inf (exit code 3); see {run / 'summary.json'}\n"
+    )
+    assert json.loads((run / "summary.json").read_text())["status"] == "diverged" and (run / "DONE").is_file()
+
+
 def test_holdout_mode_replaces_test(tmp_path, tiny_data):
     s, _ = train(tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "dataset.holdout=0.3", "trainer.epochs=1")
     assert s["sizes"] == {"train": 140, "test": 60}  # 200 training images split 70:30

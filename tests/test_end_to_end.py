@@ -169,6 +169,28 @@ def test_a_single_run_that_diverges_exits_3_as_a_sweep_does(tmp_path):
     assert json.loads((run / "summary.json").read_text())["status"] == "diverged" and (run / "DONE").is_file()
 
 
+def test_eval_without_a_dataset_uses_the_trained_runs_data_and_splits(tmp_path):
+    run = tmp_path / "run"
+    trained_on = ["dataset=function", "dataset.fn=sin_plus_x", "dataset.val_size=0.2", "dataset.n_test=300", "seed=3"]
+    assert run_dlrun(*trained_on, "trainer.epochs=2", f"hydra.run.dir={run}", cwd=tmp_path).returncode == 0
+    trained = json.loads((run / "summary.json").read_text())
+
+    def evaluate(name, *args):
+        proc = run_dlrun("task=eval", f"ckpt={run}", *args, f"hydra.run.dir={tmp_path / name}", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        return {r["split"]: r for r in csv.DictReader(open(tmp_path / name / "eval.csv"))}
+
+    same = evaluate("same")  # the command names no data: the run's dataset, seed and val split
+    for split in ("train", "val", "test"):
+        assert int(same[split]["samples"]) == trained["sizes"][split], split
+    for split in ("val", "test"):  # final metrics are measured in eval mode after the last epoch
+        assert float(same[split]["loss"]) == pytest.approx(trained["final"][f"{split}_loss"], rel=1e-6), split
+    fewer = evaluate("fewer", "dataset.n_test=50")  # one key changed, the rest still the run's
+    assert int(fewer["test"]["samples"]) == 50 and int(fewer["val"]["samples"]) == trained["sizes"]["val"]
+    other = evaluate("other", "dataset=function", "dataset.fn=sin_plus_x")  # the command's own dataset node
+    assert "val" not in other and int(other["test"]["samples"]) == 500
+
+
 def test_holdout_mode_replaces_test(tmp_path, tiny_data):
     s, _ = train(tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "dataset.holdout=0.3", "trainer.epochs=1")
     assert s["sizes"] == {"train": 140, "test": 60}  # 200 training images split 70:30

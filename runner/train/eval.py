@@ -1,10 +1,12 @@
-"""task=eval: saved weights evaluated on the splits the current command configures.
+"""task=eval: saved weights evaluated on the data they were trained on, or on what the command names.
 
     dlrun task=eval ckpt=outputs/runs/<date>/<time>_<name>/model.pt dataset.test_subsample=2000
 
 `ckpt` is a model.pt or checkpoint.pt (or a run folder holding one). The network (model,
 activation, regularizer, init, engine, replicas) is rebuilt from the config saved with the
-weights; the data, its splits, the device and the evaluation batch come from this command.
+weights. The data and its splits (dataset, seed) are the trained run's unless the command
+sets them: `dataset=fashion_mnist` picks other data, a `dataset.*` key or `seed` changes that
+key alone. The device and the evaluation batch come from this command.
 Writes eval.csv (split, replica, samples, loss, acc), confusion_<split>.csv for classification
 (predictions.csv for a function), summary.json, plots/, report.md/.html and DONE.
 """
@@ -26,6 +28,8 @@ from runner.train.results import write_results
 
 # what the saved weights fix; everything else comes from the command
 NETWORK_KEYS = ("model", "activation", "regularizer", "init", "engine", "trainer.replicas")
+# the trained run's data, split the same way, unless the command sets them (dataset=..., dataset.val_size=...)
+DATA_KEYS = ("dataset", "seed")
 EVAL_COLUMNS = ["split", "replica", "samples", "loss", "acc"]
 
 
@@ -50,7 +54,26 @@ def eval_config(cfg, saved: dict, path: Path):
     merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist([]))
     for key in NETWORK_KEYS:
         OmegaConf.update(merged, key, OmegaConf.select(trained, key), merge=True)
+    given = _command_keys()
+    for key in DATA_KEYS:
+        value = OmegaConf.select(trained, key)
+        if key in given or value is None:  # the command picked its own (dataset=mnist), or an old checkpoint
+            continue
+        OmegaConf.update(merged, key, value, merge=True)  # every key of the saved node
+        for sub in (k for k in given if k.startswith(f"{key}.")):  # dataset.test_subsample=2000 on top
+            OmegaConf.update(merged, sub, OmegaConf.select(cfg, sub), merge=False)
     return prepare(merged)
+
+
+def _command_keys() -> set:
+    """The keys and groups this command's overrides set (none outside a Hydra app)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if not HydraConfig.initialized():
+        return set()
+    overrides = OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task))
+    return {o.key_or_group for o in overrides}
 
 
 def run_eval(cfg, run_dir: Path, label: str = "") -> dict:

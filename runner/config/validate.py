@@ -49,16 +49,15 @@ def check_known_keys(node, path: str = "") -> None:
     misspelt `+trainer.epoch=3` would otherwise run with the default and say nothing."""
     import dataclasses
 
-    from omegaconf import DictConfig
+    from omegaconf import DictConfig, OmegaConf
 
-    schema = node._metadata.object_type
+    schema = OmegaConf.get_type(node)
     fields = {f.name for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else None
-    for key in node:
+    for key, child in node.items_ex(resolve=False):
         where = f"{path}.{key}" if path else str(key)
         if fields is not None and key not in fields:
             raise UserError(unknown_key_line(where, schema.__name__))
-        child = node._get_node(key)
-        if isinstance(child, DictConfig) and not (child._is_none() or child._is_missing()):
+        if isinstance(child, DictConfig):
             check_known_keys(child, where)
 
 

@@ -176,22 +176,24 @@ def run_reproduce(cfg, run_dir: Path, label: str = "") -> dict:
     return {"status": "ok", "values": len(rows_all)}
 
 
-def report_names() -> list:
-    """The published reports dlrun reproduces: conf/experiment/reproduce/<name>.yaml but `all`,
-    which runs them (its reproduce.reports takes these names)."""
+def _presets() -> list:
+    """conf/experiment/reproduce/*.yaml: one per published report, and `all`, which runs them."""
     from runner.config.compose import conf_dir
 
-    return sorted(p.stem for p in (conf_dir() / "experiment" / "reproduce").glob("*.yaml") if p.stem != "all")
+    return sorted((conf_dir() / "experiment" / "reproduce").glob("*.yaml"))
+
+
+def report_names() -> list:
+    """The published reports dlrun reproduces (what `all`'s reproduce.reports takes)."""
+    return [p.stem for p in _presets() if p.stem != "all"]
 
 
 def catalog() -> str:
     """The reproduction presets, what each reproduces and how long it takes (for --help)."""
     import yaml
 
-    from runner.config.compose import conf_dir
-
     lines = []
-    for path in sorted((conf_dir() / "experiment" / "reproduce").glob("*.yaml")):
+    for path in _presets():
         try:
             r = (yaml.safe_load(path.read_text()) or {}).get("reproduce") or {}
         except (OSError, yaml.YAMLError):

@@ -30,10 +30,34 @@ from runner.files import DONE_MARKER, atomic_write_text
 LOCK = ".dlrun.lock"
 SWEEP_RECORD = ".dlrun-sweep.json"
 KEEP = {".hydra", LOCK}
-# overrides that change how a sweep looks or how often it saves, not what it computes
-# (and the loggers and tags, which mirror and label the results without changing them)
+# overrides that change how a sweep looks or how often it saves, not what it computes (and the
+# loggers and tags, which mirror and label the results without changing them): a resumed sweep
+# may change them, so they name no job folder either (presentation_keys, conf/config.yaml)
 PRESENTATION = ("trainer.progress", "trainer.checkpoint_every", "trainer.checkpoint_seconds", "sweep.render_workers",
-                "logger", "tags")  # fmt: skip
+                "sweep.x", "sweep.extra", "logger", "tags")  # fmt: skip
+
+
+def presentation_keys() -> list:
+    """PRESENTATION and every schema key under each (logger.mlflow.tracking_uri), as overrides name them."""
+    import dataclasses
+
+    from runner.config.schema import Config
+
+    def under(node, prefix: str):
+        for f in dataclasses.fields(node):
+            key, value = f"{prefix}.{f.name}", getattr(node, f.name)
+            yield key
+            if dataclasses.is_dataclass(value):
+                yield from under(value, key)
+
+    keys = []
+    for top in PRESENTATION:
+        node = Config()
+        for name in top.split("."):
+            node = getattr(node, name)
+        keys += [top, *(under(node, top) if dataclasses.is_dataclass(node) else ())]
+    return keys
+
 
 _held: dict = {}  # folder -> the open lock file; the lock lasts as long as it stays open
 
@@ -154,8 +178,8 @@ def write_hydra_record(folder: Path, task_cfg, hydra_root, overrides) -> None:
 
 def _command(overrides, data_dir) -> dict:
     """What makes a sweep: its overrides (data_dir compared once resolved, however it was given)."""
-    skip = (*PRESENTATION, "data_dir=")
-    kept = sorted(o for o in map(str, overrides) if not o.lstrip("+~").startswith(skip))
+    skip = {*presentation_keys(), "data_dir"}
+    kept = sorted(o for o in map(str, overrides) if o.lstrip("+~").split("=", 1)[0] not in skip)
     return {"overrides": kept, "data_dir": str(Path(str(data_dir)).expanduser().resolve())}
 
 

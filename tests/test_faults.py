@@ -349,6 +349,12 @@ def test_another_command_into_a_sweep_folder_is_refused(tmp_path):
         assert sorted(p.name for p in sweep.iterdir()) == before
     same = run_dlrun(*base, "trainer.progress=quiet", cwd=tmp_path)  # how it prints is not what it computes
     assert same.returncode == 0 and same.stdout.count("finished earlier (ok), skipped") == 2
+    # nor how often it saves, how its report is drawn, or what mirrors it: the jobs keep their folders
+    presentation = ["sweep.render_workers=0", "trainer.checkpoint_every=0", "sweep.x=params", "tags=[again]",
+                    "logger.mlflow.experiment=other"]  # fmt: skip
+    again = run_dlrun(*base, *presentation, cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout.count("finished earlier (ok), skipped") == 2, again.stdout
+    assert sorted(p.name for p in sweep.iterdir() if p.name[0].isdigit()) == [n for n in before if n[0].isdigit()]
 
 
 # ---------------------------------------------------------------- a killed sweep's workers

@@ -124,6 +124,21 @@ def test_a_sweep_whose_job_does_not_compose_leaves_no_folder_and_the_corrected_c
     assert summary(d)["status"].tolist() == ["ok", "ok"]
 
 
+def test_a_report_axis_or_extra_column_it_cannot_plot_is_said_not_skipped(tmp_path):
+    d = tmp_path / "s"
+    proc = run_dlrun("-m", "dataset=function", "trainer.epochs=1", "dataset.n_train=64", "model.hidden=[4],[8]",
+                     "sweep.x=nope", "sweep.extra=[sensitivity,params]", f"hydra.sweep.dir={d}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    notes = [ln for ln in proc.stdout.splitlines() if ln.startswith("note: ")]
+    assert notes == [
+        "note: sweep.x=nope: summary.csv has no such column, so the plots use the last swept key",
+        "note: sweep.extra: the summary.csv column sensitivity is missing or empty, so it is not plotted",
+    ]
+    md = (d / "report.md").read_text()
+    assert "Note: sweep.x=nope" in md and "column sensitivity is missing" in md
+    assert (d / "plots" / "params_by_hidden.png").is_file(), "the column it can plot is plotted"
+
+
 def test_diverged_job_is_recorded_with_its_own_exit_code(tmp_path):
     proc = run_dlrun(
         "-m",

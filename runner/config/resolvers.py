@@ -63,6 +63,14 @@ def _dirname(overrides: str) -> str:
     return name
 
 
+def _unnamed(keys) -> list:
+    """hydra.job.config.override_dirname.exclude_keys: `keys`, and the presentation keys, which a
+    resumed sweep may change (runner.runfolder.PRESENTATION), so that its job folders keep their names."""
+    from runner.runfolder import presentation_keys
+
+    return [*keys, *(k for k in presentation_keys() if k not in keys)]
+
+
 def _reports() -> str:
     """The reproduction presets with their titles and times (conf/hydra/help/dlrun.yaml)."""
     from runner.reproduce import catalog
@@ -93,6 +101,7 @@ def register_resolvers() -> None:
         ("dlrun.quick", _quick),
         ("dlrun.dirname", _dirname),
         ("dlrun.folder", _folder),
+        ("dlrun.unnamed", _unnamed),
         ("dlrun.choices", _choices),
         ("dlrun.reports", _reports),
         ("dlrun.direction", _direction),

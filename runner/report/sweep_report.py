@@ -157,6 +157,7 @@ def render_sweep(sweep_dir: Path) -> dict:
     split, kind = lead_metric(lambda col: col in df and df[col].notna().any())
     name = sweep_dir.parent.name if re.match(r"\d{4}-\d\d-\d\d", sweep_dir.name) else sweep_dir.name
     x, extra = report_options(sweep_dir)
+    notes = _option_notes(df, x, extra)
     x = x if x in df.columns else None
     has_metrics = df[f"final_{split}_{kind}"].notna().any()  # false for a sweep of gradchecks
     plots = []
@@ -188,6 +189,7 @@ def render_sweep(sweep_dir: Path) -> dict:
         f"Rendered {dt.datetime.now().isoformat(timespec='seconds')}.",
         "",
     ]
+    md += [f"Note: {n}." for n in notes] + ([""] if notes else [])
     tags = sorted({t for v in df.get("tags", pd.Series(dtype=str)).dropna() for t in str(v).split()})
     if tags:
         md += ["Tags: " + ", ".join(f"`{t}`" for t in tags) + ".", ""]
@@ -238,4 +240,16 @@ def render_sweep(sweep_dir: Path) -> dict:
         "report": sweep_dir / "report.html",
         "rows": rows,
         "swept": swept,
+        "notes": notes,
     }
+
+
+def _option_notes(df: pd.DataFrame, x: str | None, extra: list) -> list:
+    """What the report cannot do with sweep.x and sweep.extra, said rather than silently skipped."""
+    notes = []
+    if x is not None and x not in df.columns:
+        notes.append(f"sweep.x={x}: summary.csv has no such column, so the plots use the last swept key")
+    for column in extra:
+        if column not in df.columns or not df[column].notna().any():
+            notes.append(f"sweep.extra: the summary.csv column {column} is missing or empty, so it is not plotted")
+    return notes

@@ -91,4 +91,6 @@ def print_outcome(result: dict) -> None:
         v = r.get(metric)
         shown = "" if v is None else f"  {split}_{kind} {percent(v) if kind == 'acc' else number(v)}"
         print(f"  job {r['job']:>3}  {r['status']:<10} {values}{shown}", flush=True)
+    for note in result.get("notes", ()):
+        print(f"note: {note}", flush=True)
     print(f"summary: {result['summary']}\nreport:  {result['report']}", flush=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -37,7 +38,8 @@ PRESENTATION = ("trainer.progress", "trainer.checkpoint_every", "trainer.checkpo
                 "sweep.x", "sweep.extra", "logger", "tags")  # fmt: skip
 
 
-def presentation_keys() -> list:
+@functools.cache
+def presentation_keys() -> tuple:
     """PRESENTATION and every schema key under each (logger.mlflow.tracking_uri), as overrides name them."""
     import dataclasses
 
@@ -56,7 +58,7 @@ def presentation_keys() -> list:
         for name in top.split("."):
             node = getattr(node, name)
         keys += [top, *(under(node, top) if dataclasses.is_dataclass(node) else ())]
-    return keys
+    return tuple(keys)
 
 
 _held: dict = {}  # folder -> the open lock file; the lock lasts as long as it stays open

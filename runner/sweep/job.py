@@ -90,11 +90,10 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
     try:
         result = run_isolated(cfg, job_dir, num, HydraConfig.instance().cfg, hc.overrides.task, start)
     except signals.Interrupted as ex:
+        from runner.loggers import Loggers
         from runner.sweep.state import resume_hint
 
         ex.hint = resume_hint(Path(hc.sweep.dir))
-        from runner.loggers import Loggers
-
         Loggers(cfg, f"[job {num}] ").sweep_stopped(Path(hc.sweep.dir))
         if signals.orphaned():  # a worker of a sweep that was killed: the checkpoint is saved, nobody waits
             os._exit(ex.exit_code)

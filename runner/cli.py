@@ -97,6 +97,12 @@ def _finish_pending_plots() -> None:
         finishing.after_interrupt()
 
 
+def _sweep_stopped() -> None:
+    callback = sys.modules.get("runner.sweep.callback")  # loaded only by a multirun
+    if callback is not None:
+        callback.sweep_stopped()
+
+
 def main() -> None:
     debug = os.environ.get("HYDRA_FULL_ERROR") == "1" or bool(os.environ.get("DLRUN_DEBUG"))
     # Hydra prints its own multi-line reports unless told to raise; we raise and print one line.
@@ -119,6 +125,7 @@ def main() -> None:
         hint = getattr(ex, "hint", "") or state.resume_hint(state.running)
         print(f"dlrun: {ex.describe()}" + (f"; {hint}" if hint else ""), file=sys.stderr, flush=True)
         _finish_pending_plots()
+        _sweep_stopped()
         sys.exit(ex.exit_code)
     except Refused as ex:
         print(f"dlrun: error: {ex}", file=sys.stderr)
@@ -126,6 +133,7 @@ def main() -> None:
     except KeyboardInterrupt:
         print("dlrun: interrupted", file=sys.stderr)
         _finish_pending_plots()
+        _sweep_stopped()
         sys.exit(130)
     except CheckFailed as ex:
         print(f"dlrun: {ex}", file=sys.stderr)

@@ -444,8 +444,7 @@ def test_a_signal_while_the_sweep_report_is_drawn_ends_the_loggers_sweep_run(tmp
     from runner import signals
     from runner.loggers import Loggers
     from runner.report import sweep_report
-    from runner.sweep import state
-    from runner.sweep.callback import SweepReport
+    from runner.sweep import callback, state
 
     cfg = compose()
     OmegaConf.set_struct(cfg, False)
@@ -457,11 +456,46 @@ def test_a_signal_while_the_sweep_report_is_drawn_ends_the_loggers_sweep_run(tmp
         raise signals.Interrupted(signal.SIGTERM)
 
     monkeypatch.setattr(sweep_report, "render_sweep", sigterm_now)
-    monkeypatch.setattr(state, "running", tmp_path)  # as on_multirun_start leaves it
+    monkeypatch.setattr(state, "running", tmp_path)  # as on_multirun_start leaves them
+    monkeypatch.setattr(state, "running_config", cfg)
     with pytest.raises(signals.Interrupted):
-        SweepReport().on_multirun_end(cfg)
+        callback.SweepReport().on_multirun_end(cfg)
+    assert state.running == tmp_path, "kept for dlrun's line (how to resume) and for the loggers"
+    callback.sweep_stopped()  # what dlrun does with any stop of a multirun
     assert stopped == [tmp_path], "the loggers' sweep run ends as stopped (MLflow: KILLED)"
-    assert state.running == tmp_path, "kept for dlrun's line: how to resume"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a stop signal's path")
+def test_a_stop_before_the_sweeps_end_callback_still_ends_its_mlflow_sweep_run_killed(tmp_path):
+    """A signal that lands after the last job and before the callback that ends the sweep (a few
+    milliseconds): simulated by a callback that raises as it starts."""
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    import sys
+
+    from mlflow.tracking import MlflowClient
+
+    db, d = tmp_path / "mlflow.db", tmp_path / "s"
+    args = ["-m", "dataset=function", "trainer.epochs=1", "dataset.n_train=64", "seed=0,1", "logger=mlflow",
+            f"logger.mlflow.tracking_uri=sqlite:///{db}", "logger.mlflow.artifacts=false", f"hydra.sweep.dir={d}"]  # fmt: skip
+    script = (
+        "import signal, sys\n"
+        "from runner import signals\n"
+        "from runner.sweep.callback import SweepReport\n"
+        "def stop(self, config, **kwargs):\n"
+        "    raise signals.Interrupted(signal.SIGTERM)\n"
+        "SweepReport.on_multirun_end = stop\n"
+        "from runner.cli import main\n"
+        "sys.argv = ['dlrun', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 143, proc.stderr
+    assert f"run the same command with hydra.sweep.dir={d} to resume" in proc.stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    runs = client.search_runs([client.get_experiment_by_name("dlrun").experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.info.status == "KILLED", "it stayed RUNNING until the sweep was run again"
+    assert sorted(r.info.status for r in runs if r is not parent) == ["FINISHED", "FINISHED"]
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGTERM")

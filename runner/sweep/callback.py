@@ -31,20 +31,14 @@ class SweepReport(Callback):
         signals.mark_parent()
         from runner.sweep import state
 
-        state.running = sweep_dir
+        state.running, state.running_config = sweep_dir, config
 
     def on_multirun_end(self, config, **kwargs) -> None:
-        from runner import signals
-        from runner.loggers import Loggers
+        """The sweep's report; a stop while it is drawn is dlrun's to handle (sweep_stopped)."""
         from runner.sweep import state
 
-        try:
-            self._end(config)
-        except signals.Interrupted:  # dlrun says how to resume (state.running); a rerun writes the report
-            with signals.deferred():
-                Loggers(config, "sweep: ").sweep_stopped(Path(config.hydra.sweep.dir))
-            raise
-        state.running = None
+        self._end(config)
+        state.running = state.running_config = None
 
     def _end(self, config) -> None:
         from runner import runfolder
@@ -78,6 +72,22 @@ class SweepReport(Callback):
 
         Loggers(config, "sweep: ").sweep_end(sweep_dir, result["counts"])
         runfolder.unlock(sweep_dir)
+
+
+def sweep_stopped() -> None:
+    """A stop signal ended the multirun under way in this process, wherever it came (a job,
+    between jobs, the report): the loggers' sweep run ends as stopped (MLflow: KILLED); running
+    the command again reopens it. A Ctrl-C during this is taken after it; one more skips it."""
+    import contextlib
+
+    from runner import signals
+    from runner.loggers import Loggers
+    from runner.sweep import state
+
+    if state.running is None:
+        return
+    with signals.deferred(), contextlib.suppress(KeyboardInterrupt):
+        Loggers(state.running_config, "sweep: ").sweep_stopped(state.running)
 
 
 def print_outcome(result: dict) -> None:

@@ -90,11 +90,13 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
     try:
         result = run_isolated(cfg, job_dir, num, HydraConfig.instance().cfg, hc.overrides.task, start)
     except signals.Interrupted as ex:
-        from runner.loggers import Loggers
         from runner.sweep.state import resume_hint
 
         ex.hint = resume_hint(Path(hc.sweep.dir))
-        Loggers(cfg, f"[job {num}] ").sweep_stopped(Path(hc.sweep.dir))
+        if not _in_process(hc):  # a worker; in dlrun's own process runner.sweep.callback.sweep_stopped does it
+            from runner.loggers import Loggers
+
+            Loggers(cfg, f"[job {num}] ").sweep_stopped(Path(hc.sweep.dir))
         if signals.orphaned():  # a worker of a sweep that was killed: the checkpoint is saved, nobody waits
             os._exit(ex.exit_code)
         signals.hand_over(ex)  # under submitit: requeue the job, which resumes from the checkpoint

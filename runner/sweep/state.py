@@ -7,6 +7,7 @@ from __future__ import annotations
 
 outcomes: list = []  # one {status: count} dict per finished multirun
 running = None  # the sweep folder of the multirun under way in this process (its end clears it)
+running_config = None  # and its config (the loggers' sweep run ends with it if a stop ends the sweep)
 
 
 def resume_hint(sweep_dir) -> str:

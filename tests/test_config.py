@@ -212,3 +212,10 @@ def test_names_with_slashes_or_dots_stay_one_folder_under_outputs(override, run_
     run_dir, sweep_dir = Path(hydra.run.dir), Path(hydra.sweep.dir)
     assert run_dir.parent.parent == Path("outputs/runs") and run_dir.name.endswith(run_folder)
     assert sweep_dir.parent == Path("outputs/sweeps") / sweep_folder
+
+
+def test_an_evals_name_says_which_run_it_evaluated():
+    assert compose("dataset=function").name == "function-mlp-relu"
+    assert compose("task=eval", "ckpt=outputs/runs/d/12-00_fn-mlp/model.pt").name == "eval-12-00_fn-mlp"
+    assert compose("task=eval", "ckpt=outputs/runs/d/12-00_fn-mlp/").name == "eval-12-00_fn-mlp"
+    assert compose("task=eval", "name=mine", "ckpt=x/model.pt").name == "mine"

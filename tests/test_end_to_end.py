@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -185,6 +187,13 @@ def test_eval_without_a_dataset_uses_the_trained_runs_data_and_splits(tmp_path):
         assert int(same[split]["samples"]) == trained["sizes"][split], split
     for split in ("val", "test"):  # final metrics are measured in eval mode after the last epoch
         assert float(same[split]["loss"]) == pytest.approx(trained["final"][f"{split}_loss"], rel=1e-6), split
+    redraw = subprocess.run([sys.executable, "-m", "runner.report", str(tmp_path / "same")], capture_output=True,
+                            text=True)  # fmt: skip
+    assert redraw.returncode == 0, redraw.stderr  # an eval's folder re-renders like a run's
+    assert (
+        f"the weights of `{run / 'model.pt'}` after 2 epoch(s) of training"
+        in (tmp_path / "same" / "report.md").read_text()
+    )
     fewer = evaluate("fewer", "dataset.n_test=50")  # one key changed, the rest still the run's
     assert int(fewer["test"]["samples"]) == 50 and int(fewer["val"]["samples"]) == trained["sizes"]["val"]
     other = evaluate("other", "dataset=function", "dataset.fn=sin_plus_x")  # the command's own dataset node

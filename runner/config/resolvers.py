@@ -63,6 +63,17 @@ def _dirname(overrides: str) -> str:
     return name
 
 
+def _run_name(task, ckpt, default: str) -> str:
+    """`name`: `default` (<dataset>-<model>-<activation>), or for task=eval `eval-` and the folder of
+    the weights (`ckpt` is a run folder or a file in one), so an eval's folder says what it evaluated."""
+    if task != "eval" or not ckpt:
+        return default
+    from pathlib import PurePath
+
+    path = PurePath(str(ckpt).rstrip("/\\"))
+    return f"eval-{path.parent.name if path.suffix else path.name}"
+
+
 def _unnamed(keys) -> list:
     """hydra.job.config.override_dirname.exclude_keys: `keys`, and the presentation keys, which a
     resumed sweep may change (runner.runfolder.PRESENTATION), so that its job folders keep their names."""
@@ -101,6 +112,7 @@ def register_resolvers() -> None:
         ("dlrun.quick", _quick),
         ("dlrun.dirname", _dirname),
         ("dlrun.folder", _folder),
+        ("dlrun.run_name", _run_name),
         ("dlrun.unnamed", _unnamed),
         ("dlrun.choices", _choices),
         ("dlrun.reports", _reports),

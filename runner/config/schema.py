@@ -250,7 +250,8 @@ class Config:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     data_dir: str = "${oc.env:DLRUN_DATA,./data}"
-    name: str = "${dataset.name}-${model.name}-${activation.name}"  # short name in the run dir
+    # short name in the run dir; task=eval: eval-<the checkpoint's run folder>
+    name: str = "${dlrun.run_name:${task},${ckpt},${dataset.name}-${model.name}-${activation.name}}"
 
 
 def register() -> None:

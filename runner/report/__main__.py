@@ -2,7 +2,7 @@
 plots and report of a study folder, from files.
 
     python -m runner.report outputs/sweeps/<name>/<stamp>
-    python -m runner.report outputs/runs/<date>/<time>_<name>
+    python -m runner.report outputs/runs/<date>/<time>_<name>      (a training run, or task=eval's folder)
     python -m runner.report outputs/runs/<date>/<time>_<study>
 """
 
@@ -39,7 +39,7 @@ def _render(argv: list) -> int:
         print("usage: python -m runner.report DIR   (a sweep, run or study folder)", file=sys.stderr)
         return 2
     target = Path(argv[0])
-    if (target / "metrics.csv").is_file():
+    if (target / "metrics.csv").is_file() or (target / "eval.csv").is_file():  # a run, or an eval of one
         from runner.errors import DataError
         from runner.files import read_json
         from runner.report.run_plots import render_run
@@ -77,7 +77,7 @@ def _render(argv: list) -> int:
     if not is_sweep_dir(target):
         print(
             f"report: error: {target} is neither a sweep folder (one with multirun.yaml), a run folder "
-            f"(one with metrics.csv) nor a study folder (config.yaml with task: study)",
+            f"(one with metrics.csv, or eval.csv) nor a study folder (config.yaml with task: study)",
             file=sys.stderr,
         )
         return 2

@@ -26,11 +26,15 @@ def write_run_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     s = read_json(run_dir / "summary.json") or {}
     final, best = s.get("final") or {}, s.get("best") or {}
+    if s.get("task") == "eval":  # saved weights evaluated: no epochs of its own
+        epochs = f"the weights of `{s.get('ckpt')}` after {s.get('trained_epochs')} epoch(s) of training"
+    else:
+        epochs = f"{s.get('epochs_run')} of {s.get('epochs')} epochs"
     md = [
         f"# Run {s.get('name', run_dir.name)}",
         "",
         f"Status **{s.get('status', '?')}**: {s.get('dataset')} / {s.get('model')} / {s.get('activation')}, "
-        f"{s.get('params', 0):,} parameters, {s.get('epochs_run')} of {s.get('epochs')} epochs, seed {s.get('seed')}, "
+        f"{s.get('params', 0):,} parameters, {epochs}, seed {s.get('seed')}, "
         f"{s.get('engine', 'torch')} engine on {s.get('device')} ({s.get('device_name')}), "
         f"{s.get('wall_seconds', 0):.1f} s wall. Folder: `{run_dir}`.",
         "",

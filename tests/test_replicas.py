@@ -141,6 +141,9 @@ def test_sweep_summary_gets_spread_columns(tmp_path, tiny_data):
         ("trainer.replicas=0", "trainer.replicas"),
         ("trainer.log_steps=true", "trainer.log_steps"),
         ("task=gradcheck", "trainer.replicas"),
+        # one optimizer and one loop for all copies: a metric-driven decision would use their mean
+        ("scheduler=plateau", "scheduler: expected one of none, step, cosine, onecycle"),
+        ("trainer.early_stopping.metric=test_loss", "trainer.early_stopping.metric"),
     ],
 )
 def test_replicas_refuse_what_they_cannot_do(tmp_path, override, msg):

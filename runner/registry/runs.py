@@ -80,6 +80,17 @@ def check_run(cfg) -> None:
         require(cfg.engine == "torch", "trainer.replicas", f"1 for engine={cfg.engine}", t.replicas)
         require(not t.log_steps, "trainer.log_steps", "false with trainer.replicas > 1", t.log_steps)
         require(not dg.sensitivity, "diagnostics.sensitivity", "false with trainer.replicas > 1", dg.sensitivity)
+        # the copies share one optimizer and one epoch loop, so a decision read from a metric
+        # would be taken on their mean for all of them: copy r would no longer be seed+r's run
+        es = t.early_stopping.metric
+        require(es is None, "trainer.early_stopping.metric",
+                "null with trainer.replicas > 1 (the copies would all stop on their mean)", es)  # fmt: skip
+        from runner.registry.training import SCHEDULERS
+
+        fixed = SCHEDULERS.names(lambda s: not s.reads_metric)
+        require(cfg.scheduler.name in fixed, "scheduler",
+                f"one of {', '.join(fixed)} with trainer.replicas > 1 (a schedule that reads a metric "
+                "would set every copy's rate from their mean)", cfg.scheduler.name)  # fmt: skip
     require(0 <= cfg.seed < 2**32, "seed", "an integer in [0, 2^32) (NumPy's seed range)", cfg.seed)
     dev = str(cfg.device)
     require(_is_device(dev), "device", "auto, cpu, cuda, cuda:N or mps", dev)

@@ -155,6 +155,21 @@ def test_diverged_job_is_recorded_with_its_own_exit_code(tmp_path):
     assert summary(tmp_path / "s")["status"].tolist() == ["ok", "diverged"]
 
 
+def test_the_closing_lines_put_each_jobs_metric_in_one_column(capsys):
+    from runner.sweep.callback import print_outcome
+
+    rows = [
+        {"job": 0, "status": "ok", "activation": "leaky_relu", "final_test_loss": 0.75},
+        {"job": 1, "status": "ok", "activation": "relu", "final_test_loss": 0.82},
+        {"job": 2, "status": "failed", "activation": "tanh", "final_test_loss": None},
+    ]
+    print_outcome({"rows": rows, "swept": ["activation"], "counts": {"ok": 2, "failed": 1},
+                   "summary": "s.csv", "report": "r.html"})  # fmt: skip
+    jobs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  job")]
+    assert [line.index("test_loss") for line in jobs[:2]] == [jobs[0].index("test_loss")] * 2
+    assert jobs[1].startswith("  job   1  ok         activation=relu    ") and jobs[2].endswith("activation=tanh")
+
+
 def test_pivot_of_a_two_way_sweep():
     df = pd.DataFrame(
         {

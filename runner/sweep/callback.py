@@ -96,11 +96,12 @@ def print_outcome(result: dict) -> None:
     print(f"\nsweep finished: {len(rows)} jobs ({counts})", flush=True)
     split, kind = lead_metric(lambda col: any(r.get(col) is not None for r in rows))
     metric = f"final_{split}_{kind}"
-    for r in rows:
-        values = ", ".join(f"{k}={r[k]}" for k in swept)
+    values = [", ".join(f"{k}={r[k]}" for k in swept) for r in rows]
+    width = max(map(len, values), default=0)  # the metric in one column
+    for r, value in zip(rows, values):
         v = r.get(metric)
         shown = "" if v is None else f"  {split}_{kind} {percent(v) if kind == 'acc' else number(v)}"
-        print(f"  job {r['job']:>3}  {r['status']:<10} {values}{shown}", flush=True)
+        print(f"  job {r['job']:>3}  {r['status']:<10} {value:<{width}}{shown}".rstrip(), flush=True)
     for note in result.get("notes", ()):
         print(f"note: {note}", flush=True)
     print(f"summary: {result['summary']}\nreport:  {result['report']}", flush=True)

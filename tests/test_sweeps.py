@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import compose, dlrun_cmd, run_dlrun
@@ -573,3 +574,35 @@ def test_ctrl_c_stops_the_sweep_and_finishes_what_had_trained(tmp_path):
     assert (_job_dir(d, 0) / "plots" / "curves.png").is_file()
     assert not (_job_dir(d, 1) / "DONE").exists(), "the interrupted job is left to rerun"
     assert not list(tmp_path.glob("sweep/2_*")), "nothing after the interrupt started"
+
+
+def _final_plot_axis(tmp_path, monkeypatch, values):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import sweep_plots
+
+    df = pd.DataFrame({"optimizer.lr": values, "status": "ok", "final_test_loss": 0.5, "final_train_loss": 0.4})
+    shown = {}
+
+    def keep(fig, path):  # read the axis before the figure is closed
+        ax = fig.axes[0]
+        shown.update(ticks=[t.get_text() for t in ax.get_xticklabels()], width=fig.get_size_inches()[0],
+                     scale=ax.get_xscale())  # fmt: skip
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(sweep_plots, "save", keep)
+    sweep_plots.plot_final(df, ["optimizer.lr"], tmp_path, "test", "loss", "t")
+    return shown
+
+
+def test_a_grid_gets_a_tick_per_value_and_a_search_gets_readable_ticks(tmp_path, monkeypatch):
+    grid = _final_plot_axis(tmp_path, monkeypatch, [32, 128, 512, 1024, 2048])
+    assert grid["ticks"] == ["32", "128", "512", "1024", "2048"] and grid["scale"] == "log"
+    drawn = [float(v) for v in np.random.default_rng(0).uniform(1e-3, 9e-3, 40)]  # an Optuna search
+    search = _final_plot_axis(tmp_path, monkeypatch, drawn)
+    assert not set(search["ticks"]) & {str(v) for v in drawn}, "no drawn value as a tick label"
+    assert search["width"] <= 7, "a line plot does not widen with the number of trials"

@@ -87,6 +87,21 @@ def _axes_keys(swept: list, x: str | None) -> tuple[str, str | None]:
     return x_key, (others[0] if others and len(swept) >= 2 else None)
 
 
+def _numeric_axis(ax, values: list) -> None:
+    """A log axis (base 2: sizes, widths, batch sizes) where the values span 30x or more. A
+    grid's few values each get their tick; values a search drew (many, close or long, such
+    as an Optuna learning rate) keep matplotlib's ticks, which do not overlap."""
+    xs = np.array([float(v) for v in values])
+    log = xs.min() > 0 and xs.max() / xs.min() >= 30
+    if log:
+        ax.set_xscale("log", base=2)
+    pos = np.sort(np.log2(xs) if log else xs)
+    span = pos[-1] - pos[0]
+    spaced = len(pos) < 2 or (len(pos) <= 12 and np.diff(pos).min() >= span / 16)
+    if spaced and all(len(str(v)) <= 8 for v in values):
+        ax.set_xticks(xs, [str(v) for v in values])
+
+
 def plot_final(
     df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str, x: str | None = None
 ) -> Path | None:
@@ -101,7 +116,8 @@ def plot_final(
     numeric = is_numeric(x_values) and len(x_values) > 2
     groups = ordered_values(done, group_key) if group_key else [None]
     colors = _colors(len(groups))
-    fig, ax = plt.subplots(figsize=(max(6.5, 0.9 * len(x_values) * max(1, len(groups)) / 2 + 4), 4.6))
+    bar_slots = 0 if numeric else len(x_values) * max(1, len(groups))  # bars need room; a line does not
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.45 * bar_slots + 4), 4.6))
     for gi, (g, color) in enumerate(zip(groups, colors)):
         rows = done if g is None else done[done[group_key] == g]
         means = rows.groupby(x_key)[[f"final_{split}_{kind}", f"final_train_{kind}"]].mean()
@@ -163,10 +179,7 @@ def plot_final(
                             fontsize=8,
                         )
     if numeric:
-        xs = [float(v) for v in x_values]
-        if min(xs) > 0 and max(xs) / min(xs) >= 30:
-            ax.set_xscale("log", base=2)
-        ax.set_xticks(xs, [str(v) for v in x_values])
+        _numeric_axis(ax, x_values)
     else:
         ax.set_xticks(np.arange(len(x_values)), [str(v) for v in x_values])
     if kind == "loss":
@@ -246,10 +259,7 @@ def plot_extra(
         if not numeric:
             ax.set_xticks(pos, [str(v) for v in xs])
     if numeric:
-        xs = ordered_values(done, x_key)
-        if min(float(v) for v in xs) > 0 and max(float(v) for v in xs) / min(float(v) for v in xs) >= 30:
-            ax.set_xscale("log", base=2)
-        ax.set_xticks([float(v) for v in xs], [str(v) for v in xs])
+        _numeric_axis(ax, ordered_values(done, x_key))
     ax.set_xlabel(x_key)
     ax.set_ylabel(EXTRA_LABELS.get(column, column.replace("_", " ")))
     ax.set_title(f"{title}: {column.replace('_', ' ')} by {short_key(x_key)}")

@@ -576,7 +576,9 @@ def test_ctrl_c_stops_the_sweep_and_finishes_what_had_trained(tmp_path):
     assert not list(tmp_path.glob("sweep/2_*")), "nothing after the interrupt started"
 
 
-def _final_plot_axis(tmp_path, monkeypatch, values):
+def _sweep_figures(tmp_path, monkeypatch, values) -> dict:
+    """plot_final's and plot_curves's figures for a sweep of optimizer.lr over `values`, each
+    read before it is closed: its x tick labels, x scale, width, legend entries, axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -584,25 +586,43 @@ def _final_plot_axis(tmp_path, monkeypatch, values):
 
     from runner.report import sweep_plots
 
-    df = pd.DataFrame({"optimizer.lr": values, "status": "ok", "final_test_loss": 0.5, "final_train_loss": 0.4})
-    shown = {}
+    figures = {}
 
-    def keep(fig, path):  # read the axis before the figure is closed
+    def keep(fig, path):
         ax = fig.axes[0]
-        shown.update(ticks=[t.get_text() for t in ax.get_xticklabels()], width=fig.get_size_inches()[0],
-                     scale=ax.get_xscale())  # fmt: skip
+        legend = ax.get_legend()
+        figures[path.stem] = {
+            "ticks": [t.get_text() for t in ax.get_xticklabels()],
+            "scale": ax.get_xscale(),
+            "width": fig.get_size_inches()[0],
+            "legend": [t.get_text() for t in legend.get_texts()] if legend else [],
+            "axes": len(fig.axes),  # a colour bar is an axes of its own
+        }
         plt.close(fig)
         return path
 
     monkeypatch.setattr(sweep_plots, "save", keep)
+    for i in range(len(values)):
+        (tmp_path / f"j{i}").mkdir(exist_ok=True)
+        metrics = {"epoch": [1, 2], "train_loss": [1.0, 0.5], "test_loss": [0.9, 0.6]}
+        pd.DataFrame(metrics).to_csv(tmp_path / f"j{i}" / "metrics.csv", index=False)
+    df = pd.DataFrame({"optimizer.lr": values, "status": "ok", "final_test_loss": 0.5, "final_train_loss": 0.4})
+    df["dir"], df["job"] = [f"j{i}" for i in range(len(values))], range(len(values))
     sweep_plots.plot_final(df, ["optimizer.lr"], tmp_path, "test", "loss", "t")
-    return shown
+    sweep_plots.plot_curves(df, ["optimizer.lr"], tmp_path, "loss", "t")
+    return figures
 
 
 def test_a_grid_gets_a_tick_per_value_and_a_search_gets_readable_ticks(tmp_path, monkeypatch):
-    grid = _final_plot_axis(tmp_path, monkeypatch, [32, 128, 512, 1024, 2048])
-    assert grid["ticks"] == ["32", "128", "512", "1024", "2048"] and grid["scale"] == "log"
+    grid = _sweep_figures(tmp_path, monkeypatch, [32, 128, 512, 1024, 2048])
+    assert grid["final_test_loss"]["ticks"] == ["32", "128", "512", "1024", "2048"]
+    assert grid["final_test_loss"]["scale"] == "log"
+    assert grid["curves_loss"]["legend"] == ["lr=32", "lr=128", "lr=512", "lr=1024", "lr=2048"]
     drawn = [float(v) for v in np.random.default_rng(0).uniform(1e-3, 9e-3, 40)]  # an Optuna search
-    search = _final_plot_axis(tmp_path, monkeypatch, drawn)
-    assert not set(search["ticks"]) & {str(v) for v in drawn}, "no drawn value as a tick label"
-    assert search["width"] <= 7, "a line plot does not widen with the number of trials"
+    search = _sweep_figures(tmp_path, monkeypatch, drawn)
+    final, curves = search["final_test_loss"], search["curves_loss"]
+    assert not set(final["ticks"]) & {str(v) for v in drawn}, "no drawn value as a tick label"
+    assert final["width"] <= 7, "a line plot does not widen with the number of trials"
+    assert curves["legend"] == [] and curves["axes"] == 2, "40 trials: a colour bar, not a 40-entry legend"
+    few = _sweep_figures(tmp_path, monkeypatch, drawn[:3])["curves_loss"]["legend"]
+    assert few == [f"lr={v:.4g}" for v in drawn[:3]], "a drawn value is labelled to 4 digits"

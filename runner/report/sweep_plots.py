@@ -40,14 +40,15 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     legend_keys = swept[1:] if len(swept) >= 2 else swept
     fig, axes = plt.subplots(1, len(panels), figsize=(5.8 * len(panels), 4.6), squeeze=False, sharey=True)
     for ax, (panel_title, rows) in zip(axes[0], panels):
-        colors = _colors(len(rows))
+        shade = _value_shades(rows, legend_keys)
+        colors = _colors(len(rows)) if shade is None else [shade.to_rgba(float(v)) for v in rows[legend_keys[0]]]
         for color, (_, row) in zip(colors, rows.iterrows()):
             metrics_path = sweep_dir / row["dir"] / "metrics.csv"
             if not metrics_path.is_file():
                 continue
             m = read_metrics(metrics_path)
             held_out = "test" if f"test_{kind}" in m and m[f"test_{kind}"].notna().any() else "val"
-            label = job_label(row, legend_keys)
+            label = job_label(row, legend_keys) if shade is None else None
             for split, style in (("train", "--"), (held_out, "-")):
                 col = f"{split}_{kind}"
                 if col in m and m[col].notna().any():
@@ -63,7 +64,10 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
         if kind == "loss":
             ax.set_yscale("log")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        legend(ax, title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
+        if shade is None:
+            legend(ax, title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
+        else:
+            fig.colorbar(shade, ax=ax).set_label(legend_keys[0])
     axes[0][0].set_ylabel("accuracy (%)" if kind == "acc" else "loss (log scale)")
     fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch (train dashed, held-out solid)")
     fig.tight_layout()
@@ -79,6 +83,19 @@ def _replica_spread(rows: pd.DataFrame, x_key: str, x_values: list, col: str, ki
     return [float(scaled(pd.Series([std.get(v, np.nan)]), kind).iloc[0]) for v in x_values]
 
 
+def _value_shades(rows: pd.DataFrame, keys: list):
+    """Many jobs along one numeric key (a search's trials) are shaded by their value, read off a
+    colour bar: a legend of dozens of entries, with colours repeating, cannot be read."""
+    if len(keys) != 1 or len(rows) <= 10 or not is_numeric(rows[keys[0]]):
+        return None
+    from matplotlib import cm, colors
+
+    xs = rows[keys[0]].astype(float)
+    log = xs.min() > 0 and xs.max() / xs.min() >= 30
+    norm = (colors.LogNorm if log else colors.Normalize)(xs.min(), xs.max())
+    return cm.ScalarMappable(norm=norm, cmap="viridis")
+
+
 def _axes_keys(swept: list, x: str | None) -> tuple[str, str | None]:
     """(x column, grouping column or None): x defaults to the last swept key; with two swept
     keys the other one groups the lines or bars."""
@@ -88,13 +105,14 @@ def _axes_keys(swept: list, x: str | None) -> tuple[str, str | None]:
 
 
 def _numeric_axis(ax, values: list) -> None:
-    """A log axis (base 2: sizes, widths, batch sizes) where the values span 30x or more. A
-    grid's few values each get their tick; values a search drew (many, close or long, such
-    as an Optuna learning rate) keep matplotlib's ticks, which do not overlap."""
+    """A log axis where the values span 30x or more (base 2 for whole numbers: sizes, widths,
+    batch sizes; base 10 for rates). A grid's few values each get their tick; values a search
+    drew (many, close or long, such as an Optuna learning rate) keep matplotlib's ticks, which
+    do not overlap."""
     xs = np.array([float(v) for v in values])
     log = xs.min() > 0 and xs.max() / xs.min() >= 30
     if log:
-        ax.set_xscale("log", base=2)
+        ax.set_xscale("log", base=2 if all(x.is_integer() for x in xs) else 10)
     pos = np.sort(np.log2(xs) if log else xs)
     span = pos[-1] - pos[0]
     spaced = len(pos) < 2 or (len(pos) <= 12 and np.diff(pos).min() >= span / 16)

@@ -30,8 +30,13 @@ def ordered_values(df: pd.DataFrame, key: str) -> list:
     return sorted(values, key=float) if is_numeric(values) else values
 
 
+def value_label(v) -> str:
+    """A swept value for a legend: a drawn float (0.0014527880705746021) to 4 digits."""
+    return number(v) if isinstance(v, float) and not v.is_integer() else str(v)
+
+
 def job_label(row, swept: list) -> str:
-    return ", ".join(f"{short_key(k)}={row[k]}" for k in swept) or f"job {row['job']}"
+    return ", ".join(f"{short_key(k)}={value_label(row[k])}" for k in swept) or f"job {row['job']}"
 
 
 def scaled(series: pd.Series, kind: str) -> pd.Series:

@@ -194,6 +194,28 @@ def test_an_optuna_search_reports_its_trials_and_best_and_survives_a_failed_tria
         assert len(trials) == 2 and parent.info.status == "FAILED"  # the failed trial never reached training
 
 
+@pytest.mark.parametrize(
+    "given,line",
+    [
+        # Optuna's default direction is minimize: it would have searched for the least accurate model
+        (
+            ["optimized_metric=final_test_acc"],
+            "hydra.sweeper.direction: expected maximize for optimized_metric="
+            "final_test_acc (set hydra.sweeper.direction=maximize, or ${dlrun.direction:${optimized_metric}} in a "
+            "preset), got 'minimize'",
+        ),
+        (["optimized_metric=best_val_loss", "hydra.sweeper.direction=maximize"], "expected minimize"),
+        ([], "optimized_metric: expected the value the trials return to the sweeper"),  # was a traceback
+    ],
+)
+def test_an_optuna_search_that_would_go_the_wrong_way_or_nowhere_is_refused(tmp_path, given, line):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra (hydra-optuna-sweeper)")
+    proc = run_dlrun("-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "optimizer.lr=interval(0.001,0.01)",
+                     *FN, "trainer.epochs=1", f"hydra.sweep.dir={tmp_path / 's'}", *given, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2 and line in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
+
+
 def test_the_hparams_search_preset_composes_as_a_multirun_of_optuna():
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra (hydra-optuna-sweeper)")
     from runner.config.compose import compose as compose_config

@@ -22,6 +22,7 @@ class SweepReport(Callback):
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
+            check_search_direction(config)
             runfolder.lock(sweep_dir, "hydra.sweep.dir")
             runfolder.guard_sweep(sweep_dir, config.hydra.overrides.task, config.data_dir)
             runfolder.remove_litter(sweep_dir)
@@ -72,6 +73,28 @@ class SweepReport(Callback):
 
         Loggers(config, "sweep: ").sweep_end(sweep_dir, result["counts"])
         runfolder.unlock(sweep_dir)
+
+
+def check_search_direction(config) -> None:
+    """A sweeper that optimizes (Optuna's has a `direction`, minimize by default) must go the
+    way optimized_metric improves: minimizing best_val_acc would search for the worst model
+    while the report, which follows the metric, calls the best trial best."""
+    from runner.config.checks import require
+    from runner.sweep.objective import direction
+
+    got = config.hydra.sweeper.get("direction")
+    if got is None:
+        return
+    got = getattr(got, "name", got)  # the plugin's default is its Direction enum
+    metric = config.get("optimized_metric")
+    require(metric is not None, "optimized_metric",
+            f"the value the trials return to the sweeper ({config.hydra.sweeper._target_.rsplit('.', 1)[-1]} "
+            "optimizes one), "
+            "e.g. optimized_metric=best_val_acc", metric)  # fmt: skip
+    want = direction(metric)
+    require(str(got) == want, "hydra.sweeper.direction",
+            f"{want} for optimized_metric={metric} (set hydra.sweeper.direction={want}, "
+            "or ${dlrun.direction:${optimized_metric}} in a preset)", got)  # fmt: skip
 
 
 def sweep_stopped() -> None:

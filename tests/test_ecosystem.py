@@ -184,6 +184,8 @@ def test_an_optuna_search_reports_its_trials_and_best_and_survives_a_failed_tria
     md = (out / "report.md").read_text()
     assert f"Best: trial {best['job']}, final_test_loss = " in md and f"`optimizer.lr={best['optimizer.lr']}`" in md
     assert "(worst)" in md and (out / "plots" / "objective.png").is_file()
+    # drawn values are no grid: the objective per searched value, not the grid's line and bar plots
+    assert (out / "plots" / "search_slices.png").is_file() and not (out / "plots" / "final_test_loss.png").exists()
     if mlflow:
         from mlflow.tracking import MlflowClient
 
@@ -192,6 +194,16 @@ def test_an_optuna_search_reports_its_trials_and_best_and_survives_a_failed_tria
         (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
         trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
         assert len(trials) == 2 and parent.info.status == "FAILED"  # the failed trial never reached training
+
+
+def test_the_search_section_shows_an_accuracy_objective_in_percent_and_drawn_values_to_4_digits():
+    from runner.report.search import section
+
+    df = pd.DataFrame({"job": [0, 1], "optimizer.lr": [0.0012520653814999472, 0.007232371232294039],
+                       "status": "ok", "objective": [0.465, 0.735]})  # fmt: skip
+    md = "\n".join(section(df, ["optimizer.lr"], "best_val_acc"))
+    assert "Best: trial 1, best_val_acc = 73.50%, with `optimizer.lr=0.007232371232294039`." in md
+    assert "| 0 | 0.001252 | ok | 46.50% |" in md and "| 1 | 0.007232 | ok | 73.50% **best** |" in md
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from runner.formatting import number
+from runner.formatting import number, percent
 from runner.report.style import legend, pyplot, save
 
 
@@ -26,23 +26,28 @@ def best_trial(df: pd.DataFrame, metric: str) -> pd.Series | None:
 
 
 def section(df: pd.DataFrame, swept: list, metric: str) -> list:
+    from runner.report.sweep_tables import value_label
     from runner.sweep.objective import direction
 
     way = direction(metric)
+
+    def shown(v: float) -> str:  # accuracies in %, as everywhere else in the report
+        return percent(v) if metric.endswith("_acc") else number(v, 4)
+
     lines = ["## Search", "", f"Objective: `{metric}` ({way}d). A failed or diverged trial scores the worst value.", ""]
     best = best_trial(df, metric)
     if best is None:
         return lines + ["No trial gave a finite objective.", ""]
     setting = ", ".join(f"`{k}={best[k]}`" for k in swept) or "the defaults"
-    lines += [f"Best: trial {int(best['job'])}, {metric} = {number(float(best['objective']), 4)}, with {setting}.", ""]
+    lines += [f"Best: trial {int(best['job'])}, {metric} = {shown(float(best['objective']))}, with {setting}.", ""]
     head = ["trial", *swept, "status", metric]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.sort_values("job").iterrows():
         value = float(r["objective"])
-        shown = number(value, 4) if math.isfinite(value) else f"{value} (worst)"
+        cell = shown(value) if math.isfinite(value) else f"{value} (worst)"
         mark = " **best**" if int(r["job"]) == int(best["job"]) else ""
-        lines.append("| " + " | ".join([str(int(r["job"])), *(str(r[k]) for k in swept), str(r["status"]),
-                                        shown + mark]) + " |")  # fmt: skip
+        lines.append("| " + " | ".join([str(int(r["job"])), *(value_label(r[k]) for k in swept), str(r["status"]),
+                                        cell + mark]) + " |")  # fmt: skip
     return lines + [""]
 
 
@@ -79,3 +84,49 @@ def plot_objective(df: pd.DataFrame, metric: str, sweep_dir: Path, title: str) -
     legend(ax, loc="best")
     fig.tight_layout()
     return save(fig, Path(sweep_dir) / "plots" / "objective.png")
+
+
+def plot_slices(df: pd.DataFrame, swept: list, metric: str, sweep_dir: Path, title: str) -> Path | None:
+    """The objective against each searched value, one panel per key, every trial a point
+    coloured by its number (early trials explore, late ones exploit), the best starred. A
+    search's values are drawn, not gridded, so the grid's line and bar plots do not apply."""
+    from matplotlib import cm, colors
+
+    from runner.report.sweep_tables import is_numeric, short_key
+
+    trials = df.sort_values("job")
+    scale = 100.0 if metric.endswith("_acc") else 1.0
+    values = trials["objective"].astype(float) * scale
+    finite = values.apply(math.isfinite)
+    if not finite.any() or not swept:
+        return None
+    best = best_trial(df, metric)
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(swept), figsize=(4.2 * len(swept) + 1.5, 4.4), squeeze=False, sharey=True)
+    shade = cm.ScalarMappable(colors.Normalize(trials["job"].min(), max(trials["job"].max(), 1)), cmap="viridis")
+    for ax, key in zip(axes[0], swept):
+        raw = trials[key][finite]
+        if is_numeric(raw):
+            xs = raw.astype(float)
+            if xs.min() > 0 and xs.max() / xs.min() >= 30:
+                ax.set_xscale("log")
+        else:  # a categorical choice: its options in the order first tried
+            options = list(dict.fromkeys(trials[key].astype(str)))
+            xs = raw.astype(str).map(options.index)
+            ax.set_xticks(range(len(options)), options)
+        ax.scatter(xs, values[finite], c=[shade.to_rgba(j) for j in trials["job"][finite]], s=36,
+                   edgecolors="black", linewidths=0.4)  # fmt: skip
+        if best is not None:
+            at = xs[trials["job"][finite] == best["job"]]
+            ax.plot(at, [float(best["objective"]) * scale] * len(at), "*", markersize=16, color="#d62728",
+                    label=f"best: {float(best['objective']) * scale:.4g}")  # fmt: skip
+        ax.set_xlabel(key)
+        ax.grid(True, alpha=0.3)
+    unit = " (%)" if metric.endswith("_acc") else ""
+    axes[0][0].set_ylabel(metric + unit)
+    if metric.endswith("_loss"):
+        axes[0][0].set_yscale("log")
+    legend(axes[0][0], loc="best")
+    fig.colorbar(shade, ax=axes[0].tolist()).set_label("trial (job number)")
+    fig.suptitle(f"{title}: {metric} against each searched value ({', '.join(short_key(k) for k in swept)})")
+    return save(fig, Path(sweep_dir) / "plots" / "search_slices.png")

@@ -40,13 +40,14 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     legend_keys = swept[1:] if len(swept) >= 2 else swept
     fig, axes = plt.subplots(1, len(panels), figsize=(5.8 * len(panels), 4.6), squeeze=False, sharey=True)
     for ax, (panel_title, rows) in zip(axes[0], panels):
-        shade = _value_shades(rows, legend_keys)
+        shade, last_epoch = _value_shades(rows, legend_keys), 0
         colors = _colors(len(rows)) if shade is None else [shade.to_rgba(float(v)) for v in rows[legend_keys[0]]]
         for color, (_, row) in zip(colors, rows.iterrows()):
             metrics_path = sweep_dir / row["dir"] / "metrics.csv"
             if not metrics_path.is_file():
                 continue
             m = read_metrics(metrics_path)
+            last_epoch = max(last_epoch, int(m["epoch"].max()) if len(m) else 0)
             held_out = "test" if f"test_{kind}" in m and m[f"test_{kind}"].notna().any() else "val"
             label = job_label(row, legend_keys) if shade is None else None
             for split, style in (("train", "--"), (held_out, "-")):
@@ -57,6 +58,8 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
                         scaled(m[col], kind),
                         linestyle=style,
                         color=color,
+                        marker="o" if len(m) <= 3 else None,  # a line needs two epochs: show the points
+                        markersize=4,
                         label=label if split != "train" else None,
                     )
         ax.set_title(panel_title)
@@ -64,6 +67,9 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
         if kind == "loss":
             ax.set_yscale("log")
         ax.xaxis.get_major_locator().set_params(integer=True)
+        if 0 < last_epoch <= 3:  # a point or two: whole epochs, not 0.96 ... 1.04
+            ax.set_xlim(0.5, last_epoch + 0.5)
+            ax.set_xticks(range(1, last_epoch + 1))
         if shade is None:
             legend(ax, title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
         else:

@@ -160,27 +160,25 @@ def render_sweep(sweep_dir: Path) -> dict:
     notes = _option_notes(df, x, extra)
     x = x if x in df.columns else None
     has_metrics = df[f"final_{split}_{kind}"].notna().any()  # false for a sweep of gradchecks
-    plots = []
-    if has_metrics:
-        plots = [
-            p
-            for p in (
-                plot_heatmap(df, swept, sweep_dir, split, kind, name),
-                plot_final(df, swept, sweep_dir, split, kind, name, x),
-                *(plot_extra(df, swept, sweep_dir, col, name, x) for col in extra),
-                *((plot_final(df, swept, sweep_dir, split, "loss", name, x),) if kind == "acc" else ()),
-                plot_curves(df, swept, sweep_dir, "loss", name),
-                plot_curves(df, swept, sweep_dir, "acc", name) if kind == "acc" else None,
-            )
-            if p is not None
-        ]
-
     metric = optimized_metric(sweep_dir)
-    if metric and "objective" in df:
-        from runner.report.search import plot_objective
+    search = bool(metric) and "objective" in df  # drawn values: no grid to draw lines, bars or a pivot over
+    plots = []
+    if search:
+        from runner.report.search import plot_objective, plot_slices
 
-        plots.insert(0, plot_objective(df, metric, sweep_dir, name))
-        plots = [p for p in plots if p is not None]
+        plots = [plot_objective(df, metric, sweep_dir, name), plot_slices(df, swept, metric, sweep_dir, name)]
+    if has_metrics:
+        grid = not search
+        curves_by = swept if grid else ["job"]  # a search's trials in one panel, by trial number
+        plots += [
+            plot_heatmap(df, swept, sweep_dir, split, kind, name) if grid else None,
+            plot_final(df, swept, sweep_dir, split, kind, name, x) if grid else None,
+            *(plot_extra(df, swept, sweep_dir, col, name, x) for col in extra if grid),
+            plot_final(df, swept, sweep_dir, split, "loss", name, x) if grid and kind == "acc" else None,
+            plot_curves(df, curves_by, sweep_dir, "loss", name),
+            plot_curves(df, curves_by, sweep_dir, "acc", name) if kind == "acc" else None,
+        ]
+    plots = [p for p in plots if p is not None]
     md = [
         f"# Sweep {name}",
         "",
@@ -193,13 +191,13 @@ def render_sweep(sweep_dir: Path) -> dict:
     tags = sorted({t for v in df.get("tags", pd.Series(dtype=str)).dropna() for t in str(v).split()})
     if tags:
         md += ["Tags: " + ", ".join(f"`{t}`" for t in tags) + ".", ""]
-    if metric and "objective" in df:
+    if search:
         from runner.report.search import section
 
         md += section(df, swept, metric)
     if "gradcheck_max_rel_error" in df and df["gradcheck_max_rel_error"].notna().any():
         md += _gradcheck_section(df, swept)
-    if len(swept) == 2 and has_metrics:
+    if len(swept) == 2 and has_metrics and not search:
         md += [
             f"## Final {metric_label(split, kind)}: {short_key(swept[0])} by {short_key(swept[1])}",
             "",

@@ -16,7 +16,9 @@ def _has_twin(entry) -> bool:
 def check(cfg) -> None:
     m, o, dev = cfg.model, cfg.optimizer, str(cfg.device)
     require(m.name == "mlp", "model", "mlp for engine=numpy (the scratch engine has no conv layers)", m.name)
-    ACTIVATIONS.check(cfg.activation.name, where=_has_twin)
+    acts = ACTIVATIONS.names(_has_twin)
+    require(cfg.activation.name in acts, "activation", f"one of {', '.join(acts)} for engine=numpy (those with a "
+            "NumPy twin)", cfg.activation.name)  # fmt: skip
     twins = OPTIMIZERS.names(_has_twin)
     require(o.name in twins, "optimizer", f"{' or '.join(twins)} for engine=numpy", o.name)
     require(not cfg.regularizer.batchnorm, "regularizer.batchnorm", "false for engine=numpy", cfg.regularizer.batchnorm)

@@ -135,6 +135,24 @@ def test_sweep_summary_gets_spread_columns(tmp_path, tiny_data):
     assert "±" in (tmp_path / "sw" / "report.md").read_text()
 
 
+def test_a_seed_sweep_with_replicas_pools_every_copy_and_says_when_their_seeds_overlap(tmp_path):
+    import json
+    import re
+
+    sw = tmp_path / "sw"
+    res = run_dlrun("-m", "dataset=function", "model.hidden=[8]", "trainer.epochs=2", "trainer.replicas=2",
+                    "seed=0,1", "trainer.progress=quiet", f"hydra.sweep.dir={sw}", cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    copies = [
+        c["test_loss"] for f in sorted(sw.glob("*/summary.json")) for c in json.loads(f.read_text())["replica_final"]
+    ]
+    md = (sw / "report.md").read_text()
+    mean, std, runs = re.search(r"over seeds.*?\n\| ([\d.]+) \| ([\d.]+) \| (\d+) \|", md, re.S).groups()
+    assert int(runs) == 4 and float(mean) == pytest.approx(np.mean(copies), abs=5e-4)
+    assert float(std) == pytest.approx(np.std(copies, ddof=1), abs=5e-4)  # over the copies, not the jobs' means
+    assert "1 copy started from a seed another job's copy also used" in md  # seed 1: job 0's copy 1, job 1's copy 0
+
+
 @pytest.mark.parametrize(
     "override,msg",
     [

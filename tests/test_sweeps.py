@@ -237,6 +237,8 @@ def test_preset_values_follow_their_knobs():
     assert sweep_params("sweep=depth") == {"model.depth": "1,2,3,4,5,6"}
     assert sweep_params("sweep=depth", "sweep.max_depth=3") == {"model.depth": "1,2,3"}
     assert sweep_params("sweep=seeds", "sweep.seeds=3") == {"seed": "0,1,2"}
+    # with replicas the seeds are that far apart: no two jobs train a copy from the same seed
+    assert sweep_params("sweep=seeds", "sweep.seeds=3", "trainer.replicas=4") == {"seed": "0,4,8"}
     assert sweep_params("sweep=activation_x_depth") == {"activation": "relu,sigmoid,tanh", "model.depth": "1,2,3"}
     assert len(sweep_params("sweep=width")["model.width"].split(",")) == 10
     assert sweep_params("sweep=depth_search")["model.depth"] == "1,2,4,6,8,12,16,24,32"

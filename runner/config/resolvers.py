@@ -19,9 +19,12 @@ def _upto(n, key: str = "count") -> str:
     return ",".join(str(i) for i in range(1, _count(n, key) + 1))
 
 
-def _first(n, key: str = "count") -> str:
-    """0,1,...,n-1 as a Hydra sweep string; `key` names the setting in errors."""
-    return ",".join(str(i) for i in range(_count(n, key)))
+def _seeds(n, replicas) -> str:
+    """n seeds as a Hydra sweep string, trainer.replicas apart (0,1,2,... without replicas):
+    a job with seed s and R replicas trains copies s..s+R-1, so closer seeds would train some
+    copies from the same seed twice."""
+    stride = _count(replicas, "trainer.replicas")
+    return ",".join(str(i * stride) for i in range(_count(n, "sweep.seeds")))
 
 
 def _join(values, key: str = "values") -> str:
@@ -106,7 +109,7 @@ def _direction(metric) -> str:
 def register_resolvers() -> None:
     for name, fn in (
         ("dlrun.upto", _upto),
-        ("dlrun.first", _first),
+        ("dlrun.seeds", _seeds),
         ("dlrun.join", _join),
         ("dlrun.scale", _scale),
         ("dlrun.quick", _quick),

@@ -17,7 +17,7 @@ from runner.files import atomic_write_text
 from runner.formatting import lead_metric, metric_label, missing, number, percent, spread
 from runner.report.html import markdown_to_html
 from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_heatmap
-from runner.report.sweep_tables import paper_table, scaled, seed_spread, short_key, vanishing_by_depth
+from runner.report.sweep_tables import FINISHED, paper_table, scaled, seed_spread, short_key, vanishing_by_depth
 from runner.sweep.summary import optimized_metric, report_options, status_counts, write_summary
 
 
@@ -106,15 +106,49 @@ def _gradcheck_section(df: pd.DataFrame, swept: list) -> list:
     return lines + [""]
 
 
-def _seed_section(df: pd.DataFrame, swept: list, split: str, kind: str) -> list:
-    """Mean ± std of the final metric over seeds, when seed is swept."""
-    spread = seed_spread(df, swept, f"final_{split}_{kind}")
+def _copies(df: pd.DataFrame, swept: list, col: str, sweep_dir: Path) -> tuple[pd.DataFrame, int]:
+    """With trainer.replicas, one row per trained copy (its own final value from the job's
+    summary.json, its seed the job's seed + r), and how many copy seeds more than one job used:
+    jobs with seeds 0 and 1 and 3 replicas both start copies from seeds 1 and 2, so those
+    copies share their initial weights and data order and are not independent."""
+    from runner.files import read_json
+
+    rows = []
+    for _, r in df[df["status"].isin(FINISHED)].iterrows():
+        summary = read_json(sweep_dir / r["dir"] / "summary.json") or {}
+        per_copy = summary.get("replica_final") or [summary.get("final") or {}]
+        for k, final in enumerate(per_copy):
+            rows.append({**{key: r[key] for key in swept}, "copy_seed": int(r["seed"]) + k, col: final.get(col[6:])})
+    copies = pd.DataFrame(rows, columns=[*swept, "copy_seed", col])
+    others = [k for k in swept if k != "seed"]
+    shared = copies.duplicated(subset=[*others, "copy_seed"], keep="first").sum()
+    return copies.assign(status="ok"), int(shared)
+
+
+def _copies_line(shared: int) -> str:
+    line = "Over every trained copy (seed + replica): runs counts copies."
+    if shared:
+        line += (f" **Note:** {shared} {'copy' if shared == 1 else 'copies'} started from a seed another job's copy also used (the jobs' seeds "
+                 "are closer than trainer.replicas), so they are not independent runs and the spread may be too "
+                 "narrow; space the seeds trainer.replicas apart (sweep=seeds does).")  # fmt: skip
+    return line
+
+
+def _seed_section(df: pd.DataFrame, swept: list, split: str, kind: str, sweep_dir: Path) -> list:
+    """Mean ± std of the final metric over seeds, when seed is swept; with replicas, over every
+    distinct copy (each is a run with its own seed)."""
+    col = f"final_{split}_{kind}"
+    shared, replicas = 0, "replicas" in df and (df["replicas"].fillna(1) > 1).any()
+    if replicas and "seed" in swept:
+        df, shared = _copies(df, swept, col, sweep_dir)
+    spread = seed_spread(df, swept, col)
     if spread is None:
         return []
     others = [c for c in spread.columns if c not in ("mean", "std", "runs")]
     lines = [
         f"## Final {metric_label(split, kind)} over seeds (mean ± std)",
         "",
+        *([_copies_line(shared), ""] if replicas and "seed" in swept else []),
         "| " + " | ".join([*map(short_key, others), "mean", "std", "runs"]) + " |",
         "|" + "---|" * (len(others) + 3),
     ]
@@ -215,7 +249,7 @@ def render_sweep(sweep_dir: Path) -> dict:
             *depth_lines,
             "",
         ]
-    md += _seed_section(df, swept, split, kind)
+    md += _seed_section(df, swept, split, kind, sweep_dir)
     if has_metrics:
         md += [
             "## All jobs",

@@ -27,10 +27,13 @@ from omegaconf import OmegaConf
 
 from runner.errors import DataError, UserError, writing
 from runner.files import DONE_MARKER, atomic_write_text
+from runner.loggers.mlflow import RUN_ID_FILE as MLFLOW_RUN_ID
 
 LOCK = ".dlrun.lock"
 SWEEP_RECORD = ".dlrun-sweep.json"
-KEEP = {".hydra", LOCK}
+# what a fresh start keeps: Hydra's record, the lock, and the id of the MLflow run a killed attempt
+# left RUNNING, which the new attempt goes on in (runner/loggers/mlflow.py)
+KEEP = {".hydra", LOCK, MLFLOW_RUN_ID}
 # overrides that change how a sweep looks or how often it saves, not what it computes (and the
 # loggers and tags, which mirror and label the results without changing them): a resumed sweep
 # may change them, so they name no job folder either (presentation_keys, conf/config.yaml)

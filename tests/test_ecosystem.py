@@ -396,6 +396,33 @@ def test_a_stopped_sweep_ends_its_mlflow_runs_killed_and_its_rerun_finishes_them
     assert steps == list(range(1, 101))  # each epoch once: the stop saved a checkpoint where it was
 
 
+@pytest.mark.parametrize("checkpoint_every", [3, 0], ids=["past-its-checkpoint", "before-any-checkpoint"])
+def test_a_run_killed_with_sigkill_goes_on_in_its_mlflow_run_and_logs_each_epoch_once(tmp_path, checkpoint_every):
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    from mlflow.tracking import MlflowClient
+
+    db, run = tmp_path / "mlflow.db", tmp_path / "run"
+    args = [*FN, "trainer.epochs=60", "logger=mlflow", f"logger.mlflow.tracking_uri=sqlite:///{db}",
+            "logger.mlflow.artifacts=false", "trainer.progress=quiet", "trainer.checkpoint_seconds=0",
+            f"trainer.checkpoint_every={checkpoint_every}", f"hydra.run.dir={run}"]  # fmt: skip
+    proc = subprocess.Popen([*dlrun_cmd(), *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    rows = lambda: len(p.read_text().splitlines()) - 1 if (p := run / "metrics.csv").is_file() else 0  # noqa: E731
+    while rows() < 5 and proc.poll() is None and time.monotonic() < deadline:  # epochs 4, 5 past the checkpoint
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run ended before the kill; make it longer"
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert (run / "checkpoint.pt").is_file() == bool(checkpoint_every)
+    again = run_dlrun(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    (found,) = client.search_runs([client.get_experiment_by_name("dlrun").experiment_id])  # no orphan RUNNING run
+    assert found.info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(found.info.run_id, "train_loss")]
+    assert sorted(steps) == list(range(1, 61)), "each epoch logged once"
+
+
 @pytest.mark.parametrize("stop", ["SIGTERM", "second Ctrl-C"])
 def test_a_run_stopped_while_its_plots_are_drawn_ends_its_logger_runs_and_a_rerun_finishes_them(
     tmp_path, monkeypatch, stop

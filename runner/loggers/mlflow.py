@@ -11,7 +11,8 @@
 - Params: the resolved config (dotted keys). Metrics: every metrics.csv column with the epoch
   as step; at the end the final and best metrics. Tags: dlrun's `tags`, the run folder, the
   status. Artifacts: summary.json, metrics.csv, the plots and the report.
-- A resumed run goes on in the same MLflow run (its id kept in <run>/.mlflow-run).
+- A resumed run goes on in the same MLflow run (its id kept in <run>/.mlflow-run), and so does
+  one killed before its first checkpoint; epochs a killed run had logged are not logged again.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class MlflowLogger(RunLogger):
     def __init__(self, cfg):
         self.section = cfg.logger.mlflow
         self.client = None
+        self.logged = 0  # the last epoch this MLflow run already holds (a run killed and run again)
 
     def _store(self):
         """The client and the experiment's id. Parallel jobs (joblib, submitit) open a new SQLite
@@ -89,9 +91,7 @@ class MlflowLogger(RunLogger):
         self.client, self.exp_id = self._store()
         run_dir = Path(run_dir)
         id_file = run_dir / RUN_ID_FILE
-        if resumed_at is not None and id_file.is_file():  # also 0: stopped before its first epoch
-            self.run_id = id_file.read_text().strip()
-            self.client.update_run(self.run_id, status="RUNNING")
+        if id_file.is_file() and self._reopen(id_file.read_text().strip(), resumed_at):
             return
         tags = {"dlrun.run_dir": str(run_dir.resolve()), **{f"tag.{t}": "true" for t in summary.get("tags") or []}}
         if summary.get("tags"):
@@ -105,6 +105,25 @@ class MlflowLogger(RunLogger):
         params = [Param(k, str(v)[:6000]) for k, v in flat_params(cfg).items()]
         for i in range(0, len(params), BATCH):
             self.client.log_batch(self.run_id, params=params[i : i + BATCH])
+
+    def _reopen(self, run_id: str, resumed_at: int | None) -> bool:
+        """Go on in the run's earlier MLflow run: a resumed run (also resumed_at 0: stopped before
+        its first epoch), or one killed before its first checkpoint, which starts over in the
+        same folder and left its MLflow run RUNNING. A SIGKILL loses the epochs after the last
+        checkpoint but not what they logged, and MLflow cannot delete metrics, so the epochs
+        trained again are not logged again (on the CPU their numbers are the same)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            status = self.client.get_run(run_id).info.status
+        except MlflowException:  # not in this store (logger.mlflow.tracking_uri changed): a new run
+            return False
+        if resumed_at is None and status != "RUNNING":
+            return False  # a failed attempt, ended as such: the new one gets its own run
+        self.run_id = run_id
+        self.client.update_run(run_id, status="RUNNING")
+        self.logged = max((m.step for m in self.client.get_metric_history(run_id, "seconds")), default=0)
+        return True
 
     def _opened_parent(self, sweep_dir: Path) -> str | None:
         """The sweep's parent run id with the store open, or None when no job created one."""
@@ -146,6 +165,8 @@ class MlflowLogger(RunLogger):
                 if k not in ("epoch", "replica") and isinstance(v, (int, float)) and v is not None]  # fmt: skip
 
     def epoch(self, row, per_replica: list, layer_rows: list) -> None:
+        if row.epoch <= self.logged:
+            return
         metrics = self._metrics(row.as_dict(), row.epoch)
         for r in per_replica:
             metrics += self._metrics(r.as_dict(), row.epoch, f"replica_{r.replica}.")

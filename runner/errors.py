@@ -19,7 +19,19 @@ class UserError(Exception):
 class ConfigError(UserError):
     def __init__(self, key: str, expected: str, got: Any):
         self.key, self.expected, self.got = key, expected, got
-        super().__init__(f"{key}: expected {expected}, got {got!r}")
+        super().__init__(f"{key}: expected {expected}, got {as_typed(got)}")
+
+
+def as_typed(value: Any) -> str:
+    """A config value as it is written on the command line: true, null, 70000 (not True, None,
+    70000.0, which a float-typed key holds); text and lists as Python shows them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
 
 
 class DataError(UserError):

@@ -86,3 +86,10 @@ def test_cfg_job_prints_the_composed_config(tmp_path):
     proc = run_dlrun("--cfg", "job", "regularizer=[l1,dropout]", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "l1: 0.0001" in proc.stdout and "dropout: 0.2" in proc.stdout
+
+
+def test_a_refused_value_is_shown_as_it_is_typed_on_the_command_line():
+    from runner.errors import ConfigError
+
+    shown = [str(ConfigError("k", "x", v)).rpartition("got ")[2] for v in (True, None, 70000.0, 0.5, "relu", [0])]
+    assert shown == ["true", "null", "70000", "0.5", "'relu'", "[0]"]  # was True, None, 70000.0

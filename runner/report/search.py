@@ -92,6 +92,7 @@ def plot_slices(df: pd.DataFrame, swept: list, metric: str, sweep_dir: Path, tit
     search's values are drawn, not gridded, so the grid's line and bar plots do not apply."""
     from matplotlib import cm, colors
 
+    from runner.report.sweep_plots import numeric_axis
     from runner.report.sweep_tables import is_numeric, short_key
 
     trials = df.sort_values("job")
@@ -108,8 +109,7 @@ def plot_slices(df: pd.DataFrame, swept: list, metric: str, sweep_dir: Path, tit
         raw = trials[key][finite]
         if is_numeric(raw):
             xs = raw.astype(float)
-            if xs.min() > 0 and xs.max() / xs.min() >= 30:
-                ax.set_xscale("log")
+            numeric_axis(ax, list(dict.fromkeys(raw)))
         else:  # a categorical choice: its options in the order first tried
             options = list(dict.fromkeys(trials[key].astype(str)))
             xs = raw.astype(str).map(options.index)

@@ -89,6 +89,12 @@ def _replica_spread(rows: pd.DataFrame, x_key: str, x_values: list, col: str, ki
     return [float(scaled(pd.Series([std.get(v, np.nan)]), kind).iloc[0]) for v in x_values]
 
 
+def spans_decades(xs) -> bool:
+    """Positive values 30x or more apart: drawn on a log scale."""
+    xs = np.asarray(xs, dtype=float)
+    return bool(xs.min() > 0 and xs.max() / xs.min() >= 30)
+
+
 def _value_shades(rows: pd.DataFrame, keys: list):
     """Many jobs along one numeric key (a search's trials) are shaded by their value, read off a
     colour bar: a legend of dozens of entries, with colours repeating, cannot be read."""
@@ -97,8 +103,7 @@ def _value_shades(rows: pd.DataFrame, keys: list):
     from matplotlib import cm, colors
 
     xs = rows[keys[0]].astype(float)
-    log = xs.min() > 0 and xs.max() / xs.min() >= 30
-    norm = (colors.LogNorm if log else colors.Normalize)(xs.min(), xs.max())
+    norm = (colors.LogNorm if spans_decades(xs) else colors.Normalize)(xs.min(), xs.max())
     return cm.ScalarMappable(norm=norm, cmap="viridis")
 
 
@@ -110,13 +115,13 @@ def _axes_keys(swept: list, x: str | None) -> tuple[str, str | None]:
     return x_key, (others[0] if others and len(swept) >= 2 else None)
 
 
-def _numeric_axis(ax, values: list) -> None:
+def numeric_axis(ax, values: list) -> None:
     """A log axis where the values span 30x or more (base 2 for whole numbers: sizes, widths,
     batch sizes; base 10 for rates). A grid's few values each get their tick; values a search
     drew (many, close or long, such as an Optuna learning rate) keep matplotlib's ticks, which
     do not overlap."""
     xs = np.array([float(v) for v in values])
-    log = xs.min() > 0 and xs.max() / xs.min() >= 30
+    log = spans_decades(xs)
     if log:
         ax.set_xscale("log", base=2 if all(x.is_integer() for x in xs) else 10)
     pos = np.sort(np.log2(xs) if log else xs)
@@ -203,7 +208,7 @@ def plot_final(
                             fontsize=8,
                         )
     if numeric:
-        _numeric_axis(ax, x_values)
+        numeric_axis(ax, x_values)
     else:
         ax.set_xticks(np.arange(len(x_values)), [str(v) for v in x_values])
     if kind == "loss":
@@ -283,7 +288,7 @@ def plot_extra(
         if not numeric:
             ax.set_xticks(pos, [str(v) for v in xs])
     if numeric:
-        _numeric_axis(ax, ordered_values(done, x_key))
+        numeric_axis(ax, ordered_values(done, x_key))
     ax.set_xlabel(x_key)
     ax.set_ylabel(EXTRA_LABELS.get(column, column.replace("_", " ")))
     ax.set_title(f"{title}: {column.replace('_', ' ')} by {short_key(x_key)}")

@@ -128,15 +128,16 @@ def _copies(df: pd.DataFrame, swept: list, col: str, sweep_dir: Path) -> tuple[p
 def _copies_line(shared: int) -> str:
     line = "Over every trained copy (seed + replica): runs counts copies."
     if shared:
-        line += (f" **Note:** {shared} {'copy' if shared == 1 else 'copies'} started from a seed another job's copy also used (the jobs' seeds "
-                 "are closer than trainer.replicas), so they are not independent runs and the spread may be too "
-                 "narrow; space the seeds trainer.replicas apart (sweep=seeds does).")  # fmt: skip
+        copies = "copy" if shared == 1 else "copies"
+        line += (f" **Note:** {shared} {copies} started from a seed another job's copy also used (the jobs' "
+                 "seeds are closer than trainer.replicas), so they are not independent runs and the spread "
+                 "may be too narrow; space the seeds trainer.replicas apart (sweep=seeds does).")  # fmt: skip
     return line
 
 
 def _seed_section(df: pd.DataFrame, swept: list, split: str, kind: str, sweep_dir: Path) -> list:
     """Mean ± std of the final metric over seeds, when seed is swept; with replicas, over every
-    distinct copy (each is a run with its own seed)."""
+    copy (each is a run with its own seed), not over the jobs' means."""
     col = f"final_{split}_{kind}"
     shared, replicas = 0, "replicas" in df and (df["replicas"].fillna(1) > 1).any()
     if replicas and "seed" in swept:

@@ -80,18 +80,18 @@ def check_search_direction(config) -> None:
     way optimized_metric improves: minimizing best_val_acc would search for the worst model
     while the report, which follows the metric, calls the best trial best."""
     from runner.config.checks import require
-    from runner.sweep.objective import direction
+    from runner.sweep import objective
 
     got = config.hydra.sweeper.get("direction")
     if got is None:
         return
     got = getattr(got, "name", got)  # the plugin's default is its Direction enum
     metric = config.get("optimized_metric")
+    sweeper = str(config.hydra.sweeper._target_).rsplit(".", 1)[-1]
     require(metric is not None, "optimized_metric",
-            f"the value the trials return to the sweeper ({config.hydra.sweeper._target_.rsplit('.', 1)[-1]} "
-            "optimizes one), "
-            "e.g. optimized_metric=best_val_acc", metric)  # fmt: skip
-    want = direction(metric)
+            f"the value the trials return to the sweeper ({sweeper} optimizes one), e.g. best_val_acc", metric)  # fmt: skip
+    objective.check(config)  # a name it can read a direction from
+    want = objective.direction(metric)
     require(str(got) == want, "hydra.sweeper.direction",
             f"{want} for optimized_metric={metric} (set hydra.sweeper.direction={want}, "
             "or ${dlrun.direction:${optimized_metric}} in a preset)", got)  # fmt: skip

@@ -188,6 +188,17 @@ def test_bad_settings_give_one_line(tmp_path, tiny_data, args, names):
     assert_one_line_refusal(proc, names, run)
 
 
+def test_eval_of_a_file_that_is_no_checkpoint_or_of_a_sweep_folder_says_what_to_give(tmp_path):
+    (tmp_path / "notes.csv").write_text("a,b\n1,2\n")
+    proc = run_dlrun("task=eval", f"ckpt={tmp_path / 'notes.csv'}", f"hydra.run.dir={tmp_path / 'e1'}", cwd=tmp_path)
+    assert_one_line_refusal(proc, "notes.csv: not a readable dlrun checkpoint (not a file torch.save wrote)", None)
+    job = tmp_path / "sweep" / "0_activation=relu"
+    job.mkdir(parents=True)
+    (job / "model.pt").write_bytes(b"")
+    proc = run_dlrun("task=eval", f"ckpt={tmp_path / 'sweep'}", f"hydra.run.dir={tmp_path / 'e2'}", cwd=tmp_path)
+    assert_one_line_refusal(proc, f"it holds 1 run (a sweep's or study's folder): give one, e.g. ckpt={job}", None)
+
+
 def test_a_run_folder_under_a_regular_file_is_one_line(tmp_path):
     (tmp_path / "afile").write_text("x")
     proc = run_dlrun("dataset=function", f"hydra.run.dir={tmp_path / 'afile' / 'run'}", cwd=tmp_path)

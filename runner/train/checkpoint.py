@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,8 @@ def save(path: Path, payload: dict) -> None:
 def load(path: Path) -> dict:
     """A checkpoint or model file, or a DataError naming it."""
     with reading(path, "dlrun checkpoint"):
+        if not zipfile.is_zipfile(path):  # torch.save writes a zip; torch.load's error for others is cryptic
+            raise DataError(f"{path}: not a readable dlrun checkpoint (not a file torch.save wrote)")
         payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError(f"{path}: not a dlrun checkpoint of format {FORMAT}")

@@ -39,7 +39,11 @@ def _weights_file(ckpt: str) -> Path:
         for name in (checkpoint.MODEL, checkpoint.CHECKPOINT):
             if (path / name).is_file():
                 return path / name
-        raise DataError(f"{path}: holds neither {checkpoint.MODEL} nor {checkpoint.CHECKPOINT} (ckpt=)")
+        runs = sorted({p.parent for p in (*path.glob(f"*/{checkpoint.MODEL}"), *path.glob(f"*/*/{checkpoint.MODEL}"))})
+        hint = (f"; it holds {len(runs)} run{'s' * (len(runs) != 1)} (a sweep's or study's folder): give one, "
+                f"e.g. ckpt={runs[0]}"
+                if runs else "")  # fmt: skip
+        raise DataError(f"{path}: holds neither {checkpoint.MODEL} nor {checkpoint.CHECKPOINT} (ckpt=){hint}")
     if not path.is_file():
         raise DataError(f"{path}: no such file (ckpt= takes a model.pt, a checkpoint.pt or a run folder)")
     return path

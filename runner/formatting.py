@@ -14,6 +14,11 @@ def missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
+def count(n: int, noun: str) -> str:
+    """1 job, 4 jobs."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def number(v, digits: int = 4) -> str:
     """A loss or any other measurement: 4 significant digits, '-' when absent."""
     return "-" if v is None else f"{v:.{digits}g}"

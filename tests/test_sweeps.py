@@ -169,6 +169,8 @@ def test_the_closing_lines_put_each_jobs_metric_in_one_column(capsys):
     jobs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  job")]
     assert [line.index("test_loss") for line in jobs[:2]] == [jobs[0].index("test_loss")] * 2
     assert jobs[1].startswith("  job   1  ok         activation=relu    ") and jobs[2].endswith("activation=tanh")
+    print_outcome({"rows": rows[:1], "swept": [], "counts": {"ok": 1}, "summary": "s.csv", "report": "r.html"})
+    assert "sweep finished: 1 job (1 ok)" in capsys.readouterr().out  # not "1 jobs"
 
 
 def test_pivot_of_a_two_way_sweep():

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from runner.files import atomic_write_text
-from runner.formatting import lead_metric, metric_label, missing, number, percent, spread
+from runner.formatting import count, lead_metric, metric_label, missing, number, percent, spread
 from runner.report.html import markdown_to_html
 from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_heatmap
 from runner.report.sweep_tables import FINISHED, paper_table, scaled, seed_spread, short_key, vanishing_by_depth
@@ -217,7 +217,7 @@ def render_sweep(sweep_dir: Path) -> dict:
     md = [
         f"# Sweep {name}",
         "",
-        f"{len(rows)} jobs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ". "
+        f"{count(len(rows), 'job')}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ". "
         f"Swept: {', '.join(swept) or 'nothing'}. Folder: `{sweep_dir}`. "
         f"Rendered {dt.datetime.now().isoformat(timespec='seconds')}.",
         "",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from runner.formatting import lead_metric, number, percent
+from runner.formatting import count, lead_metric, number, percent
 
 
 class SweepReport(Callback):
@@ -116,7 +116,7 @@ def sweep_stopped() -> None:
 def print_outcome(result: dict) -> None:
     rows, swept = result["rows"], result["swept"]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result["counts"].items()))
-    print(f"\nsweep finished: {len(rows)} jobs ({counts})", flush=True)
+    print(f"\nsweep finished: {count(len(rows), 'job')} ({counts})", flush=True)
     split, kind = lead_metric(lambda col: any(r.get(col) is not None for r in rows))
     metric = f"final_{split}_{kind}"
     values = [", ".join(f"{k}={r[k]}" for k in swept) for r in rows]

@@ -95,6 +95,21 @@ def lock(folder: Path, what: str = "folder") -> None:
     _held[str(folder)] = handle
 
 
+def holder(folder: Path) -> str | None:
+    """Who holds `folder` (the lock file's line), or None when no live process does; reads only."""
+    try:
+        import fcntl
+
+        with open(Path(folder) / LOCK, encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when the file closes
+            except OSError:
+                return handle.read().strip() or "another process"
+    except (ImportError, OSError):  # no flock, or no lock file: nobody holds it
+        return None
+    return None
+
+
 def unlock(folder: Path) -> None:
     handle = _held.pop(str(Path(folder)), None)
     if handle is not None:

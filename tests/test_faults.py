@@ -340,6 +340,26 @@ def test_a_second_process_is_locked_out_and_a_killed_ones_lock_is_not_stale(tmp_
     assert third.returncode == -signal.SIGKILL  # it ran: the dead process's lock did not stop it
 
 
+def test_make_report_on_a_folder_in_use_says_it_is_a_snapshot(tmp_path):
+    from runner import runfolder
+
+    run = tmp_path / "run"
+    proc = run_dlrun("dataset=function", "trainer.epochs=2", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert runfolder.holder(run) is None and runfolder.holder(tmp_path / "nowhere") is None  # reads, creates nothing
+    assert not (tmp_path / "nowhere").exists()
+    runfolder.lock(run, "hydra.run.dir")  # as a running dlrun holds it
+    try:
+        assert runfolder.holder(run).startswith(f"pid {os.getpid()} on ")
+        again = subprocess.run([sys.executable, "-m", "runner.report", str(run)], cwd=tmp_path, capture_output=True,
+                               text=True)  # fmt: skip
+        assert again.returncode == 0 and f"is in use by a running dlrun (pid {os.getpid()} " in again.stderr
+        assert "this is a snapshot" in again.stderr
+    finally:
+        runfolder.unlock(run)
+    assert runfolder.holder(run) is None
+
+
 def _text(path: Path) -> str:
     try:
         return path.read_text()

@@ -39,6 +39,12 @@ def _render(argv: list) -> int:
         print("usage: python -m runner.report DIR   (a sweep, run or study folder)", file=sys.stderr)
         return 2
     target = Path(argv[0])
+    from runner.runfolder import holder
+
+    busy = holder(target)
+    if busy is not None:  # a progress snapshot is fine; say it is one
+        print(f"report: note: {target} is in use by a running dlrun ({busy}): this is a snapshot, and that dlrun "
+              "writes the report again when it ends", file=sys.stderr)  # fmt: skip
     if (target / "metrics.csv").is_file() or (target / "eval.csv").is_file():  # a run, or an eval of one
         from runner.errors import DataError
         from runner.files import read_json

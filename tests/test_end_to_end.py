@@ -203,3 +203,21 @@ def test_eval_without_a_dataset_uses_the_trained_runs_data_and_splits(tmp_path):
 def test_holdout_mode_replaces_test(tmp_path, tiny_data):
     s, _ = train(tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "dataset.holdout=0.3", "trainer.epochs=1")
     assert s["sizes"] == {"train": 140, "test": 60}  # 200 training images split 70:30
+
+
+def test_the_readme_names_every_summary_csv_column():
+    import itertools
+    import re
+    from pathlib import Path
+
+    from runner.sweep.summary import TAIL_COLUMNS
+
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    paragraph = re.search(r"`summary.csv` columns:(.*?)\n\n", text, re.S).group(1)
+    named = set()
+    for token in re.findall(r"`([a-z_{},]+)`", paragraph):  # final_{val,test}_{loss,acc}_std: every spelling
+        parts = re.split(r"\{([^}]*)\}", token)  # text, choices, text, ...
+        options = [p.split(",") if i % 2 else [p] for i, p in enumerate(parts)]
+        named |= {"".join(combo) for combo in itertools.product(*options)}
+    assert not set(TAIL_COLUMNS) - named, f"columns the README does not name: {set(TAIL_COLUMNS) - named}"
+    assert {"job", "status", "objective"} <= named

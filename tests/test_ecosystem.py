@@ -42,6 +42,10 @@ def test_step_and_cosine_schedules_show_in_metrics_lr(tmp_path):
     _, cos = train(tmp_path, *FN, "trainer.epochs=5", "scheduler=cosine", "scheduler.eta_min=1e-4", name="cos")
     want = [1e-4 + (1e-3 - 1e-4) * (1 + math.cos(math.pi * e / 5)) / 2 for e in range(5)]
     assert lrs(cos) == pytest.approx(want, rel=1e-6)
+    _, held = train(tmp_path, *FN, "trainer.epochs=6", "scheduler=cosine", "scheduler.t_max=2",
+                    "scheduler.eta_min=1e-4", name="held")  # fmt: skip
+    # down to eta_min over t_max epochs, then held there (torch's CosineAnnealingLR climbs back up)
+    assert lrs(held) == pytest.approx([1e-3, 5.5e-4, 1e-4, 1e-4, 1e-4, 1e-4], rel=1e-6)
 
 
 def test_plateau_decays_when_its_metric_stalls(tmp_path):
@@ -63,13 +67,19 @@ def test_onecycle_steps_per_batch_up_then_down(tmp_path):
     assert all(a <= b for a, b in zip(lr[:peak], lr[1 : peak + 1]))
 
 
-def test_a_rate_held_in_a_tensor_is_filled_in_place_and_trains_the_same(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "schedule_args,second",
+    [(("scheduler=step", "scheduler.step_size=1", "scheduler.gamma=0.5"), 5e-4),
+     (("scheduler=cosine", "scheduler.t_max=2"), 5e-4)],
+    ids=["step", "cosine"],
+)  # fmt: skip
+def test_a_rate_held_in_a_tensor_is_filled_in_place_and_trains_the_same(tmp_path, monkeypatch, schedule_args, second):
     """What a CUDA graph relies on, run on the CPU: the schedule overwrites the very tensor the
     captured step reads, and training with it equals training with a plain number."""
     from runner.train import schedule
     from runner.train.engine import TorchEngine
 
-    args = (*FN, "trainer.epochs=4", "scheduler=step", "scheduler.step_size=1", "scheduler.gamma=0.5")
+    args = (*FN, "trainer.epochs=4", *schedule_args)
     _, plain = train(tmp_path, *args, name="plain")
     monkeypatch.setattr(schedule, "holds_lr_in_tensor", lambda cfg, reason: schedule.active(cfg))
     _, held = train(tmp_path, *args, name="held")
@@ -84,7 +94,7 @@ def test_a_rate_held_in_a_tensor_is_filled_in_place_and_trains_the_same(tmp_path
     assert isinstance(tensor, torch.Tensor)
     engine.epoch(1)
     engine.after_epoch(None)
-    assert group["lr"] is tensor and float(tensor) == pytest.approx(5e-4)
+    assert group["lr"] is tensor and float(tensor) == pytest.approx(second)
 
 
 def test_cycling_momentum_keeps_a_graph_away_and_numpy_refuses_schedules():

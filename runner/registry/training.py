@@ -91,10 +91,19 @@ def _step_lr(opt, cfg, steps):
 
 
 def _cosine(opt, cfg, steps):
+    """Half a cosine from optimizer.lr down to eta_min over t_max epochs, then eta_min: torch's
+    CosineAnnealingLR climbs back up after t_max (a whole epoch at rate 0 with eta_min 0, then
+    up to optimizer.lr again), which is not what "anneal over t_max epochs" promises."""
+    import math
+
     import torch
 
-    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.scheduler.t_max or cfg.trainer.epochs,
-                                                      cfg.scheduler.eta_min)  # fmt: skip
+    t_max, floor = cfg.scheduler.t_max or cfg.trainer.epochs, cfg.scheduler.eta_min / cfg.optimizer.lr
+
+    def factor(epoch: int) -> float:
+        return floor + (1 - floor) * (1 + math.cos(math.pi * min(epoch, t_max) / t_max)) / 2
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 def _plateau(opt, cfg, steps):

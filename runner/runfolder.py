@@ -34,11 +34,12 @@ SWEEP_RECORD = ".dlrun-sweep.json"
 # what a fresh start keeps: Hydra's record, the lock, and the id of the MLflow run a killed attempt
 # left RUNNING, which the new attempt goes on in (runner/loggers/mlflow.py)
 KEEP = {".hydra", LOCK, MLFLOW_RUN_ID}
-# overrides that change how a sweep looks or how often it saves, not what it computes (and the
-# loggers and tags, which mirror and label the results without changing them): a resumed sweep
-# may change them, so they name no job folder either (presentation_keys, conf/config.yaml)
+# overrides that change how a run or sweep looks, how often it saves or what it is called, not
+# what it computes (and the loggers and tags, which mirror and label the results): a resumed
+# sweep may change them, so they name no job folder either (presentation_keys,
+# conf/config.yaml), and a checkpoint resumes under them (checkpoint.fingerprint)
 PRESENTATION = ("trainer.progress", "trainer.checkpoint_every", "trainer.checkpoint_seconds", "sweep.render_workers",
-                "sweep.x", "sweep.extra", "logger", "tags")  # fmt: skip
+                "sweep.x", "sweep.extra", "logger", "tags", "name")  # fmt: skip
 
 
 @functools.cache

@@ -219,3 +219,26 @@ def test_an_evals_name_says_which_run_it_evaluated():
     assert compose("task=eval", "ckpt=outputs/runs/d/12-00_fn-mlp/model.pt").name == "eval-12-00_fn-mlp"
     assert compose("task=eval", "ckpt=outputs/runs/d/12-00_fn-mlp/").name == "eval-12-00_fn-mlp"
     assert compose("task=eval", "name=mine", "ckpt=x/model.pt").name == "mine"
+
+
+def test_a_checkpoint_resumes_under_every_presentation_key_and_under_nothing_else():
+    """checkpoint.fingerprint reads runfolder.PRESENTATION, the list the sweep guard reads: a
+    resumed sweep that changed sweep.x kept failing its stopped jobs as 'another config'."""
+    from runner.runfolder import PRESENTATION
+    from runner.train.checkpoint import fingerprint
+
+    changed = {
+        "trainer.progress": "trainer.progress=quiet",
+        "trainer.checkpoint_every": "trainer.checkpoint_every=0",
+        "trainer.checkpoint_seconds": "trainer.checkpoint_seconds=1",
+        "sweep.render_workers": "sweep.render_workers=0",
+        "sweep.x": "sweep.x=params",
+        "sweep.extra": "sweep.extra=[sensitivity]",
+        "logger": "logger.mlflow.experiment=other",
+        "tags": "tags=[again]",
+        "name": "name=other",
+    }
+    assert set(changed) == set(PRESENTATION)
+    base = fingerprint(compose())
+    assert all(fingerprint(compose(o)) == base for o in changed.values())
+    assert fingerprint(compose("optimizer.lr=0.5")) != base and fingerprint(compose("sweep.name=x")) != base

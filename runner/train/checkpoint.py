@@ -26,28 +26,23 @@ from runner.files import atomic_write
 
 CHECKPOINT, MODEL, BEST = "checkpoint.pt", "model.pt", "best.pt"
 FORMAT = 1
-# keys that change how a run looks or how often it saves, not what it computes: a run resumes
-# under a command that differs only in these
-PRESENTATION_KEYS = (
-    "trainer.progress",
-    "trainer.checkpoint_every",
-    "trainer.checkpoint_seconds",
-    "sweep.render_workers",
-    "name",
-    "logger",
-    "tags",
-)
 
 
 def fingerprint(cfg) -> str:
-    """The resolved config as text, without the presentation keys: equal for the same run."""
+    """The resolved config as text, without the keys that only change how a run prints, saves,
+    mirrors or is named (runfolder.PRESENTATION, the one list the sweep folder guard and the
+    job folder names read too): equal for the same run, so a run resumes under a command that
+    differs only in those."""
+    from runner.runfolder import presentation_keys
+
     data = OmegaConf.to_container(cfg, resolve=True)
-    for key in PRESENTATION_KEYS:
-        node, *rest = key.split(".")
-        if rest and isinstance(data.get(node), dict):
-            data[node].pop(rest[0], None)
-        elif not rest:
-            data.pop(node, None)
+    for key in sorted(presentation_keys(), key=len, reverse=True):  # deepest first
+        *path, last = key.split(".")
+        node = data
+        for name in path:
+            node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
     return json.dumps(data, sort_keys=True, default=str)
 
 

@@ -93,3 +93,17 @@ def test_a_refused_value_is_shown_as_it_is_typed_on_the_command_line():
 
     shown = [str(ConfigError("k", "x", v)).rpartition("got ")[2] for v in (True, None, 70000.0, 0.5, "relu", [0])]
     assert shown == ["true", "null", "70000", "0.5", "'relu'", "[0]"]  # was True, None, 70000.0
+
+
+def test_relative_paths_keep_their_meaning_when_hydra_changes_into_the_run_folder(tmp_path, tiny_data):
+    """hydra.job.chdir=true runs the job inside its output folder; data_dir=data, ckpt=... and
+    the default SQLite MLflow store still mean places under the folder dlrun started in."""
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    common = ("hydra.job.chdir=true", "trainer.progress=quiet", "trainer.epochs=1", "model.hidden=[8]")
+    first = run_dlrun("dataset=mnist", "data_dir=data", "logger=mlflow", *common, "hydra.run.dir=runs/a",
+                      cwd=tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "outputs" / "mlflow.db").is_file() and not (tmp_path / "runs" / "a" / "outputs").exists()
+    evaluated = run_dlrun("task=eval", "ckpt=runs/a", "data_dir=data", *common, "hydra.run.dir=runs/e", cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert (tmp_path / "runs" / "e" / "eval.csv").is_file()

@@ -3,8 +3,9 @@ any data is read.
 
 Each config section's checks live beside the feature they guard (runner/registry/, which also
 holds the names each key may take); this module only runs them in order. `validate` changes
-nothing; `prepare` is the one place a composed config becomes runnable: it expands the
-model.depth / model.width shortcut (runner/config/shortcuts.py), then validates.
+nothing; `prepare` is the one place a composed config becomes runnable: it rebases relative
+paths after a hydra.job.chdir (runner/config/paths.py), expands the model.depth / model.width
+shortcut (runner/config/shortcuts.py), then validates.
 Each failure is a ConfigError naming the key, what was expected and what was given; the CLI
 prints it as one line.
 """
@@ -69,7 +70,11 @@ def validate(cfg) -> None:
 
 
 def prepare(cfg):
-    """Expand the shortcuts in place, then validate; returns cfg."""
+    """Rebase relative paths after a hydra.job.chdir, expand the shortcuts in place, then
+    validate; returns cfg."""
+    from runner.config import paths
+
+    paths.rebase(cfg)
     shortcuts.expand(cfg)
     validate(cfg)
     return cfg

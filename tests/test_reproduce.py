@@ -94,6 +94,17 @@ def test_quick_runs_the_quick_grid_and_full_size_the_whole_sweep():
         assert grid["model.depth"] == depths and len(part_jobs(grid)) == 2 * len(depths)
 
 
+def test_every_job_of_a_reproduction_takes_the_commands_loggers_tags_and_run_settings():
+    from runner.reproduce.execute import base_overrides, compose_in_app
+
+    cfg = compose("experiment=reproduce/r3", "logger=mlflow", "tags=[repro,v2]", "trainer.checkpoint_every=3",
+                  "device=cpu")  # fmt: skip
+    part = read_parts(cfg.reproduce)[0]
+    job = compose_in_app(base_overrides(part, cfg))
+    assert job.logger.mlflow.enabled and not job.logger.tensorboard.enabled  # was: the loggers were dropped
+    assert list(job.tags) == ["repro", "v2"] and job.trainer.checkpoint_every == 3 and job.device == "cpu"
+
+
 def test_grids_run_in_hydras_order_and_sweep_strings_parse_as_hydra_does():
     assert jobs({"a": ["1", "2"], "b": ["x", "y"]}) == [["a=1", "b=x"], ["a=1", "b=y"], ["a=2", "b=x"], ["a=2", "b=y"]]
     assert jobs({}) == [[]]

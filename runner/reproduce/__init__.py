@@ -148,7 +148,7 @@ def rerender(folder: Path) -> tuple[list, list]:
 
 
 def run_reproduce(cfg, run_dir: Path, label: str = "") -> dict:
-    from runner.reproduce.execute import INHERITED, _quoted, compose_in_app
+    from runner.reproduce.execute import compose_in_app, inherited
     from runner.reproduce.render import header, write_report
 
     run_dir = Path(run_dir)
@@ -160,9 +160,8 @@ def run_reproduce(cfg, run_dir: Path, label: str = "") -> dict:
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     md_all, rows_all, started = [], [], time.perf_counter()
     for name in cfg.reproduce.reports:
-        inherited = [f"{k}={_quoted(OmegaConf.select(cfg, k))}" for k in INHERITED]
         sub = compose_in_app([f"experiment=reproduce/{name}", f"reproduce.quick={str(cfg.reproduce.quick).lower()}",
-                              *inherited])  # fmt: skip
+                              *inherited(cfg)])  # fmt: skip
         md, rows = run_report(sub, run_dir / name, f"{label}[{name}] ")
         md_all += _within_all(name, sub.reproduce.title, md)
         rows_all += rows

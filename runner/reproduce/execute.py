@@ -14,15 +14,30 @@ from runner.config.resolvers import _dirname as job_dirname
 from runner.files import atomic_write_text
 from runner.reproduce.spec import Part, jobs, override_value, sweep_values
 
-# settings of the reproduction command that every job takes over (where and how, not what)
-INHERITED = ("data_dir", "device", "seed", "trainer.progress", "trainer.precision", "trainer.cuda_graph",
-             "trainer.checkpoint_every", "trainer.checkpoint_seconds")  # fmt: skip
+# settings of the reproduction command that every job takes over (where and how, not what);
+# with them every presentation key of a run (runfolder.PRESENTATION: progress, checkpoints,
+# loggers, tags), so `logger=mlflow` on the command reaches every job
+RUN_SETTINGS = ("data_dir", "device", "seed", "trainer.precision", "trainer.cuda_graph")
 
 
 def _quoted(value) -> str:
     if isinstance(value, str):
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return override_value(value)
+
+
+def inherited(cfg) -> list:
+    """The overrides that pass the command's run settings on to a job or a report."""
+    from runner.runfolder import presentation_keys
+
+    run_keys = [k for k in presentation_keys() if not k.startswith("sweep.") and k != "name"]  # a sweep's, a label
+    out = []
+    for key in (*RUN_SETTINGS, *run_keys):
+        value = OmegaConf.select(cfg, key)
+        if OmegaConf.is_dict(value):  # a section: its keys are in the list themselves
+            continue
+        out.append(f"{key}={_quoted(OmegaConf.to_container(value) if OmegaConf.is_config(value) else value)}")
+    return out
 
 
 _COMPOSED: dict = {}
@@ -50,9 +65,8 @@ def compose_in_app(overrides: list, hydra_config: bool = False):
 
 
 def base_overrides(part: Part, cfg) -> list:
-    inherited = [f"{k}={_quoted(OmegaConf.select(cfg, k))}" for k in INHERITED]
     preset = [f"experiment={part.experiment}"] if part.experiment else []
-    return [*preset, *part.overrides, *(part.quick if cfg.reproduce.quick else []), *inherited]
+    return [*preset, *part.overrides, *(part.quick if cfg.reproduce.quick else []), *inherited(cfg)]
 
 
 def plan(part: Part, cfg) -> tuple[dict, object]:

@@ -115,10 +115,13 @@ class Reporter:
             verdict = describe(summary)
         if self.mode == "bar":
             table = Table(title=f"{summary['name']}: " + ", ".join(facts), title_justify="left")
-            for col in ("split", "final loss", "final accuracy", "best accuracy"):
+            # regression has no accuracy: its two columns would stay empty
+            keep = [i for i in range(4) if i < 2 or any(r[i] for r in rows)]
+            for i in keep:
+                col = ("split", "final loss", "final accuracy", "best accuracy")[i]
                 table.add_column(col, justify="left" if col == "split" else "right")
             for r in rows:
-                table.add_row(*r)
+                table.add_row(*(r[i] for i in keep))
             self.console.print(table)
             if verdict:
                 self.console.print(self.label + verdict)

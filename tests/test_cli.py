@@ -107,3 +107,25 @@ def test_relative_paths_keep_their_meaning_when_hydra_changes_into_the_run_folde
     evaluated = run_dlrun("task=eval", "ckpt=runs/a", "data_dir=data", *common, "hydra.run.dir=runs/e", cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
     assert (tmp_path / "runs" / "e" / "eval.csv").is_file()
+
+
+def test_the_bar_modes_closing_table_has_accuracy_columns_only_when_accuracy_was_measured():
+    import io
+
+    from rich.console import Console
+
+    from runner.console import Reporter
+
+    def table(final: dict, best: dict) -> str:
+        reporter = Reporter("bar", 2)
+        reporter.console = Console(file=io.StringIO(), width=120, highlight=False, markup=False)
+        summary = {"name": "n", "status": "ok", "params": 10, "device": "cpu", "wall_seconds": 1.0,
+                   "final": final, "best": best}  # fmt: skip
+        reporter.finish(summary, "run")
+        return reporter.console.file.getvalue()
+
+    regression = table({"train_loss": 0.5, "train_acc": None, "test_loss": 0.4, "test_acc": None}, {})
+    assert "final loss" in regression and "accuracy" not in regression and "0.4" in regression
+    classes = table({"train_loss": 0.5, "train_acc": 0.9, "test_loss": 0.4, "test_acc": 0.8},
+                    {"test_acc": 0.85, "test_acc_epoch": 1, "train_acc": 0.9, "train_acc_epoch": 2})  # fmt: skip
+    assert "final accuracy" in classes and "85.00% (epoch 1)" in classes

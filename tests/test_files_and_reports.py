@@ -76,3 +76,17 @@ def test_report_html_is_real_markdown_with_embedded_images(tmp_path):
     assert "<th>a&lt;b</th>" in page and "<td>x &amp; y</td>" in page
     assert 'src="data:image/png;base64,iVBORyBmYWtl"' in page  # embedded from the file beside it
     assert 'src="plots/gone.png"' in page  # a missing image keeps its path
+
+
+def test_a_regression_runs_report_shows_the_best_loss_where_a_classifier_shows_accuracy(tmp_path):
+    from conftest import run_dlrun
+
+    run = tmp_path / "run"
+    proc = run_dlrun("dataset=function", "trainer.epochs=2", "trainer.progress=quiet", f"hydra.run.dir={run}",
+                     cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    md = (run / "report.md").read_text()
+    assert "| split | samples | final loss | best loss (epoch) |" in md and "accuracy" not in md.split("##")[0]
+    test_best = f"{summary['best']['test_loss']:.4g} ({summary['best']['test_loss_epoch']})"
+    assert f"| test | 500 | {summary['final']['test_loss']:.4g} | {test_best} |" in md

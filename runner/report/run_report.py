@@ -54,13 +54,22 @@ def write_run_report(run_dir: Path) -> Path:
             "",
         ]
     sizes = s.get("sizes") or {}
-    md += ["| split | samples | final loss | final accuracy | best accuracy (epoch) |", "|---|---|---|---|---|"]
+    # regression measures no accuracy: its table shows the best loss where a classifier's shows accuracy
+    kind = "acc" if any(final.get(f"{split}_acc") is not None for split in SPLITS) else "loss"
+    head = ["split", "samples", "final loss", *(["final accuracy", "best accuracy (epoch)"] if kind == "acc"
+                                                 else ["best loss (epoch)"])]  # fmt: skip
+    md += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for split in SPLITS:
         if f"{split}_loss" in final:
-            b = best.get(f"{split}_acc")
-            b_txt = "-" if b is None else f"{percent(b)} ({best.get(f'{split}_acc_epoch')})"
-            acc = spread(final.get(f"{split}_acc"), (s.get("final_std") or {}).get(f"{split}_acc"))
-            md.append(f"| {split} | {sizes.get(split, '-')} | {number(final.get(f'{split}_loss'))} | {acc} | {b_txt} |")
+            b = best.get(f"{split}_{kind}")
+            shown = percent(b) if kind == "acc" and b is not None else number(b)
+            b_txt = "-" if b is None else f"{shown} ({best.get(f'{split}_{kind}_epoch')})"
+            loss = number(final.get(f"{split}_loss"))
+            if kind == "acc":
+                acc = spread(final.get(f"{split}_acc"), (s.get("final_std") or {}).get(f"{split}_acc"))
+                md.append(f"| {split} | {sizes.get(split, '-')} | {loss} | {acc} | {b_txt} |")
+            else:
+                md.append(f"| {split} | {sizes.get(split, '-')} | {loss} | {b_txt} |")
     md.append("")
     if s.get("vanishing_evidence"):
         from runner.train.verdict import describe

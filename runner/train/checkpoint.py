@@ -36,7 +36,7 @@ def fingerprint(cfg) -> str:
     from runner.runfolder import presentation_keys
 
     data = OmegaConf.to_container(cfg, resolve=True)
-    for key in sorted(presentation_keys(), key=len, reverse=True):  # deepest first
+    for key in presentation_keys():  # a key under one already dropped finds no node and is skipped
         *path, last = key.split(".")
         node = data
         for name in path:

@@ -1,5 +1,6 @@
 """Where training goes in weight space: the same MLP trained from study.trajectory.runs seeds,
-its weights recorded every study.trajectory.every epochs (and at initialisation), projected
+its weights recorded every study.trajectory.every epochs (and at initialisation and after the
+last epoch), projected
 to 2-D with PCA, for the first layer alone and for the whole model.
 
     dlrun experiment=trajectory_pca
@@ -43,10 +44,11 @@ def pca_2d(snapshots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Recorder(RunHooks):
-    """Keeps the weights at initialisation and every `every` epochs."""
+    """Keeps the weights at initialisation, every `every` epochs and after the last epoch, so
+    each trajectory ends at the trained model even when `every` does not divide the epochs."""
 
     def __init__(self, every: int):
-        self.every, self.snaps = every, []
+        self.every, self.snaps, self.last = every, [], None
 
     def _take(self, engine, epoch: int, loss, acc) -> None:
         model = engine.model
@@ -60,7 +62,13 @@ class _Recorder(RunHooks):
         self._take(engine, 0, None, None)
 
     def on_epoch(self, engine, row) -> None:
+        self.last = row
         if row.epoch % self.every == 0:
+            self._take(engine, row.epoch, row.train_loss, row.test_acc)
+
+    def on_end(self, engine) -> None:
+        row = self.last
+        if row is not None and self.snaps[-1][0] != row.epoch:
             self._take(engine, row.epoch, row.train_loss, row.test_acc)
 
 
@@ -106,7 +114,7 @@ def report(cfg, study_dir: Path) -> dict:
     md = [
         f"{tr.runs} runs of an MLP ({'-'.join(map(str, cfg.model.hidden))} hidden units, {cfg.activation.name}, "
         f"{cfg.optimizer.name} lr {cfg.optimizer.lr:g}) on {cfg.dataset.name}, seeds {cfg.seed}..{cfg.seed + tr.runs - 1}; "
-        f"weights recorded at initialisation and every {tr.every} epoch(s) of {cfg.trainer.epochs}.",
+        f"weights recorded at initialisation, every {tr.every} epoch(s) of {cfg.trainer.epochs} and at the end.",
         "",
         f"Share of the variance the two components explain: first layer {100 * var1.sum():.1f}% "
         f"({100 * var1[0]:.1f}% + {100 * var1[1]:.1f}%), whole model {100 * var2.sum():.1f}% "

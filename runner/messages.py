@@ -45,6 +45,9 @@ def _omegaconf_line(ex, override: str = "") -> str:
         if m.group(2) == "dict" and given_key.startswith(f"{key}."):  # `a.b.c=1` where a.b is a value
             return f"{given_key}: unknown key; {key} is {expected} with no keys under it (set {key}=<value>)"
         return f"{key}: expected {expected}, got {m.group(1)!r}"
+    m = re.match(r"Value '(.*)' is not a valid bool", msg)
+    if m:
+        return f"{key}: expected true or false, got {m.group(1)!r}"
     if re.match(r"Invalid value assigned: \w+ is not a ListConfig", msg):
         return f"{key}: expected a list in brackets, e.g. {key}=[...], got {given!r}"
     m = re.match(r"Invalid type assigned: \w+ is not a subclass of (\w+)\. value: (.*)", msg)

@@ -28,6 +28,7 @@ def assert_one_line_error(proc, *fragments):
         (["experiment=reproduce/r9"], ["experiment=reproduce/r9: no such option", "reproduce/r2", "scratch_mnist"]),
         (["regularizer=[l1,foo]"], ["regularizer=foo", "dropout"]),
         (["trainer.epochs=abc"], ["trainer.epochs", "expected an integer", "'abc'"]),
+        (["trainer.log_steps=maybe"], ["trainer.log_steps: expected true or false, got 'maybe'"]),
         (["optimizer.lr=-1"], ["optimizer.lr", "> 0", "-1"]),
         (["trainer.batch_size=0"], ["trainer.batch_size", ">= 1", "0"]),
         (["dataset.colour=1"], ["dataset.colour", "unknown key", "val_size"]),

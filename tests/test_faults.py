@@ -493,6 +493,18 @@ def _report(folder: Path):
     return subprocess.run([sys.executable, "-m", "runner.report", str(folder)], capture_output=True, text=True)
 
 
+def test_make_report_on_a_missing_folder_or_a_file_says_which(tmp_path):
+    proc = _report(tmp_path / "nope")
+    assert (proc.returncode, proc.stderr) == (2, f"report: error: {tmp_path / 'nope'} does not exist\n")
+    (tmp_path / "summary.csv").write_text("job\n")
+    proc = _report(tmp_path / "summary.csv")
+    assert proc.returncode == 2
+    assert (
+        proc.stderr
+        == f"report: error: {tmp_path / 'summary.csv'} is a file; give the folder that holds it ({tmp_path})\n"
+    )
+
+
 def test_make_report_redraws_a_runs_plots_and_report_and_names_a_file_it_cannot_use(tmp_path):
     _, run = train(tmp_path, "dataset=function", "dataset.n_train=200", "trainer.epochs=2", name="run")
     (run / "report.md").write_text("stale")

@@ -39,6 +39,10 @@ def _render(argv: list) -> int:
         print("usage: python -m runner.report DIR   (a sweep, run or study folder)", file=sys.stderr)
         return 2
     target = Path(argv[0])
+    if not target.is_dir():
+        what = f"is a file; give the folder that holds it ({target.parent})" if target.exists() else "does not exist"
+        print(f"report: error: {target} {what}", file=sys.stderr)
+        return 2
     from runner.runfolder import holder
 
     busy = holder(target)

@@ -218,6 +218,9 @@ def test_an_evals_name_says_which_run_it_evaluated():
     assert compose("dataset=function").name == "function-mlp-relu"
     assert compose("task=eval", "ckpt=outputs/runs/d/12-00_fn-mlp/model.pt").name == "eval-12-00_fn-mlp"
     assert compose("task=eval", "ckpt=outputs/runs/d/12-00_fn-mlp/").name == "eval-12-00_fn-mlp"
+    stamped = "outputs/runs/2026-11-24/13-53-47.666917_fn-mlp"  # a default run folder: a dot in its stamp
+    assert compose("task=eval", f"ckpt={stamped}").name == "eval-13-53-47.666917_fn-mlp"
+    assert compose("task=eval", f"ckpt={stamped}/checkpoint.pt").name == "eval-13-53-47.666917_fn-mlp"
     assert compose("task=eval", "name=mine", "ckpt=x/model.pt").name == "mine"
 
 

@@ -174,6 +174,28 @@ def test_eval_of_saved_weights_gives_the_runs_final_metrics(tmp_path, reference,
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.parametrize("case", ["torch", "numpy"])
+def test_eval_of_a_checkpoint_loads_its_weights_whatever_it_was_trained_with(tmp_path, data, case):
+    """A killed run's checkpoint.pt evaluated by a plain command (Adam, no schedule): only the
+    weights are loaded, so the SGD + cosine state in it does not matter, and engine=numpy is
+    rebuilt with its own optimizer. The metrics are those of the checkpoint's epoch."""
+    import torch
+
+    run, out = tmp_path / "run", tmp_path / "eval"
+    trained = {"torch": [*CASES["torch"], "optimizer=sgd", "scheduler=cosine"], "numpy": CASES["numpy"]}[case]
+    killed = kill_at(dlrun_cmd() + [*BASE, *trained, f"data_dir={data}", f"hydra.run.dir={run}"],
+                     run / "metrics.csv", 2, signal.SIGKILL, tmp_path, seed=3)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    saved = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert saved["where"] == f"the end of epoch {saved['epoch']}"
+    proc = run_dlrun(*BASE, f"data_dir={data}", "task=eval", f"ckpt={run}", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    at_epoch = read_csv(run / "metrics.csv")[saved["epoch"] - 1]
+    test = next(r for r in read_csv(out / "eval.csv") if r["split"] == "test")
+    assert float(test["loss"]) == pytest.approx(float(at_epoch["test_loss"]), rel=1e-6)
+    assert float(test["acc"]) == float(at_epoch["test_acc"])
+
+
 def test_the_same_command_into_a_finished_run_is_refused(tmp_path, reference):
     run = reference["numpy"]
     before = {p.name: p.stat().st_mtime_ns for p in run.iterdir() if p.name != ".dlrun.lock"}

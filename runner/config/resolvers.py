@@ -74,7 +74,8 @@ def _run_name(task, ckpt, default: str) -> str:
     from pathlib import PurePath
 
     path = PurePath(str(ckpt).rstrip("/\\"))
-    return f"eval-{path.parent.name if path.suffix else path.name}"
+    # by its suffix, not any dot: a run folder's stamp has one (13-53-47.666917_mnist-mlp-relu)
+    return f"eval-{path.parent.name if path.suffix in ('.pt', '.pth') else path.name}"
 
 
 def _unnamed(keys) -> list:

@@ -120,6 +120,10 @@ class NumpyEngine(Engine):
         return {f"{i}.{name}": torch.from_numpy(getattr(layer, name).copy())
                 for i, layer in enumerate(self.net.linears()) for name in ("W", "b")}  # fmt: skip
 
+    @staticmethod
+    def weights_in(state: dict) -> dict:
+        return state["weights"]
+
     def load_weights(self, weights: dict) -> None:
         for i, layer in enumerate(self.net.linears()):
             for name in ("W", "b"):

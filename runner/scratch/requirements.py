@@ -23,7 +23,7 @@ def check(cfg) -> None:
     require(o.name in twins, "optimizer", f"{' or '.join(twins)} for engine=numpy", o.name)
     require(not cfg.regularizer.batchnorm, "regularizer.batchnorm", "false for engine=numpy", cfg.regularizer.batchnorm)
     require(dev in ("auto", "cpu"), "device", "auto or cpu for engine=numpy (NumPy runs on the CPU)", dev)
-    require(cfg.task == "train", "task", "train for engine=numpy", cfg.task)
+    require(cfg.task in ("train", "eval"), "task", "train or eval for engine=numpy", cfg.task)
     require(
         not cfg.diagnostics.sensitivity,
         "diagnostics.sensitivity",

@@ -56,6 +56,11 @@ class Engine(ABC):
     def weights(self) -> dict:
         """The model's weights (model.pt), tensors by name."""
 
+    @staticmethod
+    @abstractmethod
+    def weights_in(state: dict) -> dict:
+        """The weights inside a state_dict(), as weights() gives them (task=eval of a checkpoint.pt)."""
+
     @abstractmethod
     def load_weights(self, weights: dict) -> None:
         """Set the weights that weights() gave (task=eval)."""

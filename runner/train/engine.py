@@ -133,6 +133,10 @@ class TorchEngine(Engine):
     def weights(self) -> dict:
         return self.model.state_dict()
 
+    @staticmethod
+    def weights_in(state: dict) -> dict:
+        return state["model"]
+
     def load_weights(self, weights: dict) -> None:
         self.model.load_state_dict(weights)
 

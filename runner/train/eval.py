@@ -2,9 +2,10 @@
 
     dlrun task=eval ckpt=outputs/runs/<date>/<time>_<name>/model.pt dataset.test_subsample=2000
 
-`ckpt` is a model.pt or checkpoint.pt (or a run folder holding one). The network (model,
-activation, regularizer, init, engine, replicas) is rebuilt from the config saved with the
-weights. The data and its splits (dataset, seed) are the trained run's unless the command
+`ckpt` is a model.pt or checkpoint.pt (or a run folder holding one); only its weights are
+loaded. The network (model, activation, regularizer, init, engine, replicas) and the optimizer
+it was trained with (never stepped here, but engine=numpy builds one) come from the config
+saved with the weights. The data and its splits (dataset, seed) are the trained run's unless the command
 sets them: `dataset=fashion_mnist` picks other data, a `dataset.*` key or `seed` changes that
 key alone. The device and the evaluation batch come from this command.
 Writes eval.csv (split, replica, samples, loss, acc), confusion_<split>.csv for classification
@@ -27,7 +28,7 @@ from runner.train import checkpoint
 from runner.train.results import write_results
 
 # what the saved weights fix; everything else comes from the command
-NETWORK_KEYS = ("model", "activation", "regularizer", "init", "engine", "trainer.replicas")
+NETWORK_KEYS = ("model", "activation", "regularizer", "init", "engine", "trainer.replicas", "optimizer")
 # the trained run's data, split the same way, unless the command sets them (dataset=..., dataset.val_size=...)
 DATA_KEYS = ("dataset", "seed")
 EVAL_COLUMNS = ["split", "replica", "samples", "loss", "acc"]
@@ -90,10 +91,8 @@ def run_eval(cfg, run_dir: Path, label: str = "") -> dict:
     ev = eval_config(cfg, saved, path)
     engine = make_engine(ev)
     with reading(path, f"set of weights for this network ({ev.model.name}, {ev.dataset.name})"):
-        if saved.get("kind") == "model":
-            engine.load_weights(saved["weights"])
-        else:
-            engine.load_state_dict(saved["engine"])
+        # a checkpoint's optimizer, schedule and generators are for going on training: not needed here
+        engine.load_weights(saved["weights"] if saved.get("kind") == "model" else engine.weights_in(saved["engine"]))
     run_dir.mkdir(parents=True, exist_ok=True)
     from runner.files import atomic_write_text
 

@@ -87,6 +87,19 @@ def _missing_option_line(text: str) -> str:
     return text.strip().splitlines()[0]
 
 
+def _completion_line(text: str) -> str | None:
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.completion_plugin import CompletionPlugin
+
+    m = re.match(r"No completion plugin for '(.*)' found", text)
+    if not m and not text.startswith("Expecting one subcommand from ['install', 'uninstall', 'query']"):
+        return None
+    shells = ", ".join(sorted(p.provides() for p in Plugins.instance().discover(CompletionPlugin)))
+    if m:
+        return f"--shell-completion: no completion for {m.group(1)!r}; expected one of {shells}"
+    return f"--shell-completion: expected install=SHELL (or uninstall=, query=), SHELL one of {shells}"
+
+
 def describe_error(ex: BaseException) -> str | None:
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
@@ -110,6 +123,10 @@ def describe_error(ex: BaseException) -> str | None:
     for e in chain:
         if isinstance(e, HydraException):
             return " ".join(str(e).split())
+    for e in chain:  # --shell-completion without a subcommand, or for a shell Hydra has no plugin for
+        line = _completion_line(str(e)) if isinstance(e, ValueError) else None
+        if line:
+            return line
     for e in chain:  # a folder or file Hydra itself could not create (a run dir under a file, a full disk)
         if isinstance(e, OSError) and e.filename is not None:
             return f"cannot write {e.filename}: {e.strerror or one_line(e)}"

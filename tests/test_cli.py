@@ -49,6 +49,18 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, fragments):
     assert not (tmp_path / "run").exists(), "a rejected config must leave no run directory"
 
 
+@pytest.mark.parametrize(
+    "arg,line",
+    [
+        (None, "--shell-completion: expected install=SHELL (or uninstall=, query=), SHELL one of bash, fish, zsh"),
+        ("install=tcsh", "--shell-completion: no completion for 'tcsh'; expected one of bash, fish, zsh"),
+    ],
+)
+def test_shell_completion_misused_is_one_line(tmp_path, arg, line):
+    proc = run_dlrun("--shell-completion", *([arg] if arg else []), cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (2, f"dlrun: error: {line}\n")
+
+
 def test_missing_data_offline_names_dataset_path_and_remedy(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

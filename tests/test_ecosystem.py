@@ -339,16 +339,21 @@ def test_a_diverged_run_ends_its_mlflow_run_failed_tagged_diverged(tmp_path):
     assert not math.isfinite(history[-1].value), "the epoch that diverged is logged as it was"
 
 
-def _open_mlflow_store(uri: str, barrier, results) -> None:
-    """In a spawned process: open the store when all the others do (as parallel jobs do)."""
+def _mlflow_logger(uri: str):
     from omegaconf import OmegaConf
 
     from runner.loggers.mlflow import MlflowLogger
 
-    cfg = OmegaConf.create({"logger": {"mlflow": {"tracking_uri": uri, "experiment": "dlrun", "artifacts": False}}})
+    return MlflowLogger(OmegaConf.create({"logger": {"mlflow": {"tracking_uri": uri, "experiment": "dlrun",
+                                                                "artifacts": False}}}))  # fmt: skip
+
+
+def _open_mlflow_store(uri: str, barrier, results) -> None:
+    """In a spawned process: open the store when all the others do (as parallel jobs do)."""
+    logger = _mlflow_logger(uri)
     barrier.wait()
     try:
-        results.put(MlflowLogger(cfg)._store()[1])
+        results.put(logger._store()[1])
     except Exception as ex:  # noqa: BLE001 - the test names what failed
         results.put(f"{type(ex).__name__}: {ex}"[:200])
 
@@ -369,6 +374,48 @@ def test_parallel_jobs_opening_a_new_mlflow_store_together_all_get_the_experimen
     for p in procs:
         p.join(timeout=60)
     assert len(set(got)) == 1 and got[0].isdigit(), got  # one experiment, the same id for all
+
+
+def test_an_mlflow_server_that_is_not_there_is_named_not_retried_for_minutes(monkeypatch):
+    """MLflow retries each request 7 times with back-off: a stopped server cost a run 250 s
+    before the logger gave up with urllib3's words. (Retries are off here so that the old code
+    fails fast too.)"""
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    import socket
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ConnectionError) as err:
+        _mlflow_logger(f"http://127.0.0.1:{port}")._store()
+    assert str(err.value) == (f"logger.mlflow.tracking_uri: no server answers at http://127.0.0.1:{port} "
+                              "(Connection refused); start it (mlflow server) or give another URI")  # fmt: skip
+
+
+def test_a_server_that_answers_passes_the_mlflow_probe(monkeypatch):
+    """Any HTTP answer means a server is there: what it says next is MLflow's to judge."""
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from mlflow.exceptions import MlflowException
+
+    class NotMlflow(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    server = HTTPServer(("127.0.0.1", 0), NotMlflow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(MlflowException):
+            _mlflow_logger(f"http://127.0.0.1:{server.server_address[1]}")._store()
+    finally:
+        server.shutdown()
 
 
 def test_a_stopped_sweep_ends_its_mlflow_runs_killed_and_its_rerun_finishes_them(tmp_path):

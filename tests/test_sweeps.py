@@ -140,6 +140,23 @@ def test_a_report_axis_or_extra_column_it_cannot_plot_is_said_not_skipped(tmp_pa
     assert (d / "plots" / "params_by_hidden.png").is_file(), "the column it can plot is plotted"
 
 
+def test_a_sweeps_job_table_shows_the_validation_split_beside_the_test_split(tmp_path, tiny_data):
+    """With dataset.val_size set, the split a user selects on was missing from the table."""
+    proc, d = sweep(tmp_path, tiny_data, "-m", "activation=relu,tanh", "dataset.val_size=0.25", "model.width=8",
+                    "trainer.epochs=2", "trainer.batch_size=32")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    md = (d / "report.md").read_text().split("## All jobs")[1]
+    head, _, *rows = [ln for ln in md.splitlines() if ln.startswith("|")][: 2 + 2]
+    cols = [c.strip() for c in head.strip("|").split("|")]
+    assert cols[3:8] == ["train acc", "val acc", "best val acc", "test acc", "best test acc"]
+    df = summary(d)
+    for i, row in enumerate(rows):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        got = [float(cells[cols.index(c)]) for c in ("val acc", "best val acc", "test acc")]
+        want = [100 * df.loc[i, c] for c in ("final_val_acc", "best_val_acc", "final_test_acc")]
+        assert got == pytest.approx(want, abs=0.006), (got, want)
+
+
 def test_diverged_job_is_recorded_with_its_own_exit_code(tmp_path):
     proc = run_dlrun(
         "-m",

@@ -30,14 +30,21 @@ def _fmt(v, kind: str = "") -> str:
     return number(v) if isinstance(v, float) else str(v)
 
 
+def _held_out(df: pd.DataFrame, split: str, kind: str) -> list:
+    """The held-out splits to show: the lead one, and the validation split beside a test lead
+    (the split a user selects on, whose numbers the table would otherwise hide)."""
+    val = split != "val" and f"final_val_{kind}" in df and df[f"final_val_{kind}"].notna().any()
+    return ["val", split] if val else [split]
+
+
 def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str, extra: tuple = ()) -> list:
+    held = _held_out(df, split, kind)
     cols = [
         "job",
         *swept,
         "status",
         f"final_train_{kind}",
-        f"final_{split}_{kind}",
-        f"best_{split}_{kind}",
+        *(c for s in held for c in (f"final_{s}_{kind}", f"best_{s}_{kind}")),
         *extra,
         "params",
         "epochs_run",
@@ -48,8 +55,7 @@ def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str, extra: 
         *[short_key(k) for k in swept],
         "status",
         f"train {kind}",
-        f"{split} {kind}",
-        f"best {split} {kind}",
+        *(h for s in held for h in (f"{s} {kind}", f"best {s} {kind}")),
         *[e.replace("_", " ") for e in extra],
         "params",
         "epochs",
@@ -255,7 +261,7 @@ def render_sweep(sweep_dir: Path) -> dict:
         md += [
             "## All jobs",
             "",
-            f"Accuracies in %. Final = last epoch; best = best epoch of the {split} split.",
+            "Accuracies in %. Final = last epoch; best = the best epoch of that column's split.",
             "",
             *_summary_table(df, swept, split, kind, tuple(c for c in extra if c in df)),
             "",

@@ -27,13 +27,42 @@ def _schema_keys(type_name: str) -> list | None:
     return [f.name for f in dataclasses.fields(cls)]
 
 
+def _closest(given: str, choices: list) -> str | None:
+    """The one choice a typo most likely meant (case aside), else None."""
+    import difflib
+
+    lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(given.lower(), list(lower), n=1, cutoff=0.75)
+    return lower[close[0]] if close else None
+
+
+def _schema_paths(cls=None, prefix: str = "") -> list:
+    """Every dotted key the config schema has (trainer.epochs, optimizer.lr, ...)."""
+    import typing
+
+    from runner.config import schema
+
+    cls = cls or schema.Config
+    out = []
+    for name, hint in typing.get_type_hints(cls).items():
+        path = f"{prefix}{name}"
+        out += _schema_paths(hint, f"{path}.") if dataclasses.is_dataclass(hint) else [path]
+    return out
+
+
 def unknown_key_line(key: str, schema_name: str) -> str:
-    """'<key>: unknown key; keys under <parent>: ...' with the keys the schema `schema_name` has."""
+    """'<key>: unknown key; keys under <parent>: ...' with the keys the schema `schema_name` has,
+    led by the key a typo meant, or the section that has a key of that name (trainer.lr)."""
     keys = _schema_keys(schema_name)
-    where = f"keys under {key.rsplit('.', 1)[0]}" if "." in key else "top-level keys"
-    return f"{key}: unknown key" + (f"; {where}: {', '.join(keys)}" if keys else "")
-
-
+    parent, _, name = key.rpartition(".")
+    where = f"keys under {parent}" if parent else "top-level keys"
+    near = _closest(name, keys or [])
+    if near:
+        meant = f"{parent}.{near}" if parent else near
+    else:
+        meant = next((p for p in _schema_paths() if p.rpartition(".")[2] == name), None)
+    hint = f" (did you mean {meant}?)" if meant else ""
+    return f"{key}: unknown key{hint}" + (f"; {where}: {', '.join(keys)}" if keys else "")
 def _omegaconf_line(ex, override: str = "") -> str:
     """One line for OmegaConf's error `ex`; `override` is the `key=value` Hydra was merging, if any."""
     key = getattr(ex, "full_key", None) or ""
@@ -82,7 +111,9 @@ def _missing_option_line(text: str) -> str:
         # Hydra's list holds the plugins' options (hydra/launcher=joblib) but not those in subfolders
         options = sorted(set(re.findall(r"^\t(\S+)$", text, flags=re.M)) | set(_group_options(group)))
         if options:
-            return f"{group}={option}: no such option; expected one of {', '.join(options)}"
+            near = _closest(option, options)
+            hint = f" (did you mean {group}={near}?)" if near else ""
+            return f"{group}={option}: no such option{hint}; expected one of {', '.join(options)}"
         return f"{group}={option}: no such option; conf/{group}/ holds none yet"
     return text.strip().splitlines()[0]
 

@@ -84,16 +84,18 @@ def test_wrong_types_and_keys_fail_at_composition():
 
 
 @pytest.mark.parametrize(
-    "override,where",
+    "override,where,hint",
     [
-        ("+foo=1", "foo"),
-        ("+trainer.epoch=3", "trainer.epoch"),
-        ("++trainer.early_stopping.patiense=2", "trainer.early_stopping.patiense"),
+        ("+foo=1", "foo", ""),
+        ("+trainer.epoch=3", "trainer.epoch", " (did you mean trainer.epochs?)"),
+        ("++trainer.early_stopping.patiense=2", "trainer.early_stopping.patiense",
+         " (did you mean trainer.early_stopping.patience?)"),
+        ("+trainer.lr=0.1", "trainer.lr", " (did you mean optimizer.lr?)"),  # the section that has it
     ],
-)
-def test_a_key_added_with_plus_that_no_schema_reads_is_refused(override, where):
+)  # fmt: skip
+def test_a_key_added_with_plus_that_no_schema_reads_is_refused(override, where, hint):
     cfg = compose(override)  # Hydra adds it even to a typed node
-    with pytest.raises(UserError, match=rf"^{re.escape(where)}: unknown key; (keys under|top-level keys)"):
+    with pytest.raises(UserError, match=rf"^{re.escape(where + ': unknown key' + hint)}; (keys under|top-level keys)"):
         validate(cfg)
 
 

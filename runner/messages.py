@@ -63,6 +63,8 @@ def unknown_key_line(key: str, schema_name: str) -> str:
         meant = next((p for p in _schema_paths() if p.rpartition(".")[2] == name), None)
     hint = f" (did you mean {meant}?)" if meant else ""
     return f"{key}: unknown key{hint}" + (f"; {where}: {', '.join(keys)}" if keys else "")
+
+
 def _omegaconf_line(ex, override: str = "") -> str:
     """One line for OmegaConf's error `ex`; `override` is the `key=value` Hydra was merging, if any."""
     key = getattr(ex, "full_key", None) or ""

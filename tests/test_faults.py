@@ -199,6 +199,20 @@ def test_eval_of_a_file_that_is_no_checkpoint_or_of_a_sweep_folder_says_what_to_
     assert_one_line_refusal(proc, f"it holds 1 run (a sweep's or study's folder): give one, e.g. ckpt={job}", None)
 
 
+def test_eval_of_a_run_folder_without_weights_says_why_it_has_none(tmp_path):
+    gc = tmp_path / "gc"
+    assert run_dlrun("task=gradcheck", "dataset=function", f"hydra.run.dir={gc}", cwd=tmp_path).returncode == 0
+    proc = run_dlrun("task=eval", f"ckpt={gc}", f"hydra.run.dir={tmp_path / 'e1'}", cwd=tmp_path)
+    assert_one_line_refusal(proc, f"{gc}: holds neither model.pt nor checkpoint.pt (ckpt=); "
+                                  "it is the folder of a task=gradcheck run, which saves no weights", tmp_path / "e1")  # fmt: skip
+    failed = tmp_path / "failed"  # a training run that ended before its first checkpoint
+    failed.mkdir()
+    (failed / "config.yaml").write_text("task: train\n")
+    (failed / "summary.json").write_text('{"status": "failed"}')
+    proc = run_dlrun("task=eval", f"ckpt={failed}", f"hydra.run.dir={tmp_path / 'e2'}", cwd=tmp_path)
+    assert_one_line_refusal(proc, "(ckpt=); its run ended failed before saving any", tmp_path / "e2")
+
+
 def test_a_run_folder_under_a_regular_file_is_one_line(tmp_path):
     (tmp_path / "afile").write_text("x")
     proc = run_dlrun("dataset=function", f"hydra.run.dir={tmp_path / 'afile' / 'run'}", cwd=tmp_path)

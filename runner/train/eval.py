@@ -43,11 +43,28 @@ def _weights_file(ckpt: str) -> Path:
         runs = sorted({p.parent for p in (*path.glob(f"*/{checkpoint.MODEL}"), *path.glob(f"*/*/{checkpoint.MODEL}"))})
         hint = (f"; it holds {len(runs)} run{'s' * (len(runs) != 1)} (a sweep's or study's folder): give one, "
                 f"e.g. ckpt={runs[0]}"
-                if runs else "")  # fmt: skip
+                if runs else _no_weights_why(path))  # fmt: skip
         raise DataError(f"{path}: holds neither {checkpoint.MODEL} nor {checkpoint.CHECKPOINT} (ckpt=){hint}")
     if not path.is_file():
         raise DataError(f"{path}: no such file (ckpt= takes a model.pt, a checkpoint.pt or a run folder)")
     return path
+
+
+def _no_weights_why(run_dir: Path) -> str:
+    """Why a run folder holds no weights: its config.yaml names a task that saves none, or its
+    summary.json says it ended before its first checkpoint."""
+    import yaml
+
+    from runner.files import read_json
+
+    try:
+        task = (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("task")
+    except (OSError, yaml.YAMLError, AttributeError):
+        task = None
+    if task and task != "train":
+        return f"; it is the folder of a task={task} run, which saves no weights"
+    status = (read_json(run_dir / "summary.json") or {}).get("status")
+    return f"; its run ended {status} before saving any" if status and status != "ok" else ""
 
 
 def eval_config(cfg, saved: dict, path: Path):

@@ -36,20 +36,6 @@ def _closest(given: str, choices: list) -> str | None:
     return lower[close[0]] if close else None
 
 
-def _schema_paths(cls=None, prefix: str = "") -> list:
-    """Every dotted key the config schema has (trainer.epochs, optimizer.lr, ...)."""
-    import typing
-
-    from runner.config import schema
-
-    cls = cls or schema.Config
-    out = []
-    for name, hint in typing.get_type_hints(cls).items():
-        path = f"{prefix}{name}"
-        out += _schema_paths(hint, f"{path}.") if dataclasses.is_dataclass(hint) else [path]
-    return out
-
-
 def unknown_key_line(key: str, schema_name: str) -> str:
     """'<key>: unknown key; keys under <parent>: ...' with the keys the schema `schema_name` has,
     led by the key a typo meant, or the section that has a key of that name (trainer.lr)."""
@@ -60,7 +46,9 @@ def unknown_key_line(key: str, schema_name: str) -> str:
     if near:
         meant = f"{parent}.{near}" if parent else near
     else:
-        meant = next((p for p in _schema_paths() if p.rpartition(".")[2] == name), None)
+        from runner.config.schema import leaf_types
+
+        meant = next((p for p in leaf_types() if p.rpartition(".")[2] == name), None)
     hint = f" (did you mean {meant}?)" if meant else ""
     return f"{key}: unknown key{hint}" + (f"; {where}: {', '.join(keys)}" if keys else "")
 

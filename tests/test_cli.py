@@ -29,6 +29,8 @@ def assert_one_line_error(proc, *fragments):
         (["regularizer=[l1,foo]"], ["regularizer=foo", "dropout"]),
         (["trainer.epochs=abc"], ["trainer.epochs", "expected an integer", "'abc'"]),
         (["trainer.log_steps=maybe"], ["trainer.log_steps: expected true or false, got 'maybe'"]),
+        (["trainer.log_steps=10"], ["trainer.log_steps: expected true or false, got 10"]),  # not 'every 10 steps'
+        (["-m", "diagnostics.probes=0,1,2"], ["diagnostics.probes: expected true or false, got 2"]),
         (["optimizer.lr=-1"], ["optimizer.lr", "> 0", "-1"]),
         (["trainer.batch_size=0"], ["trainer.batch_size", ">= 1", "0"]),
         (["dataset.colour=1"], ["dataset.colour", "unknown key", "val_size"]),

@@ -254,6 +254,18 @@ class Config:
     name: str = "${dlrun.run_name:${task},${ckpt},${dataset.name}-${model.name}-${activation.name}}"
 
 
+def leaf_types(cls=None, prefix: str = "") -> dict:
+    """Every dotted key the schema has, with its type (trainer.epochs: int, optimizer.lr: float)."""
+    import dataclasses
+    import typing
+
+    out = {}
+    for name, hint in typing.get_type_hints(cls or Config).items():
+        path = f"{prefix}{name}"
+        out.update(leaf_types(hint, f"{path}.") if dataclasses.is_dataclass(hint) else {path: hint})
+    return out
+
+
 def register() -> None:
     """Make the schema and dlrun's resolvers available to conf/config.yaml."""
     from hydra.core.config_store import ConfigStore

@@ -115,7 +115,7 @@ def main() -> None:
     register()
     signals.install()
     try:
-        from runner.config.validate import check_override_types
+        from runner.config.overrides import check_override_types
 
         check_override_types(sys.argv[1:])
         app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)

@@ -143,6 +143,11 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
             for c in range(10):
                 (d / "gurmukhi" / split / str(c)).mkdir(parents=True)
         return gur, "no image files"
+    if name == "one-empty-training-class":  # would train 9 classes and test 10, saying nothing
+        write_class_folders(d / "gurmukhi")
+        for f in (d / "gurmukhi" / "train" / "3").iterdir():
+            f.unlink()
+        return gur, f"{d / 'gurmukhi' / 'train' / '3'}: no image files"
     if name == "test-class-not-in-train":
         write_class_folders(d / "gurmukhi")
         write_class_folders(d / "extra", splits=("val",), classes=11)
@@ -155,7 +160,7 @@ CORRUPT = ["idx-truncated", "idx-bad-magic", "idx-short-header", "idx-count-mism
            "gz-not-idx-inside", "labels-out-of-range", "unreadable-file", "cifar-garbage", "cifar-truncated",
            "cifar-no-data", "cifar-wrong-shape", "cifar-not-a-dict", "cifar-runs-code", "cifar-bad-meta", "bmp-garbage",
            "png-truncated", "tiff-garbage", "jpg-truncated", "image-bomb", "image-is-a-folder", "empty-class-folders",
-           "test-class-not-in-train"]  # fmt: skip
+           "one-empty-training-class", "test-class-not-in-train"]  # fmt: skip
 
 
 def assert_one_line_refusal(proc, names: str, run: Path | None) -> None:

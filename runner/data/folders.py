@@ -5,6 +5,7 @@ Each split is decoded once into a uint8 array [N, C, H, W] and cached as .npz un
 <data_dir>/.dlrun-cache/, keyed by the files' names, sizes and modification times, so a second
 run starts in well under a second and a changed folder is decoded again.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,10 @@ def list_files(split_dir: Path, classes: list) -> tuple[list, np.ndarray]:
     present = list_classes(split_dir)
     unknown = sorted(set(present) - set(classes))
     if unknown:
-        raise DataError(f"{split_dir}: class folder(s) {', '.join(unknown)} are not in the training "
-                        f"split's classes ({', '.join(classes)})")
+        raise DataError(
+            f"{split_dir}: class folder(s) {', '.join(unknown)} are not in the training "
+            f"split's classes ({', '.join(classes)})"
+        )
     files, labels = [], []
     for label, cls in enumerate(classes):
         folder = split_dir / cls
@@ -86,7 +89,7 @@ def decode(files: list, channels: int, size: tuple) -> np.ndarray:
     from concurrent.futures import ProcessPoolExecutor
 
     step = -(-len(paths) // (workers * 4))
-    chunks = [(paths[i:i + step], channels, size) for i in range(0, len(paths), step)]
+    chunks = [(paths[i : i + step], channels, size) for i in range(0, len(paths), step)]
     # spawn, not fork: the parent may already hold CUDA or many threads
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return np.concatenate(list(pool.map(_decode_chunk, chunks)))
@@ -116,8 +119,9 @@ def _memo_key(split_dir: Path, classes: list, channels: int, size: tuple) -> tup
         return None
 
 
-def load_split(root: Path, split: str, classes: list, channels: int, size: tuple,
-               cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+def load_split(
+    root: Path, split: str, classes: list, channels: int, size: tuple, cache_dir: Path | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Decode (or read from a cache) one split: uint8 [N, C, H, W] and int64 labels. Callers
     must not modify the arrays in place: the process reuses them."""
     split_dir = root / split
@@ -132,11 +136,18 @@ def load_split(root: Path, split: str, classes: list, channels: int, size: tuple
     return x, labels
 
 
-def _load_split(root: Path, split_dir: Path, split: str, classes: list, channels: int, size: tuple,
-                cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+def _load_split(
+    root: Path, split_dir: Path, split: str, classes: list, channels: int, size: tuple, cache_dir: Path | None
+) -> tuple[np.ndarray, np.ndarray]:
     files, labels = list_files(split_dir, classes)
+    suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
     if not files:
-        raise DataError(f"{split_dir}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in its class folders")
+        raise DataError(f"{split_dir}: no image files ({suffixes}) in its class folders")
+    if split == "train":  # the classes are its folders: an empty one would train a class on nothing
+        empty = [c for c, n in zip(classes, np.bincount(labels, minlength=len(classes))) if n == 0]
+        if empty:
+            raise DataError(f"{split_dir / empty[0]}: no image files ({suffixes}); every class folder of the "
+                            f"training split needs some" + (f" (also empty: {', '.join(empty[1:])})" if empty[1:] else ""))  # fmt: skip
     cache = None
     if cache_dir is not None:
         with reading(split_dir, "class folder"):

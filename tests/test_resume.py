@@ -160,6 +160,7 @@ def test_eval_of_saved_weights_gives_the_runs_final_metrics(tmp_path, reference,
     assert proc.returncode == 0, proc.stderr
     rows = {r["split"]: r for r in read_csv(out / "eval.csv")}
     assert float(rows["test"]["acc"]) == trained["final"]["test_acc"]
+    assert f"test_acc {100 * trained['final']['test_acc']:.2f}%" in proc.stdout, proc.stdout  # in % as elsewhere
     assert float(rows["test"]["loss"]) == pytest.approx(trained["final"]["test_loss"], rel=1e-6)
     assert (out / "confusion_test.csv").is_file() and (out / "plots" / "confusion_test.png").is_file()
     assert (out / "DONE").is_file() and json.loads((out / "summary.json").read_text())["task"] == "eval"
@@ -171,6 +172,8 @@ def test_eval_of_saved_weights_gives_the_runs_final_metrics(tmp_path, reference,
     wrong = run_dlrun("task=eval", f"ckpt={reference['torch'] / 'model.pt'}", "dataset=function",
                       f"hydra.run.dir={tmp_path / 'bad'}", cwd=tmp_path)  # fmt: skip
     assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1 and "Traceback" not in wrong.stderr
+    assert wrong.stderr.endswith("model.pt: trained on mnist (1x28x28 inputs, 10 classes); dataset=function gives "
+                                 "1 input, 1 output: evaluate it on a dataset of the same shape\n"), wrong.stderr  # fmt: skip
     assert not (tmp_path / "bad").exists()
 
 

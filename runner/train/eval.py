@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 from runner import __version__
 from runner.errors import DataError, reading
 from runner.files import write_csv, write_json
+from runner.formatting import number, percent
 from runner.registry.data import SPLITS
 from runner.train import checkpoint
 from runner.train.results import write_results
@@ -84,7 +85,29 @@ def eval_config(cfg, saved: dict, path: Path):
         OmegaConf.update(merged, key, value, merge=True)  # every key of the saved node
         for sub in (k for k in given if k.startswith(f"{key}.")):  # dataset.test_subsample=2000 on top
             OmegaConf.update(merged, sub, OmegaConf.select(cfg, sub), merge=False)
-    return prepare(merged)
+    prepare(merged)
+    _check_same_shape(path, trained, merged)
+    return merged
+
+
+def _takes(ds) -> str:
+    """What a network trained on dataset section `ds` takes and gives."""
+    if ds.get("source") == "function":
+        return "1 input, 1 output"
+    size = "x".join(str(v) for v in [ds.get("channels"), *(ds.get("image_size") or [])])
+    return f"{size} inputs, {ds.get('num_classes')} classes"
+
+
+def _check_same_shape(path: Path, trained, ev) -> None:
+    """Weights evaluated on another dataset (dataset=fashion_mnist for an MNIST run) need its
+    shape: say so in the datasets' terms, not as torch's size mismatch of one layer."""
+    ds = OmegaConf.to_container(trained.dataset, resolve=True) if "dataset" in trained else None
+    if not isinstance(ds, dict) or not ds.get("name"):
+        return  # an old checkpoint: loading the weights will tell
+    had, has = _takes(ds), _takes(OmegaConf.to_container(ev.dataset, resolve=True))
+    if had != has:
+        raise DataError(f"{path}: trained on {ds['name']} ({had}); dataset={ev.dataset.name} gives {has}: "
+                        "evaluate it on a dataset of the same shape")  # fmt: skip
 
 
 def _command_keys() -> set:
@@ -137,6 +160,8 @@ def run_eval(cfg, run_dir: Path, label: str = "") -> dict:
     write_json(run_dir / "summary.json", summary)
     finish_run(run_dir, "ok")
     summary["status"] = "ok"
-    shown = ", ".join(f"{k} {v:.4g}" for k, v in final.items() if v is not None)
+    shown = ", ".join(
+        f"{k} {percent(v) if k.endswith('_acc') else number(v)}" for k, v in final.items() if v is not None
+    )
     print(f"{label}eval of {path}: {shown}; files: {run_dir}", flush=True)
     return summary

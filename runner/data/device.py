@@ -4,6 +4,7 @@ Each split is moved to the device once as uint8 and normalised there into float3
 takes batches by index from a device-side permutation, so the loop never touches PIL,
 ToTensor or a DataLoader.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -68,8 +69,11 @@ def _check_shape(raw: RawData, cfg) -> None:
     expected = (cfg.channels, *cfg.image_size)
     got = tuple(raw.splits["train"][0].shape[1:])
     if got != expected:
-        raise ConfigError("dataset.image_size", f"{list(got[1:])} with channels={got[0]} for the files at "
-                          f"{raw.origin}", f"{list(cfg.image_size)} with channels={cfg.channels}")
+        raise ConfigError(
+            "dataset.image_size",
+            f"{list(got[1:])} with channels={got[0]} for the files at {raw.origin}",
+            f"{list(cfg.image_size)} with channels={cfg.channels}",
+        )
 
 
 def _normalizer(train_u8: torch.Tensor, cfg) -> tuple[list, list]:
@@ -92,14 +96,20 @@ def load(cfg, data_dir: Path, seed: int, device: torch.device) -> DeviceData:
         _check_shape(raw, cfg)
     carved = carve(raw.splits, cfg, seed, classification=not regression)
     if regression:
-        splits = {n: Split(torch.from_numpy(np.ascontiguousarray(x)).to(device),
-                           torch.from_numpy(np.ascontiguousarray(y)).to(device)) for n, (x, y) in carved.items()}
+        splits = {
+            n: Split(
+                torch.from_numpy(np.ascontiguousarray(x)).to(device),
+                torch.from_numpy(np.ascontiguousarray(y)).to(device),
+            )
+            for n, (x, y) in carved.items()
+        }
         return DeviceData(splits, None, (1,), raw.origin, extra=raw.extra)
-    on_dev = {n: (torch.from_numpy(np.ascontiguousarray(x)).to(device),
-                  torch.from_numpy(np.ascontiguousarray(y)).to(device)) for n, (x, y) in carved.items()}
+    on_dev = {
+        n: (torch.from_numpy(np.ascontiguousarray(x)).to(device), torch.from_numpy(np.ascontiguousarray(y)).to(device))
+        for n, (x, y) in carved.items()
+    }
     mean, std = _normalizer(on_dev["train"][0], cfg)
     m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=device).view(1, -1, 1, 1)
     splits = {n: Split(x.float().div_(255.0).sub_(m).div_(s), y) for n, (x, y) in on_dev.items()}
-    return DeviceData(splits, list(raw.classes), (cfg.channels, *cfg.image_size),
-                      raw.origin, mean, std, raw.extra)
+    return DeviceData(splits, list(raw.classes), (cfg.channels, *cfg.image_size), raw.origin, mean, std, raw.extra)

@@ -3,6 +3,7 @@
 Format: 2 zero bytes, a type code (0x08 = unsigned byte), the number of dimensions, then one
 big-endian uint32 per dimension, then the data in C order.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -24,7 +25,7 @@ def read_idx(path: Path) -> np.ndarray:
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, {header} expected)")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=header)
     if data.size != int(np.prod(dims)):
         raise DataError(f"{path}: holds {data.size} bytes of data, its header says {dims}")

@@ -55,8 +55,12 @@ def load_function(cfg, data_dir: Path, seed: int) -> RawData:
     rng = np.random.default_rng(seed)
     train = function.sample(cfg.fn, low, high, cfg.n_train, rng, cfg.noise)
     test = function.sample(cfg.fn, low, high, cfg.n_test, rng)
-    return RawData({"train": train, "test": test}, None, f"function {cfg.fn} on [{low}, {high}]",
-                   {"fn": cfg.fn, "low": low, "high": high})
+    return RawData(
+        {"train": train, "test": test},
+        None,
+        f"function {cfg.fn} on [{low}, {high}]",
+        {"fn": cfg.fn, "low": low, "high": high},
+    )
 
 
 def load_folders(cfg, data_dir: Path, seed: int) -> RawData:

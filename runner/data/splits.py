@@ -3,6 +3,7 @@ deterministic by seed: subsample, holdout (train -> test), val (train -> val), t
 
 Sizes follow one rule everywhere: 0 = off, (0, 1) = a fraction, >= 1 = a count.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,9 @@ def count_of(key: str, size: float, n: int, keep_one: bool = True) -> int:
     return k
 
 
-def stratified_pick(labels: np.ndarray | None, k: int, rng: np.random.Generator,
-                    n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def stratified_pick(
+    labels: np.ndarray | None, k: int, rng: np.random.Generator, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices of k items drawn with each class in proportion, and of the rest (both sorted).
 
     Class quotas are floor(k * share) plus one for the classes with the largest remainders,

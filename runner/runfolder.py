@@ -68,6 +68,18 @@ def presentation_keys() -> tuple:
 _held: dict = {}  # folder -> the open lock file; the lock lasts as long as it stays open
 
 
+def task_of(folder: Path) -> str | None:
+    """The `task` in the resolved config.yaml a run, study or reproduction writes at the top of
+    its folder (train, eval, gradcheck, study, reproduce), or None where there is none."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((Path(folder) / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return config.get("task") if isinstance(config, dict) else None
+
+
 def lock(folder: Path, what: str = "folder") -> None:
     """Hold `folder` for this process, or raise a UserError naming who holds it."""
     try:

@@ -114,12 +114,9 @@ def _selected(cfg, parts: list) -> list:
 
 def is_reproduction_dir(path: Path) -> bool:
     """A reproduction writes its resolved config.yaml (task: reproduce) at the top of its folder."""
-    import yaml
+    from runner.runfolder import task_of
 
-    try:
-        return (yaml.safe_load((Path(path) / "config.yaml").read_text()) or {}).get("task") == "reproduce"
-    except (OSError, yaml.YAMLError):
-        return False
+    return task_of(path) == "reproduce"
 
 
 def rerender(folder: Path) -> tuple[list, list]:

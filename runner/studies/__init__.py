@@ -31,13 +31,9 @@ def run_study(cfg, study_dir: Path, label: str = "") -> dict:
 
 def is_study_dir(path: Path) -> bool:
     """A study writes its resolved config.yaml (task: study) at the top of its folder."""
-    import yaml
+    from runner.runfolder import task_of
 
-    config = Path(path) / "config.yaml"
-    try:
-        return config.is_file() and (yaml.safe_load(config.read_text()) or {}).get("task") == "study"
-    except yaml.YAMLError:
-        return False
+    return task_of(path) == "study"
 
 
 def rerender(study_dir: Path) -> dict:

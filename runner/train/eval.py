@@ -54,14 +54,10 @@ def _weights_file(ckpt: str) -> Path:
 def _no_weights_why(run_dir: Path) -> str:
     """Why a run folder holds no weights: its config.yaml names a task that saves none, or its
     summary.json says it ended before its first checkpoint."""
-    import yaml
-
     from runner.files import read_json
+    from runner.runfolder import task_of
 
-    try:
-        task = (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("task")
-    except (OSError, yaml.YAMLError, AttributeError):
-        task = None
+    task = task_of(run_dir)
     if task and task != "train":
         return f"; it is the folder of a task={task} run, which saves no weights"
     status = (read_json(run_dir / "summary.json") or {}).get("status")

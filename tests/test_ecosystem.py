@@ -393,6 +393,17 @@ def test_an_mlflow_server_that_is_not_there_is_named_not_retried_for_minutes(mon
                               "(Connection refused); start it (mlflow server) or give another URI")  # fmt: skip
 
 
+def test_an_sqlite_store_under_a_file_names_the_key(tmp_path):
+    """mkdir's own words (FileExistsError: '/etc/passwd') did not say which setting was wrong."""
+    pytest.importorskip("mlflow", reason="needs the [mlflow] extra")
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    uri = f"sqlite:///{tmp_path}/notes.txt/mlflow.db"
+    with pytest.raises(OSError) as err:
+        _mlflow_logger(uri)._store()
+    assert str(err.value) == (f"logger.mlflow.tracking_uri: cannot make the folder {tmp_path}/notes.txt for {uri} "
+                              f"({tmp_path}/notes.txt is a file); give a path under a writable folder")  # fmt: skip
+
+
 def test_a_server_that_answers_passes_the_mlflow_probe(monkeypatch):
     """Any HTTP answer means a server is there: what it says next is MLflow's to judge."""
     pytest.importorskip("mlflow", reason="needs the [mlflow] extra")

@@ -66,6 +66,17 @@ def _root(ex: BaseException) -> str:
     return type(ex).__name__
 
 
+def _make_folder(folder: Path, uri: str) -> None:
+    """The SQLite store's folder, or an error naming the key: mkdir's own words
+    ("File exists: '/etc/passwd'") did not say which setting pointed there."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as ex:
+        why = f"{ex.filename} is a file" if isinstance(ex, FileExistsError) else f"{ex.strerror}: {ex.filename}"
+        raise OSError(f"logger.mlflow.tracking_uri: cannot make the folder {folder} for {uri} ({why}); "
+                      "give a path under a writable folder") from None  # fmt: skip
+
+
 @contextlib.contextmanager
 def _locked(path: Path):
     """Hold an exclusive lock on `path` (created if missing) across processes."""
@@ -91,7 +102,7 @@ class MlflowLogger(RunLogger):
         artifacts, lock = None, contextlib.nullcontext()
         if uri.startswith("sqlite:///"):
             db = Path(uri[len("sqlite:///") :])
-            db.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(db.parent, uri)
             artifacts = (db.parent / "mlartifacts").resolve().as_uri()
             lock = _locked(db.with_name(db.name + ".lock"))
         elif uri.startswith(("http://", "https://")):

@@ -138,6 +138,16 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
         write_class_folders(d / "gurmukhi")
         (d / "gurmukhi" / "train" / "2" / "odd.png").mkdir()
         return gur, "odd.png"
+    if name == "tiff-float-pixels":  # no fixed range: Pillow's convert clipped [0, 1] to a black image
+        from PIL import Image
+
+        write_class_folders(d / "gurmukhi")
+        path = d / "gurmukhi" / "train" / "4" / "scan.tiff"
+        Image.fromarray(np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)).save(path)
+        return (
+            gur,
+            "scan.tiff: not a readable image (32-bit float pixels have no fixed range; save the image with 8- or 16-bit pixels)",
+        )
     if name == "empty-class-folders":
         for split in ("train", "val"):
             for c in range(10):
@@ -159,7 +169,7 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
 CORRUPT = ["idx-truncated", "idx-bad-magic", "idx-short-header", "idx-count-mismatch", "gz-truncated", "gz-garbage",
            "gz-not-idx-inside", "labels-out-of-range", "unreadable-file", "cifar-garbage", "cifar-truncated",
            "cifar-no-data", "cifar-wrong-shape", "cifar-not-a-dict", "cifar-runs-code", "cifar-bad-meta", "bmp-garbage",
-           "png-truncated", "tiff-garbage", "jpg-truncated", "image-bomb", "image-is-a-folder", "empty-class-folders",
+           "png-truncated", "tiff-garbage", "jpg-truncated", "image-bomb", "image-is-a-folder", "tiff-float-pixels", "empty-class-folders",
            "one-empty-training-class", "test-class-not-in-train"]  # fmt: skip
 
 

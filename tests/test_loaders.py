@@ -166,6 +166,23 @@ def test_any_folder_dataset_with_resize(tmp_path):
     assert raw.splits["test"][0].shape == (6, 3, 16, 16)
 
 
+@pytest.mark.parametrize("suffix", [".png", ".tiff"])
+def test_sixteen_bit_grey_images_are_scaled_not_clipped(tmp_path, suffix):
+    """Pillow's convert() clips 16-bit pixels at 255: a full-range ramp became a white image."""
+    from PIL import Image
+
+    root = write_class_folders(tmp_path / "gurmukhi", n_per_class=1)
+    ramp = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)
+    for c in range(10):
+        for old in (root / "train" / str(c)).iterdir():
+            old.unlink()
+        Image.fromarray(ramp).save(root / "train" / str(c) / f"scan{suffix}")  # mode I;16
+    x, _ = load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0).splits["train"]
+    expected = np.rint(ramp / 257).astype(np.uint8)
+    assert (x[:, 0] == expected).all(), (x.mean(), expected.mean())
+    assert x.min() == 0 and x.max() == 255 and abs(x.mean() - 127.5) < 0.5
+
+
 def test_missing_torchvision_files_without_download(tmp_path):
     with pytest.raises(DataError) as e:
         load_raw(dataset_cfg("dataset=fashion_mnist", "dataset.download=false"), tmp_path, 0)

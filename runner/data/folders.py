@@ -20,7 +20,7 @@ from runner.errors import DataError, UserError, reading
 from runner.files import atomic_write
 
 IMAGE_SUFFIXES = {".bmp", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".gif", ".pgm", ".ppm", ".webp"}
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: 16-bit grey scaled, not clipped (_eight_bit)
 PARALLEL_ABOVE = 4000  # decoding fewer files than this is faster in one process
 
 
@@ -56,6 +56,24 @@ def list_files(split_dir: Path, classes: list) -> tuple[list, np.ndarray]:
     return files, np.asarray(labels, dtype=np.int64)
 
 
+WIDE_GREY = {"I;16", "I;16B", "I;16L", "I;16N", "I"}  # 16-bit grey (older Pillow opens a 16-bit PNG as "I")
+
+
+def _eight_bit(im):
+    """`im` with 8-bit pixels. Pillow's convert() clips wider pixels at 255 rather than scaling
+    them, so a 16-bit scan became a white page (mean 254.5 of 255 for a full-range ramp) and a
+    float image in [0, 1] a black one; 16-bit grey is scaled to 0..255, and float pixels, which
+    have no fixed range, are refused."""
+    from PIL import Image
+
+    if im.mode in WIDE_GREY:
+        wide = np.clip(np.asarray(im, dtype=np.int64), 0, 65535)
+        return Image.fromarray(np.rint(wide / 257).astype(np.uint8))
+    if im.mode == "F":
+        raise ValueError("32-bit float pixels have no fixed range; save the image with 8- or 16-bit pixels")
+    return im
+
+
 def _decode_one(path: str, channels: int, size: tuple) -> np.ndarray:
     import warnings
 
@@ -65,7 +83,7 @@ def _decode_one(path: str, channels: int, size: tuple) -> np.ndarray:
         # an image far larger than it claims to be worth decoding (a decompression bomb) is refused
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB")
+            im = _eight_bit(im).convert("L" if channels == 1 else "RGB")
             if im.size != (size[1], size[0]):
                 im = im.resize((size[1], size[0]), Image.BILINEAR)
             a = np.asarray(im, dtype=np.uint8)

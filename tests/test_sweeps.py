@@ -597,7 +597,7 @@ def test_ctrl_c_stops_the_sweep_and_finishes_what_had_trained(tmp_path):
     assert not list(tmp_path.glob("sweep/2_*")), "nothing after the interrupt started"
 
 
-def _sweep_figures(tmp_path, monkeypatch, values) -> dict:
+def _sweep_figures(tmp_path, monkeypatch, values, losses=0.5) -> dict:
     """plot_final's and plot_curves's figures for a sweep of optimizer.lr over `values`, each
     read before it is closed: its x tick labels, x scale, width, legend entries, axes."""
     import matplotlib
@@ -615,6 +615,8 @@ def _sweep_figures(tmp_path, monkeypatch, values) -> dict:
         figures[path.stem] = {
             "ticks": [t.get_text() for t in ax.get_xticklabels()],
             "scale": ax.get_xscale(),
+            "yscale": ax.get_yscale(),
+            "ylabel": ax.get_ylabel(),
             "width": fig.get_size_inches()[0],
             "legend": [t.get_text() for t in legend.get_texts()] if legend else [],
             "axes": len(fig.axes),  # a colour bar is an axes of its own
@@ -627,11 +629,19 @@ def _sweep_figures(tmp_path, monkeypatch, values) -> dict:
         (tmp_path / f"j{i}").mkdir(exist_ok=True)
         metrics = {"epoch": [1, 2], "train_loss": [1.0, 0.5], "test_loss": [0.9, 0.6]}
         pd.DataFrame(metrics).to_csv(tmp_path / f"j{i}" / "metrics.csv", index=False)
-    df = pd.DataFrame({"optimizer.lr": values, "status": "ok", "final_test_loss": 0.5, "final_train_loss": 0.4})
+    df = pd.DataFrame({"optimizer.lr": values, "status": "ok", "final_test_loss": losses, "final_train_loss": 0.4})
     df["dir"], df["job"] = [f"j{i}" for i in range(len(values))], range(len(values))
     sweep_plots.plot_final(df, ["optimizer.lr"], tmp_path, "test", "loss", "t")
     sweep_plots.plot_curves(df, ["optimizer.lr"], tmp_path, "loss", "t")
     return figures
+
+
+def test_final_losses_get_a_log_axis_only_where_they_span_decades(tmp_path, monkeypatch):
+    """Losses of 0.4 to 4.6 on a log axis made a 1.6x gap look 5x: bars lose their zero baseline."""
+    close = _sweep_figures(tmp_path, monkeypatch, ["a", "b", "c"], losses=[2.9, 3.9, 4.6])["final_test_loss"]
+    assert close["yscale"] == "linear" and close["ylabel"] == "final loss"
+    apart = _sweep_figures(tmp_path, monkeypatch, ["a", "b", "c"], losses=[0.01, 0.3, 2.0])["final_test_loss"]
+    assert apart["yscale"] == "log" and apart["ylabel"] == "final loss (log scale)"
 
 
 def test_a_grid_gets_a_tick_per_value_and_a_search_gets_readable_ticks(tmp_path, monkeypatch):

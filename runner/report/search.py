@@ -123,7 +123,7 @@ def plot_slices(df: pd.DataFrame, swept: list, metric: str, sweep_dir: Path, tit
         ax.set_xlabel(key)
         ax.grid(True, alpha=0.3)
     unit = " (%)" if metric.endswith("_acc") else ""
-    axes[0][0].set_ylabel(metric + unit)
+    axes[0][0].set_ylabel(metric + unit + (" (log scale)" if metric.endswith("_loss") else ""))
     if metric.endswith("_loss"):
         axes[0][0].set_yscale("log")
     legend(axes[0][0], loc="best")

@@ -147,11 +147,13 @@ def plot_final(
     colors = _colors(len(groups))
     bar_slots = 0 if numeric else len(x_values) * max(1, len(groups))  # bars need room; a line does not
     fig, ax = plt.subplots(figsize=(max(6.5, 0.45 * bar_slots + 4), 4.6))
+    drawn = []  # every value on the y axis, to choose its scale
     for gi, (g, color) in enumerate(zip(groups, colors)):
         rows = done if g is None else done[done[group_key] == g]
         means = rows.groupby(x_key)[[f"final_{split}_{kind}", f"final_train_{kind}"]].mean()
         ys = [scaled(means[f"final_{split}_{kind}"], kind).get(v, np.nan) for v in x_values]
         ys_train = [scaled(means[f"final_train_{kind}"], kind).get(v, np.nan) for v in x_values]
+        drawn += ys + ys_train
         errs = _replica_spread(rows, x_key, x_values, f"final_{split}_{kind}", kind)
         name = f"{short_key(group_key)}={g}" if g is not None else split
         if numeric:
@@ -211,10 +213,14 @@ def plot_final(
         numeric_axis(ax, x_values)
     else:
         ax.set_xticks(np.arange(len(x_values)), [str(v) for v in x_values])
-    if kind == "loss":
+    # a log axis only where the losses span decades: below that it stretches small gaps, and a
+    # bar's length, which the eye compares, means nothing without a zero baseline
+    finite = [v for v in drawn if np.isfinite(v)]
+    log = kind == "loss" and bool(finite) and spans_decades(finite)
+    if log:
         ax.set_yscale("log")
     ax.set_xlabel(x_key)
-    ax.set_ylabel(f"final {'accuracy (%)' if kind == 'acc' else 'loss'}")
+    ax.set_ylabel(f"final {'accuracy (%)' if kind == 'acc' else 'loss'}" + (" (log scale)" if log else ""))
     spread = f"final_{split}_{kind}_std" in done and done[f"final_{split}_{kind}_std"].notna().any()
     ax.set_title(
         f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+import yaml
 from conftest import compose, dlrun_cmd, run_dlrun, train
 
 from runner.errors import ConfigError
@@ -588,11 +589,12 @@ def test_the_optuna_sweeper_missing_is_one_line_naming_the_extra():
 
 
 def test_an_optuna_search_run_again_reads_its_finished_trials_back(tmp_path):
-    """The seeded sampler proposes the same trials given the same history, so a re-run skips
-    every finished trial and hands the sampler the objective it recorded."""
+    """The sampler, seeded with `seed` where the command sets no seed of its own (Optuna's default
+    is unseeded), proposes the same trials given the same history, so a re-run skips every
+    finished trial and hands the sampler the objective it recorded."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra (hydra-optuna-sweeper)")
     out = tmp_path / "search"
-    args = ["-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.seed=0",
+    args = ["-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "seed=3",
             "optimized_metric=final_test_loss", "hydra.sweeper.direction=minimize", "optimizer.lr=interval(0.0001,0.01)",
             *FN, "trainer.epochs=1", f"hydra.sweep.dir={out}", "trainer.progress=quiet"]  # fmt: skip
     first = run_dlrun(*args, cwd=tmp_path)
@@ -604,6 +606,9 @@ def test_an_optuna_search_run_again_reads_its_finished_trials_back(tmp_path):
     lines = [line for line in first.stdout.splitlines() if "final_test_loss =" in line]
     assert len(lines) == 2 and all(line in again.stdout for line in lines)  # the same objectives, read back
     assert (out / "summary.csv").read_text() == before  # nothing was retrained
+    assert len([p for p in out.iterdir() if p.is_dir() and p.name != "plots"]) == 2
+    recorded = yaml.safe_load((out / "multirun.yaml").read_text())
+    assert recorded["hydra"]["sweeper"]["sampler"]["seed"] == 3  # the run's seed, for all to see
 
 
 def test_a_watched_column_the_run_does_not_measure_is_refused_before_training(tmp_path):

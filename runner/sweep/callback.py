@@ -22,6 +22,7 @@ class SweepReport(Callback):
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
+            seed_search_sampler(config)
             check_search_direction(config)
             runfolder.lock(sweep_dir, "hydra.sweep.dir")
             runfolder.guard_sweep(sweep_dir, config.hydra.overrides.task, config.data_dir)
@@ -73,6 +74,20 @@ class SweepReport(Callback):
 
         Loggers(config, "sweep: ").sweep_end(sweep_dir, result["counts"])
         runfolder.unlock(sweep_dir)
+
+
+def seed_search_sampler(config) -> None:
+    """A search resumes by proposing its trials again, each finding its folder and, if finished,
+    reading its objective back, so its sampler must draw the same values each time. Optuna's
+    samplers are unseeded by default: a search killed after 2 of 4 trials and run again drew 4
+    new values and left 7 job folders, two with the number 0. An unset seed takes dlrun's `seed`
+    (the sweeper is built from this config after the callback returns)."""
+    from omegaconf import DictConfig, open_dict, read_write
+
+    sampler = config.hydra.sweeper.get("sampler")
+    if isinstance(sampler, DictConfig) and "seed" in sampler and sampler.seed is None:
+        with read_write(config.hydra), open_dict(config.hydra):
+            sampler.seed = int(config.seed)
 
 
 def check_search_direction(config) -> None:

@@ -148,16 +148,17 @@ def orphaned() -> bool:
     return _parent is not None and os.getppid() != _parent
 
 
-def watch_parent(interval: float = 0.5, grace: float = 10.0) -> None:
+def watch_parent(interval: float = 0.5, grace: float = 10.0, parent: int | None = None) -> None:
     """In a worker process: when the process that started it is gone (killed, even with -9),
     send ourselves SIGTERM, so a training job checkpoints (and its job then ends the worker,
-    see runner.sweep.job) and a renderer stops; after `grace` seconds, end regardless."""
+    see runner.sweep.job) and a renderer or an image decoder stops; after `grace` seconds, end
+    regardless. `parent`: the process to watch, where it is not the sweep's (see below)."""
     global _parent
     if _parent is not None:
         return
     # the dlrun process that started the sweep (set by the CLI, inherited by its workers): a
     # worker that starts after it died must not take its new parent for it
-    _parent = int(os.environ.get(PARENT_ENV) or os.getppid())
+    _parent = parent or int(os.environ.get(PARENT_ENV) or os.getppid())
 
     def watch() -> None:
         import time

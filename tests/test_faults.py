@@ -449,6 +449,34 @@ def test_killing_a_sweep_stops_its_workers(tmp_path, launcher):
     _wait_for(lambda: not [p for p in workers if _exists(p)], timeout=20)
 
 
+DECODE_FOREVER = """
+import sys
+from runner.data import folders
+folders.PARALLEL_ABOVE = 1  # the pool even for a few files
+folders.decode(sys.argv[1:], 1, (8, 8))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2, reason="/proc, 2 cores")
+def test_killing_dlrun_while_it_decodes_images_stops_the_decoders(tmp_path):
+    """The decode pool's workers, blocked on a queue whose writer died with their parent, used to
+    live on, holding their memory (still there 30 s after a kill -9)."""
+    fifos = [tmp_path / f"{i}.png" for i in range(4)]  # a read of a FIFO blocks: the workers wait in it
+    for f in fifos:
+        os.mkfifo(f)
+    parent = subprocess.Popen([sys.executable, "-c", DECODE_FOREVER, *map(str, fifos)], cwd=tmp_path)
+    _wait_for(lambda: len(_children_of(parent.pid) & {str(p) for p in _alive_with("spawn_main")}) >= 2, timeout=60)
+    workers = [int(p) for p in _children_of(parent.pid) & {str(p) for p in _alive_with("spawn_main")}]
+    parent.kill()
+    parent.wait()
+    try:
+        _wait_for(lambda: not [p for p in workers if _exists(p)], timeout=10)
+    finally:  # a failure leaves no process blocked on a FIFO for good
+        for p in workers:
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)
+
+
 def _children_of(pid: int) -> set:
     out = set()
     for entry in Path("/proc").iterdir():

@@ -9,10 +9,10 @@ ARGS ?=
 PYTEST_ARGS ?= -n auto  # pytest-xdist: one worker per core
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint format run report reproduce bench data clean
+.PHONY: help setup demo test lint format run report reproduce bench data clean clean-outputs
 
 help: ## list the targets
-	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,7 +65,14 @@ bench: $(STAMP) ## time dlrun against the DataLoader loop, write outputs/bench/<
 data: ## lay out the offline dataset copies from ../shared/datasets into ./data
 	$(PYTHON) ../shared/datasets/prepare.py data
 
-clean: ## remove run outputs, caches and build leftovers (keeps the venv and data/)
-	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+clean: ## remove caches and build leftovers (keeps outputs/, the venv and data/)
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
 	find runner tests -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Results are hours of training: deleting them is its own target, never a side effect of
+# `clean`, and it stops if a running dlrun holds a folder there (its .dlrun.lock is flocked).
+clean-outputs: ## delete everything under outputs/ (runs, sweeps, MLflow store), unless a dlrun is using it
+	@for lock in $$(find outputs -name .dlrun.lock 2>/dev/null); do \
+		flock -n -s "$$lock" true 2>/dev/null || { echo "make clean-outputs: $$(dirname $$lock) is in use by a running dlrun ($$(cat $$lock)); nothing deleted" >&2; exit 2; }; \
+	done
+	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

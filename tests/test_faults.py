@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import dlrun_cmd, run_dlrun, train, write_cifar_pickles, write_class_folders, write_idx, write_mnist
+from conftest import REPO, dlrun_cmd, run_dlrun, train, write_cifar_pickles, write_class_folders, write_idx, write_mnist
 
 pytestmark = pytest.mark.slow
 
@@ -668,3 +669,35 @@ def test_a_signal_in_the_last_epoch_stops_after_it_and_the_rerun_only_draws_the_
     summary = run_training(cfg, run_dir)  # the same command again: no epoch retrained
     assert summary["status"] == "ok" and (run_dir / "DONE").read_text().startswith("ok")
     assert (run_dir / "metrics.csv").read_text() == trained and (run_dir / "plots" / "curves.png").is_file()
+
+
+# ---------------------------------------------------------------- make clean keeps the results
+
+
+@pytest.mark.skipif(shutil.which("make") is None or shutil.which("flock") is None, reason="needs make and flock")
+def test_make_clean_keeps_outputs_and_clean_outputs_waits_for_a_running_dlrun(tmp_path):
+    """`make clean` used to delete outputs/ with the caches: hours of results gone by habit."""
+    import fcntl
+
+    for folder in ("runner", "tests", ".pytest_cache"):
+        (tmp_path / folder).mkdir()
+    run = tmp_path / "outputs" / "sweeps" / "s" / "0_seed=0"
+    run.mkdir(parents=True)
+    (run / "metrics.csv").write_text("epoch\n1\n")
+    (tmp_path / "outputs" / ".gitkeep").write_text("")
+
+    def make(target):
+        return subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), target], cwd=tmp_path,
+                              capture_output=True, text=True)  # fmt: skip
+
+    assert make("clean").returncode == 0
+    assert (run / "metrics.csv").is_file() and not (tmp_path / ".pytest_cache").exists()
+    (run.parent / ".dlrun.lock").write_text("pid 1 on host since today\n")
+    with open(run.parent / ".dlrun.lock") as held:  # as a running sweep holds its folder
+        fcntl.flock(held, fcntl.LOCK_EX)
+        refused = make("clean-outputs")
+    assert refused.returncode != 0 and "is in use by a running dlrun (pid 1 on host" in refused.stderr
+    assert (run / "metrics.csv").is_file(), "nothing deleted"
+    done = make("clean-outputs")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in (tmp_path / "outputs").iterdir()] == [".gitkeep"]

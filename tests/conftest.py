@@ -3,8 +3,25 @@ running the `dlrun` entry point, and finding the offline dataset copies."""
 
 from __future__ import annotations
 
-import gzip
 import os
+
+
+def _share_the_cores() -> None:
+    """Under pytest-xdist each worker, and every dlrun it starts, takes its share of the cores:
+    torch's default (a thread per core in every process) oversubscribes them, and its spinning
+    threads wait on each other (tests/test_studies.py, 2 workers on 2 cores: 163-181 s with the
+    default, 130-137 s with a thread each). Set before torch is imported; a user's setting wins."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, threads)
+
+
+_share_the_cores()
+
+# the imports below come after the thread setting: numpy's BLAS and torch read it when loaded
+import gzip
 import pickle
 import subprocess
 import sys
@@ -14,6 +31,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
 SHARED_DATASETS = Path(os.environ.get("DLRUN_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
 
 

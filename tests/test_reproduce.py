@@ -56,6 +56,36 @@ def test_the_published_values_of_the_issue_are_in_the_presets():
     assert len(r4) == 9 and list(r4["function_fit"].tables[0].values.values()) == [0.0012, 0.0018, 0.0043]
 
 
+def test_the_help_catalog_reads_the_presets_once_and_again_after_an_edit(tmp_path, monkeypatch):
+    """Hydra resolves the help template (${dlrun.reports:}) at every compose, and a reproduction
+    composes each of its jobs: the presets are parsed again only when one changed."""
+    import runner.reproduce as reproduce
+
+    preset = tmp_path / "r9.yaml"
+    preset.write_text("reproduce:\n  title: first title\n")
+    monkeypatch.setattr(reproduce, "_presets", lambda: [preset])
+    monkeypatch.setattr(reproduce, "_CATALOG", {})
+    parsed = []
+    monkeypatch.setattr(yaml, "safe_load", lambda text: parsed.append(text) or yaml.load(text, yaml.SafeLoader))
+    assert "reproduce/r9   first title" in reproduce.catalog() and len(parsed) == 1
+    assert "first title" in reproduce.catalog() and len(parsed) == 1  # kept
+    preset.write_text("reproduce:\n  title: second title\n")
+    stat = preset.stat()
+    os.utime(preset, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a coarse clock may not move
+    assert "second title" in reproduce.catalog() and len(parsed) == 2
+
+
+def test_composing_a_job_does_not_parse_the_reproduction_presets(monkeypatch):
+    import runner.reproduce as reproduce
+
+    compose("experiment=reproduce/r2")  # the first compose reads them once
+    parsed = []
+    monkeypatch.setattr(reproduce, "_catalog_text", lambda presets: parsed.append(presets) or "")
+    for activation in ("relu", "tanh"):
+        compose(f"activation={activation}")
+    assert parsed == []
+
+
 @pytest.mark.parametrize("override,key", [
     ("reproduce.parts.mlp_activations.tables.0.kind=points", "reproduce.parts.mlp_activations.tables.0.kind"),
     ("reproduce.parts.mlp_activations.tables.0.values.relu=high", "reproduce.parts.mlp_activations.tables.0.values.relu"),

@@ -185,11 +185,24 @@ def report_names() -> list:
 
 
 def catalog() -> str:
-    """The reproduction presets, what each reproduces and how long it takes (for --help)."""
+    """The reproduction presets, what each reproduces and how long it takes (for --help).
+    Hydra resolves the help template at every compose (OmegaConf dereferences it while merging),
+    and a reproduction composes each of its jobs: the text is kept while the files are unchanged."""
+    presets = _presets()
+    key = tuple((str(p), p.stat().st_mtime_ns) for p in presets)
+    if _CATALOG.get("key") != key:
+        _CATALOG.update(key=key, text=_catalog_text(presets))
+    return _CATALOG["text"]
+
+
+_CATALOG: dict = {}
+
+
+def _catalog_text(presets: list) -> str:
     import yaml
 
     lines = []
-    for path in _presets():
+    for path in presets:
         try:
             r = (yaml.safe_load(path.read_text()) or {}).get("reproduce") or {}
         except (OSError, yaml.YAMLError):

@@ -41,10 +41,10 @@ def version_line() -> str:
 
 
 def _nothing_ran(job_dir: Path) -> bool:
-    """The folder holds nothing but Hydra's record and the lock (or nothing at all)."""
-    from runner.runfolder import KEEP
+    """The folder holds nothing but Hydra's record, the lock and the job's log (or nothing at all)."""
+    from runner.runfolder import kept
 
-    return job_dir.is_dir() and all(p.name in KEEP for p in job_dir.iterdir())
+    return job_dir.is_dir() and all(p.name in kept(job_dir) for p in job_dir.iterdir())
 
 
 # Errors raised inside a single run's task are kept here rather than raised through Hydra,

@@ -1,5 +1,6 @@
 """What a run prints: a progress bar over epochs with one compact line per epoch and a final
-summary table on a terminal; the same lines, plain, when stdout is a pipe or a CI log."""
+summary table on a terminal; the same lines, plain, when stdout is a pipe or a CI log, or
+when the job logs (runner.say)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from rich.table import Table
 
 from runner.formatting import number, percent, spread
 from runner.registry.data import SPLITS
+from runner.say import job_logger, say
 from runner.train.rows import EpochRow
+
+
+def _lines_when_logged(mode: str) -> str:
+    """With a job logging, plain lines: a bar or a rich table would draw over its records."""
+    return "plain" if mode in ("auto", "bar") and job_logger() is not None else mode
 
 
 def epoch_line(row: EpochRow, epochs: int) -> str:
@@ -25,6 +32,7 @@ def epoch_line(row: EpochRow, epochs: int) -> str:
 
 class Reporter:
     def __init__(self, mode: str, epochs: int, label: str = ""):
+        mode = _lines_when_logged(mode)
         if mode == "auto":
             mode = "bar" if sys.stdout.isatty() else "plain"
         self.mode, self.epochs, self.label = mode, epochs, label
@@ -39,7 +47,7 @@ class Reporter:
         if self.mode == "bar":
             self.console.print(text, **kw)
         else:
-            print(text, flush=True)
+            say(text)
 
     def start(self, lines: list) -> None:
         for line in lines:
@@ -139,6 +147,7 @@ class Reporter:
 
 def print_table(title: str, columns: list, rows: list, mode: str = "auto") -> None:
     """A titled table: rich on a terminal, aligned plain text otherwise."""
+    mode = _lines_when_logged(mode)
     if mode == "quiet":
         return
     if mode == "bar" or (mode == "auto" and sys.stdout.isatty()):
@@ -150,7 +159,7 @@ def print_table(title: str, columns: list, rows: list, mode: str = "auto") -> No
         Console(highlight=False, markup=False).print(table)
         return
     widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(str(c)) for i, c in enumerate(columns)]
-    print(title, flush=True)
-    print("  " + "  ".join(str(c).ljust(w) for c, w in zip(columns, widths)), flush=True)
+    say(title)
+    say("  " + "  ".join(str(c).ljust(w) for c, w in zip(columns, widths)))
     for r in rows:
-        print("  " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths)), flush=True)
+        say("  " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths)))

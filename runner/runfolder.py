@@ -158,14 +158,26 @@ def discard_unstarted_sweep(sweep_dir: Path) -> None:
         shutil.rmtree(sweep_dir, ignore_errors=True)
 
 
+def kept(folder: Path) -> set:
+    """Names a fresh start keeps in `folder`: KEEP, and the log files Python logging is writing
+    there (Hydra's `<job>.log` with `hydra/job_logging=default`), opened before the task starts:
+    removed, the job's log would go to a deleted file. Neither is a sign that anything ran."""
+    import logging
+
+    folder = Path(folder).absolute()
+    logs = {Path(h.baseFilename) for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)}
+    return KEEP | {p.name for p in logs if p.parent == folder}
+
+
 def clear(folder: Path) -> None:
-    """Remove what an earlier, unfinished attempt left, keeping Hydra's record and the lock."""
+    """Remove what an earlier, unfinished attempt left, keeping Hydra's record, the lock and the log."""
     folder = Path(folder)
     if not folder.is_dir():
         return
+    keep = kept(folder)
     with writing(folder):
         for p in folder.iterdir():
-            if p.name in KEEP:
+            if p.name in keep:
                 continue
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 

@@ -146,3 +146,49 @@ def test_the_bar_modes_closing_table_has_accuracy_columns_only_when_accuracy_was
     classes = table({"train_loss": 0.5, "train_acc": 0.9, "test_loss": 0.4, "test_acc": 0.8},
                     {"test_acc": 0.85, "test_acc_epoch": 1, "train_acc": 0.9, "train_acc_epoch": 2})  # fmt: skip
     assert "final accuracy" in classes and "85.00% (epoch 1)" in classes
+
+
+def test_with_hydras_default_job_logging_the_runs_lines_go_to_its_log_file(tmp_path):
+    """hydra/job_logging=default: Hydra opens <run>/<job>.log before the task; the run's lines go
+    through the `dlrun` logger into it (and, timestamped, to the console). The fresh start used
+    to delete the open file, so the log went nowhere; dlrun's default writes no log."""
+    run = tmp_path / "run"
+    proc = run_dlrun("dataset=function", "trainer.epochs=2", f"hydra.run.dir={run}", "hydra/job_logging=default",
+                     cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    log = (run / "cli.log").read_text().splitlines()
+    messages = [line.split("[dlrun][INFO] - ", 1)[1] for line in log]  # each line a record of the dlrun logger
+    assert messages[0].startswith("dlrun function-mlp-relu:") and messages[1] == f"run dir: {run}"
+    assert [m.split("  ")[0] for m in messages if m.startswith("epoch")] == ["epoch 1/2", "epoch 2/2"]
+    assert messages[-1] == f"files: {run}" and any(m.startswith("done: function-mlp-relu: status ok") for m in messages)
+    assert [line for line in proc.stdout.splitlines() if "[dlrun][INFO]" in line] == log
+    plain = tmp_path / "plain"
+    proc = run_dlrun("dataset=function", "trainer.epochs=1", f"hydra.run.dir={plain}", cwd=tmp_path)
+    assert proc.returncode == 0 and "[dlrun]" not in proc.stdout and "epoch 1/1" in proc.stdout
+    assert not list(plain.glob("*.log"))
+
+
+def test_a_fresh_start_keeps_the_log_file_that_logging_is_writing(tmp_path):
+    import logging
+
+    from runner.cli import _nothing_ran
+    from runner.runfolder import clear
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    handler = logging.FileHandler(run / "job.log")
+    logging.getLogger().addHandler(handler)
+    try:
+        assert _nothing_ran(run)  # Hydra's record and the open log: nothing ran yet
+        (run / "metrics.csv").write_text("epoch\n1\n")  # an earlier attempt's file
+        (run / "plots").mkdir()
+        assert not _nothing_ran(run)
+        logging.getLogger().warning("before the fresh start")
+        clear(run)
+        logging.getLogger().warning("after it")
+        handler.flush()
+        assert sorted(p.name for p in run.iterdir()) == [".hydra", "job.log"]
+        assert (run / "job.log").read_text() == "before the fresh start\nafter it\n"
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()

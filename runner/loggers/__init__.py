@@ -10,10 +10,11 @@ LOGGERS entry (runner/registry/loggers.py) with the optional extra that installs
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
+
+from runner.say import say
 
 
 class RunLogger:
@@ -70,7 +71,7 @@ class Loggers:
             except Exception as ex:  # noqa: BLE001 - a mirror must never cost the run
                 from runner.errors import one_line
 
-                print(f"{self.label}logger {name} stopped: {one_line(ex)}", file=sys.stderr, flush=True)
+                say(f"{self.label}logger {name} stopped: {one_line(ex)}", error=True)
                 self.items.remove((name, logger))
 
     def start(self, cfg, run_dir: Path, summary: dict, resumed_at: int | None) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from runner.errors import one_line
 from runner.files import record_failure, set_status, write_marker
+from runner.say import say
 from runner.signals import Interrupted
 
 _pool = None
@@ -140,7 +141,7 @@ def _collect(wait: bool) -> int:
         _pending.pop(0)
         if line is not None:
             failed += 1
-            print(f"{label}plots and report failed: {line} ({run_dir})", file=sys.stderr, flush=True)
+            say(f"{label}plots and report failed: {line} ({run_dir})", error=True)
         _then(then)
     return failed
 

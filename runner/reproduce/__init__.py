@@ -38,7 +38,9 @@ def _command_overrides() -> list:
 
 def _print(cfg, line: str) -> None:
     if cfg.trainer.progress != "quiet":
-        print(line, flush=True)
+        from runner.say import say
+
+        say(line)
 
 
 def forecast(cfg, parts: list, folder: Path) -> float:

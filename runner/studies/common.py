@@ -10,6 +10,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from runner.files import atomic_write_text, write_json, write_marker
+from runner.say import say
 
 
 def derive(cfg, **overrides):
@@ -54,7 +55,7 @@ def finish(cfg, study_dir: Path, title: str, md: list, results: dict) -> dict:
     }
     write_json(study_dir / "summary.json", summary)
     write_marker(study_dir, "ok")
-    print(f"study {cfg.study.name} done: {study_dir / 'report.html'}", flush=True)
+    say(f"study {cfg.study.name} done: {study_dir / 'report.html'}")
     return summary
 
 

@@ -25,6 +25,7 @@ import torch
 
 from runner.files import write_csv
 from runner.report.style import pyplot, save
+from runner.say import say
 from runner.studies.common import finish, md_table, read_rows
 
 CSV_COLUMNS = [
@@ -124,11 +125,8 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
             ]
         )
         if cfg.trainer.progress != "quiet":
-            print(
-                f"{label}repeat {r + 1}/{mr.repeats}: loss {float(value):.4g}, grad norm {float(g.norm()):.2e}, "
-                f"minimal ratio {positive / len(eig):.3f}",
-                flush=True,
-            )
+            say(f"{label}repeat {r + 1}/{mr.repeats}: loss {float(value):.4g}, grad norm {float(g.norm()):.2e}, "
+                f"minimal ratio {positive / len(eig):.3f}")  # fmt: skip
     write_csv(study_dir / "minimal_ratio.csv", CSV_COLUMNS, rows)
     return report(cfg, study_dir)
 

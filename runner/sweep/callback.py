@@ -11,6 +11,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from runner.formatting import count, lead_metric, number, percent
+from runner.say import say
 
 
 class SweepReport(Callback):
@@ -61,11 +62,8 @@ class SweepReport(Callback):
         try:
             result = render_sweep(sweep_dir)
         except Exception as ex:  # noqa: BLE001 - Hydra would only warn; say it and fail the exit code
-            print(
-                f"dlrun: the sweep report could not be rendered: {type(ex).__name__}: {ex} "
-                f"(re-render with: make report DIR={sweep_dir})",
-                flush=True,
-            )
+            say(f"dlrun: the sweep report could not be rendered: {type(ex).__name__}: {ex} "
+                f"(re-render with: make report DIR={sweep_dir})")  # fmt: skip
             state.outcomes.append({"unfinished": 1})
             return
         state.outcomes.append(result["counts"])
@@ -131,7 +129,7 @@ def sweep_stopped() -> None:
 def print_outcome(result: dict) -> None:
     rows, swept = result["rows"], result["swept"]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result["counts"].items()))
-    print(f"\nsweep finished: {count(len(rows), 'job')} ({counts})", flush=True)
+    say(f"\nsweep finished: {count(len(rows), 'job')} ({counts})")
     split, kind = lead_metric(lambda col: any(r.get(col) is not None for r in rows))
     metric = f"final_{split}_{kind}"
     values = [", ".join(f"{k}={r[k]}" for k in swept) for r in rows]
@@ -139,7 +137,7 @@ def print_outcome(result: dict) -> None:
     for r, value in zip(rows, values):
         v = r.get(metric)
         shown = "" if v is None else f"  {split}_{kind} {percent(v) if kind == 'acc' else number(v)}"
-        print(f"  job {r['job']:>3}  {r['status']:<10} {value:<{width}}{shown}".rstrip(), flush=True)
+        say(f"  job {r['job']:>3}  {r['status']:<10} {value:<{width}}{shown}".rstrip())
     for note in result.get("notes", ()):
-        print(f"note: {note}", flush=True)
-    print(f"summary: {result['summary']}\nreport:  {result['report']}", flush=True)
+        say(f"note: {note}")
+    say(f"summary: {result['summary']}\nreport:  {result['report']}")

@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 
 from runner.errors import one_line
 from runner.files import record_failure
+from runner.say import say
 
 
 def _free_accelerator_memory() -> None:
@@ -105,7 +106,7 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
         from runner.sweep import objective
 
         value = objective.of_job(job_dir, result, cfg.optimized_metric)
-        print(f"job {num}: {cfg.optimized_metric} = {value:.6g}", flush=True)
+        say(f"job {num}: {cfg.optimized_metric} = {value:.6g}")
         return value
     return result
 
@@ -122,7 +123,7 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
     signals.check(f"job {num}")
     earlier = runfolder.finished(job_dir)
     if earlier is not None:
-        print(f"job {num}: finished earlier ({earlier}), skipped: {job_dir}", flush=True)
+        say(f"job {num}: finished earlier ({earlier}), skipped: {job_dir}")
         return {"status": earlier, "skipped": True}
     try:
         runfolder.write_hydra_record(job_dir, cfg, hydra_root, overrides)
@@ -134,5 +135,5 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
         line = describe_error(ex) or one_line(ex)
         record_failure(job_dir, line, traceback.format_exc(), name=str(cfg.get("name", job_dir.name)))
         _free_accelerator_memory()
-        print(f"job {num} failed: {line}", file=sys.stderr, flush=True)
+        say(f"job {num} failed: {line}", error=True)
         return {"status": "failed", "error": line}

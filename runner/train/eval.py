@@ -25,6 +25,7 @@ from runner.errors import DataError, reading
 from runner.files import write_csv, write_json
 from runner.formatting import number, percent
 from runner.registry.data import SPLITS
+from runner.say import say
 from runner.train import checkpoint
 from runner.train.results import write_results
 
@@ -159,5 +160,5 @@ def run_eval(cfg, run_dir: Path, label: str = "") -> dict:
     shown = ", ".join(
         f"{k} {percent(v) if k.endswith('_acc') else number(v)}" for k, v in final.items() if v is not None
     )
-    print(f"{label}eval of {path}: {shown}; files: {run_dir}", flush=True)
+    say(f"{label}eval of {path}: {shown}; files: {run_dir}")
     return summary

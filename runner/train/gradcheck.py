@@ -34,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from runner.say import say
 from runner.train.probes import weight_layers
 
 
@@ -251,5 +252,5 @@ def run_gradcheck(cfg, run_dir: Path, label: str = "") -> dict:
     if not result.passed:
         raise CheckFailed(line)
     write_marker(run_dir, "ok")
-    print(f"{label}{line}", flush=True)
+    say(f"{label}{line}")
     return summary

@@ -9,6 +9,7 @@ run starts in well under a second and a changed folder is decoded again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -116,8 +117,8 @@ def decode(files: list, channels: int, size: tuple) -> np.ndarray:
     with ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=watch_parent,
-        initargs=(0.5, 0, os.getpid()),
+        # a decoder has nothing to save: it ends at once when this process is gone
+        initializer=functools.partial(watch_parent, grace=0, parent=os.getpid()),
     ) as pool:
         return np.concatenate(list(pool.map(_decode_chunk, chunks)))
 

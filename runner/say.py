@@ -1,7 +1,8 @@
-"""Where a command's messages go. Every line dlrun prints while a command runs goes through
-say(). With a Hydra job logging that has handlers (`hydra/job_logging=default` or `stdout`, or
-the user's own) the lines go through the `dlrun` logger: timestamped, and into `<run>/<job>.log`
-as Hydra users expect. With dlrun's default (`none`) they are plain prints."""
+"""Where a command's messages go. The lines of a run, a sweep's jobs and outcome, a study and a
+reproduction go through say() (the command's closing error line stays on stderr, runner.cli).
+With a Hydra job logging that has handlers (`hydra/job_logging=default` or `stdout`, or the
+user's own) they go through the `dlrun` logger: timestamped, and into `<run>/<job>.log` as Hydra
+users expect. With dlrun's default (`none`) they are plain prints."""
 
 from __future__ import annotations
 

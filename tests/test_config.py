@@ -156,6 +156,45 @@ def test_every_experiment_composes_and_validates(name):
     validate(cfg)
 
 
+# every preset that trains has both sizes; the gradient checks are tiny already
+SIZED = [name for name in EXPERIMENTS if not name.startswith("gradcheck")]
+
+
+@pytest.mark.parametrize("name", SIZED)
+def test_study_reduced_makes_every_training_preset_smaller(name):
+    from omegaconf import OmegaConf
+
+    full = compose(f"experiment={name}")
+    reduced = prepare(compose(f"experiment={name}", "study.reduced=true"))
+    values = OmegaConf.to_container(full, resolve=True), OmegaConf.to_container(reduced, resolve=True)
+    for cfg in values:
+        cfg["study"].pop("reduced")
+    assert values[0] != values[1]
+    if full.dataset.source != "function" and name != "regularization_gurmukhi":  # Gurmukhi: all 1,000 images
+        assert 0 < reduced.dataset.subsample <= 1000 and reduced.dataset.test_subsample <= 500
+    if name in ("cnn_activations_cifar10", "cnn_depth_cifar10", "mlp_activations_cifar10", "regularization_gurmukhi"):
+        assert reduced.trainer.epochs <= 3 < full.trainer.epochs
+
+
+@pytest.mark.parametrize(
+    "overrides,instead",
+    [
+        (["study.reduced=true"], "dataset.subsample=1000"),
+        (["experiment=gradcheck_models", "study.reduced=true"], "dataset.subsample=1000"),
+        (["experiment=reproduce/r1", "study.reduced=true"], "reproduce.quick=true"),
+        # every size the preset scales is set on the command line: nothing is left to reduce
+        (
+            ["experiment=regularization_gurmukhi", "study.reduced=true", "trainer.epochs=4"],
+            "dataset.subsample=1000",
+        ),
+    ],
+)
+def test_study_reduced_where_nothing_reads_it_is_refused(overrides, instead):
+    with pytest.raises(UserError, match=r"^study.reduced=true changes nothing in this config.*" + re.escape(instead)):
+        prepare(compose(*overrides))
+    prepare(compose(*overrides), derived=True)  # a study's sub-run or an eval's merge: the command was checked
+
+
 def test_reference_setups_match_the_issue():
     cnn = compose("experiment=cnn_activations_cifar10")
     assert list(cnn.model.conv) == [32, 64, 128] and list(cnn.model.hidden) == [512, 256, 128]

@@ -21,7 +21,7 @@ from runner.registry.diagnostics import check_diagnostics, check_gradcheck
 from runner.registry.loggers import check_logger
 from runner.registry.models import check_init, check_model
 from runner.registry.runs import check_engine, check_run, check_sweep
-from runner.registry.studies import check_study
+from runner.registry.studies import check_reduced_is_read, check_study
 from runner.registry.training import check_optimizer, check_regularizer, check_scheduler, check_trainer
 from runner.sweep.objective import check as check_objective
 
@@ -69,12 +69,15 @@ def validate(cfg) -> None:
         check(cfg)
 
 
-def prepare(cfg):
+def prepare(cfg, derived: bool = False):
     """Rebase relative paths after a hydra.job.chdir, expand the shortcuts in place, then
-    validate; returns cfg."""
+    validate; returns cfg. `derived`: cfg was built from a composed one (a study's sub-run, an
+    eval's merge), so the checks of what a command asked for have been made."""
     from runner.config import paths
 
     paths.rebase(cfg)
     shortcuts.expand(cfg)
     validate(cfg)
+    if not derived:
+        check_reduced_is_read(cfg)
     return cfg

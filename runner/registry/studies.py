@@ -89,6 +89,39 @@ STUDIES.add(
 )
 
 
+def check_reduced_is_read(cfg) -> None:
+    """study.reduced=true on a config that no value reads it from would run at full size under a
+    folder name that says reduced: refuse it. The presets size themselves with
+    ${dlrun.scale:FULL,REDUCED} (runner/config/resolvers.py), which stays a string until resolved."""
+    from omegaconf import OmegaConf
+
+    from runner.errors import UserError
+
+    if not cfg.study.reduced:
+        return
+
+    def texts(node):
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            for child in node:
+                yield from texts(child)
+        elif isinstance(node, str):
+            yield node
+
+    if any("${dlrun.scale:" in text for text in texts(OmegaConf.to_container(cfg, resolve=False))):
+        return
+    instead = (
+        "reproduce.quick=true"
+        if cfg.task == "reproduce"
+        else "the sizes themselves, e.g. dataset.subsample=1000 trainer.epochs=2"
+    )
+    raise UserError(
+        "study.reduced=true changes nothing in this config: no value is sized with "
+        "${dlrun.scale:FULL,REDUCED}, as the experiment presets' are; set " + instead
+    )
+
+
 def check_study(cfg) -> None:
     st = cfg.study
     study = STUDIES.check(st.name) if cfg.task == "study" else None

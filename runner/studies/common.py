@@ -20,7 +20,7 @@ def derive(cfg, **overrides):
     sub = OmegaConf.merge(cfg, OmegaConf.from_dotlist([]))  # a deep copy that keeps the schema
     for key, value in overrides.items():
         OmegaConf.update(sub, key, value, merge=False)
-    prepare(sub)
+    prepare(sub, derived=True)
     return sub
 
 

@@ -82,7 +82,7 @@ def eval_config(cfg, saved: dict, path: Path):
         OmegaConf.update(merged, key, value, merge=True)  # every key of the saved node
         for sub in (k for k in given if k.startswith(f"{key}.")):  # dataset.test_subsample=2000 on top
             OmegaConf.update(merged, sub, OmegaConf.select(cfg, sub), merge=False)
-    prepare(merged)
+    prepare(merged, derived=True)
     _check_same_shape(path, trained, merged)
     return merged
 

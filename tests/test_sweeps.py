@@ -112,6 +112,58 @@ def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
     assert ok_metrics.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.parametrize(
+    "args,line",
+    [
+        (("trainer.epochs=-1",), "trainer.epochs: expected an integer >= 1, got -1"),
+        # the last job (model=cnn) fails an earlier check first; it has the first job's error too
+        (
+            ("model=mlp,cnn", "dataset=function", "trainer.epochs=-1"),
+            "trainer.epochs: expected an integer >= 1, got -1",
+        ),
+        (("study.reduced=true",), "study.reduced=true changes nothing in this config"),
+    ],
+)
+def test_a_config_error_every_job_has_is_refused_before_the_sweep_starts(tmp_path, tiny_data, args, line):
+    proc, d = sweep(tmp_path, tiny_data, "-m", "activation=relu,tanh", "model.hidden=[8]", *args)
+    assert proc.returncode == 2, proc.stderr + proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"dlrun: error: {line}"), proc.stderr
+    assert lines[0].endswith("(every job of this sweep)")
+    assert not d.exists() and "job 0" not in proc.stdout, "no job ran and no sweep folder was made"
+
+
+def test_a_config_error_of_some_jobs_only_stays_those_jobs_failure(tmp_path, tiny_data):
+    proc, d = sweep(tmp_path, tiny_data, "-m", "model=cnn,mlp", "dataset=function", "trainer.epochs=1")
+    assert proc.returncode == 1, proc.stderr
+    df = summary(d)
+    assert df["status"].tolist() == ["failed", "ok"]
+    assert df.loc[0, "error"].startswith("model: expected mlp for dataset=function")
+
+
+def test_preflight_reads_the_grid_as_hydras_basic_sweeper_does():
+    from omegaconf import OmegaConf
+
+    from runner.sweep.preflight import first_and_last_job
+
+    config = OmegaConf.create(
+        {
+            "hydra": {
+                "sweeper": {
+                    "params": {"activation": "relu,tanh", "optimizer.lr": "interval(1e-4, 1e-2)", "seed": "1,2"}
+                },
+                "overrides": {
+                    "task": ["seed=7,8,9", "trainer.epochs=3", "hydra.sweep.dir=x", "model.depth=range(1,4)"]
+                },
+            }
+        }
+    )
+    first, last = first_and_last_job(config)
+    # the command line's seeds replace the preset's; an interval is the search's to draw
+    assert first == ["activation=relu", "seed=7", "trainer.epochs=3", "model.depth=1"]
+    assert last == ["activation=tanh", "seed=9", "trainer.epochs=3", "model.depth=3"]
+
+
 def test_a_sweep_whose_job_does_not_compose_leaves_no_folder_and_the_corrected_command_runs(tmp_path):
     d = tmp_path / "s"
     args = ("-m", "dataset=function", "trainer.epochs=1", "dataset.n_train=64", f"hydra.sweep.dir={d}")

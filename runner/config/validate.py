@@ -73,11 +73,32 @@ def prepare(cfg, derived: bool = False):
     """Rebase relative paths after a hydra.job.chdir, expand the shortcuts in place, then
     validate; returns cfg. `derived`: cfg was built from a composed one (a study's sub-run, an
     eval's merge), so the checks of what a command asked for have been made."""
+    for step in _steps(derived):
+        step(cfg)
+    return cfg
+
+
+def problems(cfg) -> list[str]:
+    """Every check's error for this config, in prepare's order (prepare stops at the first): a
+    sweep's preflight compares them across jobs. Changes cfg as prepare does."""
+    found = []
+    for step in _steps(derived=False):
+        try:
+            step(cfg)
+        except UserError as ex:
+            found.append(str(ex))
+        except Exception:  # noqa: BLE001 - a later check tripping over an earlier error's value
+            break
+    return found
+
+
+def _steps(derived: bool) -> list:
     from runner.config import paths
 
-    paths.rebase(cfg)
-    shortcuts.expand(cfg)
-    validate(cfg)
-    if not derived:
-        check_reduced_is_read(cfg)
-    return cfg
+    return [
+        paths.rebase,
+        shortcuts.expand,
+        check_known_keys,
+        *CHECKS,
+        *([] if derived else [check_reduced_is_read]),
+    ]

@@ -16,13 +16,16 @@ from runner.say import say
 
 class SweepReport(Callback):
     def on_multirun_start(self, config, **kwargs) -> None:
-        """Before any job: hold the sweep folder, refuse one made by another command, and
-        (jobs in joblib's workers) pass SIGTERM and Ctrl-C on to the workers."""
+        """Before any job: refuse a config error every job would hit, hold the sweep folder,
+        refuse one made by another command, and (jobs in joblib's workers) pass SIGTERM and
+        Ctrl-C on to the workers."""
         from runner import runfolder, signals
         from runner.errors import Refused, UserError
+        from runner.sweep import preflight
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
+            preflight.check(config)
             seed_search_sampler(config)
             check_search_direction(config)
             runfolder.lock(sweep_dir, "hydra.sweep.dir")

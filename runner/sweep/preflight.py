@@ -1,0 +1,60 @@
+"""Before a sweep's first job: refuse a config error that every job would hit, in one line and
+before any folder is made, as a single run's is refused.
+
+Hydra checks types when it composes the jobs; dlrun's range and choice checks
+(runner.config.validate) run in each job, so `dlrun experiment=X trainer.epochs=-1` would fail
+every job and leave a sweep folder of failures. The first and the last job of a grid differ in
+every swept key: an error of the first that the last has too, word for word, does not come from
+the sweep. An error of some jobs only (model=cnn with dataset=function in a sweep over model) stays that job's failure.
+"""
+
+from __future__ import annotations
+
+
+def first_and_last_job(config) -> tuple[list[str], list[str]]:
+    """The overrides of the grid's first and last job: the sweeper's params, then the command
+    line (which wins for the same key, as in Hydra's basic sweeper). A key searched over an
+    interval or a glob keeps the preset's value: the search draws it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = config.hydra.sweeper.get("params") or {}
+    lines = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+    values: dict[str, list[str]] = {}
+    for override in OverridesParser.create().parse_overrides(lines):
+        key = override.get_key_element()
+        if override.is_hydra_override():
+            continue
+        if not override.is_sweep_override():
+            values[key] = [override.get_value_element_as_str()]
+        elif override.is_choice_sweep() or override.is_range_sweep():
+            values[key] = list(override.sweep_string_iterator())
+        else:
+            values.pop(key, None)
+    return [f"{k}={v[0]}" for k, v in values.items()], [f"{k}={v[-1]}" for k, v in values.items()]
+
+
+def _problems(overrides: list[str]) -> list[str]:
+    """Every check's error for this job's config (runner.config.validate.problems); none when it
+    cannot be composed here (Hydra says why itself when it composes the jobs)."""
+    from hydra import compose
+
+    from runner.config.validate import problems
+
+    try:
+        cfg = compose(config_name="config", overrides=overrides)
+    except Exception:  # noqa: BLE001 - Hydra's own composition of the jobs reports it
+        return []
+    return problems(cfg)
+
+
+def check(config) -> None:
+    """Raise a UserError when the first error of the sweep's first job is one of its last job's."""
+    from runner.errors import UserError
+
+    try:
+        first, last = first_and_last_job(config)
+    except Exception:  # noqa: BLE001 - a bad sweep value (sweep.max_depth=0): the sweeper says so in one line
+        return
+    found = _problems(first)
+    if found and (last == first or found[0] in _problems(last)):
+        raise UserError(f"{found[0]} (every job of this sweep)")

@@ -5,7 +5,8 @@ Hydra checks types when it composes the jobs; dlrun's range and choice checks
 (runner.config.validate) run in each job, so `dlrun experiment=X trainer.epochs=-1` would fail
 every job and leave a sweep folder of failures. The first and the last job of a grid differ in
 every swept key: an error of the first that the last has too, word for word, does not come from
-the sweep. An error of some jobs only (model=cnn with dataset=function in a sweep over model) stays that job's failure.
+the sweep. An error of some jobs only (model=cnn with dataset=function in a sweep over model)
+stays those jobs' failure.
 """
 
 from __future__ import annotations

@@ -62,10 +62,12 @@ def check_known_keys(node, path: str = "") -> None:
             check_known_keys(child, where)
 
 
+VALIDATION = (check_known_keys, *CHECKS)
+
+
 def validate(cfg) -> None:
     """Raise ConfigError for the first value out of range; the config is left as it is."""
-    check_known_keys(cfg)
-    for check in CHECKS:
+    for check in VALIDATION:
         check(cfg)
 
 
@@ -95,10 +97,5 @@ def problems(cfg) -> list[str]:
 def _steps(derived: bool) -> list:
     from runner.config import paths
 
-    return [
-        paths.rebase,
-        shortcuts.expand,
-        check_known_keys,
-        *CHECKS,
-        *([] if derived else [check_reduced_is_read]),
-    ]
+    # make the config runnable, validate it, then check what only a command can ask for
+    return [paths.rebase, shortcuts.expand, *VALIDATION, *([] if derived else [check_reduced_is_read])]

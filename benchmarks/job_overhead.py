@@ -1,6 +1,7 @@
 """What a job costs besides its training: composing its config, drawing its plots, and a whole
 `dlrun` process for a one-epoch run (interpreter, imports, Hydra, the run's files). In a quick
-sweep or a quick reproduction these, not the epochs, set the wall time.
+sweep or a quick reproduction these, not the epochs, set the wall time. Also `dlrun --help`,
+which composes and lists every config group without importing torch.
 
     python benchmarks/job_overhead.py [--repeat 5]
 """
@@ -61,6 +62,10 @@ def one_epoch_process(folder: Path) -> None:
     subprocess.run(cmd, check=True, cwd=folder)
 
 
+def help_process() -> None:
+    subprocess.run([str(Path(sys.executable).with_name("dlrun")), "--help"], check=True, stdout=subprocess.DEVNULL)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=5, help="timed repeats of each (median shown)")
@@ -70,6 +75,7 @@ def main() -> int:
         curves, confusion = plots(folder)
         rows = [
             ("compose a job's config (Hydra)", median_seconds(compose_job, args.repeat)),
+            ("dlrun --help process", median_seconds(help_process, args.repeat)),
             ("learning-curves plot", median_seconds(curves, args.repeat)),
             ("confusion-matrix plot, 10 classes", median_seconds(confusion, args.repeat)),
             ("dlrun process, 1-epoch function fit", median_seconds(lambda: one_epoch_process(folder), args.repeat)),

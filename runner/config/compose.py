@@ -26,6 +26,22 @@ def conf_dir() -> Path:
     )
 
 
+def share_config_store() -> None:
+    """Make a copy of Hydra's ConfigStore the store itself.
+
+    Hydra 1.3 deep-copies its config repository each time it lists a group's options or loads a
+    sweep job's config, and the repository holds the ConfigStore with every structured config
+    that Hydra, its plugins and dlrun registered. `dlrun --help` lists options 128 times: 4.0 s,
+    of which 3 s went to those copies (benchmarks/job_overhead.py). The store is a process-wide
+    singleton that composing only reads (its load() hands out a copy of the node), so sharing
+    it changes no config; Hydra's main branch shares it too (facebookresearch/hydra pull 2928).
+    """
+    from hydra.core.config_store import ConfigStore
+
+    if "__deepcopy__" not in vars(ConfigStore):
+        ConfigStore.__deepcopy__ = lambda self, memo: self
+
+
 def compose(overrides, hydra_config: bool = False):
     """The composed config for these command-line overrides, not yet validated or expanded
     (runner.config.validate.prepare does both)."""

@@ -270,7 +270,9 @@ def register() -> None:
     """Make the schema and dlrun's resolvers available to conf/config.yaml."""
     from hydra.core.config_store import ConfigStore
 
+    from runner.config.compose import share_config_store
     from runner.config.resolvers import register_resolvers
 
+    share_config_store()
     register_resolvers()
     ConfigStore.instance().store(name="dlrun_schema", node=Config)

@@ -149,6 +149,17 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
             gur,
             "scan.tiff: not a readable image (32-bit float pixels have no fixed range; save the image with 8- or 16-bit pixels)",
         )
+    if name == "tiff-wide-integer-pixels":  # 32-bit integers beyond 0..255: no range to scale them from
+        from PIL import Image
+
+        write_class_folders(d / "gurmukhi")
+        path = d / "gurmukhi" / "train" / "4" / "scan.tiff"
+        Image.fromarray(np.arange(0, 4096 * 4, 4, dtype=np.int32).reshape(64, 64)).save(path)
+        return (
+            gur,
+            "scan.tiff: not a readable image (32-bit integer pixels from 0 to 16380 have no fixed range; "
+            "save the image with 8-bit pixels (0..255) or 16-bit pixels)",
+        )
     if name == "empty-class-folders":
         for split in ("train", "val"):
             for c in range(10):
@@ -170,8 +181,8 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
 CORRUPT = ["idx-truncated", "idx-bad-magic", "idx-short-header", "idx-count-mismatch", "gz-truncated", "gz-garbage",
            "gz-not-idx-inside", "labels-out-of-range", "unreadable-file", "cifar-garbage", "cifar-truncated",
            "cifar-no-data", "cifar-wrong-shape", "cifar-not-a-dict", "cifar-runs-code", "cifar-bad-meta", "bmp-garbage",
-           "png-truncated", "tiff-garbage", "jpg-truncated", "image-bomb", "image-is-a-folder", "tiff-float-pixels", "empty-class-folders",
-           "one-empty-training-class", "test-class-not-in-train"]  # fmt: skip
+           "png-truncated", "tiff-garbage", "jpg-truncated", "image-bomb", "image-is-a-folder", "tiff-float-pixels",
+           "tiff-wide-integer-pixels", "empty-class-folders", "one-empty-training-class", "test-class-not-in-train"]  # fmt: skip
 
 
 def assert_one_line_refusal(proc, names: str, run: Path | None) -> None:

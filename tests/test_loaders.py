@@ -183,6 +183,35 @@ def test_sixteen_bit_grey_images_are_scaled_not_clipped(tmp_path, suffix):
     assert x.min() == 0 and x.max() == 255 and abs(x.mean() - 127.5) < 0.5
 
 
+def test_thirty_two_bit_integer_images_holding_eight_bit_values_are_taken_as_they_are(tmp_path):
+    """An int32 array saved as TIFF opens in Pillow's "I" mode; scaled as 16-bit, its 0..255
+    pixels came out as 0..1: a black image the network could not learn from."""
+    from PIL import Image
+
+    root = write_class_folders(tmp_path / "gurmukhi", n_per_class=1)
+    ramp = np.linspace(0, 255, 32 * 32).round().reshape(32, 32).astype(np.int32)
+    for c in range(10):
+        for old in (root / "train" / str(c)).iterdir():
+            old.unlink()
+        Image.fromarray(ramp).save(root / "train" / str(c) / "scan.tiff")
+        assert Image.open(root / "train" / str(c) / "scan.tiff").mode == "I"
+    x, _ = load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0).splits["train"]
+    assert (x[:, 0] == ramp).all(), (x.mean(), ramp.mean())
+    assert x.min() == 0 and x.max() == 255
+
+
+def test_a_sixteen_bit_png_that_an_older_pillow_opens_as_32_bit_is_scaled():
+    from PIL import Image
+
+    from runner.data.folders import _eight_bit
+
+    ramp = np.linspace(0, 65535, 64).reshape(8, 8).astype(np.int32)
+    im = Image.fromarray(ramp)
+    assert im.mode == "I"
+    im.format = "PNG"  # how an older Pillow reported a 16-bit grey PNG
+    assert (np.asarray(_eight_bit(im)) == np.rint(ramp / 257)).all()
+
+
 def test_missing_torchvision_files_without_download(tmp_path):
     with pytest.raises(DataError) as e:
         load_raw(dataset_cfg("dataset=fashion_mnist", "dataset.download=false"), tmp_path, 0)

@@ -21,7 +21,7 @@ from runner.errors import DataError, UserError, reading
 from runner.files import atomic_write
 
 IMAGE_SUFFIXES = {".bmp", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".gif", ".pgm", ".ppm", ".webp"}
-CACHE_VERSION = 2  # 2: 16-bit grey scaled, not clipped (_eight_bit)
+CACHE_VERSION = 3  # 2: 16-bit grey scaled, not clipped; 3: 32-bit integer grey within 0..255 as it is (_eight_bit)
 PARALLEL_ABOVE = 4000  # decoding fewer files than this is faster in one process
 
 
@@ -57,19 +57,31 @@ def list_files(split_dir: Path, classes: list) -> tuple[list, np.ndarray]:
     return files, np.asarray(labels, dtype=np.int64)
 
 
-WIDE_GREY = {"I;16", "I;16B", "I;16L", "I;16N", "I"}  # 16-bit grey (older Pillow opens a 16-bit PNG as "I")
+SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N"}  # 16-bit grey, scaled to 0..255
 
 
 def _eight_bit(im):
     """`im` with 8-bit pixels. Pillow's convert() clips wider pixels at 255 rather than scaling
     them, so a 16-bit scan became a white page (mean 254.5 of 255 for a full-range ramp) and a
-    float image in [0, 1] a black one; 16-bit grey is scaled to 0..255, and float pixels, which
-    have no fixed range, are refused."""
+    float image in [0, 1] a black one. 16-bit grey is scaled to 0..255. 32-bit integer grey
+    ("I": a TIFF saved from an int32 array) has no fixed range: dividing by 257 as for 16 bits
+    made an 8-bit image black, so it is taken as it is when every pixel is within 0..255 and
+    refused otherwise; an older Pillow opens a 16-bit PNG as "I", and PNG has no wider pixels.
+    Float pixels, which have no fixed range either, are refused."""
     from PIL import Image
 
-    if im.mode in WIDE_GREY:
+    if im.mode in SIXTEEN_BIT or (im.mode == "I" and im.format == "PNG"):
         wide = np.clip(np.asarray(im, dtype=np.int64), 0, 65535)
         return Image.fromarray(np.rint(wide / 257).astype(np.uint8))
+    if im.mode == "I":
+        wide = np.asarray(im, dtype=np.int64)
+        low, high = int(wide.min()), int(wide.max())
+        if low < 0 or high > 255:
+            raise ValueError(
+                f"32-bit integer pixels from {low} to {high} have no fixed range; "
+                "save the image with 8-bit pixels (0..255) or 16-bit pixels"
+            )
+        return Image.fromarray(wide.astype(np.uint8))
     if im.mode == "F":
         raise ValueError("32-bit float pixels have no fixed range; save the image with 8- or 16-bit pixels")
     return im

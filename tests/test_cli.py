@@ -79,6 +79,32 @@ def test_missing_data_offline_names_dataset_path_and_remedy(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def _readme_error_examples() -> list:
+    """Each `$ dlrun ...` line in the README followed by the `dlrun: error: ...` line it shows."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return re.findall(r"^\$ dlrun (.+)\n(dlrun: error: .+)$", text, flags=re.M)
+
+
+@pytest.mark.parametrize("args,shown", _readme_error_examples())
+def test_the_readmes_error_examples_are_what_dlrun_prints(tmp_path, args, shown):
+    import shlex
+
+    proc = run_dlrun(*shlex.split(args), f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert_one_line_error(proc)
+    printed = proc.stderr.strip()
+    if shown.endswith(", ..."):  # the README shortens a long list
+        assert printed.startswith(shown[: -len("...")]), printed
+    else:
+        assert printed == shown
+
+
+def test_the_readme_shows_error_examples():
+    assert len(_readme_error_examples()) >= 6
+
+
 def test_missing_folder_dataset_names_the_folder(tmp_path):
     proc = run_dlrun("dataset=gurmukhi", f"data_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert_one_line_error(proc, "dataset gurmukhi", str(tmp_path / "gurmukhi" / "train"))

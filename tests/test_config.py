@@ -123,6 +123,34 @@ def test_out_of_range_values_name_their_key(override, key):
     assert str(e.value).startswith(f"{key}: expected ")
 
 
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["dataset=mnist", "dataset.n_train=100"], "dataset.n_train=100 does nothing for mnist: it applies to "
+         "generated function data (dataset=function) only; its training images are sized by dataset.subsample"),
+        (["dataset=cifar10", "dataset.n_test=50"], "dataset.n_test=50 does nothing for cifar10: it applies to "
+         "generated function data (dataset=function) only; its test images are sized by dataset.test_subsample"),
+        (["dataset=gurmukhi", "dataset.noise=0.1"], "dataset.noise=0.1 does nothing for gurmukhi"),
+        (["dataset=fashion_mnist", "dataset.fn=sign_sin"], "dataset.fn='sign_sin' does nothing for fashion_mnist"),
+        (["dataset=mnist", "dataset.low=0"], "dataset.low=0 does nothing for mnist"),
+        (["dataset=function", "dataset.image_size=[8,8]"], "dataset.image_size=[8, 8] does nothing for function "
+         "data (dataset.source=function): it applies to image classification data"),
+        (["dataset=function", "dataset.num_classes=3"], "dataset.num_classes=3 does nothing for function data"),
+        (["dataset=function", "dataset.channels=3"], "dataset.channels=3 does nothing for function data"),
+        (["dataset=function", "dataset.mean=[0.5]"], "dataset.mean=[0.5] does nothing for function data"),
+        (["dataset=function", "dataset.folder=points"], "dataset.folder='points' does nothing for function data"),
+    ],
+)  # fmt: skip
+def test_a_dataset_key_the_chosen_kind_of_data_ignores_is_refused(overrides, message):
+    """`dataset=mnist dataset.n_train=100` trained on all 60,000 images without a word."""
+    with pytest.raises(UserError) as e:
+        validate(compose(*overrides))
+    assert str(e.value).startswith(message), str(e.value)
+    # the same keys at their defaults, and the keys of the data's own kind, pass
+    validate(compose("dataset=mnist", "dataset.n_train=1000", "dataset.subsample=100"))
+    validate(compose("dataset=function", "dataset.n_train=100", "dataset.image_size=[28,28]", "dataset.noise=0.1"))
+
+
 def test_too_many_conv_layers_for_the_image_is_refused():
     with pytest.raises(ConfigError, match="at most 4 conv layers"):
         validate(compose("model=cnn", "model.conv=[8,8,8,8,8]"))  # 28 -> 14 -> 7 -> 3 -> 1 -> 0

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from runner.config.checks import require, require_size
+from runner.errors import UserError, as_typed
 from runner.registry import Registry
 
 
@@ -122,9 +123,50 @@ def is_function(d) -> bool:
     return d.source == "function"
 
 
+# Keys of the dataset section that one kind of data reads and the other ignores (the splits'
+# keys apply to both), each with what to use instead where there is an equivalent. Set to
+# anything but the schema's default on the other kind, they are refused: `dataset=mnist
+# dataset.n_train=100` trained on all 60,000 images and said nothing.
+FUNCTION_ONLY = {
+    "fn": "",
+    "low": "",
+    "high": "",
+    "n_train": "; its training images are sized by dataset.subsample (a count or a fraction)",
+    "n_test": "; its test images are sized by dataset.test_subsample (a count or a fraction)",
+    "noise": "",
+}
+IMAGES_ONLY = ("folder", "channels", "image_size", "num_classes", "mean", "std", "label_seed")
+
+
+def check_keys_of_the_other_kind(d) -> None:
+    from dataclasses import fields
+
+    from omegaconf import OmegaConf
+
+    from runner.config.schema import DatasetConfig
+
+    defaults = {f.name: f.default_factory() if callable(f.default_factory) else f.default for f in fields(DatasetConfig)}
+    values = OmegaConf.to_container(d, resolve=True)
+    for key in IMAGES_ONLY if is_function(d) else FUNCTION_ONLY:
+        value = values[key]
+        if value == defaults[key]:
+            continue
+        if is_function(d):
+            raise UserError(
+                f"dataset.{key}={as_typed(value)} does nothing for function data (dataset.source=function): "
+                "it applies to image classification data; a function dataset is 1-D points x -> y, sized by "
+                "dataset.n_train and dataset.n_test"
+            )
+        raise UserError(
+            f"dataset.{key}={as_typed(value)} does nothing for {d.name}: it applies to generated function data "
+            f"(dataset=function) only{FUNCTION_ONLY[key]}"
+        )
+
+
 def check_dataset(cfg) -> None:
     d = cfg.dataset
     SOURCES.check(d.source)
+    check_keys_of_the_other_kind(d)
     if is_function(d):
         _check_function(d)
     else:

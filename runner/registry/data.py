@@ -145,7 +145,9 @@ def check_keys_of_the_other_kind(d) -> None:
 
     from runner.config.schema import DatasetConfig
 
-    defaults = {f.name: f.default_factory() if callable(f.default_factory) else f.default for f in fields(DatasetConfig)}
+    defaults = {
+        f.name: f.default_factory() if callable(f.default_factory) else f.default for f in fields(DatasetConfig)
+    }
     values = OmegaConf.to_container(d, resolve=True)
     for key in IMAGES_ONLY if is_function(d) else FUNCTION_ONLY:
         value = values[key]

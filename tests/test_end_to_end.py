@@ -197,6 +197,9 @@ def test_eval_without_a_dataset_uses_the_trained_runs_data_and_splits(tmp_path):
     fewer = evaluate("fewer", "dataset.n_test=50")  # one key changed, the rest still the run's
     assert int(fewer["test"]["samples"]) == 50 and int(fewer["val"]["samples"]) == trained["sizes"]["val"]
     other = evaluate("other", "dataset=function", "dataset.fn=sin_plus_x")  # the command's own dataset node
+    ignored = run_dlrun("task=eval", f"ckpt={run}", "dataset.num_classes=3", f"hydra.run.dir={tmp_path / 'no'}",
+                        cwd=tmp_path)  # checked on the run's data, merged: an image key on function data  # fmt: skip
+    assert ignored.returncode == 2 and "dataset.num_classes=3 does nothing for function data" in ignored.stderr
     assert "val" not in other and int(other["test"]["samples"]) == 500
 
 

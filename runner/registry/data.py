@@ -168,7 +168,11 @@ def check_keys_of_the_other_kind(d) -> None:
 def check_dataset(cfg) -> None:
     d = cfg.dataset
     SOURCES.check(d.source)
-    check_keys_of_the_other_kind(d)
+    from runner.registry.runs import TASKS
+
+    task = TASKS.get(cfg.task)
+    if task is None or not task.data_from_saved_run:  # an eval's: checked on the merged config (eval_config)
+        check_keys_of_the_other_kind(d)
     if is_function(d):
         _check_function(d)
     else:

@@ -19,6 +19,7 @@ class Task:
     help: str
     handler: str  # "module:function" (cfg, run_dir, label, **kw) -> summary dict
     renders_plots: bool = False  # its plots and report may be rendered by a sweep's worker processes
+    data_from_saved_run: bool = False  # the dataset section is the saved run's unless the command names one
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ TASKS.add("train", Task("train one configuration", "runner.train.run:run_trainin
 TASKS.add("gradcheck", Task("autograd against finite differences, float64", "runner.train.gradcheck:run_gradcheck"))
 TASKS.add("study", Task("a study of several runs (study.name)", "runner.studies:run_study"))
 TASKS.add("reproduce", Task("a published report's studies, our numbers beside its", "runner.reproduce:run_reproduce"))
-TASKS.add("eval", Task("evaluate saved weights (ckpt=PATH) on the configured splits", "runner.train.eval:run_eval"))
+TASKS.add("eval", Task("evaluate saved weights (ckpt=PATH) on the configured splits", "runner.train.eval:run_eval",
+                      data_from_saved_run=True))  # fmt: skip
 
 ENGINES: Registry[Engine] = Registry("engine", "engine")
 ENGINES.add("torch", Engine("PyTorch, on the configured device", "runner.train.engine:TorchEngine"))

@@ -68,6 +68,7 @@ def _no_weights_why(run_dir: Path) -> str:
 def eval_config(cfg, saved: dict, path: Path):
     """This command's config with the network of the saved run."""
     from runner.config.validate import prepare
+    from runner.registry.data import check_keys_of_the_other_kind
 
     with reading(path, "dlrun checkpoint's config"):
         trained = OmegaConf.create(saved["config"])
@@ -83,6 +84,7 @@ def eval_config(cfg, saved: dict, path: Path):
         for sub in (k for k in given if k.startswith(f"{key}.")):  # dataset.test_subsample=2000 on top
             OmegaConf.update(merged, sub, OmegaConf.select(cfg, sub), merge=False)
     prepare(merged, derived=True)
+    check_keys_of_the_other_kind(merged.dataset)
     _check_same_shape(path, trained, merged)
     return merged
 

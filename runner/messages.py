@@ -36,6 +36,17 @@ def _closest(given: str, choices: list) -> str | None:
     return lower[close[0]] if close else None
 
 
+def _is_global_group(name: str) -> bool:
+    """A config group whose options open with `# @package _global_` (experiment, sweep, remedy, ...):
+    its name is no key of the schema, so a file there without that line puts its keys under `<name>:`."""
+    from runner.config.compose import conf_dir
+
+    folder = conf_dir() / name
+    return folder.is_dir() and any(
+        "@package _global_" in p.read_text().split("\n", 1)[0] for p in folder.glob("*.yaml")
+    )
+
+
 def unknown_key_line(key: str, schema_name: str) -> str:
     """'<key>: unknown key; keys under <parent>: ...' with the keys the schema `schema_name` has,
     led by the key a typo meant, or the section that has a key of that name (trainer.lr)."""
@@ -74,6 +85,10 @@ def _omegaconf_line(ex, override: str = "") -> str:
         keys = _schema_keys(m.group(1)) or ["<key>"]
         return f"{key}: expected its keys set one by one, e.g. {key}.{keys[0]}=<value>, got {m.group(2)!r}"
     m = re.match(r"Key '(.+)' not in '(\w+)'", msg)
+    if m and not override and "." not in key and _is_global_group(key):
+        # a file of that group without its package line: its keys landed under `<group>:`, not at the top
+        return (f"{key}: unknown key; an option of the {key} group sets keys across the whole config, so its "
+                f"file must open with the line `# @package _global_` (as those in conf/{key}/ do)")  # fmt: skip
     if m:
         return unknown_key_line(key or m.group(1), m.group(2))
     if "Missing mandatory value" in msg:
@@ -121,7 +136,16 @@ def _completion_line(text: str) -> str | None:
     return f"--shell-completion: expected install=SHELL (or uninstall=, query=), SHELL one of {shells}"
 
 
+def _yaml_line(ex) -> str:
+    """'<file>: not valid YAML (line L, column C: what the parser met)' for a config file Hydra loaded."""
+    mark = getattr(ex, "problem_mark", None) or getattr(ex, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = " ".join(str(getattr(ex, "problem", None) or ex).split())
+    return f"{mark.name if mark else 'a config file'}: not valid YAML ({where}{problem})"
+
+
 def describe_error(ex: BaseException) -> str | None:
+    import yaml
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -131,10 +155,15 @@ def describe_error(ex: BaseException) -> str | None:
     for e in chain:
         if isinstance(e, (UserError, CheckFailed)):
             return str(e)
+    for e in chain:  # a config file (conf/, --config-dir, an experiment of one's own) that does not parse
+        if isinstance(e, yaml.YAMLError):
+            return _yaml_line(e)
     for e in chain:
         if isinstance(e, MissingConfigException):
             return _missing_option_line(str(e))
-    merging = next((m.group(1) for e in chain if (m := re.match(r"Error merging override (.+)", str(e)))), "")
+    # the override Hydra was applying, if the error came from one (not from a config file)
+    merging = next((m.group(1) or m.group(2) for e in chain
+                    if (m := re.match(r"Error merging override (.+)|Could not override '([^']+)'", str(e)))), "")  # fmt: skip
     for e in chain:
         if isinstance(e, OmegaConfBaseException):
             return _omegaconf_line(e, merging)

@@ -54,6 +54,37 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, fragments):
 
 
 @pytest.mark.parametrize(
+    "text,line",
+    [
+        ("# @package _global_\ntrainer:\n  epochs: [1\n",
+         "{file}: not valid YAML (line 4, column 1: expected ',' or ']', but got '<stream end>')"),
+        ("# @package _global_\ntrainer:\n  epochs: 2\n    batch_size: 3\n",
+         "{file}: not valid YAML (line 4, column 15: mapping values are not allowed here)"),
+        ("# @package _global_\nseed: 1\nseed: 2\n", "{file}: not valid YAML (line 3, column 1: found duplicate key seed)"),
+        ("trainer:\n  epochs: 2\n",  # no package line: its keys land under `experiment:`
+         "experiment: unknown key; an option of the experiment group sets keys across the whole config, so its file "
+         "must open with the line `# @package _global_` (as those in conf/experiment/ do)"),
+    ],
+)  # fmt: skip
+def test_a_config_file_of_ones_own_that_is_broken_is_one_line_naming_it(tmp_path, text, line):
+    """An experiment written next to dlrun's (--config-dir): a YAML slip is one line naming the file
+    and where, not the YAML parser's traceback."""
+    file = tmp_path / "myconf" / "experiment" / "mine.yaml"
+    file.parent.mkdir(parents=True)
+    file.write_text(text)
+    proc = run_dlrun("--config-dir", str(tmp_path / "myconf"), "experiment=mine", f"hydra.run.dir={tmp_path / 'run'}",
+                     cwd=tmp_path)  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (2, f"dlrun: error: {line.format(file=file)}\n")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_key_under_a_group_of_presets_is_not_taken_for_a_preset_without_its_package_line(tmp_path):
+    proc = run_dlrun("experiment.epochs=1", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert_one_line_error(proc, "experiment: unknown key", "top-level keys: dataset")
+    assert "@package" not in proc.stderr
+
+
+@pytest.mark.parametrize(
     "arg,line",
     [
         (None, "--shell-completion: expected install=SHELL (or uninstall=, query=), SHELL one of bash, fish, zsh"),

@@ -147,7 +147,7 @@ def main() -> None:
         if state.running is not None:  # a multirun this process holds ended in an error
             from runner import runfolder
 
-            runfolder.discard_unstarted_sweep(state.running)
+            runfolder.discard_unstarted_sweep(state.running, state.made_from)
         line = describe_error(ex)
         if line is None or debug:
             raise

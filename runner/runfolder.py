@@ -147,15 +147,34 @@ def refuse_finished(folder: Path) -> None:
                         "or delete the folder to run it again")  # fmt: skip
 
 
-def discard_unstarted_sweep(sweep_dir: Path) -> None:
+def discard_unstarted_sweep(sweep_dir: Path, made_from: Path | None = None) -> None:
     """A sweep that stopped on an error before its first job (a job's config that does not
     compose, say) leaves no folder behind: its records alone would pass for a sweep, and would
-    refuse the corrected command as "another command" in the same hydra.sweep.dir."""
-    sweep_dir = Path(sweep_dir)
+    refuse the corrected command as "another command" in the same hydra.sweep.dir. `made_from`:
+    outermost_missing(sweep_dir) before the sweep began; the empty folders up to it go too."""
+    sweep_dir = Path(sweep_dir).absolute()
     records = {"multirun.yaml", SWEEP_RECORD, LOCK}
     if sweep_dir.is_dir() and all(p.name in records for p in sweep_dir.iterdir()):
         unlock(sweep_dir)
         shutil.rmtree(sweep_dir, ignore_errors=True)
+        # and the folders made for it (outputs/sweeps/<name>/) where nothing else came to live in them
+        made = Path(made_from) if made_from is not None else sweep_dir
+        parent = sweep_dir.parent
+        while made != sweep_dir and parent.is_relative_to(made):
+            with contextlib.suppress(OSError):  # not empty: another sweep's, keep it
+                parent.rmdir()
+            parent = parent.parent
+
+
+def outermost_missing(folder: Path) -> Path:
+    """The outermost of `folder` and its parents that does not exist yet: what making it makes."""
+    folder = Path(folder).absolute()
+    made = folder
+    for parent in folder.parents:
+        if parent.exists():
+            break
+        made = parent
+    return made
 
 
 def kept(folder: Path) -> set:

@@ -239,6 +239,31 @@ def test_an_optuna_search_that_would_go_the_wrong_way_or_nowhere_is_refused(tmp_
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
 
 
+@pytest.mark.parametrize(
+    "given,line",
+    [
+        # each was a traceback (no best trial, a division by zero, an assertion, joblib's ValueError)
+        (["hydra/sweeper=optuna", "hydra.sweeper.n_trials=0"],
+         "hydra.sweeper.n_trials: expected an integer >= 1 (the trials of the search), got 0"),
+        (["hydra/sweeper=optuna", "hydra.sweeper.n_jobs=0"],
+         "hydra.sweeper.n_jobs: expected an integer >= 1 (the trials proposed at once), got 0"),
+        (["hydra/sweeper=optuna", "hydra.sweeper.n_jobs=-2"], "hydra.sweeper.n_jobs: expected"),
+        (["hydra.sweeper.max_batch_size=0"],
+         "hydra.sweeper.max_batch_size: expected null (all jobs at once) or an integer >= 1, got 0"),
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=0"],
+         "hydra.launcher.n_jobs: expected an integer other than 0 (jobs side by side; -1: one per CPU core), got 0"),
+    ],
+)  # fmt: skip
+def test_a_sweeper_or_launcher_count_out_of_range_is_one_line(tmp_path, given, line):
+    if "hydra/sweeper=optuna" in given:
+        pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra")
+    search = ["optimized_metric=final_test_loss", "hydra.sweeper.direction=minimize"] if "optuna" in given[0] else []
+    proc = run_dlrun("-m", *given, *search, "activation=relu,tanh", *FN, "trainer.epochs=1",
+                     f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.startswith(f"dlrun: error: {line}"), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and not (tmp_path / "s").exists(), proc.stderr
+
+
 def test_the_hparams_search_preset_composes_as_a_multirun_of_optuna():
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra (hydra-optuna-sweeper)")
     from runner.config.compose import compose as compose_config

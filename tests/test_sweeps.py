@@ -177,6 +177,17 @@ def test_a_sweep_whose_job_does_not_compose_leaves_no_folder_and_the_corrected_c
     assert summary(d)["status"].tolist() == ["ok", "ok"]
 
 
+def test_a_sweep_refused_at_its_first_job_leaves_no_empty_folders_in_the_default_place(tmp_path):
+    """outputs/sweeps/<name>/ was left empty; a folder that was there before the command stays."""
+    args = ("-m", "dataset=function", "activation=relu,swish", "hydra.run.dir=unused")
+    proc = run_dlrun(*args, cwd=tmp_path)
+    assert proc.returncode == 2 and "activation=swish" in proc.stderr, proc.stderr
+    assert not (tmp_path / "outputs").exists()
+    (tmp_path / "outputs" / "sweeps" / "function-mlp").mkdir(parents=True)
+    assert run_dlrun(*args, cwd=tmp_path).returncode == 2
+    assert [p.name for p in (tmp_path / "outputs").rglob("*")] == ["sweeps", "function-mlp"]
+
+
 def test_a_report_axis_or_extra_column_it_cannot_plot_is_said_not_skipped(tmp_path):
     d = tmp_path / "s"
     proc = run_dlrun("-m", "dataset=function", "trainer.epochs=1", "dataset.n_train=64", "model.hidden=[4],[8]",

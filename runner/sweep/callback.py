@@ -25,9 +25,11 @@ class SweepReport(Callback):
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
+            preflight.check_plugin_settings(config)
             preflight.check(config)
             seed_search_sampler(config)
             check_search_direction(config)
+            made_from = runfolder.outermost_missing(sweep_dir)
             runfolder.lock(sweep_dir, "hydra.sweep.dir")
             runfolder.guard_sweep(sweep_dir, config.hydra.overrides.task, config.data_dir)
             runfolder.remove_litter(sweep_dir)
@@ -37,7 +39,7 @@ class SweepReport(Callback):
         signals.mark_parent()
         from runner.sweep import state
 
-        state.running, state.running_config = sweep_dir, config
+        state.running, state.running_config, state.made_from = sweep_dir, config, made_from
 
     def on_multirun_end(self, config, **kwargs) -> None:
         """The sweep's report; a stop while it is drawn is dlrun's to handle (sweep_stopped)."""

@@ -59,3 +59,31 @@ def check(config) -> None:
     found = _problems(first)
     if found and (last == first or found[0] in _problems(last)):
         raise UserError(f"{found[0]} (every job of this sweep)")
+
+
+# Counts the sweeper and launcher plugins take without checking them, each of which crashed with
+# a traceback: Optuna's n_trials=0 (no best trial), its n_jobs=0 or below (a division by zero),
+# the basic sweeper's max_batch_size=0 (an assertion), joblib's n_jobs=0. Checked where the
+# plugin in use has the key.
+PLUGIN_COUNTS = {
+    "hydra.sweeper.n_trials": ("an integer >= 1 (the trials of the search)", lambda n: n >= 1),
+    "hydra.sweeper.n_jobs": ("an integer >= 1 (the trials proposed at once)", lambda n: n >= 1),
+    "hydra.sweeper.max_batch_size": ("null (all jobs at once) or an integer >= 1", lambda n: n is None or n >= 1),
+    "hydra.launcher.n_jobs": ("an integer other than 0 (jobs side by side; -1: one per CPU core)", lambda n: n != 0),
+}
+
+
+def check_plugin_settings(config) -> None:
+    """Raise a ConfigError for a PLUGIN_COUNTS key the configured sweeper or launcher has, set out of range."""
+    from omegaconf import OmegaConf
+
+    from runner.config.checks import require
+
+    for key, (expected, ok) in PLUGIN_COUNTS.items():
+        section, name = key.rsplit(".", 1)
+        node = OmegaConf.select(config, section)
+        if node is None or name not in node:
+            continue
+        value = node[name]
+        valid = (value is None or isinstance(value, int)) and not isinstance(value, bool) and ok(value)
+        require(valid, key, expected, value)

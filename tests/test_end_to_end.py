@@ -201,6 +201,19 @@ def test_eval_without_a_dataset_uses_the_trained_runs_data_and_splits(tmp_path):
                         cwd=tmp_path)  # checked on the run's data, merged: an image key on function data  # fmt: skip
     assert ignored.returncode == 2 and "dataset.num_classes=3 does nothing for function data" in ignored.stderr
     assert "val" not in other and int(other["test"]["samples"]) == 500
+    same_net = evaluate("same_net", "model=mlp", "activation=relu", "regularizer=none")  # what it was trained with
+    assert same_net["test"]["loss"] == same["test"]["loss"]
+    # a network key set to anything else was dropped without a word: the saved network was evaluated
+    for given, saved in [("model.hidden=[64]", "model.hidden=[256, 128]"), ("model.depth=3", "model.hidden=[256, 128]"),
+                         ("activation=tanh", "activation.name=relu"), ("regularizer=dropout", "regularizer.dropout=0"),
+                         ("optimizer.lr=0.5", "optimizer.lr=0.001")]:  # fmt: skip
+        refused = run_dlrun("task=eval", f"ckpt={run}", given, f"hydra.run.dir={tmp_path / 'net'}", cwd=tmp_path)
+        assert refused.returncode == 2 and not (tmp_path / "net").exists(), refused.stderr
+        assert refused.stderr == (
+            f"dlrun: error: {given} does nothing for task=eval: the network (model, activation, regularizer, init, "
+            f"engine, trainer.replicas, optimizer) is the one saved with {run / 'model.pt'} ({saved}); train a run "
+            "to change it\n"
+        )
 
 
 def test_holdout_mode_replaces_test(tmp_path, tiny_data):

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from runner.config.checks import require
 from runner.registry import Registry
 
+# the shortcut's keys: model.hidden holds what they asked for once the config is prepared
+KEYS = ("model.depth", "model.width", "model.taper")
+
 
 @dataclass(frozen=True)
 class Taper:

@@ -76,6 +76,7 @@ def eval_config(cfg, saved: dict, path: Path):
     for key in NETWORK_KEYS:
         OmegaConf.update(merged, key, OmegaConf.select(trained, key), merge=True)
     given = _command_keys()
+    _refuse_network_keys(given, cfg, trained, path)
     for key in DATA_KEYS:
         value = OmegaConf.select(trained, key)
         if key in given or value is None:  # the command picked its own (dataset=mnist), or an old checkpoint
@@ -87,6 +88,38 @@ def eval_config(cfg, saved: dict, path: Path):
     check_keys_of_the_other_kind(merged.dataset)
     _check_same_shape(path, trained, merged)
     return merged
+
+
+def _refuse_network_keys(given: dict, cfg, trained, path: Path) -> None:
+    """A network key the command sets to something other than the saved run's would be dropped
+    without a word (`task=eval ckpt=... model.hidden=[64]` evaluated the saved widths): refuse it.
+    A group choice (model=mlp) counts by its option's name where it has one; the depth shortcut
+    by the widths it stands for."""
+    from runner.config import shortcuts
+    from runner.errors import UserError, as_typed
+
+    def plain(node, key):
+        value = OmegaConf.select(node, key)
+        return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+
+    def shown(key, value):
+        return f"{key}={value if isinstance(value, str) else as_typed(value)}"
+
+    for key, typed in sorted(given.items()):
+        if not any(key == n or key.startswith(f"{n}.") for n in NETWORK_KEYS):
+            continue
+        compared = "model.hidden" if key in shortcuts.KEYS else key
+        ours, theirs = plain(cfg, compared), plain(trained, compared)
+        if isinstance(ours, dict) and "name" in ours:
+            compared, ours, theirs = f"{compared}.name", ours["name"], (theirs or {}).get("name")
+        if ours == theirs:
+            continue
+        if isinstance(ours, dict) and isinstance(theirs, dict):  # regularizer=dropout: the keys it changes
+            saved = ", ".join(shown(f"{compared}.{k}", theirs.get(k)) for k in ours if ours[k] != theirs.get(k))
+        else:
+            saved = shown(compared, theirs)
+        raise UserError(f"{typed} does nothing for task=eval: the network ({', '.join(NETWORK_KEYS)}) is the one "
+                        f"saved with {path} ({saved}); train a run to change it")  # fmt: skip
 
 
 def _takes(ds) -> str:
@@ -109,15 +142,16 @@ def _check_same_shape(path: Path, trained, ev) -> None:
                         "evaluate it on a dataset of the same shape")  # fmt: skip
 
 
-def _command_keys() -> set:
-    """The keys and groups this command's overrides set (none outside a Hydra app)."""
+def _command_keys() -> dict:
+    """The keys and groups this command's overrides set, each with its override as typed (none
+    outside a Hydra app)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     if not HydraConfig.initialized():
-        return set()
+        return {}
     overrides = OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task))
-    return {o.key_or_group for o in overrides}
+    return {o.key_or_group: o.input_line for o in overrides}
 
 
 def run_eval(cfg, run_dir: Path, label: str = "") -> dict:

@@ -114,6 +114,24 @@ def test_an_unknown_report_in_reproduce_reports_is_refused_before_anything_runs(
     assert not (tmp_path / "r").exists(), "a refused command leaves no folder that passes for a reproduction"
 
 
+@pytest.mark.parametrize(
+    "overrides,line",
+    [
+        # each named `experiment` and said got 'reproduce', whatever was wrong
+        (["experiment=reproduce/all", "reproduce.reports=[]"],
+         "reproduce.reports: expected one or more of r1, r2, r3, r4, r5, got []"),
+        (["task=reproduce"], "task: expected one of train, gradcheck, study, eval, or reproduce with a reproduction "
+                             "preset (experiment=reproduce/r2; conf/experiment/reproduce/), got 'reproduce'"),
+    ],
+)  # fmt: skip
+def test_a_reproduction_with_nothing_to_reproduce_names_what_is_missing(overrides, line):
+    from runner.config.validate import validate
+
+    with pytest.raises(ConfigError) as e:
+        validate(compose(*overrides))
+    assert str(e.value) == line
+
+
 def test_quick_runs_the_quick_grid_and_full_size_the_whole_sweep():
     from runner.reproduce.execute import part_jobs, plan
 

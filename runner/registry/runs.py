@@ -65,16 +65,17 @@ def check_run(cfg) -> None:
     if cfg.task == "eval":
         require(bool(cfg.ckpt), "ckpt", "the model.pt or checkpoint.pt to evaluate (task=eval)", cfg.ckpt)
     if cfg.task == "reproduce":
-        require(
-            bool(cfg.reproduce.parts) or bool(cfg.reproduce.reports),
-            "experiment",
-            "a reproduction preset, e.g. experiment=reproduce/r2 (conf/experiment/reproduce/)",
-            cfg.task,
-        )
         from runner.reproduce import report_names
 
         known = report_names()
-        unknown = [r for r in cfg.reproduce.reports if r not in known]
+        rp = cfg.reproduce
+        if not rp.parts and rp.report is not None:  # reproduce/all, its list of reports emptied
+            require(bool(rp.reports), "reproduce.reports", f"one or more of {', '.join(known)}", list(rp.reports))
+        others = ", ".join(n for n in TASKS.names() if n != cfg.task)
+        require(bool(rp.parts) or bool(rp.reports), "task",
+                f"one of {others}, or reproduce with a reproduction preset (experiment=reproduce/r2; "
+                "conf/experiment/reproduce/)", cfg.task)  # fmt: skip
+        unknown = [r for r in rp.reports if r not in known]
         require(not unknown, "reproduce.reports", f"report names among {', '.join(known)}", unknown)
     t, dg = cfg.trainer, cfg.diagnostics
     if t.replicas > 1:  # the stacked model supports plain training; these need one model at a time

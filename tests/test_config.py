@@ -124,6 +124,36 @@ def test_out_of_range_values_name_their_key(override, key):
 
 
 @pytest.mark.parametrize(
+    "overrides,line",
+    [
+        # a NumPy traceback (high - low range exceeds valid bounds)
+        (["dataset=function", "dataset.high=inf"], "dataset.high: expected a finite number, got inf"),
+        (["dataset=function", "dataset.low=nan"], "dataset.low: expected a finite number, got nan"),
+        # each trained to a NaN loss and called it diverged
+        (["regularizer.l2=inf"], "regularizer.l2: expected a finite number, got inf"),
+        (["activation=leaky_relu", "activation.negative_slope=inf"],
+         "activation.negative_slope: expected a finite number, got inf"),
+        (["scheduler=onecycle", "scheduler.max_lr=inf"], "scheduler.max_lr: expected a finite number, got inf"),
+        (["dataset.mean=[-inf]"], "dataset.mean: expected finite numbers, got [-inf]"),
+        (["reproduce.tolerance.loss_factor=nan"], "reproduce.tolerance.loss_factor: expected a finite number, got nan"),
+        (["trainer.checkpoint_seconds=-inf"],  # its own check speaks first
+         "trainer.checkpoint_seconds: expected a number of seconds >= 0, got -inf"),
+    ],
+)  # fmt: skip
+def test_nan_and_inf_are_refused_where_no_check_of_the_key_caught_them(overrides, line):
+    with pytest.raises(ConfigError) as e:
+        validate(compose(*overrides))
+    assert str(e.value) == line
+
+
+def test_inf_is_taken_where_the_schema_gives_it_a_meaning():
+    from runner.config.schema import UNBOUNDED
+
+    assert list(UNBOUNDED) == ["trainer.checkpoint_seconds"]
+    validate(compose("trainer.checkpoint_seconds=inf"))  # never checkpoint by time
+
+
+@pytest.mark.parametrize(
     "overrides,message",
     [
         (["dataset=mnist", "dataset.n_train=100"], "dataset.n_train=100 does nothing for mnist: it applies to "

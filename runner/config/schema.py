@@ -254,6 +254,11 @@ class Config:
     name: str = "${dlrun.run_name:${task},${ckpt},${dataset.name}-${model.name}-${activation.name}}"
 
 
+# float keys where inf means something (no limit); every other float key takes finite numbers only
+# (runner.config.validate.check_finite)
+UNBOUNDED = {"trainer.checkpoint_seconds": "never by time"}
+
+
 def leaf_types(cls=None, prefix: str = "") -> dict:
     """Every dotted key the schema has, with its type (trainer.epochs: int, optimizer.lr: float)."""
     import dataclasses

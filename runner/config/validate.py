@@ -62,7 +62,29 @@ def check_known_keys(node, path: str = "") -> None:
             check_known_keys(child, where)
 
 
-VALIDATION = (check_known_keys, *CHECKS)
+def check_finite(cfg) -> None:
+    """NaN or inf in a float key (dataset.high=inf crashed NumPy's sampler; regularizer.l2=inf
+    trained to a NaN loss) that no section's own check caught: refused, bar schema.UNBOUNDED."""
+    import math
+
+    from omegaconf import OmegaConf
+
+    from runner.config.checks import require
+    from runner.config.schema import UNBOUNDED, leaf_types
+
+    for key, hint in leaf_types().items():
+        if "float" not in str(hint):
+            continue
+        value = OmegaConf.select(cfg, key)
+        values = value if OmegaConf.is_list(value) else [value]
+        bad = [v for v in values if isinstance(v, float) and not math.isfinite(v)]
+        if key in UNBOUNDED:
+            bad = [v for v in bad if v != math.inf]
+        expected = "a finite number" + (f" or inf ({UNBOUNDED[key]})" if key in UNBOUNDED else "")
+        require(not bad, key, "finite numbers" if OmegaConf.is_list(value) else expected, value)
+
+
+VALIDATION = (check_known_keys, *CHECKS, check_finite)
 
 
 def validate(cfg) -> None:

@@ -150,7 +150,7 @@ def test_inf_is_taken_where_the_schema_gives_it_a_meaning():
     from runner.config.schema import UNBOUNDED
 
     assert list(UNBOUNDED) == ["trainer.checkpoint_seconds"]
-    validate(compose("trainer.checkpoint_seconds=inf"))  # never checkpoint by time
+    validate(compose("trainer.checkpoint_seconds=inf"))  # no periodic checkpoints
 
 
 @pytest.mark.parametrize(

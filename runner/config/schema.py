@@ -256,7 +256,7 @@ class Config:
 
 # float keys where inf means something (no limit); every other float key takes finite numbers only
 # (runner.config.validate.check_finite)
-UNBOUNDED = {"trainer.checkpoint_seconds": "never by time"}
+UNBOUNDED = {"trainer.checkpoint_seconds": "no periodic checkpoints"}
 
 
 def leaf_types(cls=None, prefix: str = "") -> dict:

@@ -146,6 +146,28 @@ def test_nan_and_inf_are_refused_where_no_check_of_the_key_caught_them(overrides
     assert str(e.value) == line
 
 
+@pytest.mark.parametrize(
+    "overrides,line",
+    [
+        # ran no model and wrote an empty study that said "done"
+        (["experiment=function_fit", "study.function_fit.functions=[]"], "study.function_fit.functions: expected "
+         "one or more of sin_plus_square, sign_sin, sin_plus_x, cos_over_x, got []"),
+        (["experiment=function_fit", "study.function_fit.depths=[]"],
+         "study.function_fit.depths: expected depths >= 1, e.g. [1,3,6], got []"),
+        (["experiment=trajectory_pca", "study.trajectory.runs=1"],
+         "study.trajectory.runs: expected an integer >= 2 (PCA compares runs), got 1"),
+        (["experiment=minimal_ratio", "study.minimal_ratio.repeats=0"],
+         "study.minimal_ratio.repeats: expected an integer >= 1, got 0"),
+        (["experiment=flatness_interpolation", "study.interpolation.alpha_min=3"],
+         "study.interpolation.alpha_min: expected a number below alpha_max (2.0), got 3"),
+    ],
+)  # fmt: skip
+def test_a_studys_settings_that_would_study_nothing_are_refused(overrides, line):
+    with pytest.raises(ConfigError) as e:
+        validate(compose(*overrides))
+    assert str(e.value) == line
+
+
 def test_inf_is_taken_where_the_schema_gives_it_a_meaning():
     from runner.config.schema import UNBOUNDED
 

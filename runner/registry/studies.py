@@ -25,7 +25,9 @@ class Study:
 
 def _check_function_fit(st) -> None:
     ff = st.function_fit
-
+    # an empty list ran nothing and wrote an empty study that said "done"
+    require(len(ff.functions) >= 1, "study.function_fit.functions",
+            f"one or more of {', '.join(FUNCTIONS.names())}", list(ff.functions))  # fmt: skip
     for fn in ff.functions:
         FUNCTIONS.check(fn, key="study.function_fit.functions")
     require(

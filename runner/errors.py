@@ -52,6 +52,10 @@ def reason(ex: BaseException) -> str:
         return f"it has no {ex.args[0]!r} entry" if ex.args else "an entry is missing"
     if isinstance(ex, OSError) and ex.strerror:
         return ex.strerror
+    mark = getattr(ex, "problem_mark", None) or getattr(ex, "context_mark", None)
+    if mark is not None:  # PyYAML's: where in the file, and what the parser met there
+        problem = " ".join(str(getattr(ex, "problem", None) or ex).split())
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
     text = " ".join(str(ex).split())
     return text[:300] if text else type(ex).__name__
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from runner.errors import UserError, writing
+from runner.errors import DataError, UserError, reading, writing
 
 DONE_MARKER = "DONE"  # written after everything else by a run that finished (ok or diverged)
 
@@ -77,6 +77,38 @@ def read_json(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def read_table(path: Path, what: str, needs: list = (), **options):
+    """A CSV table dlrun wrote, as a DataFrame; a damaged one, or one whose header lacks a
+    column in `needs`, is a DataError naming the file, not a traceback from deep in a plot.
+    `options` go to pandas.read_csv."""
+    import pandas as pd
+
+    with reading(path, what):
+        table = pd.read_csv(path, **options)
+    missing = [c for c in needs if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: not a dlrun {what}: its header lacks {', '.join(missing)}")
+    return table
+
+
+def read_config(path: Path):
+    """The config.yaml a run, study or reproduction wrote at the top of its folder, as OmegaConf
+    reads it (its floats and nulls typed as dlrun wrote them); damaged: a DataError naming it."""
+    from omegaconf import OmegaConf
+
+    with reading(path, "dlrun config.yaml"):
+        return OmegaConf.load(path)
+
+
+def read_yaml(path: Path, what: str):
+    """A YAML file dlrun or Hydra wrote (config.yaml, multirun.yaml, .hydra/overrides.yaml), as
+    plain Python values; a damaged one is a DataError naming the file and the line."""
+    import yaml
+
+    with reading(path, what):
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
 def set_status(run_dir: Path, status: str) -> None:

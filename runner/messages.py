@@ -138,10 +138,10 @@ def _completion_line(text: str) -> str | None:
 
 def _yaml_line(ex) -> str:
     """'<file>: not valid YAML (line L, column C: what the parser met)' for a config file Hydra loaded."""
+    from runner.errors import reason
+
     mark = getattr(ex, "problem_mark", None) or getattr(ex, "context_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-    problem = " ".join(str(getattr(ex, "problem", None) or ex).split())
-    return f"{mark.name if mark else 'a config file'}: not valid YAML ({where}{problem})"
+    return f"{mark.name if mark else 'a config file'}: not valid YAML ({reason(ex)})"
 
 
 def describe_error(ex: BaseException) -> str | None:

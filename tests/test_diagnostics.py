@@ -11,7 +11,8 @@ import pytest
 import torch
 from conftest import compose, train
 
-from runner.train.probes import LAYER_COLUMNS, weight_layers
+from runner.train.probes import weight_layers
+from runner.train.rows import LAYER_COLUMNS
 from runner.train.verdict import describe, vanishing_verdict
 
 

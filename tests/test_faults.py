@@ -555,7 +555,7 @@ def test_make_report_on_a_damaged_folder_is_one_line(tmp_path):
     (run / "metrics.csv").write_text('epoch,train_loss\n1,0.5\n"2')  # cut in the middle of a quoted cell
     proc = subprocess.run([sys.executable, "-m", "runner.report", str(run)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith(f"report: error: cannot render {run}")
+    assert proc.stderr.startswith(f"report: error: {run / 'metrics.csv'}: not a readable metrics.csv (")
 
 
 def _report(folder: Path):
@@ -596,12 +596,28 @@ def test_make_report_redraws_a_runs_plots_and_report_and_names_a_file_it_cannot_
     assert {p.name: p.stat().st_mtime_ns for p in (run / "plots").iterdir()} == drawn  # nothing redrawn
 
     (run / "summary.json").write_text(summary)
+    metrics = (run / "metrics.csv").read_text()
     (run / "metrics.csv").write_text("garbage\n")  # parses as a header with no rows: used to draw nothing and exit 0
     proc = _report(run)
     assert proc.returncode == 2 and proc.stderr.startswith(
         f"report: error: {run / 'metrics.csv'}: not a dlrun metrics.csv"
     )
     assert proc.stderr.count("\n") == 1
+
+    (run / "metrics.csv").write_text(metrics)
+    (run / "layers.csv").write_bytes(b"epoch,layer\n1,\xff\xfe\n")  # not UTF-8: a disk error, a bad copy
+    proc = _report(run)
+    assert proc.returncode == 2 and proc.stderr.startswith(
+        f"report: error: {run / 'layers.csv'}: not a readable layers.csv ('utf-8' codec can't decode"
+    )
+    assert proc.stderr.count("\n") == 1
+
+    (run / "layers.csv").unlink()
+    (run / "predictions.csv").write_text("x,y\n0.5,1.0\n")  # a table of someone else's
+    proc = _report(run)
+    assert (proc.returncode, proc.stderr) == (
+        2, f"report: error: {run / 'predictions.csv'}: not a dlrun predictions.csv: its header lacks y_true, y_pred\n"
+    )  # fmt: skip
 
 
 def test_a_resumed_run_clears_the_litter_of_a_killed_write(tmp_path):

@@ -60,6 +60,10 @@ def assert_rerenders(folder):
         f"without {csv.name}: the study did not finish; run it again"
     )
     assert "Traceback" not in r.stderr
+    (folder / "config.yaml").write_text("task: study\nstudy: {name: [cut\n")  # damaged: named, not "not a study"
+    r = subprocess.run([sys.executable, "-m", "runner.report", str(folder)], capture_output=True, text=True)
+    assert (r.returncode, r.stderr) == (2, f"report: error: {folder / 'config.yaml'}: not a readable dlrun config.yaml "
+                                           "(line 3, column 1: expected ',' or ']', but got '<stream end>')\n")  # fmt: skip
 
 
 # ------------------------------------------------------------------ pure pieces

@@ -415,6 +415,14 @@ def test_make_report_rerenders_and_rejects_other_folders(tmp_path, tiny_data):
     bad = subprocess.run([sys.executable, "-m", "runner.report", str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
 
+    job = sorted(d.glob("1_*"))[0]
+    (job / ".hydra" / "overrides.yaml").write_text("- seed=1\n- [model.hidden\n")  # a damaged job folder
+    bad = subprocess.run([sys.executable, "-m", "runner.report", str(d)], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr == (
+        f"report: error: {job / '.hydra' / 'overrides.yaml'}: not a readable list of Hydra overrides "
+        "(line 3, column 1: expected ',' or ']', but got '<stream end>')\n"
+    )
+
 
 def test_remedies_apply_their_fix():
     from runner.config.validate import prepare

@@ -76,15 +76,22 @@ def _render(argv: list) -> int:
     if is_study_dir(target):
         try:
             rerender(target)
-        except FileNotFoundError as ex:  # a study stopped before its CSVs were written
+        except Exception as ex:  # a study stopped before its CSVs were written (read raw, or through `reading`)
+            missing = ex if isinstance(ex, FileNotFoundError) else ex.__cause__
+            if not isinstance(missing, FileNotFoundError):
+                raise
             print(
-                f"report: error: {target} is a study folder without {Path(ex.filename).name}: the study did not "
+                f"report: error: {target} is a study folder without {Path(missing.filename).name}: the study did not "
                 f"finish; run it again",
                 file=sys.stderr,
             )
             return 2
         return 0
     if not is_sweep_dir(target):
+        if (target / "config.yaml").is_file():  # damaged, it would hide the folder's kind: name it instead
+            from runner.files import read_config
+
+            read_config(target / "config.yaml")
         print(
             f"report: error: {target} is neither a sweep folder (one with multirun.yaml), a run folder "
             f"(one with metrics.csv, or eval.csv) nor a study folder (config.yaml with task: study)",

@@ -24,9 +24,10 @@ def read_metrics(path: Path) -> pd.DataFrame:
     """metrics.csv, one row per epoch; a DataError naming the file when its header is not one
     dlrun writes (a file overwritten with something else would otherwise plot as nothing)."""
     from runner.errors import DataError
+    from runner.files import read_table
     from runner.train.rows import SPLIT_COLUMNS
 
-    df = pd.read_csv(path)
+    df = read_table(path, "metrics.csv")
     if "epoch" not in df.columns or not any(c in df.columns for c in SPLIT_COLUMNS):
         raise DataError(f"{path}: not a dlrun metrics.csv: its header needs epoch and a loss or accuracy column "
                         f"({', '.join(SPLIT_COLUMNS)})")  # fmt: skip

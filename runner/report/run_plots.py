@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
-
+from runner.files import read_table
 from runner.registry.data import SPLITS
 from runner.report.metrics import read_metrics
+from runner.train.rows import HIST_COLUMNS, LAYER_COLUMNS, PREDICTION_COLUMNS, STEP_COLUMNS
 
 
 def _run_name(run_dir: Path) -> str:
@@ -46,13 +46,13 @@ def render_run(run_dir: Path) -> list:
     for split in SPLITS:
         path = run_dir / f"confusion_{split}.csv"
         if path.is_file():
-            table = pd.read_csv(path, index_col=0, keep_default_na=False)
+            table = read_table(path, "confusion matrix", index_col=0, keep_default_na=False)
             made.append(plot_confusion(table, f"{name}: confusion matrix ({split})", plots / f"confusion_{split}.png"))
     layers = run_dir / "layers.csv"
     if layers.is_file():
         from runner.report.layer_plots import plot_grad_norms, plot_weight_stats
 
-        df = pd.read_csv(layers)
+        df = read_table(layers, "layers.csv", LAYER_COLUMNS)
         if len(df):
             made.append(plot_grad_norms(df, name, plots / "grad_norms.png"))
             made.append(plot_weight_stats(df, name, plots / "weight_stats.png"))
@@ -60,19 +60,23 @@ def render_run(run_dir: Path) -> list:
     if steps.is_file():
         from runner.report.layer_plots import plot_steps
 
-        st = pd.read_csv(steps)
+        st = read_table(steps, "steps.csv", STEP_COLUMNS)
         if len(st):
             made.append(plot_steps(st, name, plots / "steps.png"))
     hist = run_dir / "first_layer_hist.csv"
     if hist.is_file():
         from runner.report.layer_plots import plot_first_layer_hist
 
-        h = pd.read_csv(hist)
+        h = read_table(hist, "first_layer_hist.csv", HIST_COLUMNS)
         if len(h):
             made.append(plot_first_layer_hist(h, name, plots / "first_layer_hist.png"))
     pred = run_dir / "predictions.csv"
     if pred.is_file():
         made.append(
-            plot_predictions(pd.read_csv(pred), f"{name}: predictions vs ground truth", plots / "predictions.png")
+            plot_predictions(
+                read_table(pred, "predictions.csv", PREDICTION_COLUMNS),
+                f"{name}: predictions vs ground truth",
+                plots / "predictions.png",
+            )
         )
     return made

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from runner.files import atomic_write_text
+from runner.files import atomic_write_text, read_table
 from runner.formatting import count, lead_metric, metric_label, missing, number, percent, spread
 from runner.report.html import markdown_to_html
 from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_heatmap
@@ -193,7 +193,7 @@ def render_sweep(sweep_dir: Path) -> dict:
     sweep_dir = Path(sweep_dir)
     summary_path, rows, swept = write_summary(sweep_dir)
     counts = status_counts(rows)
-    df = pd.read_csv(summary_path, keep_default_na=True)
+    df = read_table(summary_path, "sweep summary.csv", keep_default_na=True)
     df["dir"] = df["dir"].astype(str)
     split, kind = lead_metric(lambda col: col in df and df[col].notna().any())
     name = sweep_dir.parent.name if re.match(r"\d{4}-\d\d-\d\d", sweep_dir.name) else sweep_dir.name

@@ -124,18 +124,18 @@ def is_reproduction_dir(path: Path) -> bool:
 def rerender(folder: Path) -> tuple[list, list]:
     """reproduction.md/.html/.csv again from the folder's files and its config.yaml's reference
     values; nothing is trained. A folder of all reports renders each report's, then its own."""
-    from runner.files import read_json
+    from runner.files import read_config, read_json
     from runner.reproduce.render import header, report_sections, write_report
     from runner.reproduce.spec import read_parts
 
     folder = Path(folder)
-    cfg = OmegaConf.load(folder / "config.yaml")
+    cfg = read_config(folder / "config.yaml")
     if cfg.reproduce.reports:
         md_all, rows_all = [], []
         for name in cfg.reproduce.reports:
             if (folder / name / "config.yaml").is_file():
                 md, rows = rerender(folder / name)
-                title = OmegaConf.load(folder / name / "config.yaml").reproduce.title
+                title = read_config(folder / name / "config.yaml").reproduce.title
                 md_all += _within_all(name, title, md)
                 rows_all += rows
         write_report(folder, "Reproducing the classic reports", md_all, rows_all, header(cfg, None))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from runner.files import read_table
 from runner.reproduce.spec import Table
 
 COLUMNS = ["report", "part", "table", "row", "column", "ours", "published", "difference", "tolerance", "within"]
@@ -78,7 +79,7 @@ def _job_values(part_dir: Path, summary: pd.DataFrame, metric: str) -> pd.Series
 
 def measure(part_dir: Path, table: Table) -> dict:
     """(row, column) -> our value (the mean over the cell's finished jobs, or None)."""
-    summary = pd.read_csv(part_dir / "summary.csv", keep_default_na=True)
+    summary = read_table(part_dir / "summary.csv", "sweep summary.csv", keep_default_na=True)
     done = summary[summary["status"].isin(("ok", "diverged"))]
     values = _job_values(part_dir, done, table.metric)
     ours = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from runner.files import atomic_write_text, write_csv
+from runner.files import atomic_write_text, read_table, write_csv
 from runner.formatting import number
 from runner.report.html import markdown_to_html
 from runner.report.style import legend, pyplot, save
@@ -112,12 +112,11 @@ def comparison_plot(table, cells: list, title: str, path: Path) -> Path | None:
 
 def _verdicts(folder: Path) -> list:
     """The vanishing-gradient verdict of every job, by depth (the part's sweep table)."""
-    import pandas as pd
 
     from runner.report.sweep_tables import vanishing_by_depth
     from runner.sweep.summary import sweep_param_keys
 
-    lines = vanishing_by_depth(pd.read_csv(folder / "summary.csv"), sweep_param_keys(folder))
+    lines = vanishing_by_depth(read_table(folder / "summary.csv", "sweep summary.csv"), sweep_param_keys(folder))
     return (
         ["Our verdict at every depth (first/last-layer gradient-norm ratio in brackets):", "", *lines, ""]
         if lines

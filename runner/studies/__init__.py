@@ -39,8 +39,8 @@ def is_study_dir(path: Path) -> bool:
 def rerender(study_dir: Path) -> dict:
     """Plots, report.md/.html and summary.json of a finished study again, from its files alone
     (its config.yaml, its CSVs and its runs' folders): nothing is trained."""
-    from omegaconf import OmegaConf
+    from runner.files import read_config
 
     study_dir = Path(study_dir)
-    cfg = OmegaConf.load(study_dir / "config.yaml")
+    cfg = read_config(study_dir / "config.yaml")
     return module_of(cfg.study.name).report(cfg, study_dir)

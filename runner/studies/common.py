@@ -76,7 +76,9 @@ def read_rows(path: Path) -> list:
                 pass
         return cell
 
-    with open(path, newline="", encoding="utf-8") as f:
+    from runner.errors import reading
+
+    with reading(path, "study table"), open(path, newline="", encoding="utf-8") as f:
         return [{k: value(c) for k, c in row.items()} for row in csv.DictReader(f)]
 
 

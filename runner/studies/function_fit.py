@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pandas as pd
-
-from runner.files import write_csv
+from runner.files import read_table, write_csv
 from runner.formatting import number
+from runner.report.metrics import read_metrics
 from runner.report.style import legend, pyplot, save
 from runner.studies.common import convergence_epoch, derive, finish, md_table, read_rows
+from runner.train.rows import PREDICTION_COLUMNS
 from runner.train.run import run_training
 
 CSV_COLUMNS = [
@@ -51,7 +51,7 @@ def _plot(fn: str, runs: list, title: str, out: Path) -> list:
     colors = plt.get_cmap("viridis")
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     for i, (label, run_dir) in enumerate(runs):
-        m = pd.read_csv(run_dir / "metrics.csv")
+        m = read_metrics(run_dir / "metrics.csv")
         color = colors(i / max(len(runs) - 1, 1))
         ax.plot(m["epoch"], m["train_loss"], color=color, linestyle="--")
         ax.plot(m["epoch"], m["test_loss"], color=color, label=label)
@@ -64,10 +64,10 @@ def _plot(fn: str, runs: list, title: str, out: Path) -> list:
     loss_png = save(fig, out / f"loss_{fn}.png")
 
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
-    first = pd.read_csv(runs[0][1] / "predictions.csv")
+    first = read_table(runs[0][1] / "predictions.csv", "predictions.csv", PREDICTION_COLUMNS)
     ax.plot(first["x"], first["y_true"], color="black", linewidth=2.5, label="ground truth")
     for i, (label, run_dir) in enumerate(runs):
-        p = pd.read_csv(run_dir / "predictions.csv")
+        p = read_table(run_dir / "predictions.csv", "predictions.csv", PREDICTION_COLUMNS)
         ax.plot(
             p["x"], p["y_pred"], color=colors(i / max(len(runs) - 1, 1)), linestyle="--", linewidth=1.6, label=label
         )
@@ -99,7 +99,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
             )
             run_dir = study_dir / fn / f"depth{depth}"
             s = run_training(sub, run_dir, label=f"{label}[{fn} depth {depth}] ", resume=False)
-            losses = pd.read_csv(run_dir / "metrics.csv")["train_loss"].tolist()
+            losses = read_metrics(run_dir / "metrics.csv")["train_loss"].tolist()
             rows.append(
                 [
                     fn,

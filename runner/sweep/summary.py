@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from runner.files import DONE_MARKER, read_json, write_csv
+from runner.files import DONE_MARKER, read_json, read_yaml, write_csv
 from runner.registry.data import SPLITS
 
 HELD_OUT = SPLITS[1:]  # val, test: the splits whose best epoch and replica spread are reported
@@ -58,7 +56,7 @@ def job_dirs(sweep_dir: Path) -> list:
 
 
 def _overrides(job_dir: Path) -> dict:
-    items = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    items = read_yaml(job_dir / ".hydra" / "overrides.yaml", "list of Hydra overrides") or []
     out = {}
     for item in items:
         key, _, value = str(item).partition("=")
@@ -69,7 +67,7 @@ def _overrides(job_dir: Path) -> dict:
 def report_options(sweep_dir: Path) -> tuple[str | None, list]:
     """sweep.x and sweep.extra from the sweep's multirun.yaml (the report's plot choices)."""
     path = Path(sweep_dir) / "multirun.yaml"
-    cfg = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    cfg = (read_yaml(path, "Hydra multirun.yaml") or {}) if path.is_file() else {}
     sweep = cfg.get("sweep") or {}
     return sweep.get("x"), list(sweep.get("extra") or [])
 
@@ -79,7 +77,7 @@ def sweep_param_keys(sweep_dir: Path) -> list:
     path = Path(sweep_dir) / "multirun.yaml"
     if not path.is_file():
         return []
-    cfg = yaml.safe_load(path.read_text()) or {}
+    cfg = read_yaml(path, "Hydra multirun.yaml") or {}
     hydra = cfg.get("hydra", {}) or {}
     keys = list(((hydra.get("sweeper") or {}).get("params") or {}).keys())
     for item in (hydra.get("overrides") or {}).get("task") or []:
@@ -95,7 +93,7 @@ def optimized_metric(sweep_dir: Path) -> str | None:
     candidates = [Path(sweep_dir) / "multirun.yaml", *(d / "config.yaml" for d in job_dirs(sweep_dir)[:1])]
     for path in candidates:
         if path.is_file():
-            return (yaml.safe_load(path.read_text()) or {}).get("optimized_metric")
+            return (read_yaml(path, "YAML config") or {}).get("optimized_metric")
     return None
 
 

@@ -19,18 +19,6 @@ import torch.nn as nn
 
 from runner.registry.activations import ACTIVATIONS, Activation
 
-LAYER_COLUMNS = [
-    "epoch",
-    "layer",
-    "kind",
-    "params",
-    "grad_norm",
-    "weight_mean",
-    "weight_std",
-    "weight_change",
-    "saturation",
-]
-
 
 @dataclass
 class Layer:

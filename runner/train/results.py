@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.files import write_csv
-
-HIST_COLUMNS = ["epoch", "bin_left", "bin_right", "count"]
+from runner.train.rows import HIST_COLUMNS, PREDICTION_COLUMNS
 
 
 def write_results(engine, run_dir: Path, last_epoch: int, splits: tuple = ("train", "test")) -> None:
@@ -27,7 +26,7 @@ def write_results(engine, run_dir: Path, last_epoch: int, splits: tuple = ("trai
         pred, truth = engine.predict(xs), function.evaluate(ex["fn"], xs)
         write_csv(
             run_dir / "predictions.csv",
-            ["x", "y_true", "y_pred"],
+            PREDICTION_COLUMNS,
             [[float(a), float(b), float(c)] for a, b, c in zip(xs[:, 0], truth[:, 0], pred[:, 0])],
         )
     if engine.layer_probes and last_epoch > 0:

@@ -27,6 +27,13 @@ Value = float | list | None  # a list holds one value per replica of a stacked m
 
 # loss and accuracy of every split: the columns a run can watch, optimise or report as best
 SPLIT_COLUMNS = [f"{s}_{k}" for s in SPLITS for k in KINDS]
+# the run's other tables; the report reads them back by these names (runner/report/run_plots.py)
+# layers.csv: one row per layer per epoch (runner/train/probes.py)
+LAYER_COLUMNS = ["epoch", "layer", "kind", "params", "grad_norm", "weight_mean", "weight_std", "weight_change",
+                 "saturation"]  # fmt: skip
+STEP_COLUMNS = ["step", "epoch", "loss", "grad_norm"]  # steps.csv (trainer.log_steps)
+HIST_COLUMNS = ["epoch", "bin_left", "bin_right", "count"]  # first_layer_hist.csv
+PREDICTION_COLUMNS = ["x", "y_true", "y_pred"]  # predictions.csv (regression)
 
 
 def better(column: str) -> str:

@@ -35,11 +35,8 @@ from runner.runfolder import finished, start_folder
 from runner.train import checkpoint
 from runner.train.base import Engine, RunHooks
 from runner.train.early_stop import EarlyStopping
-from runner.train.probes import LAYER_COLUMNS
 from runner.train.results import verdicts, write_results
-from runner.train.rows import EpochRow, best_of, replica_stats
-
-STEP_COLUMNS = ["step", "epoch", "loss", "grad_norm"]
+from runner.train.rows import LAYER_COLUMNS, STEP_COLUMNS, EpochRow, best_of, replica_stats
 
 
 def make_engine(cfg) -> Engine:

@@ -85,7 +85,10 @@ def _omegaconf_line(ex, override: str = "") -> str:
         keys = _schema_keys(m.group(1)) or ["<key>"]
         return f"{key}: expected its keys set one by one, e.g. {key}.{keys[0]}=<value>, got {m.group(2)!r}"
     m = re.match(r"Key '(.+)' not in '(\w+)'", msg)
-    if m and not override and "." not in key and _is_global_group(key):
+    if m and "." not in key and _is_global_group(key):
+        if override:  # `experiment.epochs=1`: a group of presets has options to pick, no keys to set
+            return (f"{given_key}: unknown key; {key} is a group of presets, not a section of keys: pick one with "
+                    f"{key}=<option> ({', '.join(_group_options(key))})")  # fmt: skip
         # a file of that group without its package line: its keys landed under `<group>:`, not at the top
         return (f"{key}: unknown key; an option of the {key} group sets keys across the whole config, so its "
                 f"file must open with the line `# @package _global_` (as those in conf/{key}/ do)")  # fmt: skip

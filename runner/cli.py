@@ -65,9 +65,12 @@ def _task(cfg: DictConfig):
     try:
         runfolder.lock(job_dir, "hydra.run.dir")
         runfolder.refuse_finished(job_dir)
-        from runner.config.validate import prepare
+        from runner.config.validate import notes, prepare
+        from runner.say import say
 
         prepare(cfg)
+        for line in notes(cfg):
+            say(f"note: {line}")
         runfolder.write_hydra_record(job_dir, cfg, HydraConfig.instance().cfg, hc.overrides.task)
         from runner.tasks import dispatch
 

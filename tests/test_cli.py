@@ -275,3 +275,21 @@ def test_a_fresh_start_keeps_the_log_file_that_logging_is_writing(tmp_path):
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def test_a_key_the_run_ignores_is_noted_before_it_runs_in_a_run_and_in_each_sweep_job_it_concerns(tmp_path):
+    small = [
+        "dataset=function",
+        "dataset.n_train=64",
+        "dataset.n_test=32",
+        "trainer.epochs=1",
+        "diagnostics.probes=false",
+    ]
+    note = "note: optimizer.momentum=0.5 does nothing for optimizer=adam: only sgd reads it"
+    run = run_dlrun(*small, "optimizer.momentum=0.5", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == note and (tmp_path / "run" / "DONE").is_file()  # a note, not a refusal
+    sweep = run_dlrun("-m", *small, "optimizer=sgd,adam", "optimizer.momentum=0.5", f"hydra.sweep.dir={tmp_path / 's'}",
+                      cwd=tmp_path)  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr
+    assert [ln for ln in sweep.stdout.splitlines() if "note:" in ln] == [f"job 1: {note}"]  # adam's job only

@@ -10,10 +10,11 @@ from conftest import compose
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
 from runner.config.compose import conf_dir
-from runner.config.validate import prepare, validate
+from runner.config.validate import notes, prepare, validate
 from runner.errors import ConfigError, UserError
 
 GROUPS = ["dataset", "model", "activation", "regularizer", "optimizer", "init"]
+EXPERIMENTS = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
 
 
 def options(group: str) -> list:
@@ -35,6 +36,7 @@ def test_each_option_composes_and_validates(group, option):
     extra = ["model=cnn"] if group == "model" and option == "cnn" else []
     cfg = compose(f"{group}={option}", *extra)
     validate(cfg)
+    assert notes(cfg) == []  # no option sets a key that the config's own choices ignore
     if group in ("dataset", "model", "activation", "optimizer", "init"):
         assert cfg[group].name == option
 
@@ -203,6 +205,39 @@ def test_a_dataset_key_the_chosen_kind_of_data_ignores_is_refused(overrides, mes
     validate(compose("dataset=function", "dataset.n_train=100", "dataset.image_size=[28,28]", "dataset.noise=0.1"))
 
 
+@pytest.mark.parametrize("overrides,lines", [
+    (["optimizer.momentum=0.5"], ["optimizer.momentum=0.5 does nothing for optimizer=adam: only sgd reads it"]),
+    (["optimizer=sgd", "optimizer.betas=[0.8,0.9]", "scheduler=step", "scheduler.max_lr=0.1"],
+     ["optimizer.betas=[0.8, 0.9] does nothing for optimizer=sgd: only adam reads it",
+      "scheduler.max_lr=0.1 does nothing for scheduler=step: only onecycle reads it"]),
+    (["activation=gelu", "activation.alpha=2", "activation.negative_slope=0.2"],
+     ["activation.negative_slope=0.2 does nothing for activation=gelu: only leaky_relu reads it",
+      "activation.alpha=2 does nothing for activation=gelu: only elu reads it"]),
+    (["scheduler.gamma=0.5"], ["scheduler.gamma=0.5 does nothing for scheduler=none: only step reads it"]),
+    (["scheduler=cosine", "scheduler.patience=3", "scheduler.t_max=4"],
+     ["scheduler.patience=3 does nothing for scheduler=cosine: only plateau reads it"]),
+    # read by the chosen option, or left at the default: nothing to say
+    (["optimizer=sgd", "optimizer.momentum=0.5", "activation=elu", "activation.alpha=2", "scheduler=step",
+      "scheduler.gamma=0.5"], []),
+    (["optimizer=adam", "optimizer.momentum=0.9", "scheduler.metric=val_loss"], []),
+])  # fmt: skip
+def test_a_key_the_chosen_option_ignores_gets_a_note(overrides, lines):
+    assert notes(prepare(compose(*overrides))) == lines
+
+
+def other_options() -> list:
+    """The options of conf/'s groups that the tests of GROUPS and EXPERIMENTS leave out, those in
+    subfolders as <sub>/<name> (experiment=reproduce/r2)."""
+    return [(g.name, o) for g in sorted(conf_dir().iterdir()) if g.is_dir() and g.name not in (*GROUPS, "hydra")
+            for o in sorted(p.relative_to(g).with_suffix("").as_posix() for p in g.rglob("*.yaml"))
+            if (g.name, o) not in (("experiment", e) for e in EXPERIMENTS)]  # fmt: skip
+
+
+@pytest.mark.parametrize("group,option", other_options())
+def test_no_option_in_conf_sets_a_key_that_its_own_choices_ignore(group, option):
+    assert notes(compose(f"{group}={option}")) == []
+
+
 def test_too_many_conv_layers_for_the_image_is_refused():
     with pytest.raises(ConfigError, match="at most 4 conv layers"):
         validate(compose("model=cnn", "model.conv=[8,8,8,8,8]"))  # 28 -> 14 -> 7 -> 3 -> 1 -> 0
@@ -213,9 +248,6 @@ def _chain(ex):
     while ex is not None:
         yield ex
         ex = ex.__cause__ or ex.__context__
-
-
-EXPERIMENTS = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
 
 
 def test_reference_experiments_exist():
@@ -234,6 +266,7 @@ def test_reference_experiments_exist():
 def test_every_experiment_composes_and_validates(name):
     cfg = compose(f"experiment={name}")
     validate(cfg)
+    assert notes(cfg) == []
 
 
 # every preset that trains has both sizes; the gradient checks are tiny already

@@ -1,12 +1,13 @@
 """The two checks every config section uses; each raises a ConfigError that the CLI prints as
-one line naming the key, what was expected and what was given."""
+one line naming the key, what was expected and what was given. And the notes for the keys an
+option ignores."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from runner.errors import ConfigError
+from runner.errors import ConfigError, as_typed
 
 
 def require(ok: bool, key: str, expected: str, value: Any) -> None:
@@ -20,3 +21,24 @@ def require_size(key: str, value: float, allow_zero: bool = True) -> None:
     if not allow_zero and value == 0:
         ok = False
     require(ok, key, "0 (off), a fraction in (0, 1) or a whole count >= 1", value)
+
+
+def unread_keys(section: str, node, schema, registry) -> list[str]:
+    """A line for each key of `section` that only other options read (their entries' `reads`),
+    set away from the schema's default: the chosen option ignores it (optimizer=adam
+    optimizer.momentum=0.5). Notes, not errors: `-m optimizer=sgd,adam optimizer.momentum=0.5`
+    is a fair sweep."""
+    from omegaconf import OmegaConf
+
+    from runner.config.schema import defaults
+
+    values, default = OmegaConf.to_container(node, resolve=True), defaults(schema)
+    option = values["name"]
+    lines = []
+    for key in dict.fromkeys(k for entry in registry.values() for k in entry.reads):
+        if key in registry[option].reads or values[key] == default[key]:
+            continue
+        readers = [name for name, entry in registry.items() if key in entry.reads]
+        lines.append(f"{section}.{key}={as_typed(values[key])} does nothing for {section}={option}: only "
+                     f"{' and '.join(readers)} read{'s' if len(readers) == 1 else ''} it")  # fmt: skip
+    return lines

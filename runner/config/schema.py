@@ -259,6 +259,13 @@ class Config:
 UNBOUNDED = {"trainer.checkpoint_seconds": "no periodic checkpoints"}
 
 
+def defaults(cls) -> dict:
+    """A schema section's default values by key (lists as new lists)."""
+    import dataclasses
+
+    return {f.name: f.default_factory() if callable(f.default_factory) else f.default for f in dataclasses.fields(cls)}
+
+
 def leaf_types(cls=None, prefix: str = "") -> dict:
     """Every dotted key the schema has, with its type (trainer.epochs: int, optimizer.lr: float)."""
     import dataclasses

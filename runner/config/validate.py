@@ -102,6 +102,19 @@ def prepare(cfg, derived: bool = False):
     return cfg
 
 
+def notes(cfg) -> list[str]:
+    """What the config sets that its chosen options ignore (optimizer=adam with a momentum), one
+    line each, for the command to print before it runs; runner.config.checks.unread_keys."""
+    from runner.config.checks import unread_keys
+    from runner.config.schema import ActivationConfig, OptimizerConfig, SchedulerConfig
+    from runner.registry.activations import ACTIVATIONS
+    from runner.registry.training import OPTIMIZERS, SCHEDULERS
+
+    sections = (("activation", ActivationConfig, ACTIVATIONS), ("optimizer", OptimizerConfig, OPTIMIZERS),
+                ("scheduler", SchedulerConfig, SCHEDULERS))  # fmt: skip
+    return [line for name, schema, registry in sections for line in unread_keys(name, cfg[name], schema, registry)]
+
+
 def problems(cfg) -> list[str]:
     """Every check's error for this config, in prepare's order (prepare stops at the first): a
     sweep's preflight compares them across jobs. Changes cfg as prepare does."""

@@ -27,6 +27,11 @@ class Activation:
     saturated: Callable | None = None  # (outputs, s) -> bool mask of saturated outputs
     numpy: str | None = None  # "module:Class" in runner/scratch, or None
 
+    @property
+    def reads(self) -> tuple:
+        """The activation-section keys this option uses (the others are notes when set)."""
+        return self.args
+
     def module(self, act_cfg):
         """A new torch module for the activation section `act_cfg`."""
         return load(self.torch)(*(act_cfg[k] for k in self.args))

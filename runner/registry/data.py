@@ -139,15 +139,11 @@ IMAGES_ONLY = ("folder", "channels", "image_size", "num_classes", "mean", "std",
 
 
 def check_keys_of_the_other_kind(d) -> None:
-    from dataclasses import fields
-
     from omegaconf import OmegaConf
 
-    from runner.config.schema import DatasetConfig
+    from runner.config.schema import DatasetConfig, defaults
 
-    defaults = {
-        f.name: f.default_factory() if callable(f.default_factory) else f.default for f in fields(DatasetConfig)
-    }
+    defaults = defaults(DatasetConfig)
     values = OmegaConf.to_container(d, resolve=True)
     for key in IMAGES_ONLY if is_function(d) else FUNCTION_ONLY:
         value = values[key]

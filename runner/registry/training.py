@@ -20,6 +20,7 @@ class Optimizer:
     help: str
     torch: Callable  # (params, optimizer section, capturable) -> torch.optim.Optimizer
     numpy: Callable | None = None  # (optimizer section) -> a runner.scratch.optim optimizer
+    reads: tuple = ()  # its own keys of the optimizer section (lr is everyone's)
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,10 @@ OPTIMIZERS.add(
         "stochastic gradient descent (momentum, nesterov)",
         _sgd,
         numpy=lambda o: load("runner.scratch.optim:SGD")(o.lr, o.momentum, o.nesterov),
+        reads=("momentum", "nesterov"),
     ),
 )
-OPTIMIZERS.add("adam", Optimizer("Adam (betas)", _adam))
+OPTIMIZERS.add("adam", Optimizer("Adam (betas)", _adam, reads=("betas",)))
 
 TRAIN_METRICS: Registry[Choice] = Registry("trainer.train_metrics", "train-metrics mode")
 TRAIN_METRICS.add("running", Choice("train loss/accuracy: the mean over the epoch's steps, in train mode"))
@@ -75,6 +77,7 @@ class Scheduler:
     build: Callable | None  # (optimizer, config, steps per epoch) -> a torch LR scheduler; None: constant
     per_step: bool = False  # stepped after every optimizer step instead of every epoch
     reads_metric: bool = False  # stepped with scheduler.metric's value of the epoch
+    reads: tuple = ()  # its keys of the scheduler section
 
 
 def _mode(cfg) -> str:
@@ -125,11 +128,14 @@ def _onecycle(opt, cfg, steps):
 
 SCHEDULERS: Registry[Scheduler] = Registry("scheduler.name", "scheduler")
 SCHEDULERS.add("none", Scheduler("a constant learning rate", None))
-SCHEDULERS.add("step", Scheduler("times gamma every step_size epochs", _step_lr))
-SCHEDULERS.add("cosine", Scheduler("cosine annealing to eta_min over t_max epochs", _cosine))
+SCHEDULERS.add("step", Scheduler("times gamma every step_size epochs", _step_lr, reads=("step_size", "gamma")))
+SCHEDULERS.add("cosine", Scheduler("cosine annealing to eta_min over t_max epochs", _cosine,
+                                   reads=("t_max", "eta_min")))  # fmt: skip
 SCHEDULERS.add("plateau", Scheduler("times factor when `metric` stalls for `patience` epochs", _plateau,
-                                    reads_metric=True))  # fmt: skip
-SCHEDULERS.add("onecycle", Scheduler("up to max_lr and down again over the run, per step", _onecycle, per_step=True))
+                                    reads_metric=True,
+                                    reads=("metric", "mode", "factor", "patience", "threshold", "min_lr")))  # fmt: skip
+SCHEDULERS.add("onecycle", Scheduler("up to max_lr and down again over the run, per step", _onecycle, per_step=True,
+                                     reads=("max_lr", "pct_start", "cycle_momentum")))  # fmt: skip
 
 CUDA_GRAPH: Registry[Choice] = Registry("trainer.cuda_graph", "CUDA graph mode")
 CUDA_GRAPH.add("auto", Choice("on CUDA, replay the whole step from a CUDA graph when shapes are static"))

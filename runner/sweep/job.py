@@ -116,7 +116,7 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
     record written, its config prepared, and start() run, any failure (but a stop signal) recorded
     in its folder and returned as status `failed`, so the next job runs."""
     from runner import runfolder, signals
-    from runner.config.validate import prepare
+    from runner.config.validate import notes, prepare
     from runner.messages import describe_error
     from runner.registry.runs import TASKS
 
@@ -128,6 +128,8 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
     try:
         runfolder.write_hydra_record(job_dir, cfg, hydra_root, overrides)
         prepare(cfg)
+        for line in notes(cfg):
+            say(f"job {num}: note: {line}")
         if not TASKS[cfg.task].renders_plots:  # a training run resumes from its checkpoint; the rest start over
             runfolder.clear(job_dir)
         return start()

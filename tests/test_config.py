@@ -148,6 +148,16 @@ def test_nan_and_inf_are_refused_where_no_check_of_the_key_caught_them(overrides
     assert str(e.value) == line
 
 
+@pytest.mark.parametrize("engine", ["torch", "numpy"])
+def test_nesterov_without_momentum_is_refused_rather_than_a_traceback_or_plain_sgd(engine):
+    """torch's SGD raised a ValueError at the first step (a traceback); the NumPy engine ran plain SGD."""
+    with pytest.raises(ConfigError) as e:
+        validate(compose(f"engine={engine}", "optimizer=sgd", "optimizer.nesterov=true", "optimizer.momentum=0"))
+    assert str(e.value) == ("optimizer.momentum: expected a number in (0, 1) with optimizer.nesterov=true (Nesterov's "
+                            "look-ahead is along the momentum), got 0")  # fmt: skip
+    validate(compose(f"engine={engine}", "optimizer=sgd", "optimizer.nesterov=true", "optimizer.momentum=0.9"))
+
+
 @pytest.mark.parametrize(
     "overrides,line",
     [

@@ -154,6 +154,9 @@ def check_optimizer(cfg) -> None:
     OPTIMIZERS.check(o.name)
     require(o.lr > 0 and math.isfinite(o.lr), "optimizer.lr", "a learning rate > 0", o.lr)
     require(0 <= o.momentum < 1, "optimizer.momentum", "a number in [0, 1)", o.momentum)
+    if o.nesterov and "nesterov" in OPTIMIZERS[o.name].reads:  # torch's SGD would raise; NumPy's drop it
+        require(o.momentum > 0, "optimizer.momentum", "a number in (0, 1) with optimizer.nesterov=true "
+                "(Nesterov's look-ahead is along the momentum)", o.momentum)  # fmt: skip
     require(
         len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas),
         "optimizer.betas",

@@ -107,3 +107,49 @@ def test_per_copy_penalty_is_each_stacked_copys_own():
         assert per[r].item() == pytest.approx(penalty(ws, 0.1, 0.01).item())
     assert per.sum().item() == pytest.approx(penalty(stacked, 0.1, 0.01).item())
     assert penalty(stacked, 0.0, 0.0, per_copy=True) is None
+
+
+# ---------------------------------------------------------------- batches with BatchNorm
+
+
+@pytest.mark.parametrize("smallest", [1, 2])
+def test_an_epochs_batches_hold_every_sample_once_and_none_smaller_than_the_model_can_take(smallest):
+    from runner.train import batching
+
+    for n in range(1, 40):
+        for bs in (1, 2, 3, 8, 16, 64):
+            if n < smallest or (smallest == 2 and bs == 1):
+                continue  # refused before training (validation, batching.check_split_size)
+            batches = batching.split(torch.randperm(n), bs, smallest)
+            assert sorted(torch.cat(batches).tolist()) == list(range(n))
+            assert len(batches) == batching.count(n, bs, smallest)  # what the schedule is told
+            assert all(len(b) >= smallest for b in batches) and all(len(b) == bs for b in batches[:-2])
+            assert len(batches[-1]) <= bs + smallest - 1
+    rows = batching.split(torch.arange(10).repeat(3, 1), 3, 2)  # replicas: [R, n] splits along n
+    assert [tuple(b.shape) for b in rows] == [(3, 3), (3, 3), (3, 4)]
+
+
+def test_batchnorm_trains_where_the_last_batch_would_hold_one_sample(tmp_path):
+    """33 samples in batches of 32: torch's BatchNorm raised on the lone 33rd (a traceback mid-epoch)."""
+    from conftest import train
+
+    args = ["dataset=function", "dataset.n_train=33", "trainer.batch_size=32", "regularizer=batchnorm",
+            "trainer.epochs=2", "trainer.log_steps=true", "scheduler=onecycle"]  # fmt: skip
+    summary, run = train(tmp_path, *args)
+    assert summary["status"] == "ok"
+    steps = (run / "steps.csv").read_text().splitlines()
+    assert len(steps) == 1 + 2  # one step of all 33 per epoch; onecycle was told so (it raises on a step too many)
+    summary, _ = train(tmp_path, *args[:-3], "regularizer=none", "trainer.epochs=1", name="plain")
+    assert summary["status"] == "ok"  # without BatchNorm the lone sample is a batch of its own
+
+
+def test_batchnorm_refuses_a_batch_size_or_a_training_split_of_one(tmp_path, tiny_data):
+    from conftest import train
+
+    from runner.config.validate import validate
+    from runner.errors import ConfigError, UserError
+
+    with pytest.raises(ConfigError, match=r"^trainer.batch_size: expected an integer >= 2 with regularizer.batchnorm"):
+        validate(compose("regularizer=batchnorm", "trainer.batch_size=1"))
+    with pytest.raises(UserError, match=r"^the training split has 1 sample; a model with BatchNorm"):
+        train(tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "dataset.subsample=1", "regularizer=batchnorm")

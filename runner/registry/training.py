@@ -147,6 +147,9 @@ def check_regularizer(cfg) -> None:
     require(r.l1 >= 0, "regularizer.l1", "a lambda >= 0", r.l1)
     require(r.l2 >= 0, "regularizer.l2", "a lambda >= 0", r.l2)
     require(0 <= r.dropout < 1, "regularizer.dropout", "a probability in [0, 1)", r.dropout)
+    b = cfg.trainer.batch_size
+    require(not r.batchnorm or b != 1, "trainer.batch_size", "an integer >= 2 with regularizer.batchnorm "
+            "(BatchNorm normalises each batch by its own statistics)", b)  # fmt: skip
 
 
 def check_optimizer(cfg) -> None:

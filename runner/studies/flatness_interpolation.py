@@ -25,6 +25,7 @@ from runner.files import write_csv
 from runner.formatting import percent
 from runner.report.style import legend, pyplot, save
 from runner.studies.common import derive, finish, md_table, read_rows
+from runner.train import batching
 from runner.train.base import RunHooks
 from runner.train.evaluate import evaluate
 from runner.train.run import run_training
@@ -48,8 +49,8 @@ def recompute_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: int
         bn.reset_running_stats()
         bn.momentum = None  # cumulative average over the pass
     model.train()
-    for i in range(0, len(x), batch_size):
-        model(x[i : i + batch_size])
+    for idx in batching.split(torch.arange(len(x), device=x.device), batch_size, smallest=2):
+        model(x[idx])
     model.eval()
 
 

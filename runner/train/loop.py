@@ -3,7 +3,8 @@ our own L1/L2 penalty, one optimizer step per batch; the epoch's running loss an
 summed on the device and read once (runner.train.base.Engine.epoch builds the row).
 
 The last batch of an epoch is the remainder (smaller than batch_size) rather than dropped, so
-every sample is seen once per epoch, as with a DataLoader's default drop_last=False. One step
+every sample is seen once per epoch, as with a DataLoader's default drop_last=False (a remainder
+of one joins the batch before it where the model has BatchNorm: runner/train/batching.py). One step
 touches only device tensors (no host sync), so on CUDA the whole step can be replayed from a
 CUDA graph (runner/train/graphs.py).
 """
@@ -14,7 +15,7 @@ import torch
 
 from runner import signals
 from runner.registry.training import OPTIMIZERS
-from runner.train import graphs, precision, schedule
+from runner.train import batching, graphs, precision, schedule
 from runner.train.evaluate import batch_loss, evaluate
 from runner.train.penalties import penalized_weights, penalty
 
@@ -33,7 +34,11 @@ class Trainer:
         self.tensor_lr = schedule.holds_lr_in_tensor(cfg, reason)
         if self.tensor_lr:  # a captured step reads the rate from this tensor; the schedule fills it
             schedule.tensor_lr(self.opt, device)
-        self.schedule = schedule.Schedule(self.opt, cfg, -(-len(data.splits["train"]) // cfg.trainer.batch_size))
+        self.smallest_batch = batching.smallest_batch(model)
+        batching.check_split_size(len(data.splits["train"]), self.smallest_batch)
+        self.schedule = schedule.Schedule(
+            self.opt, cfg, batching.count(len(data.splits["train"]), cfg.trainer.batch_size, self.smallest_batch)
+        )
         self.runner = graphs.StepRunner(self._step, reason)
         self.weights = penalized_weights(model)
         self.l1, self.l2 = cfg.regularizer.l1, cfg.regularizer.l2
@@ -98,7 +103,7 @@ class Trainer:
         boundary with its progress kept for the checkpoint; a resumed epoch goes on from there."""
         self.model.train()
         n, bs = len(self.data.splits["train"]), self.cfg.trainer.batch_size
-        n_steps = -(-n // bs)
+        n_steps = batching.count(n, bs, self.smallest_batch)
         progress, self._progress = self._progress, None
         if progress is not None and progress["epoch"] == epoch:  # resumed: the sums came with it
             perm, start = progress["perm"], progress["next"]
@@ -112,7 +117,7 @@ class Trainer:
                     torch.empty(n_steps, dtype=torch.float64, device=self.device),
                     0,
                 )
-        batches = perm.split(bs, dim=-1)
+        batches = batching.split(perm, bs, self.smallest_batch)
         for k in range(start, n_steps):
             if signals.pending():
                 self._progress = {"epoch": epoch, "perm": perm, "next": k}

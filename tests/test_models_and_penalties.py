@@ -151,5 +151,8 @@ def test_batchnorm_refuses_a_batch_size_or_a_training_split_of_one(tmp_path, tin
 
     with pytest.raises(ConfigError, match=r"^trainer.batch_size: expected an integer >= 2 with regularizer.batchnorm"):
         validate(compose("regularizer=batchnorm", "trainer.batch_size=1"))
+    with pytest.raises(ConfigError, match=r"^gradcheck.batch: expected an integer >= 2 with regularizer.batchnorm"):
+        validate(compose("task=gradcheck", "regularizer=batchnorm", "gradcheck.batch=1"))  # a traceback before
+    validate(compose("task=gradcheck", "gradcheck.batch=1"))
     with pytest.raises(UserError, match=r"^the training split has 1 sample; a model with BatchNorm"):
         train(tmp_path, "dataset=mnist", f"data_dir={tiny_data}", "dataset.subsample=1", "regularizer=batchnorm")

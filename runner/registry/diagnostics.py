@@ -22,6 +22,9 @@ def check_gradcheck(cfg) -> None:
     gc = cfg.gradcheck
     require(gc.samples >= 1, "gradcheck.samples", "an integer >= 1", gc.samples)
     require(gc.batch >= 1, "gradcheck.batch", "an integer >= 1", gc.batch)
+    require(gc.batch >= 2 or not cfg.regularizer.batchnorm, "gradcheck.batch", "an integer >= 2 with "
+            "regularizer.batchnorm (the loss is taken in train mode, normalised by the batch's statistics)",
+            gc.batch)  # fmt: skip
     require(0 < gc.eps < 1e-2, "gradcheck.eps", "a step in (0, 0.01)", gc.eps)
     require(gc.tol > 0, "gradcheck.tol", "a tolerance > 0", gc.tol)
     require(gc.floor > 0, "gradcheck.floor", "a number > 0", gc.floor)

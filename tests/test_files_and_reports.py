@@ -90,3 +90,30 @@ def test_a_regression_runs_report_shows_the_best_loss_where_a_classifier_shows_a
     assert "| split | samples | final loss | best loss (epoch) |" in md and "accuracy" not in md.split("##")[0]
     test_best = f"{summary['best']['test_loss']:.4g} ({summary['best']['test_loss_epoch']})"
     assert f"| test | 500 | {summary['final']['test_loss']:.4g} | {test_best} |" in md
+
+
+def test_gradient_norms_of_zero_are_drawn_at_the_bottom_of_the_log_axis_not_dropped(tmp_path):
+    """A dead layer's gradient norm is 0: on a plain log axis its line vanished (matplotlib warned
+    "Data has no positive values"), hiding the very thing the plot is for."""
+    import warnings
+
+    from runner.report.layer_plots import plot_grad_norms, plot_steps
+    from runner.report.style import log_y, pyplot
+
+    plt = pyplot()
+    for values, scale, words in (([1e-4, 0.5, 2.0], "log", "log scale"),
+                                 ([1e-4, 0.0, 0.5], "symlog", "log scale; zeros at the bottom"),
+                                 ([0.0, 0.0, float("nan")], "linear", "")):  # fmt: skip
+        fig, ax = plt.subplots()
+        assert (log_y(ax, values), ax.get_yscale()) == (words, scale)
+        if scale == "symlog":
+            assert ax.yaxis.get_transform().linthresh == 1e-4  # linear only below the smallest positive value
+        plt.close(fig)
+    dead = pd.DataFrame({"epoch": [1, 1, 2, 2], "layer": ["fc1", "out"] * 2, "grad_norm": [0.0] * 4})
+    steps = pd.DataFrame({"step": [1, 2, 3, 4], "epoch": [1, 1, 2, 2], "loss": [2.0, 1.5, 1.5, 1.5],
+                          "grad_norm": [0.3, 0.0, 0.0, 0.0]})  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_grad_norms(dead, "dead", tmp_path / "grad_norms.png")
+        plot_steps(steps, "dying", tmp_path / "steps.png")
+    assert (tmp_path / "grad_norms.png").stat().st_size > 0 and (tmp_path / "steps.png").stat().st_size > 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from runner.report.style import legend, pyplot, save
+from runner.report.style import legend, log_y, pyplot, save
 
 
 def _layer_colors(layers: list):
@@ -33,9 +33,9 @@ def plot_grad_norms(df: pd.DataFrame, title: str, path: Path) -> Path:
             color=colors[name],
             label=name,
         )
-    ax.set_yscale("log")
+    scale = log_y(ax, df["grad_norm"])
     ax.set_xlabel("epoch")
-    ax.set_ylabel("weight-gradient L2 norm (mean over steps, log scale)")
+    ax.set_ylabel(f"weight-gradient L2 norm (mean over steps{', ' + scale if scale else ''})")
     ax.set_title(f"{title}\ngradient norm per layer (input side dark, output side light)")
     ax.xaxis.get_major_locator().set_params(integer=True)
     legend(ax, ncol=2 if len(layers) > 8 else 1, fontsize=9)
@@ -94,7 +94,7 @@ def plot_first_layer_hist(hist: pd.DataFrame, title: str, path: Path) -> Path:
 
 
 def plot_steps(steps: pd.DataFrame, title: str, path: Path) -> Path:
-    """Per-step loss and total gradient norm (trainer.log_steps), log scales."""
+    """Per-step loss and total gradient norm (trainer.log_steps), log scales where they fit."""
     plt = pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(8, 6.2), sharex=True)
     for ax, col, label, color in (
@@ -102,8 +102,8 @@ def plot_steps(steps: pd.DataFrame, title: str, path: Path) -> Path:
         (axes[1], "grad_norm", "total gradient L2 norm", "#d62728"),
     ):
         ax.plot(steps["step"], steps[col], color=color, linewidth=0.8)
-        ax.set_yscale("log")
-        ax.set_ylabel(f"{label} (log scale)")
+        scale = log_y(ax, steps[col])
+        ax.set_ylabel(f"{label} ({scale})" if scale else label)
     starts = steps.groupby("epoch")["step"].min()
     marked = 1 < len(starts) <= 30  # more boundary lines than that would grey out the plot
     for ax in axes if marked else ():

@@ -32,6 +32,24 @@ def pyplot():
     return plt
 
 
+def log_y(ax, values) -> str:
+    """A log y axis for values that span decades, and the words for its label. A zero (a dead
+    layer's gradient) has no place on a log axis and would vanish from the plot with a warning:
+    with zeros the axis is linear up to the smallest positive value, so they show at the bottom;
+    with nothing positive it stays linear."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    positive = v[np.isfinite(v) & (v > 0)]
+    if not positive.size:
+        return ""
+    if (v[np.isfinite(v)] > 0).all():
+        ax.set_yscale("log")
+        return "log scale"
+    ax.set_yscale("symlog", linthresh=float(positive.min()))
+    return "log scale; zeros at the bottom"
+
+
 def legend(ax, **kw) -> None:
     """A legend when something was drawn; otherwise a note (a diverged run has no finite values)."""
     if ax.get_legend_handles_labels()[0]:

@@ -1,7 +1,9 @@
 """Writing the run's files so that a killed run never leaves one that looks finished: whole
 files are written to a temporary name, synced and renamed; metrics.csv is appended and flushed
 one row at a time. Every write goes through runner.errors.writing: a full disk or a missing
-permission ends as one line naming the file, and no temporary file is left behind."""
+permission ends as one line naming the file, and no temporary file is left behind. Reading them
+back (read_table, read_config, read_yaml) goes through runner.errors.reading: a damaged file is
+one line naming it, never a parser's traceback."""
 
 from __future__ import annotations
 

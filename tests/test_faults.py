@@ -575,6 +575,8 @@ def test_make_report_on_a_missing_folder_or_a_file_says_which(tmp_path):
 
 
 def test_make_report_redraws_a_runs_plots_and_report_and_names_a_file_it_cannot_use(tmp_path):
+    from runner.train.rows import LAYER_COLUMNS
+
     _, run = train(tmp_path, "dataset=function", "dataset.n_train=200", "trainer.epochs=2", name="run")
     (run / "report.md").write_text("stale")
     proc = _report(run)
@@ -612,6 +614,11 @@ def test_make_report_redraws_a_runs_plots_and_report_and_names_a_file_it_cannot_
     )
     assert proc.stderr.count("\n") == 1
 
+    header = ",".join(LAYER_COLUMNS)
+    (run / "layers.csv").write_text(f"{header}\n1,fc1,linear,10,abc,0.1,0.2,0.3,\n")  # a value that is no number
+    proc = _report(run)
+    assert proc.returncode == 2 and proc.stderr.startswith(f"report: error: {run / 'layers.csv'}: not a readable "
+                                                           "layers.csv (")  # fmt: skip
     (run / "layers.csv").unlink()
     (run / "predictions.csv").write_text("x,y\n0.5,1.0\n")  # a table of someone else's
     proc = _report(run)

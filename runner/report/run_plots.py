@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from runner.errors import reading
 from runner.files import read_table
 from runner.registry.data import SPLITS
 from runner.report.metrics import read_metrics
@@ -30,6 +31,8 @@ def _train_label(run_dir: Path) -> str:
 
 
 def render_run(run_dir: Path) -> list:
+    """Every plot the run's files allow. Whatever fails while drawing from one file (a value that
+    is not a number) stops it with one line naming that file: `reading` below."""
     from runner.report.confusion import plot_confusion
     from runner.report.curves import plot_curves
     from runner.report.predictions import plot_predictions
@@ -41,42 +44,44 @@ def render_run(run_dir: Path) -> list:
     metrics = run_dir / "metrics.csv"
     if metrics.is_file():
         df = read_metrics(metrics)
-        if len(df):
-            made.append(plot_curves(df, f"{name}: learning curves", plots / "curves.png", _train_label(run_dir)))
+        with reading(metrics, "metrics.csv"):
+            if len(df):
+                made.append(plot_curves(df, f"{name}: learning curves", plots / "curves.png", _train_label(run_dir)))
     for split in SPLITS:
         path = run_dir / f"confusion_{split}.csv"
         if path.is_file():
             table = read_table(path, "confusion matrix", index_col=0, keep_default_na=False)
-            made.append(plot_confusion(table, f"{name}: confusion matrix ({split})", plots / f"confusion_{split}.png"))
+            with reading(path, "confusion matrix"):
+                made.append(plot_confusion(table, f"{name}: confusion matrix ({split})",
+                                           plots / f"confusion_{split}.png"))  # fmt: skip
     layers = run_dir / "layers.csv"
     if layers.is_file():
         from runner.report.layer_plots import plot_grad_norms, plot_weight_stats
 
         df = read_table(layers, "layers.csv", LAYER_COLUMNS)
-        if len(df):
-            made.append(plot_grad_norms(df, name, plots / "grad_norms.png"))
-            made.append(plot_weight_stats(df, name, plots / "weight_stats.png"))
+        with reading(layers, "layers.csv"):
+            if len(df):
+                made.append(plot_grad_norms(df, name, plots / "grad_norms.png"))
+                made.append(plot_weight_stats(df, name, plots / "weight_stats.png"))
     steps = run_dir / "steps.csv"
     if steps.is_file():
         from runner.report.layer_plots import plot_steps
 
         st = read_table(steps, "steps.csv", STEP_COLUMNS)
-        if len(st):
-            made.append(plot_steps(st, name, plots / "steps.png"))
+        with reading(steps, "steps.csv"):
+            if len(st):
+                made.append(plot_steps(st, name, plots / "steps.png"))
     hist = run_dir / "first_layer_hist.csv"
     if hist.is_file():
         from runner.report.layer_plots import plot_first_layer_hist
 
         h = read_table(hist, "first_layer_hist.csv", HIST_COLUMNS)
-        if len(h):
-            made.append(plot_first_layer_hist(h, name, plots / "first_layer_hist.png"))
+        with reading(hist, "first_layer_hist.csv"):
+            if len(h):
+                made.append(plot_first_layer_hist(h, name, plots / "first_layer_hist.png"))
     pred = run_dir / "predictions.csv"
     if pred.is_file():
-        made.append(
-            plot_predictions(
-                read_table(pred, "predictions.csv", PREDICTION_COLUMNS),
-                f"{name}: predictions vs ground truth",
-                plots / "predictions.png",
-            )
-        )
+        p = read_table(pred, "predictions.csv", PREDICTION_COLUMNS)
+        with reading(pred, "predictions.csv"):
+            made.append(plot_predictions(p, f"{name}: predictions vs ground truth", plots / "predictions.png"))
     return made

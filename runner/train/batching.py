@@ -17,7 +17,8 @@ def smallest_batch(model: torch.nn.Module) -> int:
 
 
 def check_split_size(n: int, smallest: int) -> None:
-    """A training split smaller than one batch may be (a holdout or a subsample of one sample)."""
+    """Refuse a training split too small for a single batch the model can take (one sample, with
+    BatchNorm: a subsample or a holdout can leave that few)."""
     from runner.errors import UserError
 
     if n < smallest:

@@ -143,11 +143,11 @@ def check_keys_of_the_other_kind(d) -> None:
 
     from runner.config.schema import DatasetConfig, defaults
 
-    defaults = defaults(DatasetConfig)
+    default = defaults(DatasetConfig)
     values = OmegaConf.to_container(d, resolve=True)
     for key in IMAGES_ONLY if is_function(d) else FUNCTION_ONLY:
         value = values[key]
-        if value == defaults[key]:
+        if value == default[key]:
             continue
         if is_function(d):
             raise UserError(

@@ -13,6 +13,7 @@ from runner.formatting import number, percent, spread
 from runner.registry.data import SPLITS
 from runner.say import job_logger, say
 from runner.train.rows import EpochRow
+from runner.train.verdict import verdict_lines
 
 
 def _lines_when_logged(mode: str) -> str:
@@ -116,11 +117,7 @@ class Reporter:
             facts.insert(2, f"mean of {summary['replicas']} replicas")
         if summary.get("precision", "fp32") != "fp32":
             facts.insert(-1, summary["precision"])
-        verdict = None
-        if summary.get("vanishing_evidence"):
-            from runner.train.verdict import describe
-
-            verdict = describe(summary)
+        verdicts = verdict_lines(summary)
         if self.mode == "bar":
             table = Table(title=f"{summary['name']}: " + ", ".join(facts), title_justify="left")
             # regression has no accuracy: its two columns would stay empty
@@ -131,8 +128,8 @@ class Reporter:
             for r in rows:
                 table.add_row(*(r[i] for i in keep))
             self.console.print(table)
-            if verdict:
-                self.console.print(self.label + verdict)
+            for line in verdicts:
+                self.console.print(self.label + line)
             self.console.print(f"files: {run_dir}")
         else:
             self._print(f"done: {summary['name']}: " + ", ".join(facts))
@@ -140,8 +137,8 @@ class Reporter:
                 extra = f"  accuracy {acc}" if acc else ""
                 extra += f"  best {best_txt}" if best_txt else ""
                 self._print(f"  {split:5s} loss {loss}{extra}")
-            if verdict:
-                self._print(verdict)
+            for line in verdicts:
+                self._print(line)
             self._print(f"files: {run_dir}")
 
 

@@ -186,3 +186,32 @@ def test_deep_sigmoid_network_is_flagged_and_relu_is_not(tmp_path, tiny_data):
     assert sig["vanishing_gradients"] is True, sig["vanishing_evidence"]
     assert relu["vanishing_gradients"] is False, relu["vanishing_evidence"]
     assert json.loads((run / "summary.json").read_text())["vanishing_evidence"]["grad_ratio"] < 1e-3
+
+
+def test_a_dead_network_is_found_from_the_epoch_its_gradients_stop():
+    from runner.train.verdict import dead_from_epoch
+
+    dead = [dict(r, grad_norm=0.0) for r in _rows(3, 1.0, 1.0, 0.5)]
+    assert dead_from_epoch(dead, [3.9] * 3) == 1
+    alive_then_dead = _rows(2, 0.3, 0.5, 0.5) + [dict(r, epoch=r["epoch"] + 2) for r in dead[:6]]
+    assert dead_from_epoch(alive_then_dead, [3.9] * 4) == 3
+    one_layer_left = dead[:-1] + [dict(dead[-1], grad_norm=1e-30)]
+    assert dead_from_epoch(one_layer_left, [3.9] * 3) is None
+    revived = dead[:3] + [dict(r, epoch=r["epoch"] + 1) for r in _rows(2, 0.3, 0.5, 0.5)]
+    assert dead_from_epoch(revived, [3.9] * 3) is None  # its gradients came back: not dead at the end
+    assert dead_from_epoch(dead, [3.9, 3.9, 0.0]) is None  # a loss of 0 has no gradient to give
+    assert dead_from_epoch([dict(r, grad_norm=float("nan")) for r in dead], [float("nan")] * 3) is None
+
+
+def test_a_dead_network_says_so_where_the_vanishing_verdict_could_not(tmp_path, capsys):
+    # seed 1: the ReLU on the output is off for every input from the first step (checked below)
+    s, run = train(tmp_path, "dataset=function", "model.head_activation=true", "seed=1", "trainer.epochs=3",
+                   "trainer.progress=plain")  # fmt: skip
+    layers = pd.read_csv(run / "layers.csv")
+    assert (layers["grad_norm"] == 0).all(), "precondition: seed 1 no longer gives a dead network"
+    assert "vanishing_gradients" not in s  # no ratio to judge: 0 / 0
+    assert s["dead_from_epoch"] == 1
+    assert json.loads((run / "summary.json").read_text())["dead_from_epoch"] == 1
+    line = "dead network: no weight layer got any gradient from epoch 1 on"
+    assert line in capsys.readouterr().out
+    assert line in (run / "report.md").read_text()

@@ -454,6 +454,27 @@ def test_vanishing_by_depth_table():
     assert lines[2] == "| sigmoid | no (3.0e-01) | **yes** (1.0e-04) | **yes** (1.0e-06) | 4 |"
     assert lines[3].endswith("| none up to 6 |")
     assert vanishing_by_depth(df, ["activation"]) == []
+    # a dead job (no gradient at all) is told apart from both verdicts, and is not the first vanishing depth
+    df["dead_from_epoch"] = [None, None, None, None, None, 2]
+    df["vanishing_gradients"] = df["vanishing_gradients"].astype(object)
+    df.loc[5, ["vanishing_gradients", "grad_ratio"]] = None
+    lines = vanishing_by_depth(df, ["activation", "model.depth"])
+    assert lines[3] == "| relu | no (5.0e-01) | no (5.0e-01) | **dead** (epoch 2 on) | none up to 6 |"
+    only_dead = pd.DataFrame({"model.depth": [2, 4], "dead_from_epoch": [None, 1]})
+    assert vanishing_by_depth(only_dead, ["model.depth"])[2] == "| all | - | **dead** (epoch 1 on) | none up to 4 |"
+
+
+def test_the_job_table_shows_a_dead_job_beside_the_vanishing_verdicts():
+    from runner.report.sweep_report import _summary_table
+
+    df = pd.DataFrame({"job": [0, 1, 2], "model.depth": [2, 4, 8], "status": ["ok"] * 3,
+                       "final_train_loss": [0.1, 0.2, 3.9], "final_test_loss": [0.1, 0.2, 3.9],
+                       "vanishing_gradients": [False, True, None], "grad_ratio": [0.3, 1e-5, None],
+                       "dead_from_epoch": [None, None, 3.0]})  # fmt: skip
+    lines = _summary_table(df, ["model.depth"], "test", "loss")
+    cells = [line.strip("| ").split(" | ") for line in lines]
+    vanishing = cells[0].index("vanishing")
+    assert [c[vanishing] for c in cells[2:]] == ["no", "**yes**", "**dead** (epoch 3 on)"]
 
 
 def _job_dir(d, num: int):

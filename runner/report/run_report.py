@@ -9,6 +9,7 @@ from runner.files import atomic_write_text, read_json
 from runner.formatting import number, percent, spread
 from runner.registry.data import SPLITS
 from runner.report.html import markdown_to_html
+from runner.train.verdict import verdict_lines
 
 PLOT_ORDER = [
     "curves",
@@ -71,10 +72,8 @@ def write_run_report(run_dir: Path) -> Path:
             else:
                 md.append(f"| {split} | {sizes.get(split, '-')} | {loss} | {b_txt} |")
     md.append("")
-    if s.get("vanishing_evidence"):
-        from runner.train.verdict import describe
-
-        md += ["## Vanishing gradients", "", describe(s), ""]
+    if verdicts := verdict_lines(s):
+        md += ["## Gradients", "", *(line for v in verdicts for line in (v, ""))]
     if s.get("sensitivity") is not None:
         md += [
             "## Input sensitivity",

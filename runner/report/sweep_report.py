@@ -17,7 +17,16 @@ from runner.files import atomic_write_text, read_table
 from runner.formatting import count, lead_metric, metric_label, missing, number, percent, spread
 from runner.report.html import markdown_to_html
 from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_heatmap
-from runner.report.sweep_tables import FINISHED, paper_table, scaled, seed_spread, short_key, vanishing_by_depth
+from runner.report.sweep_tables import (
+    FINISHED,
+    has_verdicts,
+    paper_table,
+    scaled,
+    seed_spread,
+    short_key,
+    vanishing_by_depth,
+    verdict_cell,
+)
 from runner.sweep.summary import optimized_metric, report_options, status_counts, write_summary
 
 
@@ -61,7 +70,7 @@ def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str, extra: 
         "epochs",
         "seconds",
     ]
-    if "vanishing_gradients" in df and df["vanishing_gradients"].notna().any():
+    if has_verdicts(df):
         cols.insert(-3, "vanishing_gradients")
         head.insert(-3, "vanishing")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -78,8 +87,8 @@ def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str, extra: 
                 cells.append(f"{float(v):.1f}")
             elif c == "epochs_run" and pd.notna(v):
                 cells.append(str(int(v)))
-            elif c == "vanishing_gradients" and pd.notna(v):
-                cells.append("**yes**" if str(v).lower() in ("true", "1") else "no")
+            elif c == "vanishing_gradients":
+                cells.append(verdict_cell(r, ratio=False))
             else:
                 cells.append(_fmt(v))
         lines.append("| " + " | ".join(cells) + " |")

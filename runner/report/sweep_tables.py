@@ -94,11 +94,22 @@ def seed_spread(df: pd.DataFrame, swept: list, col: str) -> pd.DataFrame | None:
     return pd.DataFrame({"mean": g.mean(), "std": g.std(), "runs": g.count()}).reset_index()
 
 
-def _verdict_cell(v, ratio) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)):
+def has_verdicts(df: pd.DataFrame) -> bool:
+    """Whether any job of summary.csv judged its gradients (probes on): vanishing or dead."""
+    return any(c in df and df[c].notna().any() for c in ("vanishing_gradients", "dead_from_epoch"))
+
+
+def verdict_cell(row, ratio: bool = True) -> str:
+    """A job's gradient verdict for a table: **dead** (from epoch N), **yes** or no, with the
+    grad_ratio when asked; - for a job without one."""
+    dead = row.get("dead_from_epoch")
+    if not missing(dead):
+        return f"**dead** (epoch {int(dead)} on)"
+    v, r = row.get("vanishing_gradients"), row.get("grad_ratio")
+    if missing(v):
         return "-"
     word = "**yes**" if str(v).lower() in ("true", "1") else "no"
-    return f"{word} ({ratio:.1e})" if isinstance(ratio, (int, float)) and not pd.isna(ratio) else word
+    return f"{word} ({r:.1e})" if ratio and isinstance(r, (int, float)) and not pd.isna(r) else word
 
 
 def vanishing_by_depth(df: pd.DataFrame, swept: list) -> list:
@@ -106,7 +117,7 @@ def vanishing_by_depth(df: pd.DataFrame, swept: list) -> list:
     and the first depth at which gradients vanish (empty when the sweep has no depth key or
     no verdicts)."""
     depth_keys = [k for k in swept if short_key(k) == "depth"]
-    if not depth_keys or "vanishing_gradients" not in df or df["vanishing_gradients"].isna().all():
+    if not depth_keys or not has_verdicts(df):
         return []
     depth = depth_keys[0]
     others = [k for k in swept if k != depth]
@@ -126,9 +137,8 @@ def vanishing_by_depth(df: pd.DataFrame, swept: list) -> list:
             if r.empty:
                 cells.append("-")
                 continue
-            v, ratio = r["vanishing_gradients"].iloc[0], r["grad_ratio"].iloc[0]
-            cells.append(_verdict_cell(v, ratio))
-            if first is None and str(v).lower() in ("true", "1"):
+            cells.append(verdict_cell(r.iloc[0]))
+            if first is None and str(r.iloc[0].get("vanishing_gradients")).lower() in ("true", "1"):
                 first = d
         lines.append(
             "| " + " | ".join([label, *cells, str(first) if first is not None else f"none up to {depths[-1]}"]) + " |"

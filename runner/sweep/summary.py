@@ -22,6 +22,7 @@ TAIL_COLUMNS = [
     *STD_COLUMNS,
     "vanishing_gradients",
     "grad_ratio",
+    "dead_from_epoch",
     "gradcheck_max_rel_error",
     "sensitivity",
     "params",
@@ -135,6 +136,7 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
             {
                 "vanishing_gradients": s.get("vanishing_gradients"),
                 "grad_ratio": (s.get("vanishing_evidence") or {}).get("grad_ratio"),
+                "dead_from_epoch": s.get("dead_from_epoch"),
                 "gradcheck_max_rel_error": (s.get("gradcheck") or {}).get("max_rel_error"),
                 "sensitivity": s.get("sensitivity"),
                 "params": s.get("params"),

@@ -34,15 +34,19 @@ def write_results(engine, run_dir: Path, last_epoch: int, splits: tuple = ("trai
 
 
 def verdicts(cfg, engine, rows: list, layer_rows: list) -> dict:
-    """summary.json entries judged from the whole run: sensitivity and vanishing gradients."""
+    """summary.json entries judged from the whole run: sensitivity, vanishing gradients, a dead network."""
     out = {}
     if cfg.diagnostics.sensitivity and rows and not rows[-1].diverged():
         out["sensitivity"] = engine.sensitivity(cfg.diagnostics.sensitivity_samples)
     if layer_rows:
-        from runner.train.verdict import vanishing_verdict
+        from runner.train.verdict import dead_from_epoch, vanishing_verdict
 
-        verdict = vanishing_verdict(layer_rows, [r.train_loss for r in rows], cfg.diagnostics)
+        losses = [r.train_loss for r in rows]
+        verdict = vanishing_verdict(layer_rows, losses, cfg.diagnostics)
         if verdict is not None:
             out["vanishing_gradients"] = verdict["vanishing_gradients"]
             out["vanishing_evidence"] = {**verdict["evidence"], "thresholds": verdict["thresholds"]}
+        dead = dead_from_epoch(layer_rows, losses)
+        if dead is not None:
+            out["dead_from_epoch"] = dead
     return out

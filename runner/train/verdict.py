@@ -18,6 +18,10 @@ loss is still far from where a healthy network gets. Measured on MNIST MLPs of w
 (Adam, 8 epochs): sigmoid's first-epoch ratio falls about 10x per layer (0.4 at depth 1,
 2e-3 at depth 5, 2e-4 at depth 6, 8e-7 at depth 8) and training breaks down from depth 6;
 tanh and relu stay above 0.3 at every depth up to 8.
+
+A dead network is told apart: when no weight layer gets any gradient from some epoch to the
+end (a layer's units are off for every sample, e.g. ReLUs that never fire), there may be no
+ratio to judge, and no step can change the weights; summary.json says so in dead_from_epoch.
 """
 
 from __future__ import annotations
@@ -74,6 +78,37 @@ def vanishing_verdict(layer_rows: list, train_losses: list, cfg) -> dict | None:
             "max_loss_fraction": cfg.max_loss_fraction,
         },
     }
+
+
+def dead_from_epoch(layer_rows: list, train_losses: list) -> int | None:
+    """The first epoch from which every weight layer's gradient norm is exactly 0 through the
+    last epoch; None while any layer still gets a gradient at the end, and when the train loss
+    is 0 (a fit so exact that the loss has no gradient left is not a dead network)."""
+    by_epoch: dict = {}
+    for r in layer_rows:
+        by_epoch.setdefault(int(r["epoch"]), []).append(float(r["grad_norm"]))
+    last_loss = next((v for v in reversed(train_losses) if v is not None), None)
+    if not by_epoch or last_loss is None or not (math.isfinite(last_loss) and last_loss > 0):
+        return None
+    dead = None
+    for epoch in sorted(by_epoch, reverse=True):
+        if any(g != 0 for g in by_epoch[epoch]):  # NaN counts as a gradient: divergence is not death
+            break
+        dead = epoch
+    return dead
+
+
+def verdict_lines(summary: dict) -> list[str]:
+    """The console's and run report's lines for summary.json's verdicts: vanishing gradients,
+    and a dead network."""
+    lines = [describe(summary)] if summary.get("vanishing_evidence") else []
+    if summary.get("dead_from_epoch") is not None:
+        lines.append(
+            f"dead network: no weight layer got any gradient from epoch {summary['dead_from_epoch']} on: a layer's "
+            "units are off for every sample (e.g. ReLUs that never fire), so the network gives one output whatever "
+            "the input and no step can change its weights"
+        )
+    return lines
 
 
 def describe(summary: dict) -> str:

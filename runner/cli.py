@@ -69,7 +69,7 @@ def _task(cfg: DictConfig):
         from runner.say import say
 
         prepare(cfg)
-        for line in notes(cfg):
+        for line in notes(cfg, hc.overrides.task):
             say(f"note: {line}")
         runfolder.write_hydra_record(job_dir, cfg, HydraConfig.instance().cfg, hc.overrides.task)
         from runner.tasks import dispatch

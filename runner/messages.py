@@ -36,17 +36,6 @@ def _closest(given: str, choices: list) -> str | None:
     return lower[close[0]] if close else None
 
 
-def _is_global_group(name: str) -> bool:
-    """A config group whose options open with `# @package _global_` (experiment, sweep, remedy, ...):
-    its name is no key of the schema, so a file there without that line puts its keys under `<name>:`."""
-    from runner.config.compose import conf_dir
-
-    folder = conf_dir() / name
-    return folder.is_dir() and any(
-        "@package _global_" in p.read_text().split("\n", 1)[0] for p in folder.glob("*.yaml")
-    )
-
-
 def unknown_key_line(key: str, schema_name: str) -> str:
     """'<key>: unknown key; keys under <parent>: ...' with the keys the schema `schema_name` has,
     led by the key a typo meant, or the section that has a key of that name (trainer.lr)."""
@@ -66,6 +55,8 @@ def unknown_key_line(key: str, schema_name: str) -> str:
 
 def _omegaconf_line(ex, override: str = "") -> str:
     """One line for OmegaConf's error `ex`; `override` is the `key=value` Hydra was merging, if any."""
+    from runner.config.compose import is_preset_group
+
     key = getattr(ex, "full_key", None) or ""
     msg = str(getattr(ex, "msg", None) or ex).splitlines()[0]
     given_key, _, given = override.partition("=")
@@ -85,7 +76,7 @@ def _omegaconf_line(ex, override: str = "") -> str:
         keys = _schema_keys(m.group(1)) or ["<key>"]
         return f"{key}: expected its keys set one by one, e.g. {key}.{keys[0]}=<value>, got {m.group(2)!r}"
     m = re.match(r"Key '(.+)' not in '(\w+)'", msg)
-    if m and "." not in key and _is_global_group(key):
+    if m and "." not in key and is_preset_group(key):
         if override:  # `experiment.epochs=1`: a group of presets has options to pick, no keys to set
             return (f"{given_key}: unknown key; {key} is a group of presets, not a section of keys: pick one with "
                     f"{key}=<option> ({', '.join(_group_options(key))})")  # fmt: skip

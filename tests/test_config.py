@@ -235,6 +235,24 @@ def test_a_key_the_chosen_option_ignores_gets_a_note(overrides, lines):
     assert notes(prepare(compose(*overrides))) == lines
 
 
+@pytest.mark.parametrize("overrides,lines", [
+    (["task=gradcheck", "trainer.precision=bf16"],
+     ["trainer.precision=bf16 does nothing for task=gradcheck: it differentiates the untrained network's loss in "
+      "float64 on the CPU, without training"]),
+    # the option notes of a section the task ignores give way to the task's one line
+    (["task=gradcheck", "optimizer.momentum=0.5", "scheduler=step", "device=cpu", "~logger"],
+     ["optimizer.momentum=0.5, scheduler=step, device=cpu do nothing for task=gradcheck: it differentiates the "
+      "untrained network's loss in float64 on the CPU, without training"]),
+    # what gradcheck reads, presets (whose keys it may read), Hydra's own keys: nothing to say
+    (["task=gradcheck", "model=cnn", "model.conv=[4]", "regularizer=[l1,dropout]", "activation=elu", "seed=3",
+      "gradcheck.batch=4", "trainer.progress=plain", "tags=[a]", "remedy=batchnorm", "hydra.run.dir=x"], []),
+    (["trainer.precision=bf16", "optimizer.lr=0.1"], []),  # training reads them
+])  # fmt: skip
+def test_an_override_the_task_ignores_gets_a_note(overrides, lines):
+    cfg = prepare(compose(*(o for o in overrides if not o.startswith(("hydra.", "~")))))
+    assert notes(cfg, overrides) == lines
+
+
 def other_options() -> list:
     """The options of conf/'s groups that the tests of GROUPS and EXPERIMENTS leave out, those in
     subfolders as <sub>/<name> (experiment=reproduce/r2)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 import torch
@@ -120,7 +122,11 @@ def test_gradcheck_cli_exit_code_and_table(tmp_path, tiny_data):
         "regularizer=[l1,l2,dropout]",
         f"data_dir={tiny_data}",
         f"hydra.run.dir={tmp_path / 'r'}",
+        "trainer.precision=bf16",  # read by training only: said before it runs
+        "tags=[checked]",
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert "gradcheck passed" in proc.stdout and "conv1" in proc.stdout and "max rel. error" in proc.stdout
+    assert "note: trainer.precision=bf16 does nothing for task=gradcheck: it differentiates" in proc.stdout
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["tags"] == ["checked"]

@@ -1,6 +1,6 @@
 """The two checks every config section uses; each raises a ConfigError that the CLI prints as
 one line naming the key, what was expected and what was given. And the notes for the keys an
-option ignores."""
+option or a task ignores."""
 
 from __future__ import annotations
 
@@ -42,3 +42,28 @@ def unread_keys(section: str, node, schema, registry) -> list[str]:
         lines.append(f"{section}.{key}={as_typed(values[key])} does nothing for {section}={option}: only "
                      f"{' and '.join(readers)} read{'s' if len(readers) == 1 else ''} it")  # fmt: skip
     return lines
+
+
+def unread_by_task(cfg, overrides) -> list[str]:
+    """One line naming the command line's overrides that the task never reads (task=gradcheck
+    trainer.precision=bf16): keys outside its registry entry's `reads`. The command's words, not
+    the composed config, so a group's own defaults (optimizer=sgd's lr) are not counted."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from runner.config.compose import is_preset_group
+    from runner.registry.runs import TASKS
+
+    task = TASKS[cfg.task]
+    if task.reads is None or not overrides:
+        return []
+    unread = []
+    for o in OverridesParser.create().parse_overrides(list(overrides)):
+        key = o.key_or_group
+        if o.is_delete() or key.split(".")[0] == "hydra" or is_preset_group(key):
+            continue  # a preset sets keys across the config, some of them read
+        if not task.reads_key(key):
+            unread.append(o.input_line)
+    if not unread:
+        return []
+    verb = "does" if len(unread) == 1 else "do"
+    return [f"{', '.join(unread)} {verb} nothing for task={cfg.task}: {task.ignores_because}"]

@@ -26,6 +26,15 @@ def conf_dir() -> Path:
     )
 
 
+def is_preset_group(name: str) -> bool:
+    """A config group whose options open with `# @package _global_` (experiment, sweep, remedy, ...):
+    an option sets keys across the whole config, and the group's name is no key of the schema."""
+    folder = conf_dir() / name
+    return folder.is_dir() and any(
+        "@package _global_" in p.read_text().split("\n", 1)[0] for p in folder.glob("*.yaml")
+    )
+
+
 def share_config_store() -> None:
     """Make a copy of Hydra's ConfigStore the store itself.
 

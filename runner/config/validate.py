@@ -102,17 +102,23 @@ def prepare(cfg, derived: bool = False):
     return cfg
 
 
-def notes(cfg) -> list[str]:
+def notes(cfg, overrides=()) -> list[str]:
     """What the config sets that its chosen options ignore (optimizer=adam with a momentum), one
-    line each, for the command to print before it runs; runner.config.checks.unread_keys."""
-    from runner.config.checks import unread_keys
+    line each, and what the command's overrides ask of a task that ignores it (task=gradcheck
+    trainer.precision=bf16), for the command to print before it runs;
+    runner.config.checks.unread_keys and unread_by_task."""
+    from runner.config.checks import unread_by_task, unread_keys
     from runner.config.schema import ActivationConfig, OptimizerConfig, SchedulerConfig
     from runner.registry.activations import ACTIVATIONS
+    from runner.registry.runs import TASKS
     from runner.registry.training import OPTIMIZERS, SCHEDULERS
 
     sections = (("activation", ActivationConfig, ACTIVATIONS), ("optimizer", OptimizerConfig, OPTIMIZERS),
                 ("scheduler", SchedulerConfig, SCHEDULERS))  # fmt: skip
-    return [line for name, schema, registry in sections for line in unread_keys(name, cfg[name], schema, registry)]
+    task = TASKS[cfg.task]
+    options = [line for name, schema, registry in sections if task.reads_key(name)
+               for line in unread_keys(name, cfg[name], schema, registry)]  # fmt: skip
+    return options + unread_by_task(cfg, overrides)
 
 
 def problems(cfg) -> list[str]:

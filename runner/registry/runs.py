@@ -20,6 +20,14 @@ class Task:
     handler: str  # "module:function" (cfg, run_dir, label, **kw) -> summary dict
     renders_plots: bool = False  # its plots and report may be rendered by a sweep's worker processes
     data_from_saved_run: bool = False  # the dataset section is the saved run's unless the command names one
+    # the config keys (dotted prefixes) it reads, and why it ignores the rest; None: it reads them all.
+    # An override of a key outside them gets a note (runner/config/checks.py: unread_by_task)
+    reads: tuple | None = None
+    ignores_because: str = ""
+
+    def reads_key(self, key: str) -> bool:
+        """Whether the task reads this dotted key (or the section it names)."""
+        return self.reads is None or any(key == r or key.startswith(f"{r}.") for r in self.reads)
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,30 @@ class Engine:
 
 TASKS: Registry[Task] = Registry("task", "task")
 TASKS.add("train", Task("train one configuration", "runner.train.run:run_training", renders_plots=True))
-TASKS.add("gradcheck", Task("autograd against finite differences, float64", "runner.train.gradcheck:run_gradcheck"))
+TASKS.add(
+    "gradcheck",
+    Task(
+        "autograd against finite differences, float64",
+        "runner.train.gradcheck:run_gradcheck",
+        reads=(
+            "dataset",
+            "model",
+            "activation",
+            "regularizer",
+            "init",
+            "gradcheck",
+            "seed",
+            "data_dir",
+            "name",
+            "task",
+            "tags",
+            "engine",
+            "sweep",
+            "trainer.progress",
+        ),  # fmt: skip
+        ignores_because="it differentiates the untrained network's loss in float64 on the CPU, without training",
+    ),
+)
 TASKS.add("study", Task("a study of several runs (study.name)", "runner.studies:run_study"))
 TASKS.add("reproduce", Task("a published report's studies, our numbers beside its", "runner.reproduce:run_reproduce"))
 TASKS.add("eval", Task("evaluate saved weights (ckpt=PATH) on the configured splits", "runner.train.eval:run_eval",

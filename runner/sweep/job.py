@@ -128,7 +128,7 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
     try:
         runfolder.write_hydra_record(job_dir, cfg, hydra_root, overrides)
         prepare(cfg)
-        for line in notes(cfg):
+        for line in notes(cfg, overrides):
             say(f"job {num}: note: {line}")
         if not TASKS[cfg.task].renders_plots:  # a training run resumes from its checkpoint; the rest start over
             runfolder.clear(job_dir)

@@ -240,6 +240,7 @@ def run_gradcheck(cfg, run_dir: Path, label: str = "") -> dict:
         "device": "cpu",
         "dataset": cfg.dataset.name,
         "model": cfg.model.name,
+        "tags": list(cfg.tags),
     }
     worst = max(result.rows, key=lambda r: r.rel_error)
     line = (

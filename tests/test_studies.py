@@ -35,6 +35,24 @@ def assert_report(folder):
     assert (folder / "DONE").is_file()
 
 
+def assert_a_damaged_cell_is_named(folder, csv):
+    """A word in a column of numbers, or a short line, is named with its file, line and column:
+    before, the word was plotted as a category, or the report failed naming only the folder."""
+    from runner.errors import DataError
+    from runner.studies import rerender
+
+    text = csv.read_text()
+    lines = text.splitlines()
+    column = lines[0].split(",")[-1]
+    for damaged, message in ((lines[1].rsplit(",", 1)[0] + ",oops", f"line 2, column {column}: expected a number, "
+                              "got 'oops'"), (lines[1].rsplit(",", 1)[0], "line 2: expected ")):  # fmt: skip
+        csv.write_text("\n".join([lines[0], damaged, *lines[2:]]) + "\n")
+        with pytest.raises(DataError) as e:
+            rerender(folder)
+        assert str(e.value).startswith(f"{csv}: {message}"), str(e.value)
+    csv.write_text(text)
+
+
 def assert_rerenders(folder):
     """`make report DIR=<study>` rebuilds the plots, report and summary from the files alone,
     exactly as the study wrote them."""
@@ -54,6 +72,7 @@ def assert_rerenders(folder):
     assert_report(folder)
     (folder / "plots").rename(folder / "kept_plots")
     csv = next(folder.glob("*.csv"))
+    assert_a_damaged_cell_is_named(folder, csv)
     csv.unlink()
     r = subprocess.run([sys.executable, "-m", "runner.report", str(folder)], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip().endswith(

@@ -59,12 +59,20 @@ def finish(cfg, study_dir: Path, title: str, md: list, results: dict) -> dict:
     return summary
 
 
-def read_rows(path: Path) -> list:
+def read_rows(path: Path, columns: list, text: tuple = ()) -> list:
     """A study's CSV back as one dict per row, by column name: blanks as None, numbers as int
-    or float (nan and inf included), True/False as bool, anything else as text."""
+    or float (nan and inf included), True/False as bool; the `text` columns as written. A header
+    without one of `columns`, or anything else in a column of numbers, is a DataError naming the
+    file, the line and the column, not a wrong plot or a traceback from deep in the report."""
     import csv
 
-    def value(cell: str):
+    from runner.errors import DataError, reading
+
+    def value(cell: str | None, column: str | None, line: int):
+        if cell is None or column is None:  # csv's marks for a short row and for extra cells
+            raise DataError(f"{path}: line {line}: expected {len(columns)} cells, as its header has")
+        if column in text:
+            return cell
         if cell == "":
             return None
         if cell in ("True", "False"):
@@ -74,12 +82,14 @@ def read_rows(path: Path) -> list:
                 return kind(cell)
             except ValueError:
                 pass
-        return cell
-
-    from runner.errors import reading
+        raise DataError(f"{path}: line {line}, column {column}: expected a number, got {cell!r}")
 
     with reading(path, "study table"), open(path, newline="", encoding="utf-8") as f:
-        return [{k: value(c) for k, c in row.items()} for row in csv.DictReader(f)]
+        reader = csv.DictReader(f)
+        lacking = [c for c in columns if c not in (reader.fieldnames or [])]
+        if lacking:
+            raise DataError(f"{path}: not the study's table: its header lacks {', '.join(lacking)}")
+        return [{k: value(c, k, reader.line_num) for k, c in row.items()} for row in reader]
 
 
 def md_table(columns: list, rows: list) -> list:

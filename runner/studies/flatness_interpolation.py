@@ -91,7 +91,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
 def report(cfg, study_dir: Path) -> dict:
     """Plot, report and summary from interpolation.csv."""
     ip = cfg.study.interpolation
-    rows = read_rows(study_dir / "interpolation.csv")
+    rows = read_rows(study_dir / "interpolation.csv", CSV_COLUMNS)
     png = _plot(rows, ip.batch_small, ip.batch_large, study_dir / "plots" / "interpolation.png")
     at = {round(r["alpha"], 6): r for r in rows}
     ends = [

@@ -119,7 +119,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
 def report(cfg, study_dir: Path) -> dict:
     """Plots, report and summary from function_fit.csv and the models' run folders."""
     ff, plateau = cfg.study.function_fit, cfg.study.plateau
-    rows = read_rows(study_dir / "function_fit.csv")
+    rows = read_rows(study_dir / "function_fit.csv", CSV_COLUMNS, text=("fn", "hidden"))
     plots = []
     for fn in ff.functions:
         runs = [

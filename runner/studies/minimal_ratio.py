@@ -134,7 +134,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
 def report(cfg, study_dir: Path) -> dict:
     """Plot, report and summary from minimal_ratio.csv."""
     mr = cfg.study.minimal_ratio
-    rows = read_rows(study_dir / "minimal_ratio.csv")
+    rows = read_rows(study_dir / "minimal_ratio.csv", CSV_COLUMNS, text=("phase",))
     png = _plot(rows, mr.grad_threshold, study_dir / "plots" / "minimal_ratio.png")
     converged = sum(r["converged"] for r in rows)
     ratios = np.array([r["minimal_ratio"] for r in rows])

@@ -102,10 +102,10 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
 def report(cfg, study_dir: Path) -> dict:
     """Plot, report and summary from trajectory_pca.csv, explained_variance.csv and run0/."""
     tr = cfg.study.trajectory
-    rows = read_rows(study_dir / "trajectory_pca.csv")
+    rows = read_rows(study_dir / "trajectory_pca.csv", CSV_COLUMNS)
     var = {
         r["weights"]: np.array([r["pc1"], r["pc2"]], dtype=float)
-        for r in read_rows(study_dir / "explained_variance.csv")
+        for r in read_rows(study_dir / "explained_variance.csv", VARIANCE_COLUMNS, text=("weights",))
     }
     var1, var2 = var["first_layer"], var["all"]
     png = _plot(rows, var1, var2, study_dir / "plots" / "trajectories.png")

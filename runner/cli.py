@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -145,6 +146,9 @@ def main() -> None:
         print(f"dlrun: {ex}", file=sys.stderr)
         sys.exit(1)
     except Exception as ex:  # noqa: BLE001 - every failure is reported, unknown ones with a traceback
+        if isinstance(ex, BrokenPipeError) and signals.gone(sys.stdout):
+            signals.silence(sys.stdout)  # Hydra's print of `dlrun --help | head`: the reader has what it wanted
+            sys.exit(128 + signal.SIGPIPE)
         from runner.sweep import state
 
         if state.running is not None:  # a multirun this process holds ended in an error

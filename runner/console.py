@@ -11,7 +11,7 @@ from rich.table import Table
 
 from runner.formatting import number, percent, spread
 from runner.registry.data import SPLITS
-from runner.say import job_logger, say
+from runner.say import job_logger, say, to_console
 from runner.train.rows import EpochRow
 from runner.train.verdict import verdict_lines
 
@@ -46,7 +46,8 @@ class Reporter:
             return
         text = self.label + text
         if self.mode == "bar":
-            self.console.print(text, **kw)
+            with to_console():
+                self.console.print(text, **kw)
         else:
             say(text)
 
@@ -80,7 +81,8 @@ class Reporter:
         line = epoch_line(row, self.epochs)
         if self._progress is not None:
             line = self.label + line
-            self._progress.console.print(line, highlight=False)
+            with to_console():
+                self._progress.console.print(line, highlight=False)
             self._progress.advance(self._task)
         else:
             self._print(line)
@@ -127,10 +129,11 @@ class Reporter:
                 table.add_column(col, justify="left" if col == "split" else "right")
             for r in rows:
                 table.add_row(*(r[i] for i in keep))
-            self.console.print(table)
-            for line in verdicts:
-                self.console.print(self.label + line)
-            self.console.print(f"files: {run_dir}")
+            with to_console():
+                self.console.print(table)
+                for line in verdicts:
+                    self.console.print(self.label + line)
+                self.console.print(f"files: {run_dir}")
         else:
             self._print(f"done: {summary['name']}: " + ", ".join(facts))
             for split, loss, acc, best_txt in rows:
@@ -153,7 +156,8 @@ def print_table(title: str, columns: list, rows: list, mode: str = "auto") -> No
             table.add_column(c)
         for r in rows:
             table.add_row(*[str(v) for v in r])
-        Console(highlight=False, markup=False).print(table)
+        with to_console():
+            Console(highlight=False, markup=False).print(table)
         return
     widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(str(c)) for i, c in enumerate(columns)]
     say(title)

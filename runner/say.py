@@ -6,6 +6,8 @@ users expect. With dlrun's default (`none`) they are plain prints."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import sys
 
@@ -27,8 +29,32 @@ def say(text: str, error: bool = False) -> None:
     the job logs (an error at level ERROR)."""
     log = job_logger()
     if log is None:
-        print(text, file=sys.stderr if error else sys.stdout, flush=True)
+        with to_console(sys.stderr if error else sys.stdout):
+            print(text, file=sys.stderr if error else sys.stdout, flush=True)
         return
     for line in text.splitlines():
         if line.strip():
             log.log(logging.ERROR if error else logging.INFO, line)
+
+
+@contextlib.contextmanager
+def to_console(stream=None):
+    """Around a write to the console, for when nobody reads it any more. A closed pipe (EPIPE:
+    `dlrun ... | head`, a killed tee) on standard output stops the command as for SIGPIPE
+    (runner.signals.output_closed: a training run checkpoints and ends `interrupted`); one on
+    standard error is let go. A hung-up terminal (EIO) is let go too: a run that still gets to
+    write had SIGHUP ignored (nohup, disown) to outlive it. The files, not the console, hold the
+    results."""
+    from runner import signals
+
+    try:
+        yield
+    except OSError as ex:
+        if ex.errno == errno.EIO:
+            signals.hung_up()
+        elif ex.errno != errno.EPIPE:
+            raise
+        elif stream is sys.stderr:
+            signals.silence(sys.stderr)
+        else:
+            signals.output_closed()

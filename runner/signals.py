@@ -1,6 +1,8 @@
-"""Stopping cleanly: SIGTERM (what SLURM and most schedulers send at a time limit) and SIGINT
-(Ctrl-C) end a run with a checkpoint, `interrupted` in summary.json, one line, and exit code
-143 or 130.
+"""Stopping cleanly: SIGTERM (what SLURM and most schedulers send at a time limit), SIGINT
+(Ctrl-C) and SIGHUP (its terminal closed, an ssh session dropped; not under `nohup`) end a run
+with a checkpoint, `interrupted` in summary.json, one line, and exit code 143, 130 or 129. So
+does standard output closing under it (`dlrun ... | head`, a killed `tee`): the rest of the
+output goes to /dev/null and the run stops as for SIGPIPE, exit code 141 (output_closed).
 
 While a run trains (inside `deferred()`), the first signal only takes note; the training loop
 looks at every step boundary (`check()`), saves a checkpoint there and raises Interrupted, so
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 
 _pending: int | None = None  # the signal that asked to stop, not yet acted on
@@ -37,14 +40,25 @@ class Interrupted(BaseException):
         self.hint = ""  # how to resume, added by whoever knows the folder
         super().__init__(signal.Signals(signum).name)
 
+    def __reduce__(self):
+        # a joblib worker's stop travels back to the sweep's process pickled; the default rebuilt
+        # it from its message (Interrupted("SIGTERM")), which failed there, a traceback for one line
+        return type(self), (self.signum, self.where), {"saved": self.saved, "hint": self.hint}
+
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
 
     def describe(self) -> str:
         name = signal.Signals(self.signum).name
-        text = f"stopped by {name}" + (f" at {self.where}" if self.where else "")
+        text = f"stopped by {name}" + (f" ({_CAUSES[self.signum]})" if self.signum in _CAUSES else "")
+        if self.where:  # "at epoch 3, step 5 of 10", "before epoch 3"
+            text += f" {self.where}" if self.where.startswith("before ") else f" at {self.where}"
         return text + (f"; checkpoint saved: {self.saved}" if self.saved else "")
+
+
+# what a stop that no one typed means, for its one line
+_CAUSES = {signal.SIGPIPE: "its standard output was closed", signal.SIGHUP: "its terminal was closed"}
 
 
 def _handler(signum: int, frame) -> None:
@@ -52,15 +66,18 @@ def _handler(signum: int, frame) -> None:
     if signum == signal.SIGINT and _pending is not None:
         raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
     _pending = signum
-    if _forward:
-        _pass_on(signum)
+    if signum == signal.SIGHUP:
+        hung_up()
+    if _forward:  # Python's workers ignore SIGPIPE: they are told to stop as by a scheduler
+        _pass_on(signal.SIGTERM if signum == signal.SIGPIPE else signum)
     if _defer or _forward:
         return  # the training loop stops at its next step boundary and says so
     raise Interrupted(signum)
 
 
 def install(forward: bool = False) -> None:
-    """Take over SIGTERM and SIGINT (and SIGUSR2 when submitit handles it); main thread only.
+    """Take over SIGTERM and SIGINT, SIGHUP unless it is ignored (`nohup dlrun ...` asks to
+    outlive the terminal), and SIGUSR2 when submitit handles it; main thread only.
     forward: pass the signals on to this process's children (joblib's workers)."""
     global _forward
     if threading.current_thread() is not threading.main_thread():
@@ -68,12 +85,59 @@ def install(forward: bool = False) -> None:
     _forward = forward
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _handler)
+    if signal.getsignal(signal.SIGHUP) in (signal.SIG_DFL, _handler):
+        signal.signal(signal.SIGHUP, _handler)
     usr2 = getattr(signal, "SIGUSR2", None)
     if usr2 is not None:
         previous = signal.getsignal(usr2)
         if callable(previous) and previous is not _handler:
             _chained[usr2] = previous
             signal.signal(usr2, _handler)
+
+
+def silence(*streams) -> None:
+    """Point these streams' file descriptors at /dev/null: their reader is gone, and what is
+    still written (a progress bar's refresh, the closing line, Python's flush at exit) must not
+    fail in its turn."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        for stream in streams:
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
+
+
+def hung_up() -> None:
+    """The terminal hung up: every write to it would fail (EIO), so what went there goes to
+    /dev/null. Not a reason to stop by itself: SIGHUP stops a run, and one that ignores SIGHUP
+    (`nohup`, a `disown`ed job) was asked to outlive its terminal."""
+    silence(*(f for f in (sys.stdout, sys.stderr) if gone(f)))
+
+
+def output_closed() -> None:
+    """Standard output's reader is gone (`dlrun ... | head`, a killed `tee`): the output goes to
+    /dev/null from here, and the command stops as for SIGPIPE, in training at the next step
+    boundary with a checkpoint, instead of dying in a BrokenPipeError and losing the epoch."""
+    silence(sys.stdout)
+    if _pending is None:
+        _handler(signal.SIGPIPE, None)
+
+
+def gone(stream) -> bool:
+    """Whether nobody reads this stream any more: a pipe whose reader has closed it, or a
+    terminal that hung up (poll says POLLERR for both)."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(stream.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def reset() -> None:

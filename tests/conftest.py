@@ -64,12 +64,17 @@ def dlrun_cmd() -> list:
     return [str(script)] if script.exists() else [sys.executable, "-m", "runner.cli"]
 
 
-def run_dlrun(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600):
+def dlrun_env(env: dict | None = None) -> dict:
+    """The environment a user's dlrun runs in: unbuffered, without the debug switches (tracebacks)."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
     full_env.pop("DLRUN_DEBUG", None)
+    return full_env
+
+
+def run_dlrun(*args: str, cwd: Path, env: dict | None = None, timeout: int = 600):
     return subprocess.run(
-        dlrun_cmd() + list(args), cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        dlrun_cmd() + list(args), cwd=cwd, env=dlrun_env(env), capture_output=True, text=True, timeout=timeout
     )
 
 

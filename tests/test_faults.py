@@ -20,7 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, dlrun_cmd, run_dlrun, train, write_cifar_pickles, write_class_folders, write_idx, write_mnist
+from conftest import (
+    REPO,
+    dlrun_cmd,
+    dlrun_env,
+    run_dlrun,
+    train,
+    write_cifar_pickles,
+    write_class_folders,
+    write_idx,
+    write_mnist,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -461,6 +471,25 @@ def test_killing_a_sweep_stops_its_workers(tmp_path, launcher):
     _wait_for(lambda: not [p for p in workers if _exists(p)], timeout=20)
 
 
+def test_sigterm_to_a_joblib_sweep_is_one_line_and_every_job_is_saved(tmp_path):
+    """Each worker's stop came back to the sweep's process pickled, and rebuilding it there failed
+    (Interrupted("SIGTERM")): three tracebacks and exit code 1 for what is one line and 143."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "sweep"
+    cmd = dlrun_cmd() + ["-m", "dataset=function", "dataset.n_train=20000", "trainer.epochs=30", "seed=0,1",
+                         "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    parent = subprocess.Popen(cmd, cwd=tmp_path, env=dlrun_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    _wait_for(lambda: len([p for p in sweep.glob("*/metrics.csv") if p.read_text().count("\n") > 1]) == 2)
+    parent.send_signal(signal.SIGTERM)
+    err = parent.stderr.read()
+    assert parent.wait(timeout=120) == 143, err
+    assert err.count("\n") == 1 and err.startswith("dlrun: stopped by SIGTERM") and "Traceback" not in err, err
+    for job in sorted(sweep.glob("[01]_*")):
+        assert json.loads((job / "summary.json").read_text())["status"] == "interrupted", job
+        assert (job / "checkpoint.pt").is_file(), job
+
+
 DECODE_FOREVER = """
 import sys
 from runner.data import folders
@@ -735,3 +764,89 @@ def test_make_clean_keeps_outputs_and_clean_outputs_waits_for_a_running_dlrun(tm
     done = make("clean-outputs")
     assert done.returncode == 0, done.stderr
     assert [p.name for p in (tmp_path / "outputs").iterdir()] == [".gitkeep"]
+
+
+# ---------------------------------------------------------------- the console going away
+
+# 60 epochs of about 0.05 s: the stop comes at epoch 2 or 3, long before the end
+CONSOLE_RUN = ["dataset=function", "trainer.epochs=60", "trainer.checkpoint_seconds=inf"]
+
+
+def _assert_stopped_and_resumable(tmp_path, run: Path, signame: str) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["interrupted"]["signal"] == signame, summary
+    assert (run / "checkpoint.pt").is_file() and not (run / "DONE").exists()
+    rows_before = len((run / "metrics.csv").read_text().splitlines()) - 1
+    assert 1 <= rows_before < 60
+    resumed = run_dlrun(*CONSOLE_RUN, f"hydra.run.dir={run}", "trainer.progress=quiet", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    done = json.loads((run / "summary.json").read_text())
+    assert done["status"] == "ok" and done["resumed_from_epoch"] == rows_before and (run / "DONE").is_file()
+    assert len((run / "metrics.csv").read_text().splitlines()) == 61
+
+
+def test_a_closed_standard_output_stops_the_run_with_a_checkpoint(tmp_path):
+    """`dlrun ... | head` (or a tee that is killed): the next epoch line met a closed pipe and the
+    run died in a BrokenPipeError traceback, status `failed`, its training since the last
+    checkpoint lost. Now it stops as for SIGPIPE at the next step boundary, saved, exit 141."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen(dlrun_cmd() + CONSOLE_RUN + [f"hydra.run.dir={run}"], cwd=tmp_path, env=dlrun_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    for line in proc.stdout:  # what `head` reads before it exits
+        if line.startswith("epoch"):
+            break
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("dlrun: stopped by SIGPIPE (its standard output was closed) before epoch "), err
+    assert f"checkpoint saved: {run / 'checkpoint.pt'}; run the same command with hydra.run.dir={run}" in err
+    _assert_stopped_and_resumable(tmp_path, run, "SIGPIPE")
+
+
+def test_help_into_a_pipe_that_closes_ends_quietly(tmp_path):
+    """`dlrun --help | head -1` printed a BrokenPipeError traceback."""
+    proc = subprocess.Popen(dlrun_cmd() + ["--help"], cwd=tmp_path, env=dlrun_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    proc.stdout.close()  # before dlrun has started: its first write meets a closed pipe
+    assert proc.wait(timeout=60) == 141
+    assert proc.stderr.read() == b""
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_a_closed_terminal_stops_the_run_with_a_checkpoint_unless_under_nohup(tmp_path):
+    """An ssh session that drops, or a terminal window closed: the kernel sends SIGHUP, whose
+    default killed dlrun at once, summary.json left saying `running` and no checkpoint. Now it
+    stops as for SIGTERM, saved, exit 129. A run that ignores SIGHUP (nohup, disown) trains on,
+    its writes to the dead terminal (EIO) dropped."""
+    import fcntl
+    import pty
+    import termios
+
+    def in_a_terminal(run: Path, preexec) -> int:
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(dlrun_cmd() + CONSOLE_RUN + [f"hydra.run.dir={run}"], cwd=tmp_path,
+                                env=dlrun_env(), stdin=follower, stdout=follower, stderr=follower,
+                                preexec_fn=preexec)  # fmt: skip
+        os.close(follower)
+        seen = b""
+        while b"epoch  2/60" not in seen:  # printed above the progress bar: dlrun sees a terminal
+            seen += os.read(leader, 4096)
+        os.close(leader)  # the terminal goes away: the kernel hangs up its session
+        return proc.wait(timeout=120)
+
+    def own_terminal():
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    run = tmp_path / "run"
+    assert in_a_terminal(run, own_terminal) == 129
+    _assert_stopped_and_resumable(tmp_path, run, "SIGHUP")
+
+    def under_nohup():
+        own_terminal()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    kept = tmp_path / "kept"
+    assert in_a_terminal(kept, under_nohup) == 0
+    assert json.loads((kept / "summary.json").read_text())["status"] == "ok"

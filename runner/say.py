@@ -11,6 +11,8 @@ import errno
 import logging
 import sys
 
+from runner import signals
+
 
 def job_logger() -> logging.Logger | None:
     """The `dlrun` logger when the running Hydra job configured logging with handlers, else None."""
@@ -32,9 +34,15 @@ def say(text: str, error: bool = False) -> None:
         with to_console(sys.stderr if error else sys.stdout):
             print(text, file=sys.stderr if error else sys.stdout, flush=True)
         return
+    if _logs_to_stdout() and signals.gone(sys.stdout):  # logging would print a traceback per record
+        signals.stdout_lost()
     for line in text.splitlines():
         if line.strip():
             log.log(logging.ERROR if error else logging.INFO, line)
+
+
+def _logs_to_stdout() -> bool:
+    return any(getattr(h, "stream", None) is sys.stdout for h in logging.getLogger().handlers)
 
 
 @contextlib.contextmanager
@@ -45,8 +53,6 @@ def to_console(stream=None):
     standard error is let go. A hung-up terminal (EIO) is let go too: a run that still gets to
     write had SIGHUP ignored (nohup, disown) to outlive it. The files, not the console, hold the
     results."""
-    from runner import signals
-
     try:
         yield
     except OSError as ex:

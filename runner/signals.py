@@ -127,6 +127,18 @@ def output_closed() -> None:
         _handler(signal.SIGPIPE, None)
 
 
+def stdout_lost() -> None:
+    """Standard output was seen gone before a write (gone()): a closed pipe as output_closed, a
+    hung-up terminal as hung_up."""
+    import stat
+
+    try:
+        pipe = stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (AttributeError, ValueError, OSError):
+        pipe = False
+    output_closed() if pipe else hung_up()
+
+
 def gone(stream) -> bool:
     """Whether nobody reads this stream any more: a pipe whose reader has closed it, or a
     terminal that hung up (poll says POLLERR for both)."""

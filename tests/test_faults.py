@@ -785,15 +785,17 @@ def _assert_stopped_and_resumable(tmp_path, run: Path, signame: str) -> None:
     assert len((run / "metrics.csv").read_text().splitlines()) == 61
 
 
-def test_a_closed_standard_output_stops_the_run_with_a_checkpoint(tmp_path):
+@pytest.mark.parametrize("logging", [[], ["hydra/job_logging=stdout"]], ids=["print", "logging"])
+def test_a_closed_standard_output_stops_the_run_with_a_checkpoint(tmp_path, logging):
     """`dlrun ... | head` (or a tee that is killed): the next epoch line met a closed pipe and the
     run died in a BrokenPipeError traceback, status `failed`, its training since the last
-    checkpoint lost. Now it stops as for SIGPIPE at the next step boundary, saved, exit 141."""
+    checkpoint lost; with Hydra's job logging on stdout, logging printed a traceback for every
+    line and trained on. Now it stops as for SIGPIPE at the next step boundary, saved, exit 141."""
     run = tmp_path / "run"
-    proc = subprocess.Popen(dlrun_cmd() + CONSOLE_RUN + [f"hydra.run.dir={run}"], cwd=tmp_path, env=dlrun_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(dlrun_cmd() + CONSOLE_RUN + logging + [f"hydra.run.dir={run}"], cwd=tmp_path,
+                            env=dlrun_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     for line in proc.stdout:  # what `head` reads before it exits
-        if line.startswith("epoch"):
+        if "epoch  1/60" in line:
             break
     proc.stdout.close()
     err = proc.stderr.read()
@@ -801,7 +803,11 @@ def test_a_closed_standard_output_stops_the_run_with_a_checkpoint(tmp_path):
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith("dlrun: stopped by SIGPIPE (its standard output was closed) before epoch "), err
     assert f"checkpoint saved: {run / 'checkpoint.pt'}; run the same command with hydra.run.dir={run}" in err
-    _assert_stopped_and_resumable(tmp_path, run, "SIGPIPE")
+    if logging:
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["interrupted"]["signal"] == "SIGPIPE" and (run / "checkpoint.pt").is_file()
+    else:
+        _assert_stopped_and_resumable(tmp_path, run, "SIGPIPE")
 
 
 def test_help_into_a_pipe_that_closes_ends_quietly(tmp_path):

@@ -29,6 +29,7 @@ _pending: int | None = None  # the signal that asked to stop, not yet acted on
 _defer = 0  # > 0 while a training loop will act on it at its next step boundary
 _chained: dict = {}  # signal -> the handler that was there before ours (submitit's), run after the checkpoint
 _forward = False  # pass signals on to child processes (jobs running in joblib's workers)
+_installed = False  # this process stops on signals (dlrun, a sweep's worker); `make report` does not
 
 
 class Interrupted(BaseException):
@@ -79,10 +80,10 @@ def install(forward: bool = False) -> None:
     """Take over SIGTERM and SIGINT, SIGHUP unless it is ignored (`nohup dlrun ...` asks to
     outlive the terminal), and SIGUSR2 when submitit handles it; main thread only.
     forward: pass the signals on to this process's children (joblib's workers)."""
-    global _forward
+    global _forward, _installed
     if threading.current_thread() is not threading.main_thread():
         return
-    _forward = forward
+    _forward, _installed = forward, True
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _handler)
     if signal.getsignal(signal.SIGHUP) in (signal.SIG_DFL, _handler):
@@ -120,10 +121,11 @@ def hung_up() -> None:
 
 def output_closed() -> None:
     """Standard output's reader is gone (`dlrun ... | head`, a killed `tee`): the output goes to
-    /dev/null from here, and the command stops as for SIGPIPE, in training at the next step
-    boundary with a checkpoint, instead of dying in a BrokenPipeError and losing the epoch."""
+    /dev/null from here, and dlrun stops as for SIGPIPE, in training at the next step boundary
+    with a checkpoint, instead of dying in a BrokenPipeError and losing the epoch. A command that
+    does not stop on signals (`make report ... | head -1`) finishes its work unheard."""
     silence(sys.stdout)
-    if _pending is None:
+    if _installed and _pending is None:
         _handler(signal.SIGPIPE, None)
 
 

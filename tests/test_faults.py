@@ -806,8 +806,16 @@ def test_a_closed_standard_output_stops_the_run_with_a_checkpoint(tmp_path, logg
     if logging:
         summary = json.loads((run / "summary.json").read_text())
         assert summary["interrupted"]["signal"] == "SIGPIPE" and (run / "checkpoint.pt").is_file()
-    else:
-        _assert_stopped_and_resumable(tmp_path, run, "SIGPIPE")
+        return
+    _assert_stopped_and_resumable(tmp_path, run, "SIGPIPE")
+    # `make report DIR=<run> | head -1`: the list of what it drew was cut short, so the report was
+    # left undrawn, and it said the run's files did not read as dlrun wrote them (Broken pipe)
+    (run / "report.html").unlink()
+    report = subprocess.Popen([sys.executable, "-m", "runner.report", str(run)], cwd=tmp_path, env=dlrun_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    report.stdout.close()
+    assert report.wait(timeout=120) == 0 and report.stderr.read() == b""
+    assert (run / "report.html").is_file()
 
 
 def test_help_into_a_pipe_that_closes_ends_quietly(tmp_path):

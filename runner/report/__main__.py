@@ -38,6 +38,8 @@ def _render(argv: list) -> int:
     if len(argv) != 1:
         print("usage: python -m runner.report DIR   (a sweep, run or study folder)", file=sys.stderr)
         return 2
+    from runner.say import say  # what it wrote; a reader that is gone (| head) does not stop it
+
     target = Path(argv[0])
     if not target.is_dir():
         what = f"is a file; give the folder that holds it ({target.parent})" if target.exists() else "does not exist"
@@ -59,10 +61,10 @@ def _render(argv: list) -> int:
         if summary.is_file() and read_json(summary) is None:  # checked first: nothing is redrawn from half a run
             raise DataError(f"{summary}: not a readable JSON object; the run's report needs it")
         for p in render_run(target):
-            print(p)
+            say(str(p))
         if summary.is_file():  # report.html embeds the plots: redraw it with them
             write_run_report(target)
-            print(target / "report.html")
+            say(str(target / "report.html"))
         return 0
     from runner import reproduce
     from runner.studies import is_study_dir, rerender
@@ -70,7 +72,7 @@ def _render(argv: list) -> int:
 
     if reproduce.is_reproduction_dir(target):
         reproduce.rerender(target)
-        print(target / "reproduction.html")
+        say(str(target / "reproduction.html"))
         return 0
 
     if is_study_dir(target):

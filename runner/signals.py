@@ -59,7 +59,8 @@ class Interrupted(BaseException):
 
 
 # what a stop that no one typed means, for its one line
-_CAUSES = {signal.SIGPIPE: "its standard output was closed", signal.SIGHUP: "its terminal was closed"}
+_SIGPIPE, _SIGHUP = getattr(signal, "SIGPIPE", None), getattr(signal, "SIGHUP", None)  # POSIX only
+_CAUSES = {_SIGPIPE: "its standard output was closed", _SIGHUP: "its terminal was closed"}
 
 
 def _handler(signum: int, frame) -> None:
@@ -67,10 +68,10 @@ def _handler(signum: int, frame) -> None:
     if signum == signal.SIGINT and _pending is not None:
         raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
     _pending = signum
-    if signum == signal.SIGHUP:
+    if signum == _SIGHUP:
         hung_up()
     if _forward:  # Python's workers ignore SIGPIPE: they are told to stop as by a scheduler
-        _pass_on(signal.SIGTERM if signum == signal.SIGPIPE else signum)
+        _pass_on(signal.SIGTERM if signum == _SIGPIPE else signum)
     if _defer or _forward:
         return  # the training loop stops at its next step boundary and says so
     raise Interrupted(signum)
@@ -86,8 +87,8 @@ def install(forward: bool = False) -> None:
     _forward, _installed = forward, True
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _handler)
-    if signal.getsignal(signal.SIGHUP) in (signal.SIG_DFL, _handler):
-        signal.signal(signal.SIGHUP, _handler)
+    if _SIGHUP is not None and signal.getsignal(_SIGHUP) in (signal.SIG_DFL, _handler):
+        signal.signal(_SIGHUP, _handler)
     usr2 = getattr(signal, "SIGUSR2", None)
     if usr2 is not None:
         previous = signal.getsignal(usr2)
@@ -125,8 +126,8 @@ def output_closed() -> None:
     with a checkpoint, instead of dying in a BrokenPipeError and losing the epoch. A command that
     does not stop on signals (`make report ... | head -1`) finishes its work unheard."""
     silence(sys.stdout)
-    if _installed and _pending is None:
-        _handler(signal.SIGPIPE, None)
+    if _installed and _pending is None and _SIGPIPE is not None:
+        _handler(_SIGPIPE, None)
 
 
 def stdout_lost() -> None:

@@ -125,7 +125,7 @@ def output_closed() -> None:
     /dev/null from here, and dlrun stops as for SIGPIPE, in training at the next step boundary
     with a checkpoint, instead of dying in a BrokenPipeError and losing the epoch. A command that
     does not stop on signals (`make report ... | head -1`) finishes its work unheard."""
-    silence(sys.stdout)
+    silence(sys.stdout, *([sys.stderr] if gone(sys.stderr) else []))  # `2>&1 | head`: the closing line too
     if _installed and _pending is None and _SIGPIPE is not None:
         _handler(_SIGPIPE, None)
 

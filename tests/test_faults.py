@@ -782,26 +782,30 @@ def _assert_stopped(run: Path, signame: str) -> int:
     return epochs
 
 
-@pytest.mark.parametrize("logging", [[], ["hydra/job_logging=stdout"]], ids=["print", "logging"])
-def test_a_closed_standard_output_stops_the_run_with_a_checkpoint(tmp_path, logging):
+@pytest.mark.parametrize("how", ["print", "logging", "stderr-too"])
+def test_a_closed_standard_output_stops_the_run_with_a_checkpoint(tmp_path, how):
     """`dlrun ... | head` (or a tee that is killed): the next epoch line met a closed pipe and the
     run died in a BrokenPipeError traceback, status `failed`, its training since the last
     checkpoint lost; with Hydra's job logging on stdout, logging printed a traceback for every
-    line and trained on. Now it stops as for SIGPIPE at the next step boundary, saved, exit 141."""
+    line and trained on; with `2>&1 | head` the closing line failed too, exit code 1. Now it
+    stops as for SIGPIPE at the next step boundary, saved, exit 141."""
     run = tmp_path / "run"
+    logging = ["hydra/job_logging=stdout"] if how == "logging" else []
+    stderr = subprocess.STDOUT if how == "stderr-too" else subprocess.PIPE
     proc = subprocess.Popen(dlrun_cmd() + CONSOLE_RUN + logging + [f"hydra.run.dir={run}"], cwd=tmp_path,
-                            env=dlrun_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            env=dlrun_env(), stdout=subprocess.PIPE, stderr=stderr, text=True)  # fmt: skip
     for line in proc.stdout:  # what `head` reads before it exits
         if "epoch  1/60" in line:
             break
     proc.stdout.close()
-    err = proc.stderr.read()
+    err = proc.stderr.read() if proc.stderr else ""
     assert proc.wait(timeout=120) == 141, err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith("dlrun: stopped by SIGPIPE (its standard output was closed) before epoch "), err
-    assert f"checkpoint saved: {run / 'checkpoint.pt'}; run the same command with hydra.run.dir={run}" in err
+    if how != "stderr-too":
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert err.startswith("dlrun: stopped by SIGPIPE (its standard output was closed) before epoch "), err
+        assert f"checkpoint saved: {run / 'checkpoint.pt'}; run the same command with hydra.run.dir={run}" in err
     epochs = _assert_stopped(run, "SIGPIPE")
-    if logging:
+    if how != "print":
         return
     resumed = run_dlrun(*CONSOLE_RUN, f"hydra.run.dir={run}", "trainer.progress=quiet", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr

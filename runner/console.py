@@ -16,6 +16,17 @@ from runner.train.rows import EpochRow
 from runner.train.verdict import verdict_lines
 
 
+class _Console(Console):
+    """rich's Console, for dlrun: a closed pipe stops the command as SIGPIPE does the plain lines
+    (runner.say.to_console), where rich's own answer was SystemExit(1) mid-epoch."""
+
+    def on_broken_pipe(self) -> None:
+        from runner import signals
+
+        self.quiet = True
+        signals.output_closed()
+
+
 def _lines_when_logged(mode: str) -> str:
     """With a job logging, plain lines: a bar or a rich table would draw over its records."""
     return "plain" if mode in ("auto", "bar") and job_logger() is not None else mode
@@ -38,7 +49,7 @@ class Reporter:
             mode = "bar" if sys.stdout.isatty() else "plain"
         self.mode, self.epochs, self.label = mode, epochs, label
         # no markup: paths and overrides like model.hidden=[16] must print as they are
-        self.console = Console(highlight=False, markup=False, soft_wrap=True)
+        self.console = _Console(highlight=False, markup=False, soft_wrap=True)
         self._progress = self._task = None
 
     def _print(self, text: str, **kw) -> None:
@@ -157,7 +168,7 @@ def print_table(title: str, columns: list, rows: list, mode: str = "auto") -> No
         for r in rows:
             table.add_row(*[str(v) for v in r])
         with to_console():
-            Console(highlight=False, markup=False).print(table)
+            _Console(highlight=False, markup=False).print(table)
         return
     widths = [max(len(str(c)), *(len(str(r[i])) for r in rows)) if rows else len(str(c)) for i, c in enumerate(columns)]
     say(title)

@@ -45,15 +45,16 @@ def compose(*overrides: str):
     return compose_config(overrides)
 
 
-def train(tmp_path: Path, *overrides: str, name: str = "run") -> tuple[dict, Path]:
-    """Validate and run a config in this process; return its summary and run dir."""
+def train(tmp_path: Path, *overrides: str, name: str = "run", hooks=None) -> tuple[dict, Path]:
+    """Validate and run a config in this process; return its summary and run dir. hooks: a
+    RunHooks that watches it."""
     from runner.config.validate import prepare
     from runner.train.run import run_training
 
     cfg = compose("trainer.progress=quiet", *overrides)
     prepare(cfg)
     run_dir = tmp_path / name
-    return run_training(cfg, run_dir), run_dir
+    return run_training(cfg, run_dir, hooks=hooks), run_dir
 
 
 # ---------------------------------------------------------------- the CLI

@@ -734,6 +734,23 @@ def test_a_signal_in_the_last_epoch_stops_after_it_and_the_rerun_only_draws_the_
     assert (run_dir / "metrics.csv").read_text() == trained and (run_dir / "plots" / "curves.png").is_file()
 
 
+def test_a_library_ending_the_process_mid_training_leaves_the_run_interrupted(tmp_path):
+    """A SystemExit from inside training (rich's own answer to a closed pipe was one) met no
+    clause of the run's error handling: an UnboundLocalError hid it, and summary.json said
+    `running` for good."""
+    from runner.train.base import RunHooks
+
+    class ExitInEpoch2(RunHooks):
+        def on_epoch(self, engine, row) -> None:
+            if row.epoch == 2:
+                raise SystemExit(1)
+
+    with pytest.raises(SystemExit):
+        train(tmp_path, "dataset=function", "dataset.n_train=64", "trainer.epochs=4", hooks=ExitInEpoch2())
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_run"] == 2
+
+
 # ---------------------------------------------------------------- make clean keeps the results
 
 
@@ -782,17 +799,18 @@ def _assert_stopped(run: Path, signame: str) -> int:
     return epochs
 
 
-@pytest.mark.parametrize("how", ["print", "logging", "stderr-too"])
+@pytest.mark.parametrize("how", ["print", "logging", "stderr-too", "bar"])
 def test_a_closed_standard_output_stops_the_run_with_a_checkpoint(tmp_path, how):
     """`dlrun ... | head` (or a tee that is killed): the next epoch line met a closed pipe and the
     run died in a BrokenPipeError traceback, status `failed`, its training since the last
     checkpoint lost; with Hydra's job logging on stdout, logging printed a traceback for every
-    line and trained on; with `2>&1 | head` the closing line failed too, exit code 1. Now it
-    stops as for SIGPIPE at the next step boundary, saved, exit 141."""
+    line and trained on; with `2>&1 | head` the closing line failed too, exit code 1; with the
+    progress bar (trainer.progress=bar), rich exited mid-epoch, summary.json left `running`. Now
+    it stops as for SIGPIPE at the next step boundary, saved, exit 141."""
     run = tmp_path / "run"
-    logging = ["hydra/job_logging=stdout"] if how == "logging" else []
+    extra = {"logging": ["hydra/job_logging=stdout"], "bar": ["trainer.progress=bar"]}.get(how, [])
     stderr = subprocess.STDOUT if how == "stderr-too" else subprocess.PIPE
-    proc = subprocess.Popen(dlrun_cmd() + CONSOLE_RUN + logging + [f"hydra.run.dir={run}"], cwd=tmp_path,
+    proc = subprocess.Popen(dlrun_cmd() + CONSOLE_RUN + extra + [f"hydra.run.dir={run}"], cwd=tmp_path,
                             env=dlrun_env(), stdout=subprocess.PIPE, stderr=stderr, text=True)  # fmt: skip
     for line in proc.stdout:  # what `head` reads before it exits
         if "epoch  1/60" in line:

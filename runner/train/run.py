@@ -159,6 +159,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
     from runner.loggers import Loggers
 
     loggers = Loggers(cfg, label)
+    status = "interrupted"  # what it stays when a library ends the process (SystemExit) mid-training
     try:
         # From here a stop signal waits for the next step boundary, even one that comes while
         # the loggers start (opening MLflow takes seconds): the run ends `interrupted`, saved.

@@ -81,13 +81,15 @@ def task_of(folder: Path) -> str | None:
 
 
 def lock(folder: Path, what: str = "folder") -> None:
-    """Hold `folder` for this process, or raise a UserError naming who holds it."""
+    """Hold `folder` for this process, or raise a UserError naming who holds it, or saying that
+    it holds files no dlrun wrote (refuse_foreign)."""
+    folder = Path(folder)
+    if str(folder) in _held:
+        return
+    refuse_foreign(folder, what)
     try:
         import fcntl
     except ImportError:  # no flock (Windows): folders are not locked there
-        return
-    folder = Path(folder)
-    if str(folder) in _held:
         return
     with writing(folder / LOCK):
         folder.mkdir(parents=True, exist_ok=True)
@@ -106,6 +108,21 @@ def lock(folder: Path, what: str = "folder") -> None:
         handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {dt.datetime.now():%Y-%m-%d %H:%M:%S}\n")
         handle.flush()
     _held[str(folder)] = handle
+
+
+def refuse_foreign(folder: Path, what: str) -> None:
+    """A folder that no dlrun has used (no lock file) must hold nothing but what this command's
+    Hydra wrote there: dlrun clears an unfinished run's folder to start it, and writes a sweep's
+    report over any file of that name, so `hydra.run.dir=.` in a project, or a typo that names a
+    folder of one's own, deleted the files there."""
+    if not folder.is_dir() or (folder / LOCK).exists():
+        return
+    own = kept(folder) | {"multirun.yaml"}  # Hydra's record of the sweep it is starting
+    foreign = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir() if p.name not in own)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise UserError(f"{folder} holds files dlrun did not write ({shown}); dlrun starts in a new or empty folder "
+                        f"and would clear or overwrite them: choose another {what}")  # fmt: skip
 
 
 def holder(folder: Path) -> str | None:

@@ -279,6 +279,7 @@ def test_a_corrupt_cache_is_rebuilt(tmp_path):
 def test_a_corrupt_checkpoint_or_one_of_another_config_is_refused(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
+    (run / ".dlrun.lock").write_text("")  # a folder an earlier dlrun used, whose checkpoint was damaged
     (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
     proc = run_dlrun("dataset=function", "trainer.epochs=1", f"hydra.run.dir={run}", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "checkpoint.pt" in proc.stderr
@@ -293,6 +294,31 @@ def test_a_corrupt_checkpoint_or_one_of_another_config_is_refused(tmp_path):
     proc = run_dlrun("dataset=function", "dataset.n_train=20000", "trainer.epochs=51", f"hydra.run.dir={other}",
                      cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 2 and "holds an unfinished run of another config" in proc.stderr
+
+
+def test_a_folder_of_ones_own_is_refused_and_left_as_it_was(tmp_path):
+    """`hydra.run.dir=.` in a project, or a typo that names a folder of one's own: a run cleared
+    everything there but Hydra's record to start (notes.txt and code/ deleted), and a sweep wrote
+    its report.md and plots/ over any of that name. Now both are refused before a file is touched."""
+    mine = tmp_path / "mine"
+    (mine / "code").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    (mine / "report.md").write_text("mine too")
+    before = sorted(str(p.relative_to(mine)) for p in mine.rglob("*"))
+    for args, what in ((["dataset=function", "trainer.epochs=1", f"hydra.run.dir={mine}"], "hydra.run.dir"),
+                       (["-m", "dataset=function", "trainer.epochs=1", "seed=0,1", f"hydra.sweep.dir={mine}"],
+                        "hydra.sweep.dir")):  # fmt: skip
+        proc = run_dlrun(*args, cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr == (f"dlrun: error: {mine} holds files dlrun did not write (code/, notes.txt, report.md); "
+                               "dlrun starts in a new or empty folder and would clear or overwrite them: choose "
+                               f"another {what}\n")  # fmt: skip
+        assert sorted(str(p.relative_to(mine)) for p in mine.rglob("*")) == before
+        assert (mine / "notes.txt").read_text() == "mine" and (mine / "report.md").read_text() == "mine too"
+    empty = tmp_path / "empty"  # an empty folder of one's own is fine, and a dlrun folder resumes as before
+    empty.mkdir()
+    proc = run_dlrun("dataset=function", "trainer.epochs=1", f"hydra.run.dir={empty}", cwd=tmp_path)
+    assert proc.returncode == 0 and (empty / "DONE").is_file(), proc.stderr
 
 
 def _wait_for(condition, timeout: float = 120) -> None:

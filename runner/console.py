@@ -9,6 +9,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from runner import signals
 from runner.formatting import number, percent, spread
 from runner.registry.data import SPLITS
 from runner.say import job_logger, say, to_console
@@ -21,8 +22,6 @@ class _Console(Console):
     (runner.say.to_console), where rich's own answer was SystemExit(1) mid-epoch."""
 
     def on_broken_pipe(self) -> None:
-        from runner import signals
-
         self.quiet = True
         signals.output_closed()
 

@@ -139,7 +139,10 @@ def stdout_lost() -> None:
         pipe = stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
     except (AttributeError, ValueError, OSError):
         pipe = False
-    output_closed() if pipe else hung_up()
+    if pipe:
+        output_closed()
+    else:
+        hung_up()
 
 
 def gone(stream) -> bool:

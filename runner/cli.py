@@ -64,7 +64,7 @@ def _task(cfg: DictConfig):
     from runner import runfolder, signals
 
     try:
-        runfolder.lock(job_dir, "hydra.run.dir")
+        runfolder.lock(job_dir, "hydra.run.dir", kind=cfg.task)
         runfolder.refuse_finished(job_dir)
         from runner.config.validate import notes, prepare
         from runner.say import say

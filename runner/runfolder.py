@@ -80,13 +80,16 @@ def task_of(folder: Path) -> str | None:
     return config.get("task") if isinstance(config, dict) else None
 
 
-def lock(folder: Path, what: str = "folder") -> None:
+def lock(folder: Path, what: str = "folder", kind: str | None = None) -> None:
     """Hold `folder` for this process, or raise a UserError naming who holds it, or saying that
-    it holds files no dlrun wrote (refuse_foreign)."""
+    it holds files no dlrun wrote (refuse_foreign), or, given the command's `kind` (its task, or
+    "sweep"), a folder of another kind (refuse_other_kind)."""
     folder = Path(folder)
     if str(folder) in _held:
         return
     refuse_foreign(folder, what)
+    if kind is not None:
+        refuse_other_kind(folder, kind, what)
     try:
         import fcntl
     except ImportError:  # no flock (Windows): folders are not locked there
@@ -123,6 +126,29 @@ def refuse_foreign(folder: Path, what: str) -> None:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise UserError(f"{folder} holds files dlrun did not write ({shown}); dlrun starts in a new or empty folder "
                         f"and would clear or overwrite them: choose another {what}")  # fmt: skip
+
+
+def kind_of(folder: Path) -> str | None:
+    """What dlrun made `folder` for: "sweep" (Hydra's multirun.yaml at its root), or the task of the
+    run, study or reproduction whose config.yaml is at its top; None for a folder with neither (a
+    new one, or a run stopped before it wrote its config)."""
+    from runner.sweep.summary import is_sweep_dir
+
+    return "sweep" if is_sweep_dir(folder) else task_of(folder)
+
+
+def refuse_other_kind(folder: Path, kind: str, what: str) -> None:
+    """A command of one kind into a folder of another: a run clears what its folder holds to start,
+    so `hydra.run.dir=<a sweep>` (for hydra.sweep.dir, or without -m) deleted every job of it, and a
+    sweep or study writes its report and plots over a run's."""
+    found = kind_of(folder)
+    if found is None or found == kind:
+        return
+    held = "a sweep (multirun.yaml)" if found == "sweep" else f"a task={found} folder (config.yaml)"
+    wanted = "a sweep" if kind == "sweep" else f"task={kind}"
+    hint = f"; to resume the sweep, run its command with -m and hydra.sweep.dir={folder}" if found == "sweep" else ""
+    raise UserError(f"{folder} holds {held}: {wanted} there would clear or overwrite it; choose another "
+                    f"{what}{hint}")  # fmt: skip
 
 
 def holder(folder: Path) -> str | None:

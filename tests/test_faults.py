@@ -321,6 +321,33 @@ def test_a_folder_of_ones_own_is_refused_and_left_as_it_was(tmp_path):
     assert proc.returncode == 0 and (empty / "DONE").is_file(), proc.stderr
 
 
+def test_a_command_into_a_folder_of_another_kind_is_refused_and_leaves_it_as_it_was(tmp_path):
+    """`hydra.run.dir=<a sweep>` (for hydra.sweep.dir, or without -m when resuming it) cleared the
+    sweep's folder to start a run: every job and its checkpoint deleted. A sweep or a study into a
+    run's folder wrote its report and plots over the run's."""
+    sweep, run = tmp_path / "sweep", tmp_path / "run"
+    for folder, files in ((sweep, {"multirun.yaml": "hydra: {}\n", "0_seed=0/checkpoint.pt": "weights"}),
+                          (run, {"config.yaml": "task: train\n", "metrics.csv": "epoch\n1\n"})):  # fmt: skip
+        for name, text in {".dlrun.lock": "", **files}.items():  # as dlrun leaves them
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+    snapshot = {f: sorted(map(str, f.rglob("*"))) for f in (sweep, run)}
+    cases = [
+        (["dataset=function", f"hydra.run.dir={sweep}"], f"{sweep} holds a sweep (multirun.yaml): task=train there "
+         f"would clear or overwrite it; choose another hydra.run.dir; to resume the sweep, run its command with -m "
+         f"and hydra.sweep.dir={sweep}"),
+        (["-m", "dataset=function", "seed=0,1", f"hydra.sweep.dir={run}"], f"{run} holds a task=train folder "
+         "(config.yaml): a sweep there would clear or overwrite it; choose another hydra.sweep.dir"),
+        (["task=study", "study.name=minimal_ratio", f"hydra.run.dir={run}"], f"{run} holds a task=train folder "
+         "(config.yaml): task=study there would clear or overwrite it; choose another hydra.run.dir"),
+    ]  # fmt: skip
+    for args, line in cases:
+        proc = run_dlrun(*args, cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr == f"dlrun: error: {line}\n", proc.stderr
+    assert {f: sorted(map(str, f.rglob("*"))) for f in (sweep, run)} == snapshot
+    assert (sweep / "0_seed=0" / "checkpoint.pt").read_text() == "weights"
+
+
 def _wait_for(condition, timeout: float = 120) -> None:
     end = time.monotonic() + timeout
     while not condition():

@@ -76,7 +76,7 @@ def run_report(cfg, folder: Path, label: str = "") -> tuple[list, list]:
     from runner.reproduce.spec import read_parts
 
     folder = Path(folder)
-    runfolder.lock(folder, "hydra.run.dir")
+    runfolder.lock(folder, "hydra.run.dir", kind="reproduce")
     runfolder.guard_sweep(folder, _command_overrides(), cfg.data_dir)
     parts = _selected(cfg, read_parts(cfg.reproduce))
     atomic_write_text(folder / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))

@@ -123,6 +123,10 @@ def refuse_foreign(folder: Path, what: str) -> None:
     own = kept(folder) | {"multirun.yaml"}  # Hydra's record of the sweep it is starting
     foreign = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir() if p.name not in own)
     if foreign:
+        for log in own - KEEP - {"multirun.yaml"}:  # the job's log Hydra opened for this command: left as found
+            with contextlib.suppress(OSError):
+                if (folder / log).stat().st_size == 0:
+                    (folder / log).unlink()
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise UserError(f"{folder} holds files dlrun did not write ({shown}); dlrun starts in a new or empty folder "
                         f"and would clear or overwrite them: choose another {what}")  # fmt: skip

@@ -305,7 +305,8 @@ def test_a_folder_of_ones_own_is_refused_and_left_as_it_was(tmp_path):
     (mine / "notes.txt").write_text("mine")
     (mine / "report.md").write_text("mine too")
     before = sorted(str(p.relative_to(mine)) for p in mine.rglob("*"))
-    for args, what in ((["dataset=function", "trainer.epochs=1", f"hydra.run.dir={mine}"], "hydra.run.dir"),
+    for args, what in ((["dataset=function", "trainer.epochs=1", f"hydra.run.dir={mine}", "hydra/job_logging=default"],
+                        "hydra.run.dir"),
                        (["-m", "dataset=function", "trainer.epochs=1", "seed=0,1", f"hydra.sweep.dir={mine}"],
                         "hydra.sweep.dir")):  # fmt: skip
         proc = run_dlrun(*args, cwd=tmp_path)

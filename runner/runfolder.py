@@ -120,10 +120,11 @@ def refuse_foreign(folder: Path, what: str) -> None:
     folder of one's own, deleted the files there."""
     if not folder.is_dir() or (folder / LOCK).exists():
         return
-    own = kept(folder) | {"multirun.yaml"}  # Hydra's record of the sweep it is starting
+    logs = kept(folder) - KEEP  # the job's log Hydra opened for this command
+    own = KEEP | logs | {"multirun.yaml"}  # and Hydra's record of the sweep it is starting
     foreign = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir() if p.name not in own)
     if foreign:
-        for log in own - KEEP - {"multirun.yaml"}:  # the job's log Hydra opened for this command: left as found
+        for log in logs:  # left as it was found
             with contextlib.suppress(OSError):
                 if (folder / log).stat().st_size == 0:
                     (folder / log).unlink()

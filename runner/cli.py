@@ -119,9 +119,9 @@ def main() -> None:
     register()
     signals.install()
     try:
-        from runner.config.overrides import check_override_types
+        from runner.config.overrides import check_command_line
 
-        check_override_types(sys.argv[1:])
+        check_command_line(sys.argv[1:])
         app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)
         app()
         if _user_errors:
@@ -155,7 +155,7 @@ def main() -> None:
             from runner import runfolder
 
             runfolder.discard_unstarted_sweep(state.running, state.made_from)
-        line = describe_error(ex)
+        line = describe_error(ex, sys.argv[1:])
         if line is None or debug:
             raise
         print(f"dlrun: error: {line}", file=sys.stderr)

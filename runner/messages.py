@@ -53,9 +53,10 @@ def unknown_key_line(key: str, schema_name: str) -> str:
     return f"{key}: unknown key{hint}" + (f"; {where}: {', '.join(keys)}" if keys else "")
 
 
-def _omegaconf_line(ex, override: str = "") -> str:
-    """One line for OmegaConf's error `ex`; `override` is the `key=value` Hydra was merging, if any."""
-    from runner.config.compose import is_preset_group
+def _omegaconf_line(ex, override: str = "", args=()) -> str:
+    """One line for OmegaConf's error `ex`; `override` is the `key=value` Hydra was merging, if any;
+    `args`, the command's overrides."""
+    from runner.config.compose import group_options, is_preset_group
 
     key = getattr(ex, "full_key", None) or ""
     msg = str(getattr(ex, "msg", None) or ex).splitlines()[0]
@@ -79,26 +80,25 @@ def _omegaconf_line(ex, override: str = "") -> str:
     if m and "." not in key and is_preset_group(key):
         if override:  # `experiment.epochs=1`: a group of presets has options to pick, no keys to set
             return (f"{given_key}: unknown key; {key} is a group of presets, not a section of keys: pick one with "
-                    f"{key}=<option> ({', '.join(_group_options(key))})")  # fmt: skip
+                    f"{key}=<option> ({', '.join(group_options(key))})")  # fmt: skip
         # a file of that group without its package line: its keys landed under `<group>:`, not at the top
         return (f"{key}: unknown key; an option of the {key} group sets keys across the whole config, so its "
                 f"file must open with the line `# @package _global_` (as those in conf/{key}/ do)")  # fmt: skip
     if m:
         return unknown_key_line(key or m.group(1), m.group(2))
+    m = re.match(r"Interpolation key '(.+)' not found", msg)
+    if m:  # Hydra names no key (or its placeholder) for an interpolation in an override: name the override
+        name = m.group(1)
+        where = key if key and key != "_dummy_" else next((a for a in args if "${" + name in a), "an interpolation")
+        return f"{where}: ${{{name}}} names no key of the config"
     if "Missing mandatory value" in msg:
         return f"{key}: a value is required and none was given"
     return f"{key}: {msg}" if key else msg
 
 
-def _group_options(group: str) -> list:
-    """The options of conf/<group>/, those in its subfolders as <sub>/<name> (experiment=reproduce/r2)."""
-    from runner.config.compose import conf_dir
-
-    folder = conf_dir() / group
-    return sorted(p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml"))
-
-
 def _missing_option_line(text: str) -> str:
+    from runner.config.compose import group_options
+
     m = re.search(r"Could not (?:find|load) '([^']+)'", text)
     if m and m.group(1) == "hydra/sweeper/optuna":  # a plugin that ships as dlrun's extra
         return "hydra/sweeper=optuna: needs hydra-optuna-sweeper: pip install 'dlrun[search]'"
@@ -108,7 +108,7 @@ def _missing_option_line(text: str) -> str:
         group = listed.group(1) if listed and path.startswith(listed.group(1) + "/") else path.rsplit("/", 1)[0]
         option = path[len(group) + 1 :]
         # Hydra's list holds the plugins' options (hydra/launcher=joblib) but not those in subfolders
-        options = sorted(set(re.findall(r"^\t(\S+)$", text, flags=re.M)) | set(_group_options(group)))
+        options = sorted(set(re.findall(r"^\t(\S+)$", text, flags=re.M)) | set(group_options(group)))
         if options:
             near = _closest(option, options)
             hint = f" (did you mean {group}={near}?)" if near else ""
@@ -138,7 +138,8 @@ def _yaml_line(ex) -> str:
     return f"{mark.name if mark else 'a config file'}: not valid YAML ({reason(ex)})"
 
 
-def describe_error(ex: BaseException) -> str | None:
+def describe_error(ex: BaseException, args=()) -> str | None:
+    """One line for `ex`, or None; `args`: the command's overrides, to name the one at fault."""
     import yaml
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
@@ -160,10 +161,20 @@ def describe_error(ex: BaseException) -> str | None:
                     if (m := re.match(r"Error merging override (.+)|Could not override '([^']+)'", str(e)))), "")  # fmt: skip
     for e in chain:
         if isinstance(e, OmegaConfBaseException):
-            return _omegaconf_line(e, merging)
+            return _omegaconf_line(e, merging, args)
     for e in chain:
         if isinstance(e, OverrideParseException):
             return f"cannot parse the override: {str(e).splitlines()[0]} (quote lists: 'model.hidden=[64,64]')"
+    for e in chain:
+        m = re.match(r"Ambiguous value for argument '(([^=']+)=.*)'", str(e)) if isinstance(e, HydraException) else None
+        if m:  # `dataset=mnist,cifar10` without -m: Hydra's three-point list, escaped quotes and all
+            from runner.config.compose import config_groups
+
+            arg, key = m.groups()
+            other = f"; a list is written {key}=[a,b], text with a comma quoted: {key}='a,b'"
+            if key in config_groups():
+                other = ""
+            return f"{arg}: commas make a sweep, which runs with -m (dlrun -m {arg}){other}"
     for e in chain:
         if isinstance(e, HydraException):
             return " ".join(str(e).split())

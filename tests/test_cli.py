@@ -40,7 +40,26 @@ def assert_one_line_error(proc, *fragments):
         (["regularizer=dropout", "regularizer.dropout.p=0.5"], ["regularizer.dropout.p: unknown key", "is a number"]),
         (["model.hidden=abc"], ["model.hidden: expected a list", "'abc'"]),
         (["trainer=5"], ["trainer: expected its keys set one by one", "trainer.epochs=", "'5'"]),
-        (["model.hidden=[64,"], ["cannot parse the override"]),
+        (["model.hidden=[64,", "64]"], ["model.hidden=[64,: its list is not closed", "'model.hidden=[64, 64]'"]),
+        # each of these was a traceback (a ValueError or TypeError from Hydra's defaults list)
+        (["=3"], ["=3: no key before the '='; dlrun takes KEY=VALUE"]),
+        (["dataset=null"], ["dataset=null: a group takes the name of one of its options; expected one of cifar10, "]),
+        (["hydra/launcher=null"], ["hydra/launcher=null: a group takes the name of one of its options"]),
+        (["model=[1,2]"], ["model=[1,2]: a group takes the name of one of its options; expected one of cnn, mlp"]),
+        (["-m", "--cfg", "job"], ["--multirun (-m) and --cfg: one at a time"]),
+        # and these a riddle
+        (["mnist"], ["mnist: not an override; dlrun takes KEY=VALUE", "(did you mean dataset=mnist?)"]),
+        (["relu,tanh"], ["(did you mean -m activation=relu,tanh?)"]),
+        (["epochs"], ["(did you mean trainer.epochs=<value>?)"]),
+        (["~dataset"], ["~dataset: the dataset group cannot be removed (dataset.name has no default)", "mnist"]),
+        (["dataset=[mnist,cifar10]"], ["dataset takes one option", "sweep them: dlrun -m dataset=mnist,cifar10"]),
+        (["dataset=[]"], ["dataset=[]: dataset takes one option (dataset.name names it); expected one of"]),
+        (["~seed"], ["~seed: a key of dlrun's schema cannot be removed; set it instead (seed=<value>)"]),
+        (["~trainer"], ["~trainer: a key of dlrun's schema cannot be removed; set it instead (trainer.epochs=<value>)"]),
+        (["dataset=mnist,cifar10"], ["dataset=mnist,cifar10: commas make a sweep, which runs with -m (dlrun -m "]),
+        (["trainer.epochs=${oops}"], ["trainer.epochs: ${oops} names no key of the config"]),
+        (["dataset=${oops}"], ["dataset=${oops}: ${oops} names no key of the config"]),
+        (["--cfg", "jobs"], ["argument --cfg/-c: invalid choice: 'jobs'", "dlrun --help lists the options"]),
         (["sweep=grid"], ["sweep=grid", "activation_x_depth"]),
         (["sweep=depth", "sweep.max_depth=0"], ["sweep.max_depth", "an integer >= 1", "0"]),
         (["model.depth=0"], ["model.depth", "integer >= 1"]),
@@ -180,6 +199,29 @@ def test_hydras_copies_of_its_config_repository_share_the_config_store():
         assert copied.get_schema_source().store is store
         assert "dlrun_schema.yaml" in store.list("")
         assert copied.load_config("dlrun_schema") is not None
+
+
+def test_the_overrides_refused_above_have_valid_neighbours(tmp_path):
+    """Only the misuse is refused: a one-item list for a group of one choice, a combination where
+    options combine, a group without a required key removed, a true/false key given 0."""
+    proc = run_dlrun("--cfg", "job", "dataset=[gurmukhi]", "regularizer=[l2,dropout]", "~init", "~scheduler",
+                     "trainer.log_steps=0", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for line in ("name: gurmukhi", "l2: 0.0001", "dropout: 0.2", "log_steps: false"):
+        assert line in proc.stdout
+
+
+def test_the_command_line_is_read_by_hydras_own_parser():
+    """Flags and their values are no overrides; the completion's `install=bash` is not checked."""
+    from runner.config.overrides import command_overrides
+
+    from runner.errors import UserError
+
+    argv = ["-cd", "mine", "--cfg", "job", "-p", "trainer", "dataset=mnist", "seed=1"]
+    assert command_overrides(argv) == ["dataset=mnist", "seed=1"]
+    with pytest.raises(UserError, match="^--cfg and --info: one at a time"):
+        command_overrides([*argv, "--info", "defaults"])
+    assert command_overrides(["--shell-completion", "install=bash"]) is None
 
 
 def test_cfg_job_prints_the_composed_config(tmp_path):

@@ -35,6 +35,19 @@ def is_preset_group(name: str) -> bool:
     )
 
 
+def group_options(group: str) -> list:
+    """The options of conf/<group>/, those in its subfolders as <sub>/<name> (experiment=reproduce/r2)."""
+    folder = conf_dir() / group
+    return sorted(p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml"))
+
+
+def config_groups() -> list:
+    """dlrun's config groups: each folder of conf/ that holds options, nested ones as experiment/reproduce
+    and hydra/launcher."""
+    root = conf_dir()
+    return sorted({p.parent.relative_to(root).as_posix() for p in root.rglob("*.yaml") if p.parent != root})
+
+
 def share_config_store() -> None:
     """Make a copy of Hydra's ConfigStore the store itself.
 

@@ -1,27 +1,160 @@
-"""Checks on the command line's overrides themselves, before Hydra composes them: what the
+"""Checks on the command line's overrides themselves, before Hydra composes them: what Hydra
+would report as a traceback or a riddle (`dlrun mnist`, `dataset=null`, `~dataset`), and what the
 composed config can no longer tell (OmegaConf has already turned the value into another)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from runner.errors import UserError
 
+GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
-def check_override_types(args: list) -> None:
+
+def command_overrides(argv: list) -> list | None:
+    """The overrides among `argv`, read by Hydra's own argument parser; None for a command Hydra
+    reads otherwise (--shell-completion's install=bash, --experimental-rerun). A command line that
+    parser refuses is a UserError: argparse printed its usage and a line; Hydra, a traceback for
+    `-m --cfg job`."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+
+    def refuse(message):
+        raise UserError(f"{message}; dlrun --help lists the options")
+
+    parser.error = refuse  # argparse prints its usage and exits
+    args = parser.parse_args(argv)
+    modes = [flag for flag, on in (("--run", args.run), ("--multirun (-m)", args.multirun), ("--cfg", args.cfg),
+             ("--info", args.info), ("--shell-completion", args.shell_completion)) if on]  # fmt: skip
+    if len(modes) > 1:
+        raise UserError(f"{' and '.join(modes)}: one at a time; to see the config of a sweep's job, run --cfg job "
+                        "with that job's values and no -m")  # fmt: skip
+    if args.shell_completion or args.experimental_rerun:
+        return None
+    return list(args.overrides)
+
+
+def check_command_line(argv: list) -> None:
+    """Refuse, in one line naming the argument, an override Hydra cannot parse or would trip on."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    from runner.config.compose import config_groups
+
+    overrides = command_overrides(argv)
+    if not overrides:
+        return
+    groups = config_groups()
+    parser = OverridesParser.create()
+    for arg in overrides:
+        try:
+            o = parser.parse_override(arg)
+        except HydraException as ex:
+            raise UserError(_unparsed_line(arg, str(ex).splitlines()[0], groups)) from None
+        key = o.key_or_group
+        if not key:
+            raise UserError(f"{arg}: no key before the '='; dlrun takes KEY=VALUE (trainer.epochs=5) or GROUP=OPTION "
+                            "(dataset=mnist)")  # fmt: skip
+        if key in groups or "/" in key:
+            _check_group(o, groups)
+        elif o.is_delete():
+            _check_key_deletion(o)
+        _check_flag(o)
+
+
+def _unparsed_line(arg: str, reason: str, groups: list) -> str:
+    if "=" not in arg and not arg.startswith("~"):
+        return f"{arg}: not an override; dlrun takes KEY=VALUE (trainer.epochs=5) or GROUP=OPTION (dataset=mnist)" + (
+            _meant(arg, groups)
+        )
+    if arg.count("[") != arg.count("]") or arg.count("{") != arg.count("}"):
+        return (f"{arg}: its list is not closed: a space on the command line cuts an argument in two; write the "
+                "list without spaces or quote the whole argument: 'model.hidden=[64, 64]'")  # fmt: skip
+    return (f"{arg}: cannot parse it ({reason}); quote a value that holds spaces, quotes or brackets "
+            f"(key='a b'); the grammar: {GRAMMAR}")  # fmt: skip
+
+
+def _meant(word: str, groups: list) -> str:
+    """' (did you mean dataset=mnist?)' for a bare option name, or a bare key, else ''."""
+    from runner.config.compose import group_options
+    from runner.config.schema import leaf_types
+
+    first = word.split(",")[0]
+    for group in groups:
+        if first in group_options(group):
+            return f" (did you mean {'-m ' if ',' in word else ''}{group}={word}?)"
+    keys = [k for k in leaf_types() if k == word or k.rpartition(".")[2] == word]
+    return f" (did you mean {keys[0]}=<value>?)" if len(keys) == 1 else ""
+
+
+def _section(group: str):
+    """The schema section a group fills (dataset -> DatasetConfig), or None (experiment, hydra/...)."""
+    from runner.config.schema import Config
+
+    field = {f.name: f for f in dataclasses.fields(Config)}.get(group)
+    return field.default_factory if field is not None and dataclasses.is_dataclass(field.default_factory) else None
+
+
+def _check_group(o, groups: list) -> None:
+    """A group takes the name of an option; one only where its section names the choice (dataset.name),
+    a list where options combine (regularizer=[l1,dropout]). Hydra raised a ValueError's traceback
+    for `dataset=null` or `dataset=3`, merged `dataset=[mnist,cifar10]` into one, and `~dataset` left
+    dataset.name unset, which it reported as `hydra.run.dir: a value is required`."""
+    from hydra.core.override_parser.types import ChoiceSweep
+    from omegaconf import MISSING
+
+    from runner.config.compose import group_options
+
+    group = o.key_or_group
+    # hydra/launcher's options are mostly plugins' (joblib, submitit_local), not in conf/: unlisted
+    options = group_options(group) if group in groups and not group.startswith("hydra/") else []
+    expected = f"; expected one of {', '.join(options)}" if options else ""
+    section = _section(group)
+    names_one = section is not None and "name" in {f.name for f in dataclasses.fields(section)}
+    if o.is_delete():
+        required = [f"{group}.{f.name}" for f in dataclasses.fields(section) if f.default == MISSING] if section else []
+        if required:
+            raise UserError(f"~{group}: the {group} group cannot be removed ({required[0]} has no default); pick an "
+                            f"option instead ({group}=<option>){expected}")  # fmt: skip
+        return
+    value = o.value()
+    if o.is_sweep_override():
+        if not isinstance(value, ChoiceSweep):
+            return  # glob(), range(): Hydra expands and reports them itself
+        values = list(value.list)
+    else:
+        values = [value]
+    for v in values:
+        shown = o.input_line
+        picks = v if isinstance(v, list) else [v]
+        if not all(isinstance(p, str) and p for p in picks):
+            raise UserError(f"{shown}: a group takes the name of one of its options{expected}")
+        if isinstance(v, list) and names_one and len(v) != 1:
+            how = f"; to run each, sweep them: dlrun -m {group}={','.join(v)}" if v else ""
+            raise UserError(f"{shown}: {group} takes one option ({group}.name names it){expected}{how}")
+
+
+def _check_key_deletion(o) -> None:
+    """`~trainer.epochs` or `~seed`: a key of dlrun's schema is always there; OmegaConf reported it as
+    an unknown key (`seed: unknown key (did you mean seed?)`)."""
+    from runner.config.schema import leaf_types
+
+    key = o.key_or_group
+    under = [k for k in leaf_types() if k == key or k.startswith(f"{key}.")]
+    if under:
+        raise UserError(f"~{key}: a key of dlrun's schema cannot be removed; set it instead ({under[0]}=<value>), or "
+                        "leave it out of the command to keep its default")  # fmt: skip
+
+
+def _check_flag(o) -> None:
     """Refuse a number other than 0 or 1 for a true/false key. OmegaConf reads any integer as a
     bool, so `trainer.log_steps=10` (meant as 'every 10 steps') silently meant true."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     from runner.config.schema import leaf_types
 
     flags = {k for k, t in leaf_types().items() if t is bool}
-    parser = OverridesParser.create()
-    for arg in (a for a in args if "=" in a and not a.startswith("-")):
-        try:
-            o = parser.parse_override(arg)
-        except Exception:  # noqa: BLE001 - Hydra reports the syntax error its own way
-            continue
-        if o.key_or_group not in flags or o.is_delete():
-            continue
-        for v in o.sweep_iterator() if o.is_sweep_override() else [o.value()]:
-            if type(v) is int and v not in (0, 1):
-                raise UserError(f"{o.key_or_group}: expected true or false, got {v}")
+    if o.key_or_group not in flags or o.is_delete():
+        return
+    for v in o.sweep_iterator() if o.is_sweep_override() else [o.value()]:
+        if type(v) is int and v not in (0, 1):
+            raise UserError(f"{o.key_or_group}: expected true or false, got {v}")

@@ -134,7 +134,7 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
             runfolder.clear(job_dir)
         return start()
     except Exception as ex:  # noqa: BLE001 - one job's failure must not stop the sweep
-        line = describe_error(ex) or one_line(ex)
+        line = describe_error(ex, overrides) or one_line(ex)
         record_failure(job_dir, line, traceback.format_exc(), name=str(cfg.get("name", job_dir.name)))
         _free_accelerator_memory()
         say(f"job {num} failed: {line}", error=True)

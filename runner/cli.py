@@ -9,7 +9,6 @@ stay fast; torch, torchvision and matplotlib are imported inside the task.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -81,18 +80,28 @@ def _task(cfg: DictConfig):
         return result
     except signals.Interrupted as ex:
         if _nothing_ran(job_dir):  # stopped before training began: nothing to resume
-            runfolder.unlock(job_dir)
-            shutil.rmtree(job_dir, ignore_errors=True)
+            runfolder.discard(job_dir, runfolder.kept(job_dir))
         else:
             ex.hint = f"run the same command with hydra.run.dir={job_dir} to resume"
         raise
     except Exception as ex:  # noqa: BLE001 - reported by main(), after Hydra, in one line where it can be
         # Nothing useful ran: leave no directory behind that could pass for a result.
-        runfolder.unlock(job_dir)
         if _nothing_ran(job_dir):
-            shutil.rmtree(job_dir, ignore_errors=True)
+            runfolder.discard(job_dir, runfolder.kept(job_dir))
+        runfolder.unlock(job_dir)
         _user_errors.append(ex)
         return None
+
+
+def _note_named_run_dir(argv: list) -> None:
+    """A hydra.run.dir the command names that is there already: Hydra makes the folder before the
+    task starts, so only now can an early error tell one of the user's from one it made."""
+    from runner import runfolder
+    from runner.config.overrides import command_overrides
+
+    named = [o.partition("=")[2] for o in command_overrides(argv) or () if o.startswith("hydra.run.dir=")]
+    if named and "${" not in named[-1]:
+        runfolder.note_existing(Path(named[-1].strip("'\"")).expanduser())
 
 
 def _finish_pending_plots() -> None:
@@ -122,6 +131,7 @@ def main() -> None:
         from runner.config.overrides import check_command_line
 
         check_command_line(sys.argv[1:])
+        _note_named_run_dir(sys.argv[1:])
         app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)
         app()
         if _user_errors:

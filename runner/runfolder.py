@@ -195,6 +195,30 @@ def refuse_finished(folder: Path) -> None:
                         "or delete the folder to run it again")  # fmt: skip
 
 
+_found: set = set()  # folders the command named that were there before it: an early error empties, never removes them
+
+
+def note_existing(folder: Path) -> None:
+    """Remember that `folder` (hydra.run.dir=<a folder of one's own>) was there before this command."""
+    if Path(folder).is_dir():
+        _found.add(os.path.abspath(folder))
+
+
+def discard(folder: Path, records) -> None:
+    """Undo what this command made in `folder`, which holds only its `records` (the lock, Hydra's):
+    the folder goes, except one that was there before (note_existing), which is left as it was,
+    empty: a user's `mkdir results/a` for hydra.run.dir=results/a, a mount point."""
+    unlock(folder)
+    folder = Path(folder)
+    if os.path.abspath(folder) not in _found:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    with contextlib.suppress(OSError):
+        for p in folder.iterdir():
+            if p.name in records:
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
 def discard_unstarted_sweep(sweep_dir: Path, made_from: Path | None = None) -> None:
     """A sweep that stopped on an error before its first job (a job's config that does not
     compose, say) leaves no folder behind: its records alone would pass for a sweep, and would
@@ -203,8 +227,7 @@ def discard_unstarted_sweep(sweep_dir: Path, made_from: Path | None = None) -> N
     sweep_dir = Path(sweep_dir).absolute()
     records = {"multirun.yaml", SWEEP_RECORD, LOCK}
     if sweep_dir.is_dir() and all(p.name in records for p in sweep_dir.iterdir()):
-        unlock(sweep_dir)
-        shutil.rmtree(sweep_dir, ignore_errors=True)
+        discard(sweep_dir, records)
         # and the folders made for it (outputs/sweeps/<name>/) where nothing else came to live in them
         made = Path(made_from) if made_from is not None else sweep_dir
         parent = sweep_dir.parent

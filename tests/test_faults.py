@@ -322,6 +322,24 @@ def test_a_folder_of_ones_own_is_refused_and_left_as_it_was(tmp_path):
     assert proc.returncode == 0 and (empty / "DONE").is_file(), proc.stderr
 
 
+def test_an_empty_folder_of_ones_own_outlives_an_early_error(tmp_path):
+    """`mkdir results/a` for hydra.run.dir=results/a (or hydra.sweep.dir): a config error, or a job
+    that does not compose, removed the folder with the records dlrun had put in it. Now only the
+    records go; a folder the command made itself still goes, as before."""
+    run, sweep = tmp_path / "results" / "a", tmp_path / "results" / "s"
+    run.mkdir(parents=True)
+    sweep.mkdir()
+    runs = ((f"hydra.run.dir={run}/", "trainer.epochs=-1"),  # the slash: the same folder however written
+            ("-m", f"hydra.sweep.dir={sweep}", "activation=relu,swish", "trainer.epochs=1"))  # fmt: skip
+    for args in runs:
+        proc = run_dlrun("dataset=function", *args, cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert run.is_dir() and sweep.is_dir() and not any(run.iterdir()) and not any(sweep.iterdir())
+    made = tmp_path / "results" / "b"
+    proc = run_dlrun("dataset=function", f"hydra.run.dir={made}", "trainer.epochs=-1", cwd=tmp_path)
+    assert proc.returncode == 2 and not made.exists()
+
+
 def test_a_command_into_a_folder_of_another_kind_is_refused_and_leaves_it_as_it_was(tmp_path):
     """`hydra.run.dir=<a sweep>` (for hydra.sweep.dir, or without -m when resuming it) cleared the
     sweep's folder to start a run: every job and its checkpoint deleted. A sweep or a study into a

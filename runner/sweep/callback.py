@@ -30,6 +30,7 @@ class SweepReport(Callback):
             seed_search_sampler(config)
             check_search_direction(config)
             made_from = runfolder.outermost_missing(sweep_dir)
+            runfolder.note_existing(sweep_dir)  # Hydra makes it after this callback
             runfolder.lock(sweep_dir, "hydra.sweep.dir", kind="sweep")
             runfolder.guard_sweep(sweep_dir, config.hydra.overrides.task, config.data_dir)
             runfolder.remove_litter(sweep_dir)

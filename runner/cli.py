@@ -93,15 +93,14 @@ def _task(cfg: DictConfig):
         return None
 
 
-def _note_named_run_dir(argv: list) -> None:
+def _note_named_run_dir(overrides: list) -> None:
     """A hydra.run.dir the command names that is there already: Hydra makes the folder before the
     task starts, so only now can an early error tell one of the user's from one it made."""
     from runner import runfolder
-    from runner.config.overrides import command_overrides
 
-    named = [o.partition("=")[2] for o in command_overrides(argv) or () if o.startswith("hydra.run.dir=")]
-    if named and "${" not in named[-1]:
-        runfolder.note_existing(Path(named[-1].strip("'\"")).expanduser())
+    named = [o.value() for o in overrides if o.key_or_group == "hydra.run.dir" and not o.is_delete()]
+    if named and isinstance(named[-1], str) and "${" not in named[-1]:
+        runfolder.note_existing(Path(named[-1]).expanduser())
 
 
 def _finish_pending_plots() -> None:
@@ -130,8 +129,7 @@ def main() -> None:
     try:
         from runner.config.overrides import check_command_line
 
-        check_command_line(sys.argv[1:])
-        _note_named_run_dir(sys.argv[1:])
+        _note_named_run_dir(check_command_line(sys.argv[1:]))
         app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)
         app()
         if _user_errors:

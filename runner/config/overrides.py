@@ -35,8 +35,9 @@ def command_overrides(argv: list) -> list | None:
     return list(args.overrides)
 
 
-def check_command_line(argv: list) -> None:
-    """Refuse, in one line naming the argument, an override Hydra cannot parse or would trip on."""
+def check_command_line(argv: list) -> list:
+    """Refuse, in one line naming the argument, an override Hydra cannot parse or would trip on;
+    return the overrides, parsed."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
@@ -44,9 +45,10 @@ def check_command_line(argv: list) -> None:
 
     overrides = command_overrides(argv)
     if not overrides:
-        return
+        return []
     groups = config_groups()
     parser = OverridesParser.create()
+    parsed = []
     for arg in overrides:
         try:
             o = parser.parse_override(arg)
@@ -61,6 +63,8 @@ def check_command_line(argv: list) -> None:
         elif o.is_delete():
             _check_key_deletion(o)
         _check_flag(o)
+        parsed.append(o)
+    return parsed
 
 
 def _unparsed_line(arg: str, reason: str, groups: list) -> str:

@@ -264,6 +264,50 @@ def test_a_sweeper_or_launcher_count_out_of_range_is_one_line(tmp_path, given, l
     assert len(proc.stderr.splitlines()) == 1 and not (tmp_path / "s").exists(), proc.stderr
 
 
+@pytest.mark.parametrize(
+    "given,line",
+    [
+        # each was a ValueError's traceback, from Hydra's basic sweeper or from Optuna
+        (["seed=range(1,5,0)"], "seed=range(1,5,0): the step of a range is 0"),
+        (["seed=range(5,1)"], "seed=range(5,1): the range holds no values"),  # was a sweep of no jobs
+        (["optimizer.lr=interval(0.001,0.01)"], "optimizer.lr=interval(0.001,0.01): an interval is drawn from by a "
+         "search (hydra/sweeper=optuna, or hparams_search=...); a grid sweep takes values"),
+        (["hparams_search=mnist_optuna", "optimizer.lr=interval(0.1,0.01)"],
+         "optimizer.lr=interval(0.1,0.01): expected interval(low, high) with low <= high, got 0.1 > 0.01"),
+        (["hparams_search=mnist_optuna", "optimizer.lr=tag(log,interval(0,0.1))"], "a log interval needs low > 0, got 0"),
+        (["hparams_search=mnist_optuna", "seed=range(5,1)"],
+         "seed=range(5,1): Optuna draws from range(low, high[, step]) with low <= high and a step > 0 (high included)"),
+        (["hparams_search=mnist_optuna", "seed=shuffle(range(5,1))"], "the range holds no values"),
+    ],
+)  # fmt: skip
+def test_a_swept_value_the_sweeper_cannot_draw_from_is_one_line(given, line):
+    from omegaconf import open_dict
+
+    from runner.config.compose import compose as compose_config
+    from runner.errors import UserError
+    from runner.sweep.preflight import check_search_space
+
+    def search_space(swept):  # the config the sweep's callback sees: Hydra's compose() takes no sweep itself
+        cfg = compose_config(["dataset=function", *given[:-1]], hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.overrides.task = [*cfg.hydra.overrides.task, swept]
+        check_search_space(cfg)
+
+    if "hparams_search=mnist_optuna" in given:
+        pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra")
+    with pytest.raises(UserError) as e:
+        search_space(given[-1])
+    assert line in str(e.value) and str(e.value).startswith(given[-1] + ": "), str(e.value)
+    search_space("seed=range(1,3)")  # what either sweeper takes
+
+
+def test_a_sweep_refused_for_its_search_space_leaves_no_folder(tmp_path):
+    proc = run_dlrun("-m", "seed=range(1,5,0)", *FN, f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)
+    assert proc.stderr == ("dlrun: error: seed=range(1,5,0): the step of a range is 0; expected range(start, stop[, "
+                           "step]) with a step other than 0\n") and proc.returncode == 2  # fmt: skip
+    assert not (tmp_path / "s").exists()
+
+
 def test_the_hparams_search_preset_composes_as_a_multirun_of_optuna():
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra (hydra-optuna-sweeper)")
     from runner.config.compose import compose as compose_config

@@ -75,6 +75,8 @@ def _unparsed_line(arg: str, reason: str, groups: list) -> str:
     if arg.count("[") != arg.count("]") or arg.count("{") != arg.count("}"):
         return (f"{arg}: its list is not closed: a space on the command line cuts an argument in two; write the "
                 "list without spaces or quote the whole argument: 'model.hidden=[64, 64]'")  # fmt: skip
+    if reason.startswith("ValueError while evaluating"):  # choice(), a sweep function given the wrong values
+        return f"{arg}: {reason}; the grammar: {GRAMMAR}"
     return (f"{arg}: cannot parse it ({reason}); quote a value that holds spaces, quotes or brackets "
             f"(key='a b'); the grammar: {GRAMMAR}")  # fmt: skip
 

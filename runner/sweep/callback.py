@@ -26,6 +26,7 @@ class SweepReport(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
             preflight.check_plugin_settings(config)
+            preflight.check_search_space(config)
             preflight.check(config)
             seed_search_sampler(config)
             check_search_direction(config)

@@ -12,16 +12,20 @@ stays those jobs' failure.
 from __future__ import annotations
 
 
+def _sweep_lines(config) -> list[str]:
+    """The sweeper's params as overrides, then the command line's."""
+    params = config.hydra.sweeper.get("params") or {}
+    return [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+
+
 def first_and_last_job(config) -> tuple[list[str], list[str]]:
     """The overrides of the grid's first and last job: the sweeper's params, then the command
     line (which wins for the same key, as in Hydra's basic sweeper). A key searched over an
     interval or a glob keeps the preset's value: the search draws it."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    params = config.hydra.sweeper.get("params") or {}
-    lines = [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
     values: dict[str, list[str]] = {}
-    for override in OverridesParser.create().parse_overrides(lines):
+    for override in OverridesParser.create().parse_overrides(_sweep_lines(config)):
         key = override.get_key_element()
         if override.is_hydra_override():
             continue
@@ -87,3 +91,48 @@ def check_plugin_settings(config) -> None:
         value = node[name]
         valid = (value is None or isinstance(value, int)) and not isinstance(value, bool) and ok(value)
         require(valid, key, expected, value)
+
+
+def check_search_space(config) -> None:
+    """Raise a UserError for a swept value the sweeper in use cannot draw from: a range with a step
+    of 0 or no values, an interval whose low is above its high, a log interval from 0 or below, an
+    interval for the grid sweeper. Each of these was a ValueError's traceback from Hydra's basic
+    sweeper or from Optuna, raised after the sweep's folder was made."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from runner.errors import UserError
+
+    target = str(config.hydra.sweeper.get("_target_", ""))
+    grid, optuna = target.endswith("BasicSweeper"), "optuna" in target.lower()
+    if not (grid or optuna):
+        return  # another sweeper's rules are its own
+    try:
+        overrides = OverridesParser.create().parse_overrides(_sweep_lines(config))
+    except Exception:  # noqa: BLE001 - a line Hydra cannot parse: it says so itself
+        return
+    for o in overrides:
+        if not o.is_sweep_override() or o.is_hydra_override():
+            continue
+        line, value = o.input_line or f"{o.get_key_element()}={o.get_value_element_as_str()}", o.value()
+        if o.is_interval_sweep():
+            if grid:
+                raise UserError(f"{line}: an interval is drawn from by a search (hydra/sweeper=optuna, or "
+                                "hparams_search=...); a grid sweep takes values (a,b,c) or range(start,stop,step)")  # fmt: skip
+            if value.start > value.end:
+                raise UserError(
+                    f"{line}: expected interval(low, high) with low <= high, got {value.start} > {value.end}"
+                )
+            if "log" in value.tags and value.start <= 0:
+                raise UserError(f"{line}: a log interval needs low > 0, got {value.start}")
+        elif o.is_range_sweep():
+            step = 1 if value.step is None else value.step
+            if step == 0:
+                raise UserError(f"{line}: the step of a range is 0; expected range(start, stop[, step]) with a step other "
+                                "than 0")  # fmt: skip
+            listed = grid or value.shuffle  # Optuna draws a shuffled range's values as choices
+            if listed and not list(o.sweep_iterator()):
+                raise UserError(f"{line}: the range holds no values (it counts from start by step and stops before "
+                                "stop); expected e.g. range(1,5) for 1, 2, 3, 4")  # fmt: skip
+            if not listed and (step < 0 or value.start > value.stop):
+                raise UserError(f"{line}: Optuna draws from range(low, high[, step]) with low <= high and a step > 0 "
+                                f"(high included), got range({value.start}, {value.stop}, {step})")  # fmt: skip

@@ -176,6 +176,12 @@ def describe_error(ex: BaseException, args=()) -> str | None:
                 other = ""
             return f"{arg}: commas make a sweep, which runs with -m (dlrun -m {arg}){other}"
     for e in chain:
+        m = re.match(r"Sweeping over Hydra's configuration is not supported : '(hydra\.sweeper\.params\.([^=]+)=(.*))'",
+                     str(e)) if isinstance(e, HydraException) else None  # fmt: skip
+        if m:  # a search's space is changed by sweeping the key itself, which the sweeper's params merge with
+            arg, key, value = m.groups()
+            return f"{arg}: a search's space is set on the key itself: {key}={value} (it replaces the preset's)"
+    for e in chain:
         if isinstance(e, HydraException):
             return " ".join(str(e).split())
     for e in chain:  # --shell-completion without a subcommand, or for a shell Hydra has no plugin for

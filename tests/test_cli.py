@@ -49,7 +49,8 @@ def assert_one_line_error(proc, *fragments):
         (["-m", "--cfg", "job"], ["--multirun (-m) and --cfg: one at a time"]),
         # and these a riddle
         (["mnist"], ["mnist: not an override; dlrun takes KEY=VALUE", "(did you mean dataset=mnist?)"]),
-        (["relu,tanh"], ["(did you mean -m activation=relu,tanh?)"]),
+        (["relu,tanh"], ["(did you mean -m activation=relu,tanh?)"]),  # a remedy has relu, not tanh
+        (["relu"], ["(did you mean activation=relu or remedy=relu?)"]),
         (["epochs"], ["(did you mean trainer.epochs=<value>?)"]),
         (["~dataset"], ["~dataset: the dataset group cannot be removed (dataset.name has no default)", "mnist"]),
         (["dataset=[mnist,cifar10]"], ["dataset takes one option", "sweep them: dlrun -m dataset=mnist,cifar10"]),

@@ -86,10 +86,10 @@ def _meant(word: str, groups: list) -> str:
     from runner.config.compose import group_options
     from runner.config.schema import leaf_types
 
-    first = word.split(",")[0]
-    for group in groups:
-        if first in group_options(group):
-            return f" (did you mean {'-m ' if ',' in word else ''}{group}={word}?)"
+    words, sweep = word.split(","), "-m " if "," in word else ""
+    meant = [f"{sweep}{group}={word}" for group in groups if set(words) <= set(group_options(group))]
+    if meant:  # relu is an activation and a remedy; none, an option of four groups
+        return f" (did you mean {' or '.join(meant)}?)"
     keys = [k for k in leaf_types() if k == word or k.rpartition(".")[2] == word]
     return f" (did you mean {keys[0]}=<value>?)" if len(keys) == 1 else ""
 

@@ -163,8 +163,10 @@ def describe_error(ex: BaseException, args=()) -> str | None:
         if isinstance(e, OmegaConfBaseException):
             return _omegaconf_line(e, merging, args)
     for e in chain:
-        if isinstance(e, OverrideParseException):
-            return f"cannot parse the override: {str(e).splitlines()[0]} (quote lists: 'model.hidden=[64,64]')"
+        if isinstance(e, OverrideParseException):  # a sweeper's params in a preset: the command line's are read first
+            from runner.config.overrides import unparsed_line
+
+            return unparsed_line(str(e.override), str(e).splitlines()[0], [], typed=False)
     for e in chain:
         m = re.match(r"Ambiguous value for argument '(([^=']+)=.*)'", str(e)) if isinstance(e, HydraException) else None
         if m:  # `dataset=mnist,cifar10` without -m: Hydra's three-point list, escaped quotes and all

@@ -98,6 +98,19 @@ def test_a_config_file_of_ones_own_that_is_broken_is_one_line_naming_it(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_a_sweepers_param_of_ones_own_that_does_not_parse_is_one_line_naming_it(tmp_path):
+    file = tmp_path / "myconf" / "experiment" / "mine.yaml"
+    file.parent.mkdir(parents=True)
+    file.write_text(
+        '# @package _global_\nhydra:\n  mode: MULTIRUN\n  sweeper:\n    params:\n      model.hidden: "[64,"\n'
+    )
+    proc = run_dlrun("--config-dir", str(file.parents[1]), "experiment=mine", f"hydra.sweep.dir={tmp_path / 's'}",
+                     cwd=tmp_path)  # fmt: skip
+    assert_one_line_error(proc, "hydra.sweeper.params: model.hidden=[64,: cannot parse it (no viable alternative at "
+                          "input '[64,')")  # fmt: skip
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_key_under_a_group_of_presets_is_not_taken_for_a_preset_without_its_package_line(tmp_path):
     proc = run_dlrun("experiment.epochs=1", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert_one_line_error(proc, "experiment.epochs: unknown key; experiment is a group of presets, not a section of "

@@ -53,7 +53,7 @@ def check_command_line(argv: list) -> list:
         try:
             o = parser.parse_override(arg)
         except HydraException as ex:
-            raise UserError(_unparsed_line(arg, str(ex).splitlines()[0], groups)) from None
+            raise UserError(unparsed_line(arg, str(ex).splitlines()[0], groups)) from None
         key = o.key_or_group
         if not key:
             raise UserError(f"{arg}: no key before the '='; dlrun takes KEY=VALUE (trainer.epochs=5) or GROUP=OPTION "
@@ -67,7 +67,11 @@ def check_command_line(argv: list) -> list:
     return parsed
 
 
-def _unparsed_line(arg: str, reason: str, groups: list) -> str:
+def unparsed_line(arg: str, reason: str, groups: list, typed: bool = True) -> str:
+    """One line for an override Hydra's grammar refuses; `typed`: it came from the command line, where a
+    space cuts a list in two, not from a sweeper's params in a config file."""
+    if not typed:
+        return f"hydra.sweeper.params: {arg}: cannot parse it ({reason}); the grammar: {GRAMMAR}"
     if "=" not in arg and not arg.startswith("~"):
         return f"{arg}: not an override; dlrun takes KEY=VALUE (trainer.epochs=5) or GROUP=OPTION (dataset=mnist)" + (
             _meant(arg, groups)

@@ -659,6 +659,23 @@ def test_a_logger_without_its_package_is_one_line_naming_the_extra(monkeypatch):
                             "pip install 'dlrun[tensorboard]', got 'not installed'")  # fmt: skip
 
 
+@pytest.mark.parametrize("value", ["", ".", "../other", "/tmp/all-runs", "tb/../.."])
+def test_a_tensorboard_folder_outside_the_run_folder_is_refused(value):
+    """Empty or "." wrote the event files among the run's own, ".." into a neighbour's folder, and an
+    absolute path every job of a sweep into one folder, where TensorBoard shows them as one run."""
+    from runner.config.validate import prepare
+
+    with pytest.raises(ConfigError) as e:
+        prepare(compose("logger=tensorboard", f"logger.tensorboard.dir='{value}'"))
+    assert (
+        str(e.value)
+        == f"logger.tensorboard.dir: expected a folder inside the run folder, e.g. tensorboard, got {value!r}"
+    )
+    assert (
+        prepare(compose("logger=tensorboard", "logger.tensorboard.dir=tb/events")).logger.tensorboard.dir == "tb/events"
+    )
+
+
 def test_the_optuna_sweeper_missing_is_one_line_naming_the_extra():
     from runner.messages import _missing_option_line
 

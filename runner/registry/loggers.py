@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from runner.config.checks import require
 from runner.errors import ConfigError
@@ -38,6 +39,11 @@ def check_logger(cfg) -> None:
         if importlib.util.find_spec(entry.package) is None:
             raise ConfigError(f"logger={name}", f"the {entry.package} package: pip install 'dlrun[{entry.extra}]'",
                               "not installed")  # fmt: skip
+    # the event files go inside the run folder, as each job's do in a sweep: empty, "." or ".." put them
+    # among the run's own files or in another run's; an absolute path, all jobs into one folder
+    tb = str(cfg.logger.tensorboard.dir)
+    inside = PurePath(tb).parts and not PurePath(tb).is_absolute() and ".." not in PurePath(tb).parts
+    require(bool(inside), "logger.tensorboard.dir", "a folder inside the run folder, e.g. tensorboard", tb)
     ml = cfg.logger.mlflow
     require(bool(str(ml.tracking_uri)), "logger.mlflow.tracking_uri", "a tracking URI, e.g. sqlite:///outputs/mlflow.db",
             ml.tracking_uri)  # fmt: skip

@@ -49,21 +49,22 @@ def _quick(full, quick, *, _root_):
 
 
 def _folder(text) -> str:
-    """One folder name from free text (`name`, `sweep.name`): '/' and '\\' become '_', and a name
-    of dots only ('..') is spelt with '_', so a name never climbs out of outputs/ or nests."""
+    """One folder name from free text (`name`, `sweep.name`, a job's overrides): '/' and '\\' become '_',
+    a name of dots only ('..') is spelt with '_', so a name never climbs out of outputs/ or nests; and at
+    most 120 characters (a longer one is cut and made unique with a hash of the whole): the file
+    system's limit is 255, and a run folder's name adds its time stamp."""
+    import hashlib
+
     name = str(text).replace("/", "_").replace("\\", "_")
-    return "_" * max(len(name), 1) if name.strip(".") == "" else name
+    name = "_" * max(len(name), 1) if name.strip(".") == "" else name
+    if len(name) > 120:
+        name = name[:110] + "-" + hashlib.sha1(str(text).encode()).hexdigest()[:8]
+    return name
 
 
 def _dirname(overrides: str) -> str:
-    """A sweep job's folder name from its overrides: one folder (see _folder), and at most 120
-    characters (a long list of overrides is cut and made unique with a hash of the whole)."""
-    import hashlib
-
-    name = _folder(overrides) if overrides else "defaults"
-    if len(name) > 120:
-        name = name[:110] + "-" + hashlib.sha1(overrides.encode()).hexdigest()[:8]
-    return name
+    """A sweep job's folder name from its overrides (see _folder)."""
+    return _folder(overrides) if overrides else "defaults"
 
 
 def _run_name(task, ckpt, default: str) -> str:

@@ -230,6 +230,12 @@ def test_a_dataset_key_the_chosen_kind_of_data_ignores_is_refused(overrides, mes
     (["optimizer=sgd", "optimizer.momentum=0.5", "activation=elu", "activation.alpha=2", "scheduler=step",
       "scheduler.gamma=0.5"], []),
     (["optimizer=adam", "optimizer.momentum=0.9", "scheduler.metric=val_loss"], []),
+    # early stopping is off while its metric is null: patience=3 alone stopped nothing, unsaid
+    (["trainer.early_stopping.patience=3", "trainer.early_stopping.min_delta=0.01"],
+     ["trainer.early_stopping.patience=3, trainer.early_stopping.min_delta=0.01 do nothing while "
+      "trainer.early_stopping.metric is null (early stopping off); set it to the column to watch, e.g. "
+      "trainer.early_stopping.metric=val_loss"]),
+    (["trainer.early_stopping.metric=test_loss", "trainer.early_stopping.patience=3"], []),
 ])  # fmt: skip
 def test_a_key_the_chosen_option_ignores_gets_a_note(overrides, lines):
     assert notes(prepare(compose(*overrides))) == lines

@@ -44,6 +44,25 @@ def unread_keys(section: str, node, schema, registry) -> list[str]:
     return lines
 
 
+def unread_early_stopping(cfg) -> list[str]:
+    """A line for the trainer.early_stopping keys set away from their defaults while its `metric` is
+    null, which turns early stopping off (trainer.early_stopping.patience=3 alone did nothing, unsaid)."""
+    from omegaconf import OmegaConf
+
+    from runner.config.schema import EarlyStoppingConfig, defaults
+
+    values = OmegaConf.to_container(cfg.trainer.early_stopping, resolve=True)
+    if values["metric"] is not None:
+        return []
+    default = defaults(EarlyStoppingConfig)
+    unread = [f"trainer.early_stopping.{k}={as_typed(v)}" for k, v in values.items() if v != default[k]]
+    if not unread:
+        return []
+    verb = "does" if len(unread) == 1 else "do"
+    return [f"{', '.join(unread)} {verb} nothing while trainer.early_stopping.metric is null (early stopping off); "
+            "set it to the column to watch, e.g. trainer.early_stopping.metric=val_loss"]  # fmt: skip
+
+
 def unread_by_task(cfg, overrides) -> list[str]:
     """One line naming the command line's overrides that the task never reads (task=gradcheck
     trainer.precision=bf16): keys outside its registry entry's `reads`. The command's words, not

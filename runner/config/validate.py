@@ -107,7 +107,7 @@ def notes(cfg, overrides=()) -> list[str]:
     line each, and what the command's overrides ask of a task that ignores it (task=gradcheck
     trainer.precision=bf16), for the command to print before it runs;
     runner.config.checks.unread_keys and unread_by_task."""
-    from runner.config.checks import unread_by_task, unread_keys
+    from runner.config.checks import unread_by_task, unread_early_stopping, unread_keys
     from runner.config.schema import ActivationConfig, OptimizerConfig, SchedulerConfig
     from runner.registry.activations import ACTIVATIONS
     from runner.registry.runs import TASKS
@@ -118,7 +118,8 @@ def notes(cfg, overrides=()) -> list[str]:
     task = TASKS[cfg.task]
     options = [line for name, schema, registry in sections if task.reads_key(name)
                for line in unread_keys(name, cfg[name], schema, registry)]  # fmt: skip
-    return options + unread_by_task(cfg, overrides)
+    stopping = unread_early_stopping(cfg) if task.reads_key("trainer.early_stopping") else []
+    return options + stopping + unread_by_task(cfg, overrides)
 
 
 def problems(cfg) -> list[str]:

@@ -164,9 +164,9 @@ def describe_error(ex: BaseException, args=()) -> str | None:
             return _omegaconf_line(e, merging, args)
     for e in chain:
         if isinstance(e, OverrideParseException):  # a sweeper's params in a preset: the command line's are read first
-            from runner.config.overrides import unparsed_line
+            from runner.config.overrides import GRAMMAR
 
-            return unparsed_line(str(e.override), str(e).splitlines()[0], [], typed=False)
+            return f"hydra.sweeper.params: {e.override}: cannot parse it ({str(e).splitlines()[0]}); the grammar: {GRAMMAR}"
     for e in chain:
         m = re.match(r"Ambiguous value for argument '(([^=']+)=.*)'", str(e)) if isinstance(e, HydraException) else None
         if m:  # `dataset=mnist,cifar10` without -m: Hydra's three-point list, escaped quotes and all

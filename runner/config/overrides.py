@@ -42,11 +42,13 @@ def check_command_line(argv: list) -> list:
     from hydra.errors import HydraException
 
     from runner.config.compose import config_groups
+    from runner.config.schema import leaf_types
 
     overrides = command_overrides(argv)
     if not overrides:
         return []
     groups = config_groups()
+    flags = {k for k, t in leaf_types().items() if t is bool}
     parser = OverridesParser.create()
     parsed = []
     for arg in overrides:
@@ -62,16 +64,13 @@ def check_command_line(argv: list) -> list:
             _check_group(o, groups)
         elif o.is_delete():
             _check_key_deletion(o)
-        _check_flag(o)
+        _check_flag(o, flags)
         parsed.append(o)
     return parsed
 
 
-def unparsed_line(arg: str, reason: str, groups: list, typed: bool = True) -> str:
-    """One line for an override Hydra's grammar refuses; `typed`: it came from the command line, where a
-    space cuts a list in two, not from a sweeper's params in a config file."""
-    if not typed:
-        return f"hydra.sweeper.params: {arg}: cannot parse it ({reason}); the grammar: {GRAMMAR}"
+def unparsed_line(arg: str, reason: str, groups: list) -> str:
+    """One line for a command-line override Hydra's grammar refuses."""
     if "=" not in arg and not arg.startswith("~"):
         return f"{arg}: not an override; dlrun takes KEY=VALUE (trainer.epochs=5) or GROUP=OPTION (dataset=mnist)" + (
             _meant(arg, groups)
@@ -135,8 +134,8 @@ def _check_group(o, groups: list) -> None:
         values = list(value.list)
     else:
         values = [value]
+    shown = o.input_line
     for v in values:
-        shown = o.input_line
         picks = v if isinstance(v, list) else [v]
         if not all(isinstance(p, str) and p for p in picks):
             raise UserError(f"{shown}: a group takes the name of one of its options{expected}")
@@ -157,12 +156,9 @@ def _check_key_deletion(o) -> None:
                         "leave it out of the command to keep its default")  # fmt: skip
 
 
-def _check_flag(o) -> None:
-    """Refuse a number other than 0 or 1 for a true/false key. OmegaConf reads any integer as a
-    bool, so `trainer.log_steps=10` (meant as 'every 10 steps') silently meant true."""
-    from runner.config.schema import leaf_types
-
-    flags = {k for k, t in leaf_types().items() if t is bool}
+def _check_flag(o, flags: set) -> None:
+    """Refuse a number other than 0 or 1 for a true/false key (one of `flags`). OmegaConf reads any
+    integer as a bool, so `trainer.log_steps=10` (meant as 'every 10 steps') silently meant true."""
     if o.key_or_group not in flags or o.is_delete():
         return
     for v in o.sweep_iterator() if o.is_sweep_override() else [o.value()]:

@@ -93,16 +93,6 @@ def _task(cfg: DictConfig):
         return None
 
 
-def _note_named_run_dir(overrides: list) -> None:
-    """A hydra.run.dir the command names that is there already: Hydra makes the folder before the
-    task starts, so only now can an early error tell one of the user's from one it made."""
-    from runner import runfolder
-
-    named = [o.value() for o in overrides if o.key_or_group == "hydra.run.dir" and not o.is_delete()]
-    if named and isinstance(named[-1], str) and "${" not in named[-1]:
-        runfolder.note_existing(Path(named[-1]).expanduser())
-
-
 def _finish_pending_plots() -> None:
     finishing = sys.modules.get("runner.report.finish")  # loaded only by sweeps that render in workers
     if finishing is not None:
@@ -129,7 +119,7 @@ def main() -> None:
     try:
         from runner.config.overrides import check_command_line
 
-        _note_named_run_dir(check_command_line(sys.argv[1:]))
+        check_command_line(sys.argv[1:])
         app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)
         app()
         if _user_errors:
@@ -162,7 +152,7 @@ def main() -> None:
         if state.running is not None:  # a multirun this process holds ended in an error
             from runner import runfolder
 
-            runfolder.discard_unstarted_sweep(state.running, state.made_from)
+            runfolder.discard_unstarted_sweep(state.running)
         line = describe_error(ex, sys.argv[1:])
         if line is None or debug:
             raise

@@ -23,6 +23,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
 from runner.errors import DataError, UserError, writing
@@ -196,45 +197,58 @@ def refuse_finished(folder: Path) -> None:
 
 
 _found: set = set()  # folders the command named that were there before it: an early error empties, never removes them
+_made_from: dict = {}  # each folder the command made -> the outermost of it and its parents that making it made
 
 
-def note_existing(folder: Path) -> None:
-    """Remember that `folder` (hydra.run.dir=<a folder of one's own>) was there before this command."""
-    if Path(folder).is_dir():
-        _found.add(os.path.abspath(folder))
+def note_folder(folder: Path) -> None:
+    """Before Hydra makes `folder` (a run's or a sweep's): remember whether it was there. One that
+    was (`mkdir results/a` for hydra.run.dir=results/a, a mount point) an early error empties and
+    keeps; one that was not it removes with the parents made for it (outputs/runs/<date>/) that
+    nothing else came to live in."""
+    path = os.path.abspath(Path(folder).expanduser())
+    if os.path.isdir(path):
+        _found.add(path)
+    else:
+        _made_from[path] = outermost_missing(Path(path))
+
+
+class RunFolder(Callback):
+    """Hydra's callback before a single run's folder is made (conf/config.yaml, hydra.callbacks)."""
+
+    def on_run_start(self, config, **kwargs) -> None:
+        # the folder as run_job will resolve it: ${now:...} is cached on this same config
+        with contextlib.suppress(Exception):  # a dir that does not resolve: run_job says why itself
+            note_folder(Path(config.hydra.run.dir))
 
 
 def discard(folder: Path, records) -> None:
     """Undo what this command made in `folder`, which holds only its `records` (the lock, Hydra's):
-    the folder goes, except one that was there before (note_existing), which is left as it was,
-    empty: a user's `mkdir results/a` for hydra.run.dir=results/a, a mount point."""
+    the folder goes with the empty parents made for it, except one that was there before
+    (note_folder), which is left as it was, empty."""
     unlock(folder)
-    folder = Path(folder)
-    if os.path.abspath(folder) not in _found:
-        shutil.rmtree(folder, ignore_errors=True)
+    path = os.path.abspath(folder)
+    if path not in _found:
+        shutil.rmtree(path, ignore_errors=True)
+        made, parent = _made_from.get(path, Path(path)), Path(path).parent
+        while parent.is_relative_to(made):
+            with contextlib.suppress(OSError):  # not empty: another run's or sweep's, keep it
+                parent.rmdir()
+            parent = parent.parent
         return
     with contextlib.suppress(OSError):
-        for p in folder.iterdir():
+        for p in Path(path).iterdir():
             if p.name in records:
                 shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
 
-def discard_unstarted_sweep(sweep_dir: Path, made_from: Path | None = None) -> None:
+def discard_unstarted_sweep(sweep_dir: Path) -> None:
     """A sweep that stopped on an error before its first job (a job's config that does not
     compose, say) leaves no folder behind: its records alone would pass for a sweep, and would
-    refuse the corrected command as "another command" in the same hydra.sweep.dir. `made_from`:
-    outermost_missing(sweep_dir) before the sweep began; the empty folders up to it go too."""
+    refuse the corrected command as "another command" in the same hydra.sweep.dir."""
     sweep_dir = Path(sweep_dir).absolute()
     records = {"multirun.yaml", SWEEP_RECORD, LOCK}
     if sweep_dir.is_dir() and all(p.name in records for p in sweep_dir.iterdir()):
         discard(sweep_dir, records)
-        # and the folders made for it (outputs/sweeps/<name>/) where nothing else came to live in them
-        made = Path(made_from) if made_from is not None else sweep_dir
-        parent = sweep_dir.parent
-        while made != sweep_dir and parent.is_relative_to(made):
-            with contextlib.suppress(OSError):  # not empty: another sweep's, keep it
-                parent.rmdir()
-            parent = parent.parent
 
 
 def outermost_missing(folder: Path) -> Path:

@@ -6,6 +6,7 @@ code 2, no traceback and no run folder left behind."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gzip
 import json
 import os
@@ -338,6 +339,26 @@ def test_an_empty_folder_of_ones_own_outlives_an_early_error(tmp_path):
     made = tmp_path / "results" / "b"
     proc = run_dlrun("dataset=function", f"hydra.run.dir={made}", "trainer.epochs=-1", cwd=tmp_path)
     assert proc.returncode == 2 and not made.exists()
+
+
+def test_an_early_error_leaves_no_folder_it_made_and_keeps_those_it_found(tmp_path):
+    """The default run folder, outputs/runs/<date>/<time>_<name>, went on an early error but left
+    outputs/runs/<date>/ behind, empty; a folder of one's own named through an interpolation
+    (hydra.run.dir=results/${now:%Y}) was removed, where a literal path was kept."""
+    proc = run_dlrun("dataset=function", "trainer.epochs=-1", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "outputs").exists()
+    (tmp_path / "outputs" / "runs").mkdir(parents=True)  # there before: it stays, empty
+    proc = run_dlrun("dataset=function", "trainer.epochs=-1", cwd=tmp_path)
+    assert proc.returncode == 2 and not any((tmp_path / "outputs" / "runs").iterdir())
+    mine = tmp_path / "results" / str(dt.date.today().year)
+    mine.mkdir(parents=True)
+    for where in ("results/${now:%Y}", "results/${now:%Y}/a/b"):
+        proc = run_dlrun("dataset=function", f"hydra.run.dir={where}", "trainer.epochs=-1", cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert mine.is_dir() and not any(mine.iterdir()), where
+    proc = run_dlrun("dataset=function", "trainer.epochs=1", "hydra.run.dir=results/${now:%Y}", cwd=tmp_path)
+    assert proc.returncode == 0 and (mine / "DONE").is_file(), proc.stderr
 
 
 def test_a_command_into_a_folder_of_another_kind_is_refused_and_leaves_it_as_it_was(tmp_path):

@@ -30,8 +30,7 @@ class SweepReport(Callback):
             preflight.check(config)
             seed_search_sampler(config)
             check_search_direction(config)
-            made_from = runfolder.outermost_missing(sweep_dir)
-            runfolder.note_existing(sweep_dir)  # Hydra makes it after this callback
+            runfolder.note_folder(sweep_dir)  # Hydra makes it after this callback
             runfolder.lock(sweep_dir, "hydra.sweep.dir", kind="sweep")
             runfolder.guard_sweep(sweep_dir, config.hydra.overrides.task, config.data_dir)
             runfolder.remove_litter(sweep_dir)
@@ -41,7 +40,7 @@ class SweepReport(Callback):
         signals.mark_parent()
         from runner.sweep import state
 
-        state.running, state.running_config, state.made_from = sweep_dir, config, made_from
+        state.running, state.running_config = sweep_dir, config
 
     def on_multirun_end(self, config, **kwargs) -> None:
         """The sweep's report; a stop while it is drawn is dlrun's to handle (sweep_stopped)."""

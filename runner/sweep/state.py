@@ -8,7 +8,6 @@ from __future__ import annotations
 outcomes: list = []  # one {status: count} dict per finished multirun
 running = None  # the sweep folder of the multirun under way in this process (its end clears it)
 running_config = None  # and its config (the loggers' sweep run ends with it if a stop ends the sweep)
-made_from = None  # the outermost folder that sweep folder's making made (runfolder.outermost_missing)
 
 
 def resume_hint(sweep_dir) -> str:

@@ -64,6 +64,19 @@ def assert_one_line_error(proc, *fragments):
         (["sweep=grid"], ["sweep=grid", "activation_x_depth"]),
         (["sweep=depth", "sweep.max_depth=0"], ["sweep.max_depth", "an integer >= 1", "0"]),
         (["model.depth=0"], ["model.depth", "integer >= 1"]),
+        # split sizes the config alone shows too large: refused before the data is read (there is none here)
+        (
+            ["dataset.subsample=3000", "dataset.val_size=5000"],
+            ["dataset.val_size: expected a size that leaves between 1 and 2999 of the 3000 samples, got 5000"],
+        ),
+        (
+            ["dataset=function", "dataset.n_train=100", "dataset.holdout=0.5", "dataset.val_size=50"],
+            ["dataset.val_size: expected a size that leaves between 1 and 49 of the 50 samples, got 50"],
+        ),
+        (
+            ["dataset=function", "dataset.n_test=10", "dataset.test_subsample=20"],
+            ["dataset.test_subsample: expected a size that leaves between 1 and 10 of the 10 samples, got 20"],
+        ),
         (["sweep=depth_search", "sweep.depths=[2,0]"], ["sweep.depths", "integers >= 1"]),
     ],
 )

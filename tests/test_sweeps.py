@@ -122,6 +122,11 @@ def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
             "trainer.epochs: expected an integer >= 1, got -1",
         ),
         (("study.reduced=true",), "study.reduced=true changes nothing in this config"),
+        # a size the splits cannot carve from a subsample: every job failed once its data was read
+        (
+            ("dataset.subsample=20", "dataset.val_size=30"),
+            "dataset.val_size: expected a size that leaves between 1 and 19 of the 20 samples, got 30",
+        ),
     ],
 )
 def test_a_config_error_every_job_has_is_refused_before_the_sweep_starts(tmp_path, tiny_data, args, line):

@@ -183,6 +183,29 @@ def check_dataset(cfg) -> None:
         "false for regression data",
         d.shuffle_labels,
     )
+    check_split_sizes(d)
+
+
+def check_split_sizes(d) -> None:
+    """The splits' sizes against the training samples they are carved from, where the config
+    alone says how many that is (function data's n_train, a subsample count): the check carve()
+    makes once the data is read, made before it, so that `dataset.subsample=3000` under a preset's
+    val_size=5000 is refused up front, and in every job of a sweep at once."""
+    from runner.data.splits import count_of
+
+    n = d.n_train if is_function(d) else None
+    if d.subsample > 0 and n is not None:
+        n = count_of("dataset.subsample", d.subsample, n, keep_one=False)
+    elif d.subsample >= 1:
+        n = int(d.subsample)  # or fewer: the data's own size, checked once it is read
+    if n is None:
+        return
+    if d.holdout > 0:
+        n -= count_of("dataset.holdout", d.holdout, n, keep_one=True)
+    if d.val_size > 0:
+        count_of("dataset.val_size", d.val_size, n, keep_one=True)
+    if is_function(d) and d.test_subsample > 0:
+        count_of("dataset.test_subsample", d.test_subsample, d.n_test, keep_one=False)
 
 
 def _check_function(d) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 
 import numpy as np
@@ -167,6 +168,66 @@ def test_preflight_reads_the_grid_as_hydras_basic_sweeper_does():
     # the command line's seeds replace the preset's; an interval is the search's to draw
     assert first == ["activation=relu", "seed=7", "trainer.epochs=3", "model.depth=1"]
     assert last == ["activation=tanh", "seed=9", "trainer.epochs=3", "model.depth=3"]
+
+
+def test_the_report_of_a_stopped_sweep_names_the_jobs_that_have_no_folder(tmp_path, tiny_data):
+    """A sweep stopped in its first of four jobs, re-rendered (make report), said `1 job: 1
+    unfinished`: the three jobs still to come were nowhere. They are rows of summary.csv now,
+    with their swept values and status `not started`, and the exit code counts them."""
+    proc, d = sweep(tmp_path, tiny_data, "-m", "activation=relu,tanh", "seed=0,1", "model.hidden=[8]",
+                    "trainer.epochs=1")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for job in ("1_*", "3_*"):  # as a stop before them leaves it (or a folder deleted since)
+        shutil.rmtree(next(d.glob(job)))
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "runner.report", str(d)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    df = summary(d)
+    assert df["job"].tolist() == [0, 1, 2, 3]
+    assert df["status"].tolist() == ["ok", "not started", "ok", "not started"]
+    assert df[["activation", "seed"]].values.tolist() == [["relu", 0], ["relu", 1], ["tanh", 0], ["tanh", 1]]
+    assert df["dir"].isna().tolist() == [False, True, False, True]
+    assert "sweep not finished: 4 jobs (2 not started, 2 ok)" in r.stdout
+    assert "  job   1  not started activation=relu, seed=1" in r.stdout
+    md = (d / "report.md").read_text()
+    assert "4 jobs: 2 not started, 2 ok." in md
+    assert f"- job 3 (activation=tanh, seed=1): **not started**: it has no folder; run the sweep's command again " \
+           f"with hydra.sweep.dir={d} to run it" in md  # fmt: skip
+    from runner.sweep.state import failed
+
+    assert failed({"ok": 2, "not started": 2}) and not failed({"ok": 4})
+    resumed, _ = sweep(tmp_path, tiny_data, "-m", "activation=relu,tanh", "seed=0,1", "model.hidden=[8]",
+                       "trainer.epochs=1", sweep_dir=d)  # fmt: skip
+    assert resumed.returncode == 0 and summary(d)["status"].tolist() == ["ok"] * 4, resumed.stderr
+
+
+def test_the_planned_jobs_are_the_grid_hydras_basic_sweeper_expands(tmp_path):
+    from omegaconf import OmegaConf
+
+    from runner.sweep.grid import planned_jobs
+
+    config = {
+        "sweep": {"depths": [1, 4]},
+        "hydra": {
+            "sweeper": {
+                "_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
+                "params": {"activation": "relu,tanh", "seed": "1,2", "model.depth": "${dlrun.join:${sweep.depths}}"},
+            },
+            "overrides": {"task": ["seed=7", "+tags=[a]", "hydra.sweep.dir=x", "trainer.epochs=3"]},
+        },
+    }
+    OmegaConf.save(OmegaConf.create(config), tmp_path / "multirun.yaml")
+    jobs = planned_jobs(tmp_path)
+    # the command line's seed replaces the preset's; Hydra's own overrides name no job
+    assert [(j["activation"], j["model.depth"], j["seed"]) for j in jobs] == [
+        ("relu", "1", "7"), ("relu", "4", "7"), ("tanh", "1", "7"), ("tanh", "4", "7")
+    ]  # fmt: skip
+    assert jobs[0] == {"activation": "relu", "seed": "7", "model.depth": "1", "tags": "[a]", "trainer.epochs": "3"}
+    config["hydra"]["sweeper"]["_target_"] = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    OmegaConf.save(OmegaConf.create(config), tmp_path / "multirun.yaml")
+    assert planned_jobs(tmp_path) is None, "a search's trials are drawn, not planned"
+    assert planned_jobs(tmp_path / "nowhere") is None
 
 
 def test_a_sweep_whose_job_does_not_compose_leaves_no_folder_and_the_corrected_command_runs(tmp_path):

@@ -179,7 +179,9 @@ class MlflowLogger(RunLogger):
         run_id = self._opened_parent(sweep_dir)
         if run_id is None:
             return
-        self.client.log_batch(run_id, metrics=self._metrics({f"jobs_{k}": v for k, v in counts.items()}, 0))
+        self.client.log_batch(
+            run_id, metrics=self._metrics({f"jobs_{k.replace(' ', '_')}": v for k, v in counts.items()}, 0)
+        )
         if self.section.artifacts:
             self._artifacts(run_id, Path(sweep_dir), ("summary.csv", "report.md", "report.html"))
         from runner.sweep.state import failed

@@ -176,7 +176,7 @@ def _seed_section(df: pd.DataFrame, swept: list, split: str, kind: str, sweep_di
     return lines + [""]
 
 
-def _failures(df: pd.DataFrame) -> list:
+def _failures(df: pd.DataFrame, swept: list, sweep_dir: Path) -> list:
     bad = df[~df["status"].isin(("ok",))]
     if bad.empty:
         return []
@@ -184,13 +184,19 @@ def _failures(df: pd.DataFrame) -> list:
     for _, r in bad.iterrows():
         err = r.get("error")
         detail = f": {err}" if isinstance(err, str) and err else ""
-        lines.append(f"- job {r['job']} ({r['dir']}): **{r['status']}**{detail}")
+        if not r["dir"]:  # a job of the grid that has no folder
+            values = ", ".join(f"{k}={r[k]}" for k in swept)
+            where = f" ({values})" if values else ""
+            detail = f": it has no folder; run the sweep's command again with hydra.sweep.dir={sweep_dir} to run it"
+        else:
+            where = f" ({r['dir']})"
+        lines.append(f"- job {r['job']}{where}: **{r['status']}**{detail}")
     return lines + [""]
 
 
 def _job_links(df: pd.DataFrame, sweep_dir: Path) -> list:
     lines = ["## Each job's own plots", ""]
-    for _, r in df.iterrows():
+    for _, r in df[df["dir"] != ""].iterrows():
         plots = sorted((sweep_dir / r["dir"] / "plots").glob("*.png"))
         links = ", ".join(f"[{p.stem}]({quote(r['dir'])}/plots/{quote(p.name)})" for p in plots) or "no plots"
         lines.append(f"- job {r['job']} `{r['dir']}` ({r['status']}): {links}")
@@ -203,7 +209,7 @@ def render_sweep(sweep_dir: Path) -> dict:
     summary_path, rows, swept = write_summary(sweep_dir)
     counts = status_counts(rows)
     df = read_table(summary_path, "sweep summary.csv", keep_default_na=True)
-    df["dir"] = df["dir"].astype(str)
+    df["dir"] = df["dir"].fillna("").astype(str)  # blank for a job that has no folder
     split, kind = lead_metric(lambda col: col in df and df[col].notna().any())
     name = sweep_dir.parent.name if re.match(r"\d{4}-\d\d-\d\d", sweep_dir.name) else sweep_dir.name
     x, extra = report_options(sweep_dir)
@@ -275,7 +281,7 @@ def render_sweep(sweep_dir: Path) -> dict:
             *_summary_table(df, swept, split, kind, tuple(c for c in extra if c in df)),
             "",
         ]
-    md += _failures(df)
+    md += _failures(df, swept, sweep_dir)
     if plots:
         md += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
     md += _job_links(df, sweep_dir)

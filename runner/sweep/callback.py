@@ -135,15 +135,19 @@ def sweep_stopped() -> None:
 def print_outcome(result: dict) -> None:
     rows, swept = result["rows"], result["swept"]
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result["counts"].items()))
-    say(f"\nsweep finished: {count(len(rows), 'job')} ({counts})")
+    from runner.sweep.grid import NOT_STARTED
+
+    done = not {"unfinished", NOT_STARTED} & set(result["counts"])  # else a stopped sweep's, re-rendered
+    say(f"\nsweep {'finished' if done else 'not finished'}: {count(len(rows), 'job')} ({counts})")
     split, kind = lead_metric(lambda col: any(r.get(col) is not None for r in rows))
     metric = f"final_{split}_{kind}"
     values = [", ".join(f"{k}={r[k]}" for k in swept) for r in rows]
     width = max(map(len, values), default=0)  # the metric in one column
+    status_width = max([10, *(len(r["status"]) for r in rows)])
     for r, value in zip(rows, values):
         v = r.get(metric)
         shown = "" if v is None else f"  {split}_{kind} {percent(v) if kind == 'acc' else number(v)}"
-        say(f"  job {r['job']:>3}  {r['status']:<10} {value:<{width}}{shown}".rstrip())
+        say(f"  job {r['job']:>3}  {r['status']:<{status_width}} {value:<{width}}{shown}".rstrip())
     for note in result.get("notes", ()):
         say(f"note: {note}")
     say(f"summary: {result['summary']}\nreport:  {result['report']}")

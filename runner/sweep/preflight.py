@@ -11,11 +11,7 @@ stays those jobs' failure.
 
 from __future__ import annotations
 
-
-def _sweep_lines(config) -> list[str]:
-    """The sweeper's params as overrides, then the command line's."""
-    params = config.hydra.sweeper.get("params") or {}
-    return [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+from runner.sweep.grid import sweep_lines
 
 
 def first_and_last_job(config) -> tuple[list[str], list[str]]:
@@ -25,7 +21,7 @@ def first_and_last_job(config) -> tuple[list[str], list[str]]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     values: dict[str, list[str]] = {}
-    for override in OverridesParser.create().parse_overrides(_sweep_lines(config)):
+    for override in OverridesParser.create().parse_overrides(sweep_lines(config)):
         key = override.get_key_element()
         if override.is_hydra_override():
             continue
@@ -107,7 +103,7 @@ def check_search_space(config) -> None:
     if not (grid or optuna):
         return  # another sweeper's rules are its own
     try:
-        overrides = OverridesParser.create().parse_overrides(_sweep_lines(config))
+        overrides = OverridesParser.create().parse_overrides(sweep_lines(config))
     except Exception:  # noqa: BLE001 - a line Hydra cannot parse: it says so itself
         return
     for o in overrides:

@@ -17,7 +17,9 @@ def resume_hint(sweep_dir) -> str:
 
 def failed(counts: dict) -> bool:
     """A sweep with a job that failed or did not finish (a diverged job is a finished result)."""
-    return bool(counts.get("failed", 0) or counts.get("unfinished", 0))
+    from runner.sweep.grid import NOT_STARTED
+
+    return bool(counts.get("failed", 0) or counts.get("unfinished", 0) or counts.get(NOT_STARTED, 0))
 
 
 def exit_code() -> int:

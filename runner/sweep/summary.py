@@ -103,18 +103,24 @@ def _status(job_dir: Path, summary: dict | None) -> str:
         return (summary or {}).get("status", "ok")
     if summary and summary.get("status") == "failed":
         return "failed"
-    return "unfinished"  # never started, or stopped while running
+    return "unfinished"  # started, and stopped before it finished
 
 
 def collect(sweep_dir: Path) -> tuple[list, list]:
     """(rows, swept keys). A row is a dict with the columns of summary.csv."""
+    from runner.sweep.grid import NOT_STARTED, planned_jobs
+
     dirs = job_dirs(sweep_dir)
+    found = [_job_number(d) for d in dirs]
     overrides = [_overrides(d) for d in dirs]
+    # the grid's jobs that have no folder: a stopped sweep's jobs still to come (its report said
+    # `1 job: 1 unfinished` of four), or a folder deleted since
+    unstarted = {n: o for n, o in enumerate(planned_jobs(sweep_dir) or []) if n not in found}
     keys = []
-    for o in overrides:
+    for o in overrides + list(unstarted.values()):
         keys += [k for k in o if k not in keys]
     declared = sweep_param_keys(sweep_dir)
-    swept = [k for k in keys if k in declared or len({o.get(k) for o in overrides}) > 1]
+    swept = [k for k in keys if k in declared or len({o.get(k) for o in overrides + list(unstarted.values())}) > 1]
     rows = []
     for d, o in zip(dirs, overrides):
         s = read_json(d / "summary.json")
@@ -150,7 +156,10 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
             }
         )
         rows.append(row)
-    return rows, swept
+    rows += [
+        {"job": n, **{k: o.get(k, "") for k in swept}, "status": NOT_STARTED, "dir": ""} for n, o in unstarted.items()
+    ]
+    return sorted(rows, key=lambda r: r["job"]), swept
 
 
 def write_summary(sweep_dir: Path) -> tuple[Path, list, list]:

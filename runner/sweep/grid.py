@@ -1,0 +1,50 @@
+"""The jobs a grid sweep is made of, read from its config (before it starts) or its multirun.yaml
+(after): the sweeper's params, then the command line's overrides, expanded as Hydra's basic
+sweeper expands them. The preflight checks the grid's first and last job; the report names the
+jobs that have no folder (a sweep stopped before they began, a folder deleted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NOT_STARTED = "not started"  # a planned job without a folder: the status summary.csv gives it
+
+
+def sweep_lines(config) -> list[str]:
+    """The sweeper's params as overrides, then the command line's."""
+    params = config.hydra.sweeper.get("params") or {}
+    return [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+
+
+def planned_jobs(sweep_dir: Path) -> list[dict] | None:
+    """Each job's overrides as {key: value}, by job number, from the sweep's multirun.yaml; None
+    where the jobs are not a grid the basic sweeper expands (a search draws its trials) or the
+    file does not say (a value that needs the running Hydra to read it)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    from runner.config.resolvers import register_resolvers
+
+    path = Path(sweep_dir) / "multirun.yaml"
+    try:
+        register_resolvers()  # the presets' ${dlrun.join:...} in the params
+        config = OmegaConf.load(path)
+        if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+            return None
+        overrides = OverridesParser.create().parse_overrides(sweep_lines(config))
+        (jobs,) = BasicSweeper.split_arguments(overrides, None)
+    except Exception:  # noqa: BLE001 - no multirun.yaml, or one this cannot expand: the folders alone tell
+        return None
+    return [_task_overrides(job) for job in jobs]
+
+
+def _task_overrides(job: list) -> dict:
+    """The overrides a job's .hydra/overrides.yaml holds (Hydra's own go to hydra.overrides.hydra)."""
+    out = {}
+    for line in job:
+        key, _, value = line.partition("=")
+        key = key.lstrip("+~")
+        if not key.startswith(("hydra.", "hydra/")) and key != "hydra":
+            out[key] = value
+    return out

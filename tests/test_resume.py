@@ -152,6 +152,31 @@ def test_a_killed_sweep_job_resumes_and_finished_jobs_are_skipped(tmp_path, data
         assert table(sweep / job / "metrics.csv") == table(tmp_path / "whole" / job / "metrics.csv"), job
 
 
+def test_a_stopped_search_is_a_sweep_to_re_render_and_resumes_to_all_its_trials(tmp_path, data):
+    """Optuna's sweeper writes no multirun.yaml (dlrun wrote one at the end), so a search stopped
+    in its second of three trials left a folder `make report` refused as no sweep at all."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra")
+    sweep = tmp_path / "search"
+    args = ["-m", *BASE, "model.hidden=[24]", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=3",
+            "optimizer.lr=interval(0.0005,0.005)", "optimized_metric=best_test_acc", "hydra.sweeper.direction=maximize",
+            f"data_dir={data}", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    killed = kill_at(dlrun_cmd() + args, sweep / "1_*" / "metrics.csv", 1, signal.SIGTERM, tmp_path, seed=3)
+    assert killed.returncode == 128 + signal.SIGTERM, killed.stderr
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "runner.report", str(sweep)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "sweep not finished: 3 jobs (1 not started, 1 ok, 1 unfinished)" in r.stdout, r.stdout
+    rows = read_csv(sweep / "summary.csv")
+    assert [row["status"] for row in rows] == ["ok", "unfinished", "not started"]
+    assert rows[2]["optimizer.lr"] == "" and rows[2]["objective"] == "", "a trial to come has no values yet"
+    assert "| 2 | - | not started | - |" in (sweep / "report.md").read_text()
+    again = run_dlrun(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    rows = read_csv(sweep / "summary.csv")
+    assert [row["status"] for row in rows] == ["ok"] * 3 and rows[1]["optimizer.lr"] != ""
+
+
 def test_eval_of_saved_weights_gives_the_runs_final_metrics(tmp_path, reference, data):
     trained = json.loads((reference["torch"] / "summary.json").read_text())
     out = tmp_path / "eval"

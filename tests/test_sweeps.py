@@ -224,10 +224,13 @@ def test_the_planned_jobs_are_the_grid_hydras_basic_sweeper_expands(tmp_path):
         ("relu", "1", "7"), ("relu", "4", "7"), ("tanh", "1", "7"), ("tanh", "4", "7")
     ]  # fmt: skip
     assert jobs[0] == {"activation": "relu", "seed": "7", "model.depth": "1", "tags": "[a]", "trainer.epochs": "3"}
-    config["hydra"]["sweeper"]["_target_"] = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    config["hydra"]["sweeper"].update(_target_="hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper",
+                                      n_trials=3)  # fmt: skip
     OmegaConf.save(OmegaConf.create(config), tmp_path / "multirun.yaml")
-    assert planned_jobs(tmp_path) is None, "a search's trials are drawn, not planned"
-    assert planned_jobs(tmp_path / "nowhere") is None
+    assert planned_jobs(tmp_path) == [{}, {}, {}], "a search's trials: their values are drawn as it goes"
+    config["hydra"]["sweeper"]["_target_"] = "hydra_plugins.hydra_ax_sweeper.ax_sweeper.AxSweeper"
+    OmegaConf.save(OmegaConf.create(config), tmp_path / "multirun.yaml")
+    assert planned_jobs(tmp_path) is None and planned_jobs(tmp_path / "nowhere") is None
 
 
 def test_a_sweep_whose_job_does_not_compose_leaves_no_folder_and_the_corrected_command_runs(tmp_path):

@@ -44,7 +44,9 @@ def section(df: pd.DataFrame, swept: list, metric: str) -> list:
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.sort_values("job").iterrows():
         value = float(r["objective"])
-        cell = shown(value) if math.isfinite(value) else f"{value} (worst)"
+        cell = (
+            shown(value) if math.isfinite(value) else "-" if math.isnan(value) else f"{value} (worst)"
+        )  # nan: not run
         mark = " **best**" if int(r["job"]) == int(best["job"]) else ""
         lines.append("| " + " | ".join([str(int(r["job"])), *(value_label(r[k]) for k in swept), str(r["status"]),
                                         cell + mark]) + " |")  # fmt: skip
@@ -55,7 +57,7 @@ def plot_objective(df: pd.DataFrame, metric: str, sweep_dir: Path, title: str) -
     """Each trial's objective in order, the best so far as a step line."""
     from runner.sweep.objective import direction
 
-    trials = df.sort_values("job")
+    trials = df[df["objective"].notna()].sort_values("job")  # a trial not started returned nothing
     scale = 100.0 if metric.endswith("_acc") else 1.0  # accuracies are stored as fractions
     values = trials["objective"].astype(float) * scale
     finite = values.apply(math.isfinite)
@@ -73,7 +75,7 @@ def plot_objective(df: pd.DataFrame, metric: str, sweep_dir: Path, title: str) -
     for x in xs[~finite]:
         ax.axvline(x, color="#999999", linestyle=":", linewidth=1)
     if (~finite).any():
-        ax.plot([], [], color="#999999", linestyle=":", label="failed or diverged")
+        ax.plot([], [], color="#999999", linestyle=":", label="no objective: failed, diverged or unfinished")
     unit = " (%)" if metric.endswith("_acc") else ""
     from matplotlib.ticker import MaxNLocator
 
@@ -95,7 +97,7 @@ def plot_slices(df: pd.DataFrame, swept: list, metric: str, sweep_dir: Path, tit
     from runner.report.sweep_plots import numeric_axis
     from runner.report.sweep_tables import is_numeric, short_key
 
-    trials = df.sort_values("job")
+    trials = df[df["objective"].notna()].sort_values("job")  # a trial not started returned nothing
     scale = 100.0 if metric.endswith("_acc") else 1.0
     values = trials["objective"].astype(float) * scale
     finite = values.apply(math.isfinite)

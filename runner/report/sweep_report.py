@@ -185,7 +185,7 @@ def _failures(df: pd.DataFrame, swept: list, sweep_dir: Path) -> list:
         err = r.get("error")
         detail = f": {err}" if isinstance(err, str) and err else ""
         if not r["dir"]:  # a job of the grid that has no folder
-            values = ", ".join(f"{k}={r[k]}" for k in swept)
+            values = ", ".join(f"{k}={r[k]}" for k in swept if not missing(r[k]))  # a search's: drawn later
             where = f" ({values})" if values else ""
             detail = f": it has no folder; run the sweep's command again with hydra.sweep.dir={sweep_dir} to run it"
         else:

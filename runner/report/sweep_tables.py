@@ -31,7 +31,10 @@ def ordered_values(df: pd.DataFrame, key: str) -> list:
 
 
 def value_label(v) -> str:
-    """A swept value for a legend: a drawn float (0.0014527880705746021) to 4 digits."""
+    """A swept value for a legend: a drawn float (0.0014527880705746021) to 4 digits; '-' for none
+    (a search's trial not started)."""
+    if missing(v):
+        return "-"
     return number(v) if isinstance(v, float) and not v.is_integer() else str(v)
 
 

@@ -19,8 +19,11 @@ class SweepReport(Callback):
         """Before any job: refuse a config error every job would hit, hold the sweep folder,
         refuse one made by another command, and (jobs in joblib's workers) pass SIGTERM and
         Ctrl-C on to the workers."""
+        from omegaconf import OmegaConf
+
         from runner import runfolder, signals
         from runner.errors import Refused, UserError
+        from runner.files import atomic_write_text
         from runner.sweep import preflight
 
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -34,6 +37,9 @@ class SweepReport(Callback):
             runfolder.lock(sweep_dir, "hydra.sweep.dir", kind="sweep")
             runfolder.guard_sweep(sweep_dir, config.hydra.overrides.task, config.data_dir)
             runfolder.remove_litter(sweep_dir)
+            # Hydra's record of the sweep, now: the basic sweeper writes it again itself, Optuna's
+            # never does, and without it a stopped search's folder was no sweep to re-render
+            atomic_write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(config))
         except UserError as ex:  # Hydra only warns about a callback's Exception
             raise Refused(ex) from None
         signals.install(forward="joblib" in str(config.hydra.launcher.get("_target_", "")))
@@ -59,12 +65,6 @@ class SweepReport(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
             return
-        if not (sweep_dir / "multirun.yaml").is_file():  # a sweeper that writes none (Optuna's)
-            from omegaconf import OmegaConf
-
-            from runner.files import atomic_write_text
-
-            atomic_write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(config))
         try:
             result = render_sweep(sweep_dir)
         except Exception as ex:  # noqa: BLE001 - Hydra would only warn; say it and fail the exit code
@@ -141,7 +141,7 @@ def print_outcome(result: dict) -> None:
     say(f"\nsweep {'finished' if done else 'not finished'}: {count(len(rows), 'job')} ({counts})")
     split, kind = lead_metric(lambda col: any(r.get(col) is not None for r in rows))
     metric = f"final_{split}_{kind}"
-    values = [", ".join(f"{k}={r[k]}" for k in swept) for r in rows]
+    values = [", ".join(f"{k}={r[k]}" for k in swept if r.get(k) not in ("", None)) for r in rows]
     width = max(map(len, values), default=0)  # the metric in one column
     status_width = max([10, *(len(r["status"]) for r in rows)])
     for r, value in zip(rows, values):

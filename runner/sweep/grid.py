@@ -17,9 +17,9 @@ def sweep_lines(config) -> list[str]:
 
 
 def planned_jobs(sweep_dir: Path) -> list[dict] | None:
-    """Each job's overrides as {key: value}, by job number, from the sweep's multirun.yaml; None
-    where the jobs are not a grid the basic sweeper expands (a search draws its trials) or the
-    file does not say (a value that needs the running Hydra to read it)."""
+    """Each job's overrides as {key: value}, by job number, from the sweep's multirun.yaml (a
+    search's trials: n_trials of them, each {}, their values drawn as it goes); None where the
+    file does not say (another sweeper, a value that needs the running Hydra to read it)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
@@ -30,7 +30,10 @@ def planned_jobs(sweep_dir: Path) -> list[dict] | None:
     try:
         register_resolvers()  # the presets' ${dlrun.join:...} in the params
         config = OmegaConf.load(path)
-        if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        target = str(config.hydra.sweeper.get("_target_", ""))
+        if "optuna" in target.lower():
+            return [{} for _ in range(int(config.hydra.sweeper.n_trials))]
+        if not target.endswith("BasicSweeper"):
             return None
         overrides = OverridesParser.create().parse_overrides(sweep_lines(config))
         (jobs,) = BasicSweeper.split_arguments(overrides, None)

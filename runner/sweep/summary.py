@@ -120,7 +120,8 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
     for o in overrides + list(unstarted.values()):
         keys += [k for k in o if k not in keys]
     declared = sweep_param_keys(sweep_dir)
-    swept = [k for k in keys if k in declared or len({o.get(k) for o in overrides + list(unstarted.values())}) > 1]
+    every = overrides + list(unstarted.values())  # a search's trials to come have no values yet: {}
+    swept = [k for k in keys if k in declared or len({o[k] for o in every if k in o}) > 1]
     rows = []
     for d, o in zip(dirs, overrides):
         s = read_json(d / "summary.json")
@@ -170,9 +171,10 @@ def write_summary(sweep_dir: Path) -> tuple[Path, list, list]:
         from runner.sweep.objective import value
 
         search = ["objective"]
-        for r, d in zip(rows, job_dirs(sweep_dir)):
-            s = read_json(d / "summary.json")
-            r["objective"] = value(s if r["status"] != "failed" else None, metric)
+        for r in rows:  # a job with no folder returned nothing: blank
+            if r["dir"]:
+                s = read_json(Path(sweep_dir) / r["dir"] / "summary.json")
+                r["objective"] = value(s if r["status"] != "failed" else None, metric)
     columns = ["job", *swept, "status", *search, *METRIC_COLUMNS, *TAIL_COLUMNS]
     path = Path(sweep_dir) / "summary.csv"
     write_csv(path, columns, [[r.get(c) for c in columns] for r in rows])

@@ -253,6 +253,7 @@ def test_make_reproduce_quick_end_to_end(shared_data, tmp_path):
     proc = make_reproduce_quick(shared_data, out)
     writes_every_published_row(out, proc)
     moving_a_published_value_by_hand_moves_its_flag(out, tmp_path / "moved")
+    a_stopped_part_is_re_rendered_from_the_jobs_it_finished(out, tmp_path / "stopped")
     running_it_again_resumes_and_skips_what_finished(out, shared_data)
 
 
@@ -296,6 +297,23 @@ def moving_a_published_value_by_hand_moves_its_flag(out: Path, tmp_path: Path) -
     assert (
         "| tanh |" in (copy / "reproduction.md").read_text() and "**OUTSIDE**" in (copy / "reproduction.md").read_text()
     )
+
+
+def a_stopped_part_is_re_rendered_from_the_jobs_it_finished(out: Path, tmp_path: Path) -> None:
+    """Stopped in a part's last job, a reproduction has that part's finished jobs but not its
+    summary.csv (written when the part ends): re-rendered, they showed as not measured."""
+    import shutil
+
+    copy = tmp_path / "r2"
+    shutil.copytree(out / "r2", copy)
+    part = copy / "mlp_activations"
+    (part / "summary.csv").unlink()
+    shutil.rmtree(next(part.glob("2_*")))  # relu's job, the part's last
+    proc = subprocess.run([sys.executable, "-m", "runner.report", str(copy)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["row"]: r for r in read_csv(copy / "reproduction.csv") if r["part"] == "mlp_activations"}
+    assert rows["sigmoid"]["ours"] and rows["tanh"]["ours"] and rows["relu"]["ours"] == ""
+    assert (part / "summary.csv").is_file()
 
 
 def running_it_again_resumes_and_skips_what_finished(out: Path, shared_data: Path) -> None:

@@ -141,9 +141,22 @@ def rerender(folder: Path) -> tuple[list, list]:
         write_report(folder, "Reproducing the classic reports", md_all, rows_all, header(cfg, None))
         return md_all, rows_all
     runs = (read_json(folder / "summary.json") or {}).get("parts") or {}
-    md, rows = report_sections(cfg, folder, _selected(cfg, read_parts(cfg.reproduce)), runs)
+    parts = _selected(cfg, read_parts(cfg.reproduce))
+    _render_parts(folder, parts)
+    md, rows = report_sections(cfg, folder, parts, runs)
     write_report(folder, f"Reproducing {cfg.reproduce.report}: {cfg.reproduce.title}", md, rows, header(cfg, None))
     return md, rows
+
+
+def _render_parts(folder: Path, parts: list) -> None:
+    """Each part's sweep report and summary.csv again from its jobs' files: a reproduction stopped
+    in its first part had none, so the jobs it had finished there showed as not measured."""
+    from runner.report.sweep_report import render_sweep
+    from runner.sweep.summary import is_sweep_dir, job_dirs
+
+    for part in parts:
+        if is_sweep_dir(folder / part.name) and job_dirs(folder / part.name):
+            render_sweep(folder / part.name)
 
 
 def run_reproduce(cfg, run_dir: Path, label: str = "") -> dict:

@@ -82,7 +82,11 @@ def _task(cfg: DictConfig):
         if _nothing_ran(job_dir):  # stopped before training began: nothing to resume
             runfolder.discard(job_dir, runfolder.kept(job_dir))
         else:
-            ex.hint = f"run the same command with hydra.run.dir={job_dir} to resume"
+            from runner.registry.runs import TASKS
+
+            task = TASKS.get(cfg.task)
+            goes_on = "to resume" if task is None or task.resumes else f"to run the {cfg.task} again (its runs start over)"
+            ex.hint = f"run the same command with hydra.run.dir={job_dir} {goes_on}"
         raise
     except Exception as ex:  # noqa: BLE001 - reported by main(), after Hydra, in one line where it can be
         # Nothing useful ran: leave no directory behind that could pass for a result.

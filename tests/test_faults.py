@@ -892,6 +892,24 @@ def _assert_stopped(run: Path, signame: str) -> int:
     return epochs
 
 
+@pytest.mark.parametrize(
+    "preset,hint", [(None, "to resume"), ("function_fit", "to run the study again (its runs start over)")]
+)
+def test_a_stopped_run_says_what_running_it_again_does(tmp_path, preset, hint):
+    """A study stopped in its first run said `... to resume`; run again, it starts its runs over
+    (its hooks watch each run from the first step), so it says that instead."""
+    run = tmp_path / "run"
+    args = [f"experiment={preset}", "study.reduced=true"] if preset else []
+    cmd = dlrun_cmd() + [*args, *CONSOLE_RUN, f"hydra.run.dir={run}"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=dlrun_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    _wait_for(lambda: any(p.read_text().count("\n") > 2 for p in run.rglob("metrics.csv")))
+    proc.send_signal(signal.SIGTERM)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 143 and err.count("\n") == 1, err
+    assert err.rstrip().endswith(f"run the same command with hydra.run.dir={run} {hint}"), err
+
+
 @pytest.mark.parametrize("how", ["print", "logging", "stderr-too", "bar"])
 def test_a_closed_standard_output_stops_the_run_with_a_checkpoint(tmp_path, how):
     """`dlrun ... | head` (or a tee that is killed): the next epoch line met a closed pipe and the

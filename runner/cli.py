@@ -85,7 +85,9 @@ def _task(cfg: DictConfig):
             from runner.registry.runs import TASKS
 
             task = TASKS.get(cfg.task)
-            goes_on = "to resume" if task is None or task.resumes else f"to run the {cfg.task} again (its runs start over)"
+            goes_on = (
+                "to resume" if task is None or task.resumes else f"to run the {cfg.task} again (its runs start over)"
+            )
             ex.hint = f"run the same command with hydra.run.dir={job_dir} {goes_on}"
         raise
     except Exception as ex:  # noqa: BLE001 - reported by main(), after Hydra, in one line where it can be

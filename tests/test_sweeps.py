@@ -202,6 +202,17 @@ def test_the_report_of_a_stopped_sweep_names_the_jobs_that_have_no_folder(tmp_pa
     assert resumed.returncode == 0 and summary(d)["status"].tolist() == ["ok"] * 4, resumed.stderr
 
 
+def test_a_sweep_with_a_subdir_of_ones_own_counts_its_jobs(tmp_path, tiny_data):
+    """hydra.sweep.subdir=job_${hydra.job.num}: job folders were found by their <num>_ prefix only,
+    so the report had none of them (and, with the grid read from multirun.yaml, all 'not started')."""
+    proc, d = sweep(tmp_path, tiny_data, "-m", "activation=relu,tanh", "model.hidden=[8]", "trainer.epochs=1",
+                    "hydra.sweep.subdir=job_${hydra.job.num}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    df = summary(d)
+    assert df["status"].tolist() == ["ok", "ok"] and df["dir"].tolist() == ["job_0", "job_1"]
+    assert df["activation"].tolist() == ["relu", "tanh"]
+
+
 def test_the_planned_jobs_are_the_grid_hydras_basic_sweeper_expands(tmp_path):
     from omegaconf import OmegaConf
 

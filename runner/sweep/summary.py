@@ -37,8 +37,17 @@ TAIL_COLUMNS = [
 
 
 def _job_number(d: Path) -> int:
+    """A job folder's number: its name's prefix (dlrun's hydra.sweep.subdir, <num>_<overrides>),
+    else hydra.job.num in the .hydra/hydra.yaml dlrun writes there (a subdir of one's own, such
+    as job_${hydra.job.num}: its jobs were counted as none); -1 for a folder that is no job's."""
     head = d.name.split("_", 1)[0]
-    return int(head) if head.isdigit() else -1
+    if head.isdigit():
+        return int(head)
+    record = d / ".hydra" / "hydra.yaml"
+    if not record.is_file():
+        return -1
+    num = (((read_yaml(record, "Hydra hydra.yaml") or {}).get("hydra") or {}).get("job") or {}).get("num")
+    return num if isinstance(num, int) and not isinstance(num, bool) else -1
 
 
 def is_sweep_dir(path: Path) -> bool:
@@ -47,13 +56,9 @@ def is_sweep_dir(path: Path) -> bool:
 
 
 def job_dirs(sweep_dir: Path) -> list:
-    """Job folders (<num>_<overrides>/ with Hydra's .hydra/overrides.yaml), by job number."""
-    dirs = [
-        d
-        for d in Path(sweep_dir).iterdir()
-        if d.is_dir() and _job_number(d) >= 0 and (d / ".hydra" / "overrides.yaml").is_file()
-    ]
-    return sorted(dirs, key=_job_number)
+    """Job folders (those with Hydra's .hydra/overrides.yaml), by job number."""
+    found = [(d, _job_number(d)) for d in Path(sweep_dir).iterdir() if (d / ".hydra" / "overrides.yaml").is_file()]
+    return [d for d, num in sorted(found, key=lambda pair: pair[1]) if num >= 0]
 
 
 def _overrides(job_dir: Path) -> dict:
@@ -116,16 +121,16 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
     # the grid's jobs that have no folder: a stopped sweep's jobs still to come (its report said
     # `1 job: 1 unfinished` of four), or a folder deleted since
     unstarted = {n: o for n, o in enumerate(planned_jobs(sweep_dir) or []) if n not in found}
+    every = overrides + list(unstarted.values())  # a search's trials to come have no values yet: {}
     keys = []
-    for o in overrides + list(unstarted.values()):
+    for o in every:
         keys += [k for k in o if k not in keys]
     declared = sweep_param_keys(sweep_dir)
-    every = overrides + list(unstarted.values())  # a search's trials to come have no values yet: {}
     swept = [k for k in keys if k in declared or len({o[k] for o in every if k in o}) > 1]
     rows = []
-    for d, o in zip(dirs, overrides):
+    for d, num, o in zip(dirs, found, overrides):
         s = read_json(d / "summary.json")
-        row = {"job": _job_number(d), **{k: o.get(k, "") for k in swept}, "status": _status(d, s)}
+        row = {"job": num, **{k: o.get(k, "") for k in swept}, "status": _status(d, s)}
         final, best = (s or {}).get("final", {}) or {}, (s or {}).get("best", {}) or {}
         for split in SPLITS:
             for m in ("loss", "acc"):

@@ -109,6 +109,9 @@ def _missing_option_line(text: str) -> str:
         option = path[len(group) + 1 :]
         # Hydra's list holds the plugins' options (hydra/launcher=joblib) but not those in subfolders
         options = sorted(set(re.findall(r"^\t(\S+)$", text, flags=re.M)) | set(group_options(group)))
+        inside = [o for o in options if o.startswith(option.rstrip("/") + "/")]
+        if inside:  # experiment=reproduce: a folder of options, not one
+            return f"{group}={option}: a folder of options; expected one of {', '.join(inside)}"
         if options:
             near = _closest(option, options)
             hint = f" (did you mean {group}={near}?)" if near else ""

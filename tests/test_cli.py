@@ -26,6 +26,13 @@ def assert_one_line_error(proc, *fragments):
         (["activation=swish"], ["activation=swish", "expected one of", "leaky_relu"]),
         (["dataset=imagenet"], ["dataset=imagenet", "cifar10", "gurmukhi"]),
         (["experiment=reproduce/r9"], ["experiment=reproduce/r9: no such option", "reproduce/r2", "scratch_mnist"]),
+        (
+            ["experiment=reproduce"],
+            [
+                "experiment=reproduce: a folder of options; expected one of reproduce/all, "
+                "reproduce/r1, reproduce/r2, reproduce/r3, reproduce/r4, reproduce/r5"
+            ],
+        ),
         (["regularizer=[l1,foo]"], ["regularizer=foo", "dropout"]),
         (["trainer.epochs=abc"], ["trainer.epochs", "expected an integer", "'abc'"]),
         (["trainer.log_steps=maybe"], ["trainer.log_steps: expected true or false, got 'maybe'"]),

@@ -44,9 +44,10 @@ def section(df: pd.DataFrame, swept: list, metric: str) -> list:
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.sort_values("job").iterrows():
         value = float(r["objective"])
-        cell = (
-            shown(value) if math.isfinite(value) else "-" if math.isnan(value) else f"{value} (worst)"
-        )  # nan: not run
+        if math.isnan(value):  # a trial not started returned nothing
+            cell = "-"
+        else:
+            cell = shown(value) if math.isfinite(value) else f"{value} (worst)"
         mark = " **best**" if int(r["job"]) == int(best["job"]) else ""
         lines.append("| " + " | ".join([str(int(r["job"])), *(value_label(r[k]) for k in swept), str(r["status"]),
                                         cell + mark]) + " |")  # fmt: skip

@@ -170,6 +170,7 @@ def test_a_stopped_search_is_a_sweep_to_re_render_and_resumes_to_all_its_trials(
     rows = read_csv(sweep / "summary.csv")
     assert [row["status"] for row in rows] == ["ok", "unfinished", "not started"]
     assert rows[2]["optimizer.lr"] == "" and rows[2]["objective"] == "", "a trial to come has no values yet"
+    assert rows[1]["objective"] == "" and float(rows[0]["objective"]) > 0, "a stopped trial has returned nothing"
     assert "| 2 | - | not started | - |" in (sweep / "report.md").read_text()
     again = run_dlrun(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr

@@ -44,7 +44,7 @@ def section(df: pd.DataFrame, swept: list, metric: str) -> list:
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.sort_values("job").iterrows():
         value = float(r["objective"])
-        if math.isnan(value):  # a trial not started returned nothing
+        if math.isnan(value):  # a trial not started or stopped has returned nothing yet
             cell = "-"
         else:
             cell = shown(value) if math.isfinite(value) else f"{value} (worst)"
@@ -58,7 +58,7 @@ def plot_objective(df: pd.DataFrame, metric: str, sweep_dir: Path, title: str) -
     """Each trial's objective in order, the best so far as a step line."""
     from runner.sweep.objective import direction
 
-    trials = df[df["objective"].notna()].sort_values("job")  # a trial not started returned nothing
+    trials = df[df["objective"].notna()].sort_values("job")  # one not started or stopped returned nothing yet
     scale = 100.0 if metric.endswith("_acc") else 1.0  # accuracies are stored as fractions
     values = trials["objective"].astype(float) * scale
     finite = values.apply(math.isfinite)
@@ -76,7 +76,7 @@ def plot_objective(df: pd.DataFrame, metric: str, sweep_dir: Path, title: str) -
     for x in xs[~finite]:
         ax.axvline(x, color="#999999", linestyle=":", linewidth=1)
     if (~finite).any():
-        ax.plot([], [], color="#999999", linestyle=":", label="no objective: failed, diverged or unfinished")
+        ax.plot([], [], color="#999999", linestyle=":", label="failed or diverged")
     unit = " (%)" if metric.endswith("_acc") else ""
     from matplotlib.ticker import MaxNLocator
 
@@ -98,7 +98,7 @@ def plot_slices(df: pd.DataFrame, swept: list, metric: str, sweep_dir: Path, tit
     from runner.report.sweep_plots import numeric_axis
     from runner.report.sweep_tables import is_numeric, short_key
 
-    trials = df[df["objective"].notna()].sort_values("job")  # a trial not started returned nothing
+    trials = df[df["objective"].notna()].sort_values("job")  # one not started or stopped returned nothing yet
     scale = 100.0 if metric.endswith("_acc") else 1.0
     values = trials["objective"].astype(float) * scale
     finite = values.apply(math.isfinite)

@@ -173,11 +173,12 @@ def write_summary(sweep_dir: Path) -> tuple[Path, list, list]:
     metric = optimized_metric(sweep_dir)
     search = []
     if metric:  # a search: each trial's objective, the worst value for a failed or diverged one
+        from runner.sweep.grid import NOT_STARTED
         from runner.sweep.objective import value
 
         search = ["objective"]
-        for r in rows:  # a job with no folder returned nothing: blank
-            if r["dir"]:
+        for r in rows:  # a job not started, or stopped, has returned nothing yet: blank
+            if r["status"] not in (NOT_STARTED, "unfinished"):
                 s = read_json(Path(sweep_dir) / r["dir"] / "summary.json")
                 r["objective"] = value(s if r["status"] != "failed" else None, metric)
     columns = ["job", *swept, "status", *search, *METRIC_COLUMNS, *TAIL_COLUMNS]

@@ -50,6 +50,11 @@ def assert_one_line_error(proc, *fragments):
         (["model.hidden=[64,", "64]"], ["model.hidden=[64,: its list is not closed", "'model.hidden=[64, 64]'"]),
         # each of these was a traceback (a ValueError or TypeError from Hydra's defaults list)
         (["=3"], ["=3: no key before the '='; dlrun takes KEY=VALUE"]),
+        # Hydra's grammar takes letters outside ASCII in quoted values only; the hint was about spaces
+        (
+            ["name=üñí"],
+            ["name=üñí: a value with letters outside ASCII must be quoted for Hydra's grammar: \"name='üñí'\""],
+        ),
         (["dataset=null"], ["dataset=null: a group takes the name of one of its options; expected one of cifar10, "]),
         (["hydra/launcher=null"], ["hydra/launcher=null: a group takes the name of one of its options"]),
         (["model=[1,2]"], ["model=[1,2]: a group takes the name of one of its options; expected one of cnn, mlp"]),

@@ -78,6 +78,10 @@ def unparsed_line(arg: str, reason: str, groups: list) -> str:
     if arg.count("[") != arg.count("]") or arg.count("{") != arg.count("}"):
         return (f"{arg}: its list is not closed: a space on the command line cuts an argument in two; write the "
                 "list without spaces or quote the whole argument: 'model.hidden=[64, 64]'")  # fmt: skip
+    if not arg.isascii() and "token recognition error" in reason:  # the grammar's unquoted words are ASCII
+        key, _, value = arg.partition("=")
+        quoted = ",".join(f"'{v}'" for v in value.split(","))  # each value of a sweep on its own
+        return f'{arg}: a value with letters outside ASCII must be quoted for Hydra\'s grammar: "{key}={quoted}" on a shell'
     if reason.startswith("ValueError while evaluating"):  # choice(), a sweep function given the wrong values
         return f"{arg}: {reason}; the grammar: {GRAMMAR}"
     return (f"{arg}: cannot parse it ({reason}); quote a value that holds spaces, quotes or brackets "

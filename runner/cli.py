@@ -120,6 +120,9 @@ def main() -> None:
         sys.exit(0)
     # Hydra users add a key with `+tags=[...]`; dlrun's schema has `tags`, where `+` would be refused
     sys.argv[1:] = [a[1:] if a.startswith("+tags=") else a for a in sys.argv[1:]]
+    from runner.config.overrides import flags_first
+
+    sys.argv[1:] = flags_first(sys.argv[1:])  # `dlrun dataset=mnist -m activation=relu,tanh`
     register()
     signals.install()
     try:

@@ -88,6 +88,7 @@ def lock(folder: Path, what: str = "folder", kind: str | None = None) -> None:
     folder = Path(folder)
     if str(folder) in _held:
         return
+    refuse_file(folder, what)
     refuse_foreign(folder, what)
     if kind is not None:
         refuse_other_kind(folder, kind, what)
@@ -112,6 +113,18 @@ def lock(folder: Path, what: str = "folder", kind: str | None = None) -> None:
         handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {dt.datetime.now():%Y-%m-%d %H:%M:%S}\n")
         handle.flush()
     _held[str(folder)] = handle
+
+
+def refuse_file(folder: Path, what: str) -> None:
+    """A UserError when `folder`, or the nearest of its parents that exists, is a file: the folder
+    cannot be made (it said `cannot write afile/.dlrun.lock: File exists`)."""
+    path = Path(folder).absolute()
+    for there in (path, *path.parents):
+        if there.exists():
+            if not there.is_dir():
+                named = "is a file" if there == path else f"is under {there}, a file"
+                raise UserError(f"{what}={folder} {named}; expected a folder, or a path where one can be made")
+            return
 
 
 def refuse_foreign(folder: Path, what: str) -> None:
@@ -216,9 +229,18 @@ class RunFolder(Callback):
     """Hydra's callback before a single run's folder is made (conf/config.yaml, hydra.callbacks)."""
 
     def on_run_start(self, config, **kwargs) -> None:
+        from runner.errors import Refused
+
         # the folder as run_job will resolve it: ${now:...} is cached on this same config
-        with contextlib.suppress(Exception):  # a dir that does not resolve: run_job says why itself
-            note_folder(Path(config.hydra.run.dir))
+        try:
+            folder = Path(config.hydra.run.dir)
+        except Exception:  # noqa: BLE001 - a dir that does not resolve: run_job says why itself
+            return
+        try:
+            refuse_file(folder, "hydra.run.dir")  # before run_job's mkdir fails on it
+        except UserError as ex:  # Hydra only warns about a callback's Exception
+            raise Refused(ex) from None
+        note_folder(folder)
 
 
 def discard(folder: Path, records) -> None:

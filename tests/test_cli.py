@@ -262,6 +262,30 @@ def test_the_command_line_is_read_by_hydras_own_parser():
     assert command_overrides(["--shell-completion", "install=bash"]) is None
 
 
+def test_flags_among_the_overrides_are_read_as_if_they_came_first(tmp_path):
+    """`dlrun dataset=mnist -m activation=relu,tanh` was `unrecognized arguments: activation=relu,tanh`
+    (argparse takes no override after a flag that follows one); Hydra reads sys.argv itself."""
+    from runner.config.overrides import flags_first
+
+    argv = ["dataset=function", "-m", "seed=0,1", "-cd", "mine", "trainer.epochs=1", "--cfg", "job"]
+    assert flags_first(argv) == [
+        "-m",
+        "-cd",
+        "mine",
+        "--cfg",
+        "job",
+        "dataset=function",
+        "seed=0,1",
+        "trainer.epochs=1",
+    ]
+    assert flags_first(["--bogus", "seed=1"]) == ["--bogus", "seed=1"], "a refused one is left to be told so"
+    d = tmp_path / "s"
+    proc = run_dlrun("dataset=function", "trainer.epochs=1", "-m", "seed=0,1", f"hydra.sweep.dir={d}", cwd=tmp_path)
+    assert proc.returncode == 0 and "sweep finished: 2 jobs (2 ok)" in proc.stdout, proc.stderr
+    proc = run_dlrun("dataset=function", "--cfg", "job", "trainer.epochs=3", cwd=tmp_path)
+    assert proc.returncode == 0 and "epochs: 3" in proc.stdout, proc.stderr
+
+
 def test_cfg_job_prints_the_composed_config(tmp_path):
     proc = run_dlrun("--cfg", "job", "regularizer=[l1,dropout]", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

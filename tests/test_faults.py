@@ -341,6 +341,25 @@ def test_an_empty_folder_of_ones_own_outlives_an_early_error(tmp_path):
     assert proc.returncode == 2 and not made.exists()
 
 
+def test_a_run_or_sweep_folder_that_is_a_file_is_refused_in_one_line(tmp_path):
+    """hydra.run.dir=<a file> said `cannot write afile: File exists`, and a sweep's `cannot write
+    afile/.dlrun.lock: File exists`, a lock file that was never there."""
+    (tmp_path / "afile").write_text("mine\n")
+    cases = [("hydra.run.dir=afile",), ("hydra.run.dir=afile/sub",), ("-m", "seed=0,1", "hydra.sweep.dir=afile")]
+    lines = []
+    for args in cases:
+        proc = run_dlrun("dataset=function", "trainer.epochs=1", *args, cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        lines.append(proc.stderr)
+    assert lines == [
+        "dlrun: error: hydra.run.dir=afile is a file; expected a folder, or a path where one can be made\n",
+        f"dlrun: error: hydra.run.dir=afile/sub is under {tmp_path / 'afile'}, a file; expected a folder, or a path "
+        "where one can be made\n",
+        "dlrun: error: hydra.sweep.dir=afile is a file; expected a folder, or a path where one can be made\n",
+    ]
+    assert (tmp_path / "afile").read_text() == "mine\n" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_an_early_error_leaves_no_folder_it_made_and_keeps_those_it_found(tmp_path):
     """The default run folder, outputs/runs/<date>/<time>_<name>, went on an early error but left
     outputs/runs/<date>/ behind, empty; a folder of one's own named through an interpolation

@@ -35,6 +35,34 @@ def command_overrides(argv: list) -> list | None:
     return list(args.overrides)
 
 
+def flags_first(argv: list) -> list:
+    """argv with Hydra's flags (and their values) before the overrides, each in its own order:
+    argparse takes no override after a flag that follows one (`dlrun dataset=mnist -m
+    activation=relu,tanh` was `unrecognized arguments: activation=relu,tanh`), and Hydra reads
+    sys.argv itself. A command line the parser refuses anyway is left as it was, to be told so."""
+    from hydra._internal.utils import get_args_parser
+
+    class Refused(Exception):
+        pass
+
+    def refuse(message):
+        raise Refused(message)
+
+    parser = get_args_parser()
+    parser.error = refuse
+    try:
+        overrides = list(parser.parse_intermixed_args(argv).overrides)
+    except (Refused, TypeError):
+        return list(argv)
+    flags, pending = [], list(overrides)
+    for token in argv:
+        if pending and token == pending[0]:
+            pending.pop(0)
+        else:
+            flags.append(token)
+    return flags + overrides
+
+
 def check_command_line(argv: list) -> list:
     """Refuse, in one line naming the argument, an override Hydra cannot parse or would trip on;
     return the overrides, parsed."""

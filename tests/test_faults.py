@@ -254,7 +254,7 @@ def test_eval_of_a_run_folder_without_weights_says_why_it_has_none(tmp_path):
 def test_a_run_folder_under_a_regular_file_is_one_line(tmp_path):
     (tmp_path / "afile").write_text("x")
     proc = run_dlrun("dataset=function", f"hydra.run.dir={tmp_path / 'afile' / 'run'}", cwd=tmp_path)
-    assert_one_line_refusal(proc, "cannot write", None)
+    assert_one_line_refusal(proc, f"is under {tmp_path / 'afile'}, a file; expected a folder", None)
 
 
 def test_a_corrupt_cache_is_rebuilt(tmp_path):

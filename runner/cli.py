@@ -88,7 +88,9 @@ def _task(cfg: DictConfig):
             goes_on = (
                 "to resume" if task is None or task.resumes else f"to run the {cfg.task} again (its runs start over)"
             )
-            ex.hint = f"run the same command with hydra.run.dir={job_dir} {goes_on}"
+            from runner.config.overrides import as_override
+
+            ex.hint = f"run the same command with {as_override('hydra.run.dir', job_dir)} {goes_on}"
         raise
     except Exception as ex:  # noqa: BLE001 - reported by main(), after Hydra, in one line where it can be
         # Nothing useful ran: leave no directory behind that could pass for a result.

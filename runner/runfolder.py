@@ -165,7 +165,11 @@ def refuse_other_kind(folder: Path, kind: str, what: str) -> None:
         return
     held = "a sweep (multirun.yaml)" if found == "sweep" else f"a task={found} folder (config.yaml)"
     wanted = "a sweep" if kind == "sweep" else f"task={kind}"
-    hint = f"; to resume the sweep, run its command with -m and hydra.sweep.dir={folder}" if found == "sweep" else ""
+    hint = ""
+    if found == "sweep":
+        from runner.config.overrides import as_override
+
+        hint = f"; to resume the sweep, run its command with -m and {as_override('hydra.sweep.dir', folder)}"
     raise UserError(f"{folder} holds {held}: {wanted} there would clear or overwrite it; choose another "
                     f"{what}{hint}")  # fmt: skip
 

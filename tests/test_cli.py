@@ -286,6 +286,17 @@ def test_flags_among_the_overrides_are_read_as_if_they_came_first(tmp_path):
     assert proc.returncode == 0 and "epochs: 3" in proc.stdout, proc.stderr
 
 
+def test_a_value_dlrun_suggests_is_quoted_where_a_shell_or_hydras_grammar_needs_it():
+    from runner.config.overrides import as_override
+
+    assert as_override("hydra.run.dir", "outputs/runs/2026-12-02/20-05-00.1_mnist-mlp-relu") == (
+        "hydra.run.dir=outputs/runs/2026-12-02/20-05-00.1_mnist-mlp-relu"
+    )
+    assert as_override("ckpt", "s/0_seed=1,lr=0.1") == "\"ckpt='s/0_seed=1,lr=0.1'\""  # the grammar's = and ,
+    assert as_override("ckpt", "my runs/a") == "\"ckpt='my runs/a'\""  # a space splits a shell's argument
+    assert as_override("name", "1") == "\"name='1'\"", "bare, it would be read as a number"
+
+
 def test_cfg_job_prints_the_composed_config(tmp_path):
     proc = run_dlrun("--cfg", "job", "regularizer=[l1,dropout]", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

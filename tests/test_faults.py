@@ -234,7 +234,13 @@ def test_eval_of_a_file_that_is_no_checkpoint_or_of_a_sweep_folder_says_what_to_
     job.mkdir(parents=True)
     (job / "model.pt").write_bytes(b"")
     proc = run_dlrun("task=eval", f"ckpt={tmp_path / 'sweep'}", f"hydra.run.dir={tmp_path / 'e2'}", cwd=tmp_path)
-    assert_one_line_refusal(proc, f"it holds 1 run (a sweep's or study's folder): give one, e.g. ckpt={job}", None)
+    # quoted: a sweep job's folder holds the grammar's '=' (and ','), and pasted bare it did not parse
+    assert_one_line_refusal(
+        proc, f"it holds 1 run (a sweep's or study's folder): give one, e.g. \"ckpt='{job}'\"", None
+    )
+    pasted = proc.stderr.rsplit("e.g. ", 1)[1].strip()[1:-1]  # what the shell passes on: ckpt='<job>'
+    proc = run_dlrun("task=eval", pasted, f"hydra.run.dir={tmp_path / 'e3'}", cwd=tmp_path)
+    assert_one_line_refusal(proc, f"{job / 'model.pt'}: not a readable dlrun checkpoint", None)
 
 
 def test_eval_of_a_run_folder_without_weights_says_why_it_has_none(tmp_path):

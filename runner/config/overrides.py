@@ -35,6 +35,24 @@ def command_overrides(argv: list) -> list | None:
     return list(args.overrides)
 
 
+def as_override(key: str, value) -> str:
+    """`key=value` as one types it on a shell: quoted ("key='value'") where Hydra's grammar would
+    not read the bare value back as it is, such as a sweep job's folder (0_seed=1,lr=0.1: its `=`
+    and `,` are the grammar's), so that a path dlrun suggests can be pasted as it stands."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    text = f"{key}={value}"
+    if any(c.isspace() or c in "$`\\\"'!*?;&|<>()#~" for c in str(value)):  # a shell's own characters
+        return f"\"{key}='{value}'\""
+    try:
+        o = OverridesParser.create().parse_override(text)
+        if not o.is_sweep_override() and o.value() == str(value):
+            return text
+    except Exception:  # noqa: BLE001 - the grammar refuses it bare: quoted it reads
+        pass
+    return f"\"{key}='{value}'\""
+
+
 def flags_first(argv: list) -> list:
     """argv with Hydra's flags (and their values) before the overrides, each in its own order:
     argparse takes no override after a flag that follows one (`dlrun dataset=mnist -m
@@ -112,7 +130,7 @@ def unparsed_line(arg: str, reason: str, groups: list) -> str:
         return f'{arg}: a value with letters outside ASCII must be quoted for Hydra\'s grammar: "{key}={quoted}" on a shell'
     if reason.startswith("ValueError while evaluating"):  # choice(), a sweep function given the wrong values
         return f"{arg}: {reason}; the grammar: {GRAMMAR}"
-    return (f"{arg}: cannot parse it ({reason}); quote a value that holds spaces, quotes or brackets "
+    return (f"{arg}: cannot parse it ({reason}); quote a value that holds spaces, quotes, brackets, '=' or ',' "
             f"(key='a b'); the grammar: {GRAMMAR}")  # fmt: skip
 
 

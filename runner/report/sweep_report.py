@@ -177,6 +177,8 @@ def _seed_section(df: pd.DataFrame, swept: list, split: str, kind: str, sweep_di
 
 
 def _failures(df: pd.DataFrame, swept: list, sweep_dir: Path) -> list:
+    from runner.config.overrides import as_override
+
     bad = df[~df["status"].isin(("ok",))]
     if bad.empty:
         return []
@@ -187,7 +189,8 @@ def _failures(df: pd.DataFrame, swept: list, sweep_dir: Path) -> list:
         if not r["dir"]:  # a job of the grid that has no folder
             values = ", ".join(f"{k}={r[k]}" for k in swept if not missing(r[k]))  # a search's: drawn later
             where = f" ({values})" if values else ""
-            detail = f": it has no folder; run the sweep's command again with hydra.sweep.dir={sweep_dir} to run it"
+            again = as_override("hydra.sweep.dir", sweep_dir)
+            detail = f": it has no folder; run the sweep's command again with {again} to run it"
         else:
             where = f" ({r['dir']})"
         lines.append(f"- job {r['job']}{where}: **{r['status']}**{detail}")

@@ -12,7 +12,11 @@ running_config = None  # and its config (the loggers' sweep run ends with it if 
 
 def resume_hint(sweep_dir) -> str:
     """What a stopped sweep tells its user (also when the stop came between its jobs)."""
-    return f"run the same command with hydra.sweep.dir={sweep_dir} to resume" if sweep_dir else ""
+    if not sweep_dir:
+        return ""
+    from runner.config.overrides import as_override
+
+    return f"run the same command with {as_override('hydra.sweep.dir', sweep_dir)} to resume"
 
 
 def failed(counts: dict) -> bool:

@@ -37,6 +37,8 @@ EVAL_COLUMNS = ["split", "replica", "samples", "loss", "acc"]
 
 
 def _weights_file(ckpt: str) -> Path:
+    from runner.config.overrides import as_override
+
     path = Path(ckpt).expanduser()
     if path.is_dir():
         for name in (checkpoint.MODEL, checkpoint.CHECKPOINT):
@@ -44,7 +46,7 @@ def _weights_file(ckpt: str) -> Path:
                 return path / name
         runs = sorted({p.parent for p in (*path.glob(f"*/{checkpoint.MODEL}"), *path.glob(f"*/*/{checkpoint.MODEL}"))})
         hint = (f"; it holds {len(runs)} run{'s' * (len(runs) != 1)} (a sweep's or study's folder): give one, "
-                f"e.g. ckpt={runs[0]}"
+                f"e.g. {as_override('ckpt', runs[0])}"
                 if runs else _no_weights_why(path))  # fmt: skip
         raise DataError(f"{path}: holds neither {checkpoint.MODEL} nor {checkpoint.CHECKPOINT} (ckpt=){hint}")
     if not path.is_file():

@@ -60,17 +60,17 @@ def flags_first(argv: list) -> list:
     sys.argv itself. A command line the parser refuses anyway is left as it was, to be told so."""
     from hydra._internal.utils import get_args_parser
 
-    class Refused(Exception):
+    class Unparsed(Exception):
         pass
 
     def refuse(message):
-        raise Refused(message)
+        raise Unparsed(message)
 
     parser = get_args_parser()
     parser.error = refuse
     try:
         overrides = list(parser.parse_intermixed_args(argv).overrides)
-    except (Refused, TypeError):
+    except (Unparsed, TypeError):
         return list(argv)
     flags, pending = [], list(overrides)
     for token in argv:

@@ -57,8 +57,13 @@ def is_sweep_dir(path: Path) -> bool:
 
 def job_dirs(sweep_dir: Path) -> list:
     """Job folders (those with Hydra's .hydra/overrides.yaml), by job number."""
+    return [d for d, _ in _numbered_jobs(sweep_dir)]
+
+
+def _numbered_jobs(sweep_dir: Path) -> list:
+    """(job folder, its number), by number."""
     found = [(d, _job_number(d)) for d in Path(sweep_dir).iterdir() if (d / ".hydra" / "overrides.yaml").is_file()]
-    return [d for d, num in sorted(found, key=lambda pair: pair[1]) if num >= 0]
+    return [(d, num) for d, num in sorted(found, key=lambda pair: pair[1]) if num >= 0]
 
 
 def _overrides(job_dir: Path) -> dict:
@@ -115,8 +120,8 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
     """(rows, swept keys). A row is a dict with the columns of summary.csv."""
     from runner.sweep.grid import NOT_STARTED, planned_jobs
 
-    dirs = job_dirs(sweep_dir)
-    found = [_job_number(d) for d in dirs]
+    numbered = _numbered_jobs(sweep_dir)
+    dirs, found = [d for d, _ in numbered], [num for _, num in numbered]
     overrides = [_overrides(d) for d in dirs]
     # the grid's jobs that have no folder: a stopped sweep's jobs still to come (its report said
     # `1 job: 1 unfinished` of four), or a folder deleted since

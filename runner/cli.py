@@ -85,9 +85,7 @@ def _task(cfg: DictConfig):
             from runner.registry.runs import TASKS
 
             task = TASKS.get(cfg.task)
-            goes_on = (
-                "to resume" if task is None or task.resumes else f"to run the {cfg.task} again (its runs start over)"
-            )
+            goes_on = "to resume" if task is None else task.resumes
             from runner.config.overrides import as_override
 
             ex.hint = f"run the same command with {as_override('hydra.run.dir', job_dir)} {goes_on}"

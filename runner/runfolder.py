@@ -299,17 +299,26 @@ def kept(folder: Path) -> set:
     return KEEP | {p.name for p in logs if p.parent == folder}
 
 
-def clear(folder: Path) -> None:
-    """Remove what an earlier, unfinished attempt left, keeping Hydra's record, the lock and the log."""
+def clear(folder: Path, keep_runs: bool = False, also: frozenset = frozenset()) -> None:
+    """Remove what an earlier, unfinished attempt left, keeping Hydra's record, the lock and the log;
+    keep_runs (a study's folder): also the folders of the runs it finished (DONE), at any depth,
+    and the files named in `also`, which the study checks before it keeps what they hold."""
     folder = Path(folder)
     if not folder.is_dir():
         return
-    keep = kept(folder)
+    keep = kept(folder) | also
     with writing(folder):
         for p in folder.iterdir():
             if p.name in keep:
                 continue
-            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            if p.is_dir() and not p.is_symlink():
+                if keep_runs and next(p.rglob(DONE_MARKER), None) is not None:
+                    if finished(p) is None:  # a folder of runs (function_fit's <fn>/): clear around them
+                        clear(p, keep_runs=True)
+                    continue
+                shutil.rmtree(p)
+            else:
+                p.unlink()
 
 
 def remove_litter(folder: Path) -> None:

@@ -918,11 +918,13 @@ def _assert_stopped(run: Path, signame: str) -> int:
 
 
 @pytest.mark.parametrize(
-    "preset,hint", [(None, "to resume"), ("function_fit", "to run the study again (its runs start over)")]
+    "preset,hint",
+    [(None, "to resume"), ("function_fit", "to go on (what it finished is kept; the run it stopped in starts over)")],
 )
 def test_a_stopped_run_says_what_running_it_again_does(tmp_path, preset, hint):
-    """A study stopped in its first run said `... to resume`; run again, it starts its runs over
-    (its hooks watch each run from the first step), so it says that instead."""
+    """A study stopped in its first run said `... to resume`; run again, it keeps the runs it
+    finished but starts the one it stopped in over (its hooks watch each run from the first
+    step), so it says that instead (tests/test_studies.py runs it again)."""
     run = tmp_path / "run"
     args = [f"experiment={preset}", "study.reduced=true"] if preset else []
     cmd = dlrun_cmd() + [*args, *CONSOLE_RUN, f"hydra.run.dir={run}"]

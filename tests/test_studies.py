@@ -16,15 +16,47 @@ from runner.studies.function_fit import mlp_params, width_for
 from runner.studies.trajectory_pca import pca_2d
 
 
-def study(tmp_path, name: str, *extra, data=None, sweep=False):
-    target = tmp_path / name
+def study(tmp_path, name: str, *extra, data=None, sweep=False, target=None, output: list | None = None):
+    """Run a reduced preset into `target` (default tmp_path/name); its stdout is appended to `output`."""
+    target = target or tmp_path / name
     where = f"hydra.sweep.dir={target}" if sweep else f"hydra.run.dir={target}"
     args = [f"experiment={name}", "study.reduced=true", "trainer.progress=quiet", where, *extra]
     if data is not None:
         args.append(f"data_dir={data}")
     proc = run_dlrun(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
+    if output is not None:
+        output.append(proc.stdout)
     return target
+
+
+def stopped_copy(folder, kept: list, stopped: list, unstarted: list = ()):
+    """A copy of a finished study as a stop would have left it: no closing files, the runs
+    `kept` finished, those `stopped` unfinished (their files, no DONE), the `unstarted` absent.
+    Returns the copy and the modification time of each kept run's DONE."""
+    import shutil
+
+    again = folder.with_name(folder.name + "_again")
+    shutil.copytree(folder, again)
+    for name in ("DONE", "summary.json", "report.md", "report.html", "config.yaml"):
+        (again / name).unlink()
+    shutil.rmtree(again / "plots")
+    for run in stopped:
+        (again / run / "DONE").unlink()
+    for run in unstarted:
+        shutil.rmtree(again / run)
+    return again, {run: (again / run / "DONE").stat().st_mtime_ns for run in kept}
+
+
+def assert_went_on(folder, again, stamps: dict, stdout: str, table: str):
+    """The study run again kept the runs it had finished (not trained: their DONE untouched,
+    each named on the console), trained the rest, and came to the table of one uninterrupted."""
+    for run, stamp in stamps.items():
+        assert (again / run / "DONE").stat().st_mtime_ns == stamp, f"{run} was trained again"
+        assert f"finished earlier, kept: {again / run}" in stdout, stdout
+    assert stdout.count("finished earlier, kept") == len(stamps), stdout
+    assert (again / table).read_text() == (folder / table).read_text()
+    assert_report(again)
 
 
 def assert_report(folder):
@@ -180,7 +212,55 @@ def test_function_fit(tmp_path):
         assert deepest["final_test_loss"] <= 10 * shallowest["final_test_loss"], fn  # the documented factor
     assert (d / "plots" / "predictions_sign_sin.png").is_file() and (d / "sign_sin" / "depth6" / "DONE").is_file()
     assert_report(d)
+    # stopped in its third model: run again, it keeps the two it finished and trains the other four
+    fns = ("sin_plus_square", "sign_sin")
+    again, stamps = stopped_copy(d, [f"{fns[0]}/depth1", f"{fns[0]}/depth3"], [f"{fns[0]}/depth6"],
+                                 [f"{fns[1]}/depth{k}" for k in (1, 3, 6)])  # fmt: skip
+    (again / "function_fit.csv").unlink()
+    (again / "error.txt").write_text("an earlier attempt's traceback\n")  # litter a fresh start clears
+    out = []
+    study(tmp_path, "function_fit", target=again, output=out)
+    assert_went_on(d, again, stamps, out[0], "function_fit.csv")
+    assert not (again / "error.txt").exists()
+    # another config's runs (fewer epochs) are not kept: every model is trained again
+    (again / "DONE").unlink()
+    study(tmp_path, "function_fit", "trainer.epochs=5", target=again, output=out)
+    assert "kept" not in out[1] and len(pd.read_csv(again / fns[0] / "depth1" / "metrics.csv")) == 5
     assert_rerenders(d)
+
+
+def test_a_study_job_of_a_sweep_stopped_goes_on_with_the_runs_it_finished(tmp_path):
+    """A study as a sweep's job: the sweep cleared the job's folder before running it again, so
+    the runs it had finished were trained again."""
+    sweep = study(tmp_path, "function_fit", "-m", "seed=3", "study.function_fit.functions=[sign_sin]", sweep=True)
+    (job,) = [p for p in sweep.iterdir() if p.is_dir() and (p / "DONE").is_file()]
+    for name in ("DONE", "summary.json", "report.md"):
+        (job / name).unlink()
+    (job / "sign_sin" / "depth6" / "DONE").unlink()
+    stamps = {k: (job / "sign_sin" / k / "DONE").stat().st_mtime_ns for k in ("depth1", "depth3")}
+    out = []
+    study(tmp_path, "function_fit", "-m", "seed=3", "study.function_fit.functions=[sign_sin]", sweep=True, output=out)
+    assert out[0].count("finished earlier, kept") == 2, out[0]
+    assert {k: (job / "sign_sin" / k / "DONE").stat().st_mtime_ns for k in stamps} == stamps
+    assert (job / "sign_sin" / "depth6" / "DONE").is_file() and (job / "DONE").is_file()
+
+
+def test_clearing_a_study_folder_keeps_the_runs_it_finished_and_what_it_names(tmp_path):
+    from runner.runfolder import clear
+
+    folder = tmp_path / "study"
+    for run in ("run0", "fn/depth1", "fn/depth3", "run1"):
+        (folder / run).mkdir(parents=True)
+        (folder / run / "metrics.csv").write_text("epoch\n1\n")
+    for run in ("run0", "fn/depth1"):
+        (folder / run / "DONE").write_text("ok\n")
+    (folder / "plots").mkdir()
+    for name in ("trajectory_pca.csv", "repeats.json", "error.txt"):
+        (folder / name).write_text("x\n")
+    clear(folder, keep_runs=True, also=frozenset({"repeats.json"}))
+    left = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    assert left == ["fn", "fn/depth1", "fn/depth1/DONE", "fn/depth1/metrics.csv", "repeats.json", "run0",
+                    "run0/DONE", "run0/metrics.csv"]  # fmt: skip
 
 
 @pytest.mark.realdata
@@ -206,6 +286,12 @@ def test_trajectory_pca(tmp_path, shared_data):
     starts = df[df["epoch"] == 0][["all_pc1", "all_pc2"]].to_numpy()
     assert np.linalg.norm(starts[0] - starts[1]) > 1e-3, "different seeds start at different points"
     assert_report(d)
+    # stopped in its second run: run again, it keeps run 0 (its weights read from trajectory.npz)
+    again, stamps = stopped_copy(d, ["run0"], ["run1"], ["run2"])
+    out = []
+    study(tmp_path, "trajectory_pca", "trainer.epochs=3", "study.trajectory.every=2", data=shared_data,
+          target=again, output=out)  # fmt: skip
+    assert_went_on(d, again, stamps, out[0], "trajectory_pca.csv")
     assert_rerenders(d)
 
 
@@ -226,7 +312,45 @@ def test_minimal_ratio(tmp_path):
     assert df["minimal_ratio"].between(0, 1).all()
     assert np.allclose(df["minimal_ratio"], df["positive"] / df["eigenvalues"])
     assert_report(d)
+    assert not (d / "repeats.json").exists(), "the record of the repeats so far goes once the table is written"
+    assert_goes_on_after_its_repeats(tmp_path, d)
     assert_rerenders(d)
+
+
+def assert_goes_on_after_its_repeats(tmp_path, d):
+    """Stopped after two of its three repeats, minimal_ratio run again computes only the third:
+    the two come from repeats.json (one marked there, to show it is not computed again)."""
+    import shutil
+
+    from runner.files import read_config
+    from runner.studies.common import read_rows
+    from runner.studies.minimal_ratio import CSV_COLUMNS
+    from runner.train.checkpoint import fingerprint
+
+    again = tmp_path / "minimal_ratio_again"
+    rows = [[r[c] for c in CSV_COLUMNS] for r in read_rows(d / "minimal_ratio.csv", CSV_COLUMNS, text=("phase",))]
+    rows[0][2] = 123.0  # the first repeat's loss
+    shutil.copytree(d / ".hydra", again / ".hydra")  # a stopped study's folder: Hydra's record, the lock
+    shutil.copy(d / ".dlrun.lock", again)
+    record = {"fingerprint": fingerprint(read_config(d / "config.yaml")), "rows": rows[:2]}
+    (again / "repeats.json").write_text(json.dumps(record))
+    out = []
+    study(tmp_path, "minimal_ratio", "trainer.progress=plain", target=again, output=out)
+    assert "2 of 3 repeats finished earlier, kept" in out[0] and "repeat 1/3" not in out[0], out[0]
+    got, want = pd.read_csv(again / "minimal_ratio.csv"), pd.read_csv(d / "minimal_ratio.csv")
+    assert got["loss"].iloc[0] == 123.0
+    pd.testing.assert_frame_equal(got.iloc[1:], want.iloc[1:])
+    # another config's record (three repeats of fewer steps) is not kept
+    shutil.rmtree(again)
+    shutil.copytree(d / ".hydra", again / ".hydra")
+    shutil.copy(d / ".dlrun.lock", again)
+    (again / "repeats.json").write_text(json.dumps(record))
+    out = []
+    study(tmp_path, "minimal_ratio", "study.minimal_ratio.steps=100", "trainer.progress=plain", target=again,
+          output=out)  # fmt: skip
+    assert (
+        "kept" not in out[0] and "repeat 1/3" in out[0] and pd.read_csv(again / "minimal_ratio.csv")["loss"][0] != 123
+    )
 
 
 @pytest.mark.realdata
@@ -266,6 +390,12 @@ def test_flatness_interpolation(tmp_path, shared_data):
         final = json.loads((d / run / "summary.json").read_text())["final"]["test_acc"]
         assert df.loc[np.isclose(df["alpha"], alpha), "test_acc"].item() == pytest.approx(final)
     assert_report(d)
+    # stopped in its large-batch run: run again, the small-batch model comes from its model.pt
+    again, stamps = stopped_copy(d, ["batch_64"], ["batch_1024"])
+    (again / "interpolation.csv").unlink()
+    out = []
+    study(tmp_path, "flatness_interpolation", data=shared_data, target=again, output=out)
+    assert_went_on(d, again, stamps, out[0], "interpolation.csv")
     assert_rerenders(d)
 
 

@@ -20,9 +20,11 @@ class Task:
     handler: str  # "module:function" (cfg, run_dir, label, **kw) -> summary dict
     renders_plots: bool = False  # its plots and report may be rendered by a sweep's worker processes
     data_from_saved_run: bool = False  # the dataset section is the saved run's unless the command names one
-    # stopped, it goes on from where it was when run again; False: it starts over (a study's hooks
-    # watch each of its runs from the first step, so they are not resumed from a checkpoint)
-    resumes: bool = True
+    # what running it again after a stop does, as the stop line says it: a training run goes on from
+    # its checkpoint; a study keeps the runs it finished (runner/studies/common.py: train) and
+    # starts the one it stopped in over, as a sweep's job does, so its folder is not cleared then
+    resumes: str = "to resume"
+    keeps_finished_runs: bool = False
     # the config keys (dotted prefixes) it reads, and why it ignores the rest; None: it reads them all.
     # An override of a key outside them gets a note (runner/config/checks.py: unread_by_task)
     reads: tuple | None = None
@@ -66,7 +68,9 @@ TASKS.add(
         ignores_because="it differentiates the untrained network's loss in float64 on the CPU, without training",
     ),
 )
-TASKS.add("study", Task("a study of several runs (study.name)", "runner.studies:run_study", resumes=False))
+TASKS.add("study", Task("a study of several runs (study.name)", "runner.studies:run_study",
+                       resumes="to go on (what it finished is kept; the run it stopped in starts over)",
+                       keeps_finished_runs=True))  # fmt: skip
 TASKS.add("reproduce", Task("a published report's studies, our numbers beside its", "runner.reproduce:run_reproduce"))
 TASKS.add("eval", Task("evaluate saved weights (ckpt=PATH) on the configured splits", "runner.train.eval:run_eval",
                       data_from_saved_run=True))  # fmt: skip

@@ -26,7 +26,14 @@ def module_of(name: str):
 
 
 def run_study(cfg, study_dir: Path, label: str = "") -> dict:
-    return module_of(cfg.study.name).run(cfg, Path(study_dir), label)
+    """A study run again after a stop goes on: what an earlier attempt left is cleared, but for
+    the runs it finished, which the study keeps where their config is this one's (common.train),
+    and a module's own record of its progress (KEEPS, checked the same way)."""
+    from runner.runfolder import clear
+
+    module = module_of(cfg.study.name)
+    clear(Path(study_dir), keep_runs=True, also=frozenset(getattr(module, "KEEPS", ())))
+    return module.run(cfg, Path(study_dir), label)
 
 
 def is_study_dir(path: Path) -> bool:

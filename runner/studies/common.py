@@ -1,5 +1,6 @@
-"""What the studies share: deriving a sub-run's config, the plateau rule, reading a study's
-CSV back, and the study folder's closing files (summary.json, report, DONE)."""
+"""What the studies share: deriving a sub-run's config, training it (or keeping the one an
+earlier attempt finished), the plateau rule, reading a study's CSV back, and the study
+folder's closing files (summary.json, report, DONE)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,38 @@ def derive(cfg, **overrides):
         OmegaConf.update(sub, key, value, merge=False)
     prepare(sub, derived=True)
     return sub
+
+
+def train(sub, run_dir: Path, label: str, hooks=None, needs: tuple = ()) -> dict:
+    """One of a study's runs, trained afresh (a study's hooks watch a run from its first step, so
+    its runs are not resumed from a checkpoint), or kept: a run of the same config that an earlier,
+    stopped attempt of the study finished in run_dir (DONE, and the files `needs` names) is not
+    trained again, and its summary.json is what it returns. Its hooks are not called then."""
+    from runner.train.run import run_training
+
+    kept = finished_run(sub, run_dir, needs)
+    if kept is not None:
+        say(f"{label}finished earlier, kept: {run_dir}")
+        return kept
+    return run_training(sub, run_dir, label=label, hooks=hooks, resume=False)
+
+
+def finished_run(sub, run_dir: Path, needs: tuple = ()) -> dict | None:
+    """The summary of a finished run of config `sub` in run_dir, or None (none there, another
+    config's, unfinished, or damaged: trained again)."""
+    from runner.errors import DataError
+    from runner.files import read_config, read_json
+    from runner.runfolder import finished
+    from runner.train.checkpoint import fingerprint
+
+    run_dir = Path(run_dir)
+    if finished(run_dir) is None or not all((run_dir / name).is_file() for name in needs):
+        return None
+    try:
+        same = fingerprint(read_config(run_dir / "config.yaml")) == fingerprint(sub)
+    except DataError:
+        return None
+    return read_json(run_dir / "summary.json") if same else None
 
 
 def convergence_epoch(losses, rel: float, window: int) -> int | None:

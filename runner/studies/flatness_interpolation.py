@@ -24,11 +24,10 @@ import torch
 from runner.files import write_csv
 from runner.formatting import percent
 from runner.report.style import legend, pyplot, save
-from runner.studies.common import derive, finish, md_table, read_rows
-from runner.train import batching
+from runner.studies.common import derive, finish, md_table, read_rows, train
+from runner.train import batching, checkpoint
 from runner.train.base import RunHooks
 from runner.train.evaluate import evaluate
-from runner.train.run import run_training
 
 CSV_COLUMNS = ["alpha", "train_loss", "train_acc", "test_loss", "test_acc"]
 
@@ -36,8 +35,24 @@ CSV_COLUMNS = ["alpha", "train_loss", "train_acc", "test_loss", "test_acc"]
 class _Keep(RunHooks):
     """Keeps the trained engine (model and device data)."""
 
+    engine = None
+
     def on_end(self, engine) -> None:
         self.engine = engine
+
+
+def _trained(sub, run_dir: Path, label: str):
+    """The engine of one of the two runs: the one just trained, or, for a run an earlier attempt
+    of the study finished, one built from its config and given its final weights (model.pt)."""
+    from runner.train.run import make_engine
+
+    keep = _Keep()
+    train(sub, run_dir, label, hooks=keep, needs=(checkpoint.MODEL,))
+    if keep.engine is not None:
+        return keep.engine
+    engine = make_engine(sub)
+    engine.load_weights(checkpoint.load(run_dir / checkpoint.MODEL)["weights"])
+    return engine
 
 
 @torch.no_grad()
@@ -65,9 +80,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
     engines = {}
     for bs in (ip.batch_small, ip.batch_large):
         sub = derive(cfg, **{"task": "train", "trainer.batch_size": bs, "name": f"interpolation-batch{bs}"})
-        keep = _Keep()
-        run_training(sub, study_dir / f"batch_{bs}", label=f"{label}[batch {bs}] ", hooks=keep, resume=False)
-        engines[bs] = keep.engine
+        engines[bs] = _trained(sub, study_dir / f"batch_{bs}", f"{label}[batch {bs}] ")
     small, large = engines[ip.batch_small], engines[ip.batch_large]
     model, data = small.model, small.data
     a_state = {k: v.detach().clone() for k, v in small.model.state_dict().items()}

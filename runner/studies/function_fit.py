@@ -17,9 +17,8 @@ from runner.files import read_table, write_csv
 from runner.formatting import number
 from runner.report.metrics import read_metrics
 from runner.report.style import legend, pyplot, save
-from runner.studies.common import convergence_epoch, derive, finish, md_table, read_rows
+from runner.studies.common import convergence_epoch, derive, finish, md_table, read_rows, train
 from runner.train.rows import PREDICTION_COLUMNS
-from runner.train.run import run_training
 
 CSV_COLUMNS = [
     "fn",
@@ -98,7 +97,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
                 },
             )
             run_dir = study_dir / fn / f"depth{depth}"
-            s = run_training(sub, run_dir, label=f"{label}[{fn} depth {depth}] ", resume=False)
+            s = train(sub, run_dir, f"{label}[{fn} depth {depth}] ")
             losses = read_metrics(run_dir / "metrics.csv")["train_loss"].tolist()
             rows.append(
                 [

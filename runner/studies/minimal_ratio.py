@@ -13,7 +13,8 @@ region alike). Everything is float64; the Hessian is torch.autograd.functional.h
 loss as a function of the flattened parameters, so it is exact up to rounding.
 
 Writes minimal_ratio.csv (repeat, seed, loss, grad_norm, converged, phase, params,
-eigenvalues, positive, minimal_ratio) and plots/minimal_ratio.png.
+eigenvalues, positive, minimal_ratio) and plots/minimal_ratio.png; while it runs, the
+repeats done so far are in repeats.json, and a stopped study run again goes on after them.
 """
 
 from __future__ import annotations
@@ -97,8 +98,11 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
     mr = cfg.study.minimal_ratio
     data = device_data.load(cfg.dataset, Path(cfg.data_dir), cfg.seed, torch.device("cpu"))
     x, y = data.splits["train"].x.double(), data.splits["train"].y.double()
-    rows = []
-    for r in range(mr.repeats):
+    done = RepeatsDone(study_dir, cfg)
+    rows = done.rows
+    if rows:
+        say(f"{label}{len(rows)} of {mr.repeats} repeats finished earlier, kept ({study_dir / REPEATS})")
+    for r in range(len(rows), mr.repeats):
         seed = cfg.seed + r
         seed_everything(seed)
         model = build_model(cfg, data.input_shape, 1).double()
@@ -124,11 +128,41 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
                 positive / len(eig),
             ]
         )
+        done.save()
         if cfg.trainer.progress != "quiet":
             say(f"{label}repeat {r + 1}/{mr.repeats}: loss {float(value):.4g}, grad norm {float(g.norm()):.2e}, "
                 f"minimal ratio {positive / len(eig):.3f}")  # fmt: skip
     write_csv(study_dir / "minimal_ratio.csv", CSV_COLUMNS, rows)
+    done.remove()
     return report(cfg, study_dir)
+
+
+REPEATS = "repeats.json"  # the rows of the repeats done so far, while the study runs
+KEEPS = (REPEATS,)  # what a rerun's clearing of the folder keeps (runner.studies.run_study)
+
+
+class RepeatsDone:
+    """The repeats a study finished, saved after each (atomically, with the config's fingerprint),
+    so that the study stopped and run again goes on at the next repeat; those of another config
+    (or a damaged file) are not kept."""
+
+    def __init__(self, study_dir: Path, cfg):
+        from runner.files import read_json
+        from runner.train.checkpoint import fingerprint
+
+        self.path, self.fingerprint = Path(study_dir) / REPEATS, fingerprint(cfg)
+        saved = read_json(self.path) or {}
+        rows = saved.get("rows") if saved.get("fingerprint") == self.fingerprint else None
+        whole = isinstance(rows, list) and all(isinstance(r, list) and len(r) == len(CSV_COLUMNS) for r in rows)
+        self.rows = rows if whole else []
+
+    def save(self) -> None:
+        from runner.files import write_json
+
+        write_json(self.path, {"fingerprint": self.fingerprint, "rows": self.rows})
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def report(cfg, study_dir: Path) -> dict:

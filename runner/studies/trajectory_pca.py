@@ -1,14 +1,13 @@
 """Where training goes in weight space: the same MLP trained from study.trajectory.runs seeds,
 its weights recorded every study.trajectory.every epochs (and at initialisation and after the
-last epoch), projected
-to 2-D with PCA, for the first layer alone and for the whole model.
+last epoch), projected to 2-D with PCA, for the first layer alone and for the whole model.
 
     dlrun experiment=trajectory_pca
 
 Writes trajectory_pca.csv (run, seed, epoch, train_loss, test_acc, layer1_pc1, layer1_pc2,
 all_pc1, all_pc2), explained_variance.csv (weights, pc1, pc2: the share of the variance each
-component explains, for first_layer and all), one run folder per seed under run<k>/, and
-plots/trajectories.png.
+component explains, for first_layer and all), one run folder per seed under run<k>/ (with
+the weights it recorded, trajectory.npz), and plots/trajectories.png.
 PCA is computed here: snapshots centred, then the eigenvectors of the small snapshots x
 snapshots Gram matrix give the principal directions without forming a params x params matrix.
 """
@@ -20,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from runner.files import read_json, write_csv
+from runner.errors import reading
+from runner.files import atomic_write, read_json, write_csv
 from runner.formatting import percent
 from runner.report.style import legend, pyplot, save
-from runner.studies.common import derive, finish, md_table, read_rows
+from runner.studies.common import derive, finish, md_table, read_rows, train
 from runner.train.base import RunHooks
-from runner.train.run import run_training
 
 CSV_COLUMNS = ["run", "seed", "epoch", "train_loss", "test_acc", "layer1_pc1", "layer1_pc2", "all_pc1", "all_pc2"]
 VARIANCE_COLUMNS = ["weights", "pc1", "pc2"]
@@ -43,20 +42,22 @@ def pca_2d(snapshots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coords, vals / total
 
 
+SNAPSHOTS = "trajectory.npz"  # in each run's folder: its weights at every recorded epoch
+
+
 class _Recorder(RunHooks):
     """Keeps the weights at initialisation, every `every` epochs and after the last epoch, so
-    each trajectory ends at the trained model even when `every` does not divide the epochs."""
+    each trajectory ends at the trained model even when `every` does not divide the epochs; at
+    the run's end (before its DONE) they go to <run>/trajectory.npz, so a stopped study run
+    again keeps the runs it finished."""
 
-    def __init__(self, every: int):
-        self.every, self.snaps, self.last = every, [], None
+    def __init__(self, every: int, run_dir: Path):
+        self.every, self.run_dir, self.snaps, self.last = every, run_dir, [], None
 
     def _take(self, engine, epoch: int, loss, acc) -> None:
-        model = engine.model
-        first = next(m for m in model.modules() if isinstance(m, torch.nn.Linear)).weight
-        flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-        self.snaps.append(
-            (epoch, loss, acc, first.detach().reshape(-1).cpu().double().numpy(), flat.cpu().double().numpy())
-        )
+        flat = torch.cat([p.detach().reshape(-1) for p in engine.model.parameters()])
+        self.snaps.append((epoch, np.nan if loss is None else loss, np.nan if acc is None else acc,
+                           flat.cpu().numpy().copy()))  # fmt: skip
 
     def on_start(self, engine) -> None:
         self._take(engine, 0, None, None)
@@ -70,6 +71,34 @@ class _Recorder(RunHooks):
         row = self.last
         if row is not None and self.snaps[-1][0] != row.epoch:
             self._take(engine, row.epoch, row.train_loss, row.test_acc)
+        start, stop = _first_layer(engine.model)
+        epoch, loss, acc, flat = zip(*self.snaps)
+        arrays = {"epoch": np.array(epoch), "train_loss": np.array(loss, dtype=float),
+                  "test_acc": np.array(acc, dtype=float), "weights": np.stack(flat),
+                  "first_layer": np.array([start, stop])}  # fmt: skip
+        atomic_write(self.run_dir / SNAPSHOTS, lambda f: np.savez(f, **arrays))
+
+
+def _first_layer(model: torch.nn.Module) -> tuple[int, int]:
+    """Where the first Linear layer's weight lies in the flattened parameters."""
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Linear)).weight
+    start = 0
+    for p in model.parameters():
+        if p is first:
+            return start, start + p.numel()
+        start += p.numel()
+    raise ValueError("the first Linear layer's weight is not among the model's parameters")
+
+
+def read_snapshots(run_dir: Path) -> list:
+    """A run's recorded snapshots: (epoch, train loss or None, test accuracy or None, first-layer
+    weights, all weights), the weights in float64 for the PCA."""
+    path = Path(run_dir) / SNAPSHOTS
+    with reading(path, "trajectory snapshots"), np.load(path, allow_pickle=False) as z:
+        start, stop = (int(v) for v in z["first_layer"])
+        weights = z["weights"].astype(np.float64)
+        cells = [[None if np.isnan(v) else float(v) for v in z[k]] for k in ("train_loss", "test_acc")]
+        return [(int(e), loss, acc, w[start:stop], w) for e, loss, acc, w in zip(z["epoch"], *cells, weights)]
 
 
 def run(cfg, study_dir: Path, label: str = "") -> dict:
@@ -78,9 +107,9 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
     for k in range(tr.runs):
         seed = cfg.seed + k
         sub = derive(cfg, **{"task": "train", "seed": seed, "name": f"trajectory-run{k}"})
-        rec = _Recorder(tr.every)
-        run_training(sub, study_dir / f"run{k}", label=f"{label}[run {k}, seed {seed}] ", hooks=rec, resume=False)
-        per_run.append((k, seed, rec.snaps))
+        run_dir = study_dir / f"run{k}"
+        train(sub, run_dir, f"{label}[run {k}, seed {seed}] ", hooks=_Recorder(tr.every, run_dir), needs=(SNAPSHOTS,))
+        per_run.append((k, seed, read_snapshots(run_dir)))
     layer1 = np.stack([s[3] for _, _, snaps in per_run for s in snaps])
     whole = np.stack([s[4] for _, _, snaps in per_run for s in snaps])
     c1, var1 = pca_2d(layer1)

@@ -130,7 +130,8 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
         prepare(cfg)
         for line in notes(cfg, overrides):
             say(f"job {num}: note: {line}")
-        if not TASKS[cfg.task].renders_plots:  # a training run resumes from its checkpoint; the rest start over
+        task = TASKS[cfg.task]  # a training run resumes from its checkpoint; a study clears around its finished
+        if not (task.renders_plots or task.keeps_finished_runs):  # runs itself; the rest start over
             runfolder.clear(job_dir)
         return start()
     except Exception as ex:  # noqa: BLE001 - one job's failure must not stop the sweep

@@ -86,6 +86,12 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
                 f"file must open with the line `# @package _global_` (as those in conf/{key}/ do)")  # fmt: skip
     if m:
         return unknown_key_line(key or m.group(1), m.group(2))
+    if re.match(r"Key '.+' is not in struct", msg) and key.startswith("hydra.sweeper.params."):
+        swept = key.removeprefix("hydra.sweeper.params.")  # Hydra's config admits new keys only with a `+`
+        return (
+            f"{key}: the sweeper's params have no such key; sweep it on the command line: "
+            f"dlrun -m {swept}=<a>,<b> (or add it with +{key}=...)"
+        )
     m = re.match(r"Interpolation key '(.+)' not found", msg)
     if m:  # Hydra names no key (or its placeholder) for an interpolation in an override: name the override
         name = m.group(1)
@@ -185,7 +191,7 @@ def describe_error(ex: BaseException, args=()) -> str | None:
                      str(e)) if isinstance(e, HydraException) else None  # fmt: skip
         if m:  # a search's space is changed by sweeping the key itself, which the sweeper's params merge with
             arg, key, value = m.groups()
-            return f"{arg}: a search's space is set on the key itself: {key}={value} (it replaces the preset's)"
+            return f"{arg}: a sweep's values are set on the key itself: {key}={value} (they replace a preset's for that key)"
     for e in chain:
         if isinstance(e, HydraException):
             return " ".join(str(e).split())

@@ -408,3 +408,39 @@ def test_a_key_the_run_ignores_is_noted_before_it_runs_in_a_run_and_in_each_swee
                       cwd=tmp_path)  # fmt: skip
     assert sweep.returncode == 0, sweep.stderr
     assert [ln for ln in sweep.stdout.splitlines() if "note:" in ln] == [f"job 1: {note}"]  # adam's job only
+
+
+SMALL_FN = (
+    "dataset=function",
+    "dataset.n_train=64",
+    "dataset.n_test=32",
+    "trainer.epochs=1",
+    "diagnostics.probes=false",
+)
+
+
+def test_a_sweep_preset_run_as_a_single_run_says_its_params_are_not_swept(tmp_path):
+    proc = run_dlrun("sweep=activations", "hydra.mode=RUN", *SMALL_FN, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == ("note: hydra.sweeper.params (from sweep=activations) are not swept in a "
+                                           "single run: it uses the config's own activation; add -m to sweep them")  # fmt: skip
+    assert (tmp_path / "r" / "DONE").is_file()
+    plain = run_dlrun(*SMALL_FN, f"hydra.run.dir={tmp_path / 'p'}", cwd=tmp_path)
+    assert plain.returncode == 0 and "hydra.sweeper.params" not in plain.stdout
+
+
+def test_the_sweepers_params_set_on_the_command_line_sweep_or_say_how_in_one_line(tmp_path):
+    # Hydra's own null params made each of these a traceback from inside OmegaConf
+    for i, arg in enumerate(
+        ['hydra.sweeper.params.activation="relu,tanh"', 'hydra.sweeper.params={activation:"relu,tanh"}']
+    ):
+        proc = run_dlrun("-m", *SMALL_FN, arg, f"hydra.sweep.dir={tmp_path / str(i)}", cwd=tmp_path)
+        assert proc.stderr == ("dlrun: error: hydra.sweeper.params.activation: the sweeper's params have no such key; "
+                               "sweep it on the command line: dlrun -m activation=<a>,<b> (or add it with "
+                               "+hydra.sweeper.params.activation=...)\n"), arg  # fmt: skip
+        assert proc.returncode == 2 and not (tmp_path / str(i)).exists()
+    added = run_dlrun("-m", *SMALL_FN, '+hydra.sweeper.params.activation="relu,tanh"', f"hydra.sweep.dir={tmp_path / 's'}",
+                      cwd=tmp_path)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    jobs = sorted(p.name.split(",")[0] for p in (tmp_path / "s").iterdir() if p.is_dir() and p.name[0].isdigit())
+    assert jobs == ["0_activation=relu", "1_activation=tanh"]

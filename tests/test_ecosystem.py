@@ -312,8 +312,8 @@ def test_a_search_space_set_through_the_sweepers_params_says_to_set_the_key(tmp_
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra")
     proc = run_dlrun("hparams_search=mnist_optuna", "hydra.sweeper.params.optimizer.lr=interval(0.1,0.2)", *FN,
                      f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
-    assert proc.stderr == ("dlrun: error: hydra.sweeper.params.optimizer.lr=interval(0.1,0.2): a search's space is set "
-                           "on the key itself: optimizer.lr=interval(0.1,0.2) (it replaces the preset's)\n")  # fmt: skip
+    assert proc.stderr == ("dlrun: error: hydra.sweeper.params.optimizer.lr=interval(0.1,0.2): a sweep's values are set "
+                           "on the key itself: optimizer.lr=interval(0.1,0.2) (they replace a preset's for that key)\n")  # fmt: skip
     assert proc.returncode == 2 and not (tmp_path / "s").exists()
 
 

@@ -86,3 +86,20 @@ def unread_by_task(cfg, overrides) -> list[str]:
         return []
     verb = "does" if len(unread) == 1 else "do"
     return [f"{', '.join(unread)} {verb} nothing for task={cfg.task}: {task.ignores_because}"]
+
+
+def unswept(hydra_cfg) -> list[str]:
+    """One line when a single run's Hydra config names keys to sweep (sweep=activations
+    hydra.mode=RUN, or a sweep YAML of one's own without `hydra.mode: MULTIRUN`): Hydra runs the
+    one job with the config's own values and says nothing of the params."""
+    params = hydra_cfg.sweeper.get("params") or {}
+    if not params:
+        return []
+    choices = hydra_cfg.runtime.choices
+    origin = next(
+        (f" (from {group}={choices[group]})" for group in ("sweep", "hparams_search") if choices.get(group)), ""
+    )
+    return [
+        f"hydra.sweeper.params{origin} are not swept in a single run: it uses the config's own "
+        f"{', '.join(map(str, params))}; add -m to sweep them"
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 _TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "String": "a string"}
 
@@ -102,6 +103,29 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
     return f"{key}: {msg}" if key else msg
 
 
+def _primary_config_line(text: str, args) -> str | None:
+    """--config-path, --config-name or --config-dir naming what is not there, in Hydra's words
+    (`Primary config directory not found.`) made to name the flag and the folder."""
+    from runner.config.compose import conf_dir
+    from runner.config.overrides import hydra_flags
+
+    flags = hydra_flags(args)
+    path = getattr(flags, "config_path", None)
+    if text.startswith("Primary config directory not found"):
+        return f"--config-path {path}: no such folder (dlrun's own configs are in {conf_dir()})"
+    m = re.match(r"Additional config directory '(.+)' not found", text)
+    if m:
+        return f"--config-dir {m.group(1)}: {'not a folder' if Path(m.group(1)).exists() else 'no such folder'}"
+    m = re.match(r"Cannot find primary config '([^']+)'", text)
+    if not m:
+        return None
+    flag = f"--config-name {m.group(1)}" if getattr(flags, "config_name", None) else f"--config-path {path}"
+    return (
+        f"{flag}: no {m.group(1)}.yaml in {path or conf_dir()}; dlrun's root config is config.yaml in "
+        f"{conf_dir()} (a preset of your own goes in a group of a --config-dir folder: experiment=<name>)"
+    )
+
+
 def _missing_option_line(text: str) -> str:
     from runner.config.compose import group_options
 
@@ -150,7 +174,7 @@ def _yaml_line(ex) -> str:
 def describe_error(ex: BaseException, args=()) -> str | None:
     """One line for `ex`, or None; `args`: the command's overrides, to name the one at fault."""
     import yaml
-    from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+    from hydra.errors import HydraException, MissingConfigException, OverrideParseException, SearchPathException
     from omegaconf.errors import OmegaConfBaseException
 
     from runner.errors import CheckFailed, UserError, one_line
@@ -163,8 +187,8 @@ def describe_error(ex: BaseException, args=()) -> str | None:
         if isinstance(e, yaml.YAMLError):
             return _yaml_line(e)
     for e in chain:
-        if isinstance(e, MissingConfigException):
-            return _missing_option_line(str(e))
+        if isinstance(e, (MissingConfigException, SearchPathException)):
+            return _primary_config_line(str(e), args) or _missing_option_line(str(e))
     # the override Hydra was applying, if the error came from one (not from a config file)
     merging = next((m.group(1) or m.group(2) for e in chain
                     if (m := re.match(r"Error merging override (.+)|Could not override '([^']+)'", str(e)))), "")  # fmt: skip

@@ -444,3 +444,28 @@ def test_the_sweepers_params_set_on_the_command_line_sweep_or_say_how_in_one_lin
     assert added.returncode == 0, added.stderr
     jobs = sorted(p.name.split(",")[0] for p in (tmp_path / "s").iterdir() if p.is_dir() and p.name[0].isdigit())
     assert jobs == ["0_activation=relu", "1_activation=tanh"]
+
+
+def test_a_config_folder_or_name_hydra_cannot_find_is_named_with_its_flag(tmp_path):
+    from runner.config.compose import conf_dir
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "afile").write_text("")
+    root = f"dlrun's root config is config.yaml in {conf_dir()} (a preset of your own goes in a group of a --config-dir folder: experiment=<name>)"  # fmt: skip
+    expected = {
+        ("-cn", "nope"): f"--config-name nope: no nope.yaml in {conf_dir()}; {root}",
+        (
+            "--config-path",
+            str(tmp_path / "empty"),
+        ): f"--config-path {tmp_path / 'empty'}: no config.yaml in {tmp_path / 'empty'}; {root}",  # fmt: skip
+        (
+            "-cp",
+            str(tmp_path / "nope"),
+        ): f"--config-path {tmp_path / 'nope'}: no such folder (dlrun's own configs are in {conf_dir()})",  # fmt: skip
+        ("-cd", str(tmp_path / "nope")): f"--config-dir {tmp_path / 'nope'}: no such folder",
+        ("--config-dir", str(tmp_path / "afile")): f"--config-dir {tmp_path / 'afile'}: not a folder",
+    }
+    for args, line in expected.items():
+        proc = run_dlrun(*args, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
+        assert (proc.returncode, proc.stderr) == (2, f"dlrun: error: {line}\n"), args
+    assert not (tmp_path / "r").exists()

@@ -81,6 +81,17 @@ def flags_first(argv: list) -> list:
     return flags + overrides
 
 
+def hydra_flags(argv: list):
+    """Hydra's own flags on the command line (config_path, config_name, config_dir, ...), parsed by
+    Hydra's parser; None where it refuses them."""
+    from hydra._internal.utils import get_args_parser
+
+    try:
+        return get_args_parser().parse_known_args(list(argv))[0]
+    except SystemExit:  # argparse's way of refusing
+        return None
+
+
 def check_command_line(argv: list) -> list:
     """Refuse, in one line naming the argument, an override Hydra cannot parse or would trip on;
     return the overrides, parsed."""

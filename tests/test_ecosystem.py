@@ -115,11 +115,13 @@ def test_cycling_momentum_keeps_a_graph_away_and_numpy_refuses_schedules():
     ("scheduler.metric=accuracy", "scheduler.metric"),
     ("trainer.early_stopping.metric=loss", "trainer.early_stopping.metric"),
     ("optimized_metric=val_acc", "optimized_metric"),
+    ("optimized_metric=best_val_loss", "optimized_metric"),  # function data (FN) without dataset.val_size
 ])  # fmt: skip
 def test_bad_settings_name_their_key(override, key):
     from runner.config.validate import prepare
 
-    extra = {"scheduler.gamma=0": ["scheduler=step"], "scheduler.metric=accuracy": ["scheduler=plateau"]}
+    extra = {"scheduler.gamma=0": ["scheduler=step"], "scheduler.metric=accuracy": ["scheduler=plateau"],
+             "optimized_metric=best_val_loss": ["dataset=function"]}  # fmt: skip
     with pytest.raises(ConfigError) as e:
         prepare(compose(*extra.get(override, []), override))
     assert e.value.key == key
@@ -217,24 +219,41 @@ def test_the_search_section_shows_an_accuracy_objective_in_percent_and_drawn_val
     assert "| 0 | 0.001252 | ok | 46.50% |" in md and "| 1 | 0.007232 | ok | 73.50% **best** |" in md
 
 
+def test_an_objective_the_data_does_not_measure_fails_the_run_in_one_line(tmp_path, tiny_data):
+    # MNIST ships no val split: known once the data is read, not from the config
+    proc = run_dlrun("optimized_metric=best_val_acc", f"data_dir={tiny_data}", "trainer.epochs=1",
+                     f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)  # fmt: skip
+    assert proc.stderr == ("dlrun: error: optimized_metric: expected final_ or best_ of a column this run measures: "
+                           "train_loss, train_acc, test_loss, test_acc, got 'best_val_acc'\n")  # fmt: skip
+    assert proc.returncode == 2 and not (tmp_path / "r" / "DONE").exists()
+    ok = run_dlrun("optimized_metric=best_val_acc", "dataset.val_size=20", f"data_dir={tiny_data}", "trainer.epochs=1",
+                   f"hydra.run.dir={tmp_path / 'v'}", cwd=tmp_path)  # fmt: skip
+    assert ok.returncode == 0 and (tmp_path / "v" / "DONE").is_file(), ok.stderr
+
+
 @pytest.mark.parametrize(
     "given,line",
     [
         # Optuna's default direction is minimize: it would have searched for the least accurate model
         (
-            ["optimized_metric=final_test_acc"],
+            ["dataset=mnist", "optimized_metric=final_test_acc"],  # refused before any data is read
             "hydra.sweeper.direction: expected maximize for optimized_metric="
             "final_test_acc (set hydra.sweeper.direction=maximize, or ${dlrun.direction:${optimized_metric}} in a "
             "preset), got 'minimize'",
         ),
-        (["optimized_metric=best_val_loss", "hydra.sweeper.direction=maximize"], "expected minimize"),
-        ([], "optimized_metric: expected the value the trials return to the sweeper"),  # was a traceback
+        ([*FN, "optimized_metric=best_test_loss", "hydra.sweeper.direction=maximize"], "expected minimize"),
+        (FN, "optimized_metric: expected the value the trials return to the sweeper"),  # was a traceback
+        # every trial would have scored the worst value: a regression measures no accuracy, nor a val_ split without one
+        ([*FN, "optimized_metric=best_test_acc", "hydra.sweeper.direction=maximize"],
+         "optimized_metric: expected a value function data measures (a regression: losses only; val_ with "
+         "dataset.val_size): final_train_loss, final_test_loss, best_train_loss, best_test_loss, got 'best_test_acc'"),
+        ([*FN, "optimized_metric=best_val_loss"], "got 'best_val_loss'"),
     ],
-)
+)  # fmt: skip
 def test_an_optuna_search_that_would_go_the_wrong_way_or_nowhere_is_refused(tmp_path, given, line):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra (hydra-optuna-sweeper)")
     proc = run_dlrun("-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "optimizer.lr=interval(0.001,0.01)",
-                     *FN, "trainer.epochs=1", f"hydra.sweep.dir={tmp_path / 's'}", *given, cwd=tmp_path)  # fmt: skip
+                     "trainer.epochs=1", f"hydra.sweep.dir={tmp_path / 's'}", *given, cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 2 and line in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
 

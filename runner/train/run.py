@@ -252,9 +252,11 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
 
 
 def _check_watched_columns(cfg, engine: Engine) -> None:
-    """Early stopping and the plateau schedule watch a metrics.csv column this run must measure
-    (no val_loss without a validation split, no accuracy in a regression)."""
+    """Early stopping, the plateau schedule and a sweeper's objective watch a metrics.csv column
+    this run must measure (no val_loss without a validation split, no accuracy in a regression):
+    a search whose objective no trial measures would score every trial the worst value."""
     from runner.errors import ConfigError
+    from runner.sweep.objective import parse
     from runner.train.rows import KINDS
 
     kinds = KINDS if engine.data.classification else ("loss",)
@@ -262,6 +264,10 @@ def _check_watched_columns(cfg, engine: Engine) -> None:
     watched = {"trainer.early_stopping.metric": cfg.trainer.early_stopping.metric}
     if cfg.scheduler.name == "plateau":
         watched["scheduler.metric"] = cfg.scheduler.metric
+    name = cfg.get("optimized_metric")
+    if name and parse(name)[1] not in measured:  # final_ or best_ of a column
+        raise ConfigError("optimized_metric", f"final_ or best_ of a column this run measures: {', '.join(measured)}",
+                          name)  # fmt: skip
     for key, column in watched.items():
         if column is not None and column not in measured:
             raise ConfigError(key, f"a column this run measures: {', '.join(measured)}", column)

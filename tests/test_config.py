@@ -390,8 +390,8 @@ def test_head_activation_adds_activation_and_dropout_after_the_output_layer():
         ("sweep.name=..", "_mnist-mlp-relu", "__"),
         ("sweep.name=runs/../../..", "_mnist-mlp-relu", "runs_.._.._.."),
         # 300 characters: `File name too long` once Hydra made the folder
-        (f"name={'x' * 300}", "_" + "x" * 110 + "-02fd6825", "mnist-mlp"),
-        (f"sweep.name={'y' * 300}", "_mnist-mlp-relu", "y" * 110 + "-8214d8f1"),
+        (f"name={'x' * 300}", "_" + "x" * 108 + "...-02fd6825", "mnist-mlp"),
+        (f"sweep.name={'y' * 300}", "_mnist-mlp-relu", "y" * 108 + "...-8214d8f1"),
     ],
 )
 def test_names_with_slashes_or_dots_stay_one_folder_under_outputs(override, run_folder, sweep_folder):

@@ -213,6 +213,31 @@ def test_a_sweep_with_a_subdir_of_ones_own_counts_its_jobs(tmp_path, tiny_data):
     assert df["activation"].tolist() == ["relu", "tanh"]
 
 
+def test_a_long_job_folder_name_is_cut_after_a_whole_override_and_marked(tmp_path, tiny_data):
+    """A job's overrides past 120 characters were cut mid-value: `...,trainer.epochs=1-4a27914d`
+    read as epochs '1-4a27914d'; the cut now falls after the last whole key=value and says so."""
+    long = ["dataset.mean=[0.1307]", "dataset.std=[0.3081]", "model.hidden=[8]", "optimizer.lr=0.001",
+            "trainer.batch_size=32", "trainer.eval_batch_size=64", "trainer.epochs=1"]  # fmt: skip
+    proc, d = sweep(tmp_path, tiny_data, "-m", "activation=relu,tanh", *long)
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in d.iterdir() if p.is_dir() and p.name[0].isdigit())
+    assert len(names) == 2 and len(set(names)) == 2 and all(len(n) <= 120 for n in names)
+    for num, name in enumerate(names):
+        head, marker, digest = name.partition(",...-")
+        assert marker and re.fullmatch(r"[0-9a-f]{8}", digest), name
+        items = head.removeprefix(f"{num}_").split(",")
+        assert items[0] == ("activation=relu", "activation=tanh")[num]
+        assert set(items[1:]) <= set(long), name  # each item kept is whole
+    assert summary(d)["status"].tolist() == ["ok", "ok"]
+
+
+def test_a_search_preset_names_no_job_folder_as_sweep_and_experiment_do():
+    from runner.config.compose import compose as compose_config
+
+    hydra = compose_config(["hparams_search=mnist_optuna"], hydra_config=True).hydra
+    assert {"sweep", "experiment", "hparams_search"} <= set(hydra.job.config.override_dirname.exclude_keys)
+
+
 def test_the_planned_jobs_are_the_grid_hydras_basic_sweeper_expands(tmp_path):
     from omegaconf import OmegaConf
 

@@ -51,14 +51,17 @@ def _quick(full, quick, *, _root_):
 def _folder(text) -> str:
     """One folder name from free text (`name`, `sweep.name`, a job's overrides): '/' and '\\' become '_',
     a name of dots only ('..') is spelt with '_', so a name never climbs out of outputs/ or nests; and at
-    most 120 characters (a longer one is cut and made unique with a hash of the whole): the file
-    system's limit is 255, and a run folder's name adds its time stamp."""
+    most 120 characters: the file system's limit is 255, and a run folder's name adds its time stamp.
+    A longer one is cut, after its last whole `key=value` where it has commas (a value cut in two, as
+    `model.width=-4a27914d`, reads as another value), marked `...` and made unique with a hash of the whole."""
     import hashlib
 
     name = str(text).replace("/", "_").replace("\\", "_")
     name = "_" * max(len(name), 1) if name.strip(".") == "" else name
     if len(name) > 120:
-        name = name[:110] + "-" + hashlib.sha1(str(text).encode()).hexdigest()[:8]
+        head = name[:108]
+        head = head[: head.rfind(",") + 1] if "," in head else head
+        name = head + "...-" + hashlib.sha1(str(text).encode()).hexdigest()[:8]
     return name
 
 

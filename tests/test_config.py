@@ -259,6 +259,15 @@ def test_an_override_the_task_ignores_gets_a_note(overrides, lines):
     assert notes(cfg, overrides) == lines
 
 
+@pytest.mark.parametrize("every,said", [(3, False), (4, False), (5, True)])
+def test_a_trajectory_recorded_less_often_than_it_trains_gets_a_note(every, said):
+    """every > epochs kept only the initial and the final weights of each run, without a word."""
+    cfg = prepare(compose("experiment=trajectory_pca", "trainer.epochs=4", f"study.trajectory.every={every}"))
+    lines = [line for line in notes(cfg) if line.startswith("study.trajectory.every")]
+    assert lines == ([f"study.trajectory.every={every} is more than trainer.epochs=4: each trajectory is only its "
+                      "initial and final weights; set it to at most 4 to see the path between"] if said else [])  # fmt: skip
+
+
 def other_options() -> list:
     """The options of conf/'s groups that the tests of GROUPS and EXPERIMENTS leave out, those in
     subfolders as <sub>/<name> (experiment=reproduce/r2)."""

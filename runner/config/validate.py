@@ -119,7 +119,14 @@ def notes(cfg, overrides=()) -> list[str]:
     options = [line for name, schema, registry in sections if task.reads_key(name)
                for line in unread_keys(name, cfg[name], schema, registry)]  # fmt: skip
     stopping = unread_early_stopping(cfg) if task.reads_key("trainer.early_stopping") else []
-    return options + stopping + unread_by_task(cfg, overrides)
+    return options + stopping + unread_by_task(cfg, overrides) + _study_notes(cfg)
+
+
+def _study_notes(cfg) -> list[str]:
+    from runner.registry.studies import STUDIES
+
+    study = STUDIES.get(cfg.study.name) if cfg.task == "study" else None
+    return study.notes(cfg) if study is not None and study.notes is not None else []
 
 
 def problems(cfg) -> list[str]:

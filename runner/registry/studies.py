@@ -1,5 +1,5 @@
 """Studies that are more than one run (`task=study study.name=<name>`, runner/studies/<name>.py)
-and the checks of the `study` section.
+and the checks of the `study` section (errors), with the notes a study gives on settings it can honour only in part.
 
 Adding one: runner/studies/<name>.py (the module is found by the name) with
 run(cfg, study_dir, label) and report(cfg, study_dir) (its runs trained through
@@ -23,6 +23,7 @@ class Study:
     help: str
     needs: str  # "images": an image dataset; "function": dataset=function with model=mlp
     check: Callable | None = None  # (study section) -> None, raising ConfigError
+    notes: Callable | None = None  # (config) -> lines: what the settings ask that the study cannot give
 
 
 def _check_function_fit(st) -> None:
@@ -45,6 +46,14 @@ def _check_trajectory(st) -> None:
     tr = st.trajectory
     require(tr.runs >= 2, "study.trajectory.runs", "an integer >= 2 (PCA compares runs)", tr.runs)
     require(tr.every >= 1, "study.trajectory.every", "an integer >= 1", tr.every)
+
+
+def _notes_trajectory(cfg) -> list[str]:
+    every, epochs = cfg.study.trajectory.every, cfg.trainer.epochs
+    if every <= epochs:
+        return []
+    return [f"study.trajectory.every={every} is more than trainer.epochs={epochs}: each trajectory is only "
+            f"its initial and final weights; set it to at most {epochs} to see the path between"]  # fmt: skip
 
 
 def _check_minimal_ratio(st) -> None:
@@ -81,7 +90,9 @@ STUDIES.add(
 )
 STUDIES.add(
     "trajectory_pca",
-    Study("training trajectories of several seeds in weight space, by PCA", "images", _check_trajectory),
+    Study(
+        "training trajectories of several seeds in weight space, by PCA", "images", _check_trajectory, _notes_trajectory
+    ),
 )
 STUDIES.add(
     "minimal_ratio",

@@ -377,6 +377,7 @@ def test_mlflow_logs_a_sweep_as_nested_runs_in_an_sqlite_store(tmp_path, render_
                      "model.hidden=[8],[16]", "tags=[nightly]", f"hydra.sweep.dir={tmp_path / 's'}",
                      f"sweep.render_workers={render_workers}", "trainer.progress=quiet", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    assert "INFO" not in proc.stdout + proc.stderr  # a new store's table creation says nothing
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")
     exp = client.get_experiment_by_name("dlrun")
     runs = client.search_runs([exp.experiment_id])

@@ -78,6 +78,23 @@ def _make_folder(folder: Path, uri: str) -> None:
 
 
 @contextlib.contextmanager
+def _quiet(*names: str):
+    """MLflow's and alembic's INFO lines while a new store makes its tables ("Creating initial
+    MLflow database tables...") broke into dlrun's own lines in every first run; warnings pass."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+@contextlib.contextmanager
 def _locked(path: Path):
     """Hold an exclusive lock on `path` (created if missing) across processes."""
     with open(path, "a") as f:
@@ -107,7 +124,7 @@ class MlflowLogger(RunLogger):
             lock = _locked(db.with_name(db.name + ".lock"))
         elif uri.startswith(("http://", "https://")):
             _answers(uri)
-        with lock:
+        with lock, _quiet("mlflow.store.db.utils", "alembic"):
             client = MlflowClient(tracking_uri=uri)
             exp = client.get_experiment_by_name(self.section.experiment)  # the first call creates the tables
             exp_id = exp.experiment_id if exp else client.create_experiment(self.section.experiment, artifacts)

@@ -220,15 +220,39 @@ def test_the_search_section_shows_an_accuracy_objective_in_percent_and_drawn_val
 
 
 def test_an_objective_the_data_does_not_measure_fails_the_run_in_one_line(tmp_path, tiny_data):
-    # MNIST ships no val split: known once the data is read, not from the config
-    proc = run_dlrun("optimized_metric=best_val_acc", f"data_dir={tiny_data}", "trainer.epochs=1",
-                     f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)  # fmt: skip
+    # class folders with a val/ beside MNIST's IDX files, which are read first: the config cannot
+    # tell whether the run has a val split, the data read says it has none
+    (tiny_data / "digits" / "val").mkdir(parents=True)
+    proc = run_dlrun("optimized_metric=best_val_acc", "dataset.folder=digits", f"data_dir={tiny_data}",
+                     "trainer.epochs=1", f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)  # fmt: skip
     assert proc.stderr == ("dlrun: error: optimized_metric: expected final_ or best_ of a column this run measures: "
-                           "train_loss, train_acc, test_loss, test_acc, got 'best_val_acc'\n")  # fmt: skip
+                           "train_loss, train_acc, test_loss, test_acc (a val_ column needs dataset.val_size), "
+                           "got 'best_val_acc'\n")  # fmt: skip
     assert proc.returncode == 2 and not (tmp_path / "r" / "DONE").exists()
     ok = run_dlrun("optimized_metric=best_val_acc", "dataset.val_size=20", f"data_dir={tiny_data}", "trainer.epochs=1",
                    f"hydra.run.dir={tmp_path / 'v'}", cwd=tmp_path)  # fmt: skip
     assert ok.returncode == 0 and (tmp_path / "v" / "DONE").is_file(), ok.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides,columns",
+    [
+        (["dataset=mnist"], ["train_loss", "train_acc", "test_loss", "test_acc"]),
+        (["dataset=mnist", "dataset.val_size=100"],
+         ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]),
+        ([*FN], ["train_loss", "test_loss"]),
+        ([*FN, "dataset.val_size=0.2"], ["train_loss", "val_loss", "test_loss"]),
+        (["dataset=gurmukhi"], ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"]),
+        # the shipped val/ is the test split; with test/ as the test split val/ is a split of its own
+        (["dataset=gurmukhi", "dataset.val_size=0"], ["train_loss", "train_acc", "test_loss", "test_acc"]),
+        (["dataset=gurmukhi", "dataset.val_size=0", "dataset.test_folder=test"], None),
+    ],
+)  # fmt: skip
+def test_the_columns_a_run_will_measure_are_read_from_the_config_where_it_says(tmp_path, overrides, columns):
+    from runner.registry.data import planned_columns
+
+    (tmp_path / "gurmukhi" / "val").mkdir(parents=True)
+    assert planned_columns(compose(*overrides, f"data_dir={tmp_path}")) == columns
 
 
 @pytest.mark.parametrize(
@@ -245,9 +269,15 @@ def test_an_objective_the_data_does_not_measure_fails_the_run_in_one_line(tmp_pa
         (FN, "optimized_metric: expected the value the trials return to the sweeper"),  # was a traceback
         # every trial would have scored the worst value: a regression measures no accuracy, nor a val_ split without one
         ([*FN, "optimized_metric=best_test_acc", "hydra.sweeper.direction=maximize"],
-         "optimized_metric: expected a value function data measures (a regression: losses only; val_ with "
-         "dataset.val_size): final_train_loss, final_test_loss, best_train_loss, best_test_loss, got 'best_test_acc'"),
+         "optimized_metric: expected final_ or best_ of a column this run measures: train_loss, test_loss "
+         "(a val_ column needs dataset.val_size), got 'best_test_acc'"),
         ([*FN, "optimized_metric=best_val_loss"], "got 'best_val_loss'"),
+        # MNIST has no val split of its own: known from the config, as is early stopping's column
+        (["dataset=mnist", "optimized_metric=best_val_acc", "hydra.sweeper.direction=maximize"],
+         "optimized_metric: expected final_ or best_ of a column this run measures: train_loss, train_acc, "
+         "test_loss, test_acc (a val_ column needs dataset.val_size), got 'best_val_acc'"),
+        ([*FN, "optimized_metric=best_test_loss", "trainer.early_stopping.metric=val_loss"],
+         "trainer.early_stopping.metric: expected a column this run measures: train_loss, test_loss"),
     ],
 )  # fmt: skip
 def test_an_optuna_search_that_would_go_the_wrong_way_or_nowhere_is_refused(tmp_path, given, line):

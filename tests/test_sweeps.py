@@ -128,6 +128,13 @@ def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
             ("dataset.subsample=20", "dataset.val_size=30"),
             "dataset.val_size: expected a size that leaves between 1 and 19 of the 20 samples, got 30",
         ),
+        # MNIST has no val split without val_size: every job failed once its data was read
+        (
+            ("trainer.early_stopping.metric=val_loss",),
+            "trainer.early_stopping.metric: expected a column this run "
+            "measures: train_loss, train_acc, test_loss, test_acc (a val_ column needs dataset.val_size), got 'val_loss'",
+        ),
+        (("scheduler=plateau",), "scheduler.metric: expected a column this run measures"),
     ],
 )
 def test_a_config_error_every_job_has_is_refused_before_the_sweep_starts(tmp_path, tiny_data, args, line):

@@ -15,6 +15,27 @@ def require(ok: bool, key: str, expected: str, value: Any) -> None:
         raise ConfigError(key, expected, value)
 
 
+def require_measured(cfg, measured: list[str]) -> None:
+    """Early stopping, the plateau schedule and a sweeper's objective watch a metrics.csv column
+    the run must measure (no val_loss without a validation split, no accuracy in a regression):
+    a search whose objective no trial measures scored every trial the worst value, and early
+    stopping on a missing column never stopped. `measured`: the run's loss and accuracy columns."""
+    from runner.errors import ConfigError
+    from runner.sweep.objective import parse
+
+    hint = "" if any(c.startswith("val_") for c in measured) else " (a val_ column needs dataset.val_size)"
+    name = cfg.get("optimized_metric")
+    if name and parse(name)[1] not in measured:  # final_ or best_ of a column
+        raise ConfigError("optimized_metric", f"final_ or best_ of a column this run measures: {', '.join(measured)}"
+                          f"{hint}", name)  # fmt: skip
+    watched = {"trainer.early_stopping.metric": cfg.trainer.early_stopping.metric}
+    if cfg.scheduler.name == "plateau":
+        watched["scheduler.metric"] = cfg.scheduler.metric
+    for key, column in watched.items():
+        if column is not None and column not in measured:
+            raise ConfigError(key, f"a column this run measures: {', '.join(measured)}{hint}", column)
+
+
 def require_size(key: str, value: float, allow_zero: bool = True) -> None:
     """A size is 0 (off), a fraction in (0, 1), or a whole count >= 1."""
     ok = math.isfinite(value) and value >= 0 and (value < 1 or float(value).is_integer())

@@ -16,7 +16,7 @@ from runner.config import shortcuts
 from runner.errors import UserError
 from runner.messages import unknown_key_line
 from runner.registry.activations import check_activation
-from runner.registry.data import check_dataset
+from runner.registry.data import check_dataset, check_watched_columns
 from runner.registry.diagnostics import check_diagnostics, check_gradcheck
 from runner.registry.loggers import check_logger
 from runner.registry.models import check_init, check_model
@@ -41,6 +41,7 @@ CHECKS = (
     check_engine,
     check_run,
     check_objective,
+    check_watched_columns,
     check_logger,
 )
 

@@ -39,6 +39,7 @@ class Dataset:
 class Source:
     help: str
     load: str  # "module:function" (dataset cfg, data_dir, seed) -> RawData
+    class_folders: bool = False  # may read <data_dir>/<folder>/, whose val/ folder is a split of its own
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,17 @@ FASHION_CLASSES = (
 SOURCES: Registry[Source] = Registry("dataset.source", "source")
 SOURCES.add(
     "auto",
-    Source("torchvision's files, else class folders, else a download", "runner.data.sources:load_auto"),
+    Source(
+        "torchvision's files, else class folders, else a download", "runner.data.sources:load_auto", class_folders=True
+    ),
 )
 SOURCES.add(
     "torchvision", Source("torchvision's files, downloaded when missing", "runner.data.sources:load_torchvision")
 )
-SOURCES.add("folders", Source("<data_dir>/<folder>/<split>/<class>/<images>", "runner.data.sources:load_folders"))
+SOURCES.add(
+    "folders",
+    Source("<data_dir>/<folder>/<split>/<class>/<images>", "runner.data.sources:load_folders", class_folders=True),
+)
 SOURCES.add("function", Source("y = fn(x) sampled on [low, high], no files", "runner.data.sources:load_function"))
 
 DATASETS: Registry[Dataset] = Registry("dataset", "dataset")
@@ -121,6 +127,40 @@ FUNCTIONS.add("cos_over_x", Function("cos(x)/x", lambda np, x: np.cos(x) / x, (0
 
 def is_function(d) -> bool:
     return d.source == "function"
+
+
+def planned_columns(cfg) -> list[str] | None:
+    """The loss and accuracy columns of metrics.csv that a run of this config measures, where the
+    config says which splits its data has (train and test; val with dataset.val_size; losses only
+    for function data); None where class folders may bring a val split of their own, which is
+    known once the data is read (runner/data/sources.py)."""
+    from pathlib import Path
+
+    from runner.train.rows import KINDS
+
+    d = cfg.dataset
+    val = d.val_size > 0
+    own_val = not is_function(d) and SOURCES[d.source].class_folders and d.folder and d.test_folder != "val"
+    if not val and own_val and (Path(str(cfg.data_dir)) / d.folder / "val").is_dir():
+        return None
+    kinds = ("loss",) if is_function(d) else KINDS
+    return [f"{s}_{k}" for s in SPLITS if s != "val" or val for k in kinds]
+
+
+def check_watched_columns(cfg) -> None:
+    """The columns early stopping, the plateau schedule and optimized_metric watch, against those
+    the config's data will have, before any is read: a sweep refuses a config error every job has
+    before its first job (a search, before its first trial). Where class folders may add a val
+    split, the run checks once the data is read (runner/train/run.py)."""
+    from runner.config.checks import require_measured
+    from runner.registry.runs import TASKS
+
+    task = TASKS.get(cfg.task)
+    if task is None or task.data_from_saved_run or not task.reads_key("trainer.early_stopping"):
+        return  # an eval's data is the saved run's; gradcheck trains nothing
+    measured = planned_columns(cfg)
+    if measured is not None:
+        require_measured(cfg, measured)
 
 
 # Keys of the dataset section that one kind of data reads and the other ignores (the splits'

@@ -99,6 +99,7 @@ def check_search_direction(config) -> None:
     way optimized_metric improves: minimizing best_val_acc would search for the worst model
     while the report, which follows the metric, calls the best trial best."""
     from runner.config.checks import require
+    from runner.registry.data import check_watched_columns
     from runner.sweep import objective
 
     got = config.hydra.sweeper.get("direction")
@@ -110,6 +111,7 @@ def check_search_direction(config) -> None:
     require(metric is not None, "optimized_metric",
             f"the value the trials return to the sweeper ({sweeper} optimizes one), e.g. best_val_acc", metric)  # fmt: skip
     objective.check(config)  # a name it can read a direction from
+    check_watched_columns(config)  # a value the trials measure, else each would score the worst
     want = objective.direction(metric)
     require(str(got) == want, "hydra.sweeper.direction",
             f"{want} for optimized_metric={metric} (set hydra.sweeper.direction={want}, "

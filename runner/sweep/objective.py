@@ -50,13 +50,6 @@ def check(cfg) -> None:
         return
     require(name in names(), "optimized_metric", "final_ or best_ then a split and loss or acc, e.g. best_val_acc",
             name)  # fmt: skip
-    from runner.registry.data import is_function
-
-    if is_function(cfg.dataset):  # its splits are known before it is generated: refuse a search before its first trial
-        splits = ["train", *(["val"] if cfg.dataset.val_size > 0 else []), "test"]
-        measured = [f"{w}_{s}_loss" for w in WHICH for s in splits]
-        require(name in measured, "optimized_metric", "a value function data measures (a regression: losses only; "
-                f"val_ with dataset.val_size): {', '.join(measured)}", name)  # fmt: skip
 
 
 def value(summary: dict | None, name: str) -> float:

@@ -252,25 +252,13 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
 
 
 def _check_watched_columns(cfg, engine: Engine) -> None:
-    """Early stopping, the plateau schedule and a sweeper's objective watch a metrics.csv column
-    this run must measure (no val_loss without a validation split, no accuracy in a regression):
-    a search whose objective no trial measures would score every trial the worst value."""
-    from runner.errors import ConfigError
-    from runner.sweep.objective import parse
+    """The watched columns against the splits the data has (runner/config/checks.py:
+    require_measured); the config's check made it already unless class folders brought a val split."""
+    from runner.config.checks import require_measured
     from runner.train.rows import KINDS
 
     kinds = KINDS if engine.data.classification else ("loss",)
-    measured = [f"{s}_{k}" for s in engine.data.splits for k in kinds]
-    watched = {"trainer.early_stopping.metric": cfg.trainer.early_stopping.metric}
-    if cfg.scheduler.name == "plateau":
-        watched["scheduler.metric"] = cfg.scheduler.metric
-    name = cfg.get("optimized_metric")
-    if name and parse(name)[1] not in measured:  # final_ or best_ of a column
-        raise ConfigError("optimized_metric", f"final_ or best_ of a column this run measures: {', '.join(measured)}",
-                          name)  # fmt: skip
-    for key, column in watched.items():
-        if column is not None and column not in measured:
-            raise ConfigError(key, f"a column this run measures: {', '.join(measured)}", column)
+    require_measured(cfg, [f"{s}_{k}" for s in engine.data.splits for k in kinds])
 
 
 def _close_summary(summary: dict, progress: Progress, engine: Engine, started: float, status: str) -> None:

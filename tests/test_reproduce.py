@@ -18,7 +18,7 @@ from conftest import REPO, compose
 from runner.config.schema import ToleranceConfig
 from runner.errors import ConfigError
 from runner.reproduce.compare import canon, compare, measure
-from runner.reproduce.render import table_lines
+from runner.reproduce.render import table_lines, tally
 from runner.reproduce.spec import Table, jobs, read_parts, sweep_values
 
 REPORTS = ["r1", "r2", "r3", "r4", "r5"]
@@ -214,6 +214,25 @@ def test_measure_reads_by_column_name_and_skips_failed_jobs(tmp_path):
     assert "not measured" in lines[3]
 
 
+def test_a_quick_reproduction_shows_the_differences_and_judges_none():
+    """Quick mode's 2 epochs on 2,000 images flagged every value OUTSIDE: "0 within tolerance,
+    3 outside" for a run whose numbers say nothing about the report."""
+    t = table(values={"relu": 50.0, "tanh": 40.0})
+    cells = compare(t, {("relu", None): 52.0, ("tanh", None): 20.0}, ToleranceConfig())
+    rows = [["r2", "p", t.caption, c.row, c.column, c.ours, c.published, c.difference, c.tolerance, c.within]
+            for c in cells]  # fmt: skip
+    assert table_lines(t, cells)[3] == "| tanh | 20.00 | 40.00 | -20.00 | **OUTSIDE** |"
+    assert tally(rows) == "2 published values: 1 within tolerance, 1 outside (p tanh)."
+    quick = table_lines(t, cells, judged=False)
+    assert quick[2:4] == ["| relu | 52.00 | 50.00 | +2.00 | not judged (quick) |",
+                          "| tanh | 20.00 | 40.00 | -20.00 | not judged (quick) |"]  # fmt: skip
+    said = tally(rows, judged=False)
+    assert said.startswith("2 published values, not judged (quick): ") and "outside" not in said
+    grid = table(columns="model.depth", values={"tanh": {1: 40.0}})
+    cell = compare(grid, {("tanh", "1"): 20.0}, ToleranceConfig())
+    assert "OUTSIDE" in "".join(table_lines(grid, cell)) and "OUTSIDE" not in "".join(table_lines(grid, cell, False))
+
+
 # ---------------------------------------------------------------- the whole pipeline, quick
 
 
@@ -276,6 +295,8 @@ def writes_every_published_row(out: Path, proc) -> None:
             assert (folder / image).is_file(), image  # every figure the report shows was drawn
     html = (out / "reproduction.html").read_text()
     assert html.count("<table>") >= len({(r["report"], r["table"]) for r in rows})
+    md = (out / "reproduction.md").read_text()  # quick: the differences, judged nowhere
+    assert "not judged (quick)" in md and "OUTSIDE" not in md and "within tolerance" not in md
 
 
 def moving_a_published_value_by_hand_moves_its_flag(out: Path, tmp_path: Path) -> None:
@@ -288,6 +309,7 @@ def moving_a_published_value_by_hand_moves_its_flag(out: Path, tmp_path: Path) -
     config = yaml.safe_load((copy / "config.yaml").read_text())
     values = config["reproduce"]["parts"]["mlp_activations"]["tables"][0]["values"]
     values["relu"], values["tanh"] = round(relu + 2.5, 4), round(float(rows["tanh"]["ours"]) - 10, 4)
+    config["reproduce"]["quick"] = False  # rendered as a full-size run is, which judges each value
     (copy / "config.yaml").write_text(yaml.safe_dump(config))
     proc = subprocess.run([sys.executable, "-m", "runner.report", str(copy)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

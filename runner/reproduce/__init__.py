@@ -90,7 +90,7 @@ def run_report(cfg, folder: Path, label: str = "") -> tuple[list, list]:
     md, rows = report_sections(cfg, folder, parts, runs)
     seconds = time.perf_counter() - started
     title = f"Reproducing {cfg.reproduce.report}: {cfg.reproduce.title}"
-    write_report(folder, title, md, rows, header(cfg, seconds))
+    write_report(folder, title, md, rows, header(cfg, seconds), judged=not cfg.reproduce.quick)
     write_json(folder / "summary.json", {
         "task": "reproduce", "report": cfg.reproduce.report, "quick": bool(cfg.reproduce.quick),
         "status": "ok", "parts": runs, "estimated_seconds": expected, "wall_seconds": seconds,
@@ -138,13 +138,15 @@ def rerender(folder: Path) -> tuple[list, list]:
                 title = read_config(folder / name / "config.yaml").reproduce.title
                 md_all += _within_all(name, title, md)
                 rows_all += rows
-        write_report(folder, "Reproducing the classic reports", md_all, rows_all, header(cfg, None))
+        write_report(folder, "Reproducing the classic reports", md_all, rows_all, header(cfg, None),
+                     judged=not cfg.reproduce.quick)  # fmt: skip
         return md_all, rows_all
     runs = (read_json(folder / "summary.json") or {}).get("parts") or {}
     parts = _selected(cfg, read_parts(cfg.reproduce))
     _render_parts(folder, parts)
     md, rows = report_sections(cfg, folder, parts, runs)
-    write_report(folder, f"Reproducing {cfg.reproduce.report}: {cfg.reproduce.title}", md, rows, header(cfg, None))
+    write_report(folder, f"Reproducing {cfg.reproduce.report}: {cfg.reproduce.title}", md, rows, header(cfg, None),
+                 judged=not cfg.reproduce.quick)  # fmt: skip
     return md, rows
 
 
@@ -178,7 +180,8 @@ def run_reproduce(cfg, run_dir: Path, label: str = "") -> dict:
         md_all += _within_all(name, sub.reproduce.title, md)
         rows_all += rows
     seconds = time.perf_counter() - started
-    write_report(run_dir, "Reproducing the classic reports", md_all, rows_all, header(cfg, seconds))
+    write_report(run_dir, "Reproducing the classic reports", md_all, rows_all, header(cfg, seconds),
+                 judged=not cfg.reproduce.quick)  # fmt: skip
     write_json(run_dir / "summary.json", {
         "task": "reproduce", "reports": list(cfg.reproduce.reports), "quick": bool(cfg.reproduce.quick), "status": "ok",
         "wall_seconds": seconds, "values": len(rows_all), "within": sum(r[-1] is True for r in rows_all),

@@ -1,6 +1,7 @@
 """reproduction.md / .html / .csv: every published table laid out as the report laid it out,
 our value beside the published one with the difference and a flag outside the tolerance, and
-the figures drawn from our files. One per report folder, and one for all at the root of
+the figures drawn from our files. A quick reproduction (reduced data and epochs) shows the
+differences but judges none: its numbers test the pipeline, not the reports. One per report folder, and one for all at the root of
 `experiment=reproduce/all`. Everything is read from files, so `make report DIR=...` renders it
 again (with the reference values of the folder's config.yaml)."""
 
@@ -34,8 +35,13 @@ def _diff(cell, kind: str) -> str:
     return "same" if cell.within else "differs"
 
 
-def _flag(cell) -> str:
-    return "not measured" if cell.within is None else ("within" if cell.within else "**OUTSIDE**")
+QUICK = "not judged (quick)"  # a quick run's cells: reduced data and epochs say nothing of the reports
+
+
+def _flag(cell, judged: bool = True) -> str:
+    if cell.within is None:
+        return "not measured"
+    return ("within" if cell.within else "**OUTSIDE**") if judged else QUICK
 
 
 def _labeller(table):
@@ -46,8 +52,9 @@ def _labeller(table):
     return lambda value, default=None: names.get(canon(value), value if default is None else default)
 
 
-def table_lines(table, cells: list) -> list:
-    """The published table's layout: one row per row key; a two-way table keeps its columns."""
+def table_lines(table, cells: list, judged: bool = True) -> list:
+    """The published table's layout: one row per row key; a two-way table keeps its columns.
+    `judged`: flag the values outside the tolerance (not in a quick reproduction)."""
     label = _labeller(table)
     kind = table.kind
     if table.columns is None:
@@ -55,7 +62,7 @@ def table_lines(table, cells: list) -> list:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for c in cells:
             lines.append(f"| {label(c.row, c.row)} | {_value(c.ours, kind)} | {_value(c.published, kind)} | "
-                         f"{_diff(c, kind)} | {_flag(c)} |")  # fmt: skip
+                         f"{_diff(c, kind)} | {_flag(c, judged)} |")  # fmt: skip
         return lines
     columns = list(dict.fromkeys(c.column for c in cells))
     head = [table.rows] + [f"{table.columns}={label(col, col)}" for col in columns]
@@ -67,14 +74,16 @@ def table_lines(table, cells: list) -> list:
             if c is None:
                 out.append("")
                 continue
-            flag = "" if c.within in (True, None) else " **OUTSIDE**"
+            flag = "" if c.within in (True, None) or not judged else " **OUTSIDE**"
             out.append(f"{_value(c.ours, kind)} / {_value(c.published, kind)} ({_diff(c, kind)}){flag}")
         lines.append("| " + " | ".join(out) + " |")
-    return lines + ["", f"Each cell: ours / published (difference); tolerance {cells[0].tolerance}."]
+    tolerance = f"tolerance {cells[0].tolerance}" if judged else f"{QUICK}: tolerance {cells[0].tolerance} at full size"
+    return lines + ["", f"Each cell: ours / published (difference); {tolerance}."]
 
 
-def comparison_plot(table, cells: list, title: str, path: Path) -> Path | None:
-    """Ours beside published, one pair of bars per published value."""
+def comparison_plot(table, cells: list, title: str, path: Path, judged: bool = True) -> Path | None:
+    """Ours beside published, one pair of bars per published value; those outside the tolerance
+    marked where `judged`."""
     if table.kind == "check":
         return None
     from runner.report.sweep_tables import short_key
@@ -89,7 +98,7 @@ def comparison_plot(table, cells: list, title: str, path: Path) -> Path | None:
     ax.bar([x + 0.2 for x in xs], [c.published for c in cells], width=0.4, label="published", color="#bbbbbb",
            edgecolor="#555555", hatch="//")  # fmt: skip
     for x, c in zip(xs, cells):
-        if c.within is False:
+        if c.within is False and judged:
             ax.annotate("outside", (x, max(ours[x], c.published)), ha="center", va="bottom", fontsize=9, color="#b00")
     import textwrap
 
@@ -104,7 +113,7 @@ def comparison_plot(table, cells: list, title: str, path: Path) -> Path | None:
         ax.set_ylim(min(values) / 3, max(values) * 40)
     else:
         ax.set_ylim(0, 1.2 * max([c.published for c in cells] + [v for v in ours if v == v]))
-    ax.set_title(f"{title}\n{table.caption}")
+    ax.set_title(f"{title}\n{table.caption}" + ("" if judged else " (quick: not judged)"))
     legend(ax, loc="upper right", ncol=2)
     fig.tight_layout()
     return save(fig, path)
@@ -136,6 +145,7 @@ def report_sections(cfg, report_dir: Path, parts: list, runs: dict, prefix: str 
     relative to where the markdown is written."""
     md, rows = [], []
     name = cfg.reproduce.report or report_dir.name
+    judged = not cfg.reproduce.quick
     for part in parts:
         folder = report_dir / part.name
         run = runs.get(part.name, {})
@@ -155,8 +165,9 @@ def report_sections(cfg, report_dir: Path, parts: list, runs: dict, prefix: str 
         for i, table in enumerate(part.tables):
             ours = measure(folder, table) if summary_ok else {}
             cells = compare(table, ours, cfg.reproduce.tolerance)
-            md += [f"### {table.caption}", "", *table_lines(table, cells), ""]
-            png = comparison_plot(table, cells, f"{name}: {part.title}", report_dir / "plots" / f"{part.name}_{i}.png")
+            md += [f"### {table.caption}", "", *table_lines(table, cells, judged), ""]
+            png = comparison_plot(table, cells, f"{name}: {part.title}", report_dir / "plots" / f"{part.name}_{i}.png",
+                                  judged)  # fmt: skip
             if png is not None:
                 md += [f"![ours vs published]({prefix}plots/{png.name})", ""]
             rows += [[name, part.name, table.caption, c.row, c.column, c.ours, c.published, c.difference, c.tolerance,
@@ -168,10 +179,14 @@ def report_sections(cfg, report_dir: Path, parts: list, runs: dict, prefix: str 
     return md, rows
 
 
-def tally(rows: list) -> str:
+def tally(rows: list, judged: bool = True) -> str:
     within = sum(r[-1] is True for r in rows)
     outside = [r for r in rows if r[-1] is False]
     missing = sum(r[-1] is None for r in rows)
+    if not judged:
+        text = (f"{len(rows)} published values, {QUICK}: reduced data and epochs test the pipeline, not the "
+                "reports; run it without reproduce.quick (QUICK=1) to judge them")  # fmt: skip
+        return text + (f"; {missing} not measured." if missing else ".")
     text = f"{len(rows)} published values: {within} within tolerance, {len(outside)} outside"
     text += f", {missing} not measured" if missing else ""
     if 0 < len(outside) <= 12:
@@ -179,8 +194,8 @@ def tally(rows: list) -> str:
     return text + "."
 
 
-def write_report(folder: Path, title: str, md: list, rows: list, head: list) -> None:
-    text = "\n".join([f"# {title}", "", *head, tally(rows), "", *md])
+def write_report(folder: Path, title: str, md: list, rows: list, head: list, judged: bool = True) -> None:
+    text = "\n".join([f"# {title}", "", *head, tally(rows, judged), "", *md])
     atomic_write_text(folder / "reproduction.md", text)
     atomic_write_text(folder / "reproduction.html", markdown_to_html(text, folder, title=title))
     write_csv(folder / "reproduction.csv", COLUMNS, rows)

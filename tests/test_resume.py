@@ -219,6 +219,9 @@ def test_eval_of_a_checkpoint_loads_its_weights_whatever_it_was_trained_with(tmp
     assert saved["where"] == f"the end of epoch {saved['epoch']}"
     proc = run_dlrun(*BASE, f"data_dir={data}", "task=eval", f"ckpt={run}", f"hydra.run.dir={out}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    # the folder's weights are a stopped run's: the line says which epoch's, not a final model's
+    said = f"eval of {run / 'checkpoint.pt'} (epoch {saved['epoch']} of {EPOCHS}; its run stopped before the end): "
+    assert said in proc.stdout, proc.stdout
     at_epoch = read_csv(run / "metrics.csv")[saved["epoch"] - 1]
     test = next(r for r in read_csv(out / "eval.csv") if r["split"] == "test")
     assert float(test["loss"]) == pytest.approx(float(at_epoch["test_loss"]), rel=1e-6)

@@ -198,5 +198,21 @@ def run_eval(cfg, run_dir: Path, label: str = "") -> dict:
     shown = ", ".join(
         f"{k} {percent(v) if k.endswith('_acc') else number(v)}" for k, v in final.items() if v is not None
     )
-    say(f"{label}eval of {path}: {shown}; files: {run_dir}")
+    say(f"{label}eval of {path}{_which_epoch(saved)}: {shown}; files: {run_dir}")
     return summary
+
+
+def _which_epoch(saved: dict) -> str:
+    """Which epoch's weights these are, where the file's name does not say: a run folder without
+    model.pt gives its checkpoint.pt, a run stopped midway, whose numbers are not its final ones."""
+    epoch = saved.get("epoch")
+    try:
+        epochs = OmegaConf.create(saved["config"]).trainer.epochs
+    except Exception:  # noqa: BLE001 - an older file's config: the epoch alone is still worth saying
+        epochs = None
+    if not isinstance(epoch, int) or (saved.get("kind") == "model" and epoch == epochs):
+        return ""
+    if not isinstance(epochs, int):
+        return f" (epoch {epoch})"
+    unfinished = "; its run stopped before the end" if saved.get("kind") != "model" and epoch < epochs else ""
+    return f" (epoch {epoch} of {epochs}{unfinished})"

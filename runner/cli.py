@@ -65,12 +65,12 @@ def _task(cfg: DictConfig):
     try:
         runfolder.lock(job_dir, "hydra.run.dir", kind=cfg.task)
         runfolder.refuse_finished(job_dir)
-        from runner.config.checks import unswept
+        from runner.config.checks import unswept, unused_folder
         from runner.config.validate import notes, prepare
         from runner.say import say
 
         prepare(cfg)
-        for line in unswept(hc) + notes(cfg, hc.overrides.task):
+        for line in unused_folder(hc, multirun=False) + unswept(hc) + notes(cfg, hc.overrides.task):
             say(f"note: {line}")
         runfolder.write_hydra_record(job_dir, cfg, HydraConfig.instance().cfg, hc.overrides.task)
         from runner.tasks import dispatch

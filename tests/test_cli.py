@@ -429,6 +429,25 @@ def test_a_sweep_preset_run_as_a_single_run_says_its_params_are_not_swept(tmp_pa
     assert plain.returncode == 0 and "hydra.sweeper.params" not in plain.stdout
 
 
+def test_the_folder_of_the_other_mode_is_said_to_do_nothing(tmp_path):
+    """Hydra ignores hydra.sweep.dir in a single run (an experiment that is one run wrote under
+    outputs/runs/, not where asked) and hydra.run.dir in a sweep, without a word."""
+    run = run_dlrun(*SMALL_FN, f"hydra.sweep.dir={tmp_path / 's'}", f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == (f"note: hydra.sweep.dir={tmp_path / 's'} does nothing in a single run: its "
+                                          f"folder is hydra.run.dir ({tmp_path / 'r'}); add -m to sweep")  # fmt: skip
+    assert (tmp_path / "r" / "DONE").is_file() and not (tmp_path / "s").exists()
+    sweep = run_dlrun("-m", *SMALL_FN, "seed=1,2", f"hydra.run.dir={tmp_path / 'r2'}", f"hydra.sweep.dir={tmp_path / 's'}",
+                      cwd=tmp_path)  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr
+    notes = [ln for ln in sweep.stdout.splitlines() if ln.startswith("note:")]
+    assert notes == [f"note: hydra.run.dir={tmp_path / 'r2'} does nothing in a sweep: its folder is hydra.sweep.dir "
+                     f"({tmp_path / 's'})"]  # fmt: skip
+    assert (tmp_path / "s" / "summary.csv").is_file() and not (tmp_path / "r2").exists()
+    plain = run_dlrun(*SMALL_FN, f"hydra.run.dir={tmp_path / 'p'}", cwd=tmp_path)
+    assert plain.returncode == 0 and "note:" not in plain.stdout
+
+
 def test_the_sweepers_params_set_on_the_command_line_sweep_or_say_how_in_one_line(tmp_path):
     # Hydra's own null params made each of these a traceback from inside OmegaConf
     for i, arg in enumerate(

@@ -109,6 +109,23 @@ def unread_by_task(cfg, overrides) -> list[str]:
     return [f"{', '.join(unread)} {verb} nothing for task={cfg.task}: {task.ignores_because}"]
 
 
+def unused_folder(hydra_cfg, multirun: bool) -> list[str]:
+    """One line for each folder the command sets for the other mode, which Hydra ignores without
+    a word: hydra.sweep.dir on a single run (a run's folder is hydra.run.dir; an experiment that
+    is one run, not a sweep, wrote elsewhere than asked), hydra.run.dir on a sweep."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    other = ("hydra.run.dir",) if multirun else ("hydra.sweep.dir", "hydra.sweep.subdir")
+    folder = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    where = hydra_cfg.sweep.dir if multirun else hydra_cfg.runtime.output_dir
+    lines = []
+    for o in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.hydra)):
+        if o.key_or_group in other:
+            mode, fix = ("a sweep", "") if multirun else ("a single run", "; add -m to sweep")
+            lines.append(f"{o.input_line} does nothing in {mode}: its folder is {folder} ({where}){fix}")
+    return lines
+
+
 def unswept(hydra_cfg) -> list[str]:
     """One line when a single run's Hydra config names keys to sweep (sweep=activations
     hydra.mode=RUN, or a sweep YAML of one's own without `hydra.mode: MULTIRUN`): Hydra runs the

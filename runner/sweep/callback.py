@@ -42,6 +42,10 @@ class SweepReport(Callback):
             atomic_write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(config))
         except UserError as ex:  # Hydra only warns about a callback's Exception
             raise Refused(ex) from None
+        from runner.config.checks import unused_folder
+
+        for line in unused_folder(config.hydra, multirun=True):
+            say(f"note: {line}")
         signals.install(forward="joblib" in str(config.hydra.launcher.get("_target_", "")))
         signals.mark_parent()
         from runner.sweep import state

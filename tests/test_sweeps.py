@@ -861,3 +861,59 @@ def test_a_grid_gets_a_tick_per_value_and_a_search_gets_readable_ticks(tmp_path,
     assert curves["legend"] == [] and curves["axes"] == 2, "40 trials: a colour bar, not a 40-entry legend"
     few = _sweep_figures(tmp_path, monkeypatch, drawn[:3])["curves_loss"]["legend"]
     assert few == [f"lr={v:.4g}" for v in drawn[:3]], "a drawn value is labelled to 4 digits"
+
+
+def test_seeds_beside_another_key_are_averaged_with_their_spread_as_error_bars(tmp_path, monkeypatch):
+    """A sweep of activation x seed drew accuracy against seed 0, 1, 2 as joined lines, and a
+    heatmap and a two-way table of activation by seed: seeds are repeats, not an axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import sweep_plots
+
+    figures = {}
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        bars = [p for p in ax.patches if p.get_hatch() is None]  # the held-out split's bars
+        lines = [c for c in ax.collections if c.get_segments()]  # error bars
+        figures[path.stem] = {"xlabel": ax.get_xlabel(), "ticks": [t.get_text() for t in ax.get_xticklabels()],
+                              "heights": [round(b.get_height(), 6) for b in bars], "title": ax.get_title(),
+                              "errors": [round(abs(s[1][1] - s[0][1]) / 2, 6) for c in lines for s in c.get_segments()]}  # fmt: skip
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(sweep_plots, "save", keep)
+    acc = {"relu": [0.60, 0.61, 0.62], "tanh": [0.70, 0.73, 0.76]}
+    df = pd.DataFrame([{"activation": a, "seed": s, "status": "ok", "final_test_acc": v, "final_train_acc": v}
+                       for a, vs in acc.items() for s, v in enumerate(vs)])  # fmt: skip
+    sweep_plots.plot_final(df, ["activation", "seed"], tmp_path, "test", "acc", "t")
+    final = figures["final_test_acc"]
+    assert final["xlabel"] == "activation" and final["ticks"] == ["relu", "tanh"]
+    assert final["heights"] == [61.0, 73.0] and final["errors"] == pytest.approx([1.0, 3.0])  # std over seeds
+    assert "mean of 3 seeds, error bars: ±1 std over them" in final["title"]
+    assert sweep_plots.plot_heatmap(df, ["activation", "seed"], tmp_path, "test", "acc", "t") is None
+    df3 = pd.concat([df.assign(**{"model.depth": d}) for d in (1, 2)], ignore_index=True)
+    assert sweep_plots.plot_heatmap(df3, ["activation", "model.depth", "seed"], tmp_path, "test", "acc", "t")
+    assert "(mean of 3 seeds)" in figures["heatmap_test_acc"]["title"]
+    sweep_plots.plot_final(df.assign(seed=0), ["seed"], tmp_path, "test", "acc", "t")  # seeds alone: their own axis
+    assert figures["final_test_acc"]["xlabel"] == "seed"
+
+
+def test_a_sweep_report_of_seeds_and_another_key_tables_and_draws_that_key_only(tmp_path, tiny_data):
+    proc, d = sweep(
+        tmp_path, tiny_data, "-m", "activation=relu,tanh", "seed=0,1", "model.hidden=[8]", "trainer.epochs=1"
+    )
+    assert proc.returncode == 0, proc.stderr
+    md = (d / "report.md").read_text()
+    assert "activation by seed" not in md and "over seeds (mean ± std)" in md
+    assert (d / "plots" / "final_test_acc.png").is_file() and not (d / "plots" / "heatmap_test_acc.png").exists()
+    stale = d / "plots" / "heatmap_test_acc.png"  # an earlier render's plot of other axes
+    stale.write_bytes(b"")
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "runner.report", str(d)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not stale.exists() and (d / "plots" / "final_test_acc.png").is_file()

@@ -12,7 +12,16 @@ import pandas as pd
 from runner.formatting import metric_label
 from runner.report.metrics import read_metrics
 from runner.report.style import legend, pyplot, save
-from runner.report.sweep_tables import FINISHED, is_numeric, job_label, ordered_values, pivot, scaled, short_key
+from runner.report.sweep_tables import (
+    FINISHED,
+    is_numeric,
+    job_label,
+    ordered_values,
+    pivot,
+    plot_axes,
+    scaled,
+    short_key,
+)
 
 
 def _colors(n: int):
@@ -80,12 +89,16 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     return save(fig, sweep_dir / "plots" / f"curves_{kind}.png")
 
 
-def _replica_spread(rows: pd.DataFrame, x_key: str, x_values: list, col: str, kind: str):
-    """Error bars (one std over a job's replicas) per x value, or None when no job is replicated."""
-    std_col = f"{col}_std"
-    if std_col not in rows or not rows[std_col].notna().any():
-        return None
-    std = rows.groupby(x_key)[std_col].mean()
+def _spread(rows: pd.DataFrame, x_key: str, x_values: list, col: str, kind: str, over_seeds: bool):
+    """Error bars per x value: one std over the seeds averaged there (`over_seeds`), else over a
+    job's replicas; None when there is neither."""
+    if over_seeds:
+        std = rows.groupby(x_key)[col].std()
+    else:
+        std_col = f"{col}_std"
+        if std_col not in rows or not rows[std_col].notna().any():
+            return None
+        std = rows.groupby(x_key)[std_col].mean()
     return [float(scaled(pd.Series([std.get(v, np.nan)]), kind).iloc[0]) for v in x_values]
 
 
@@ -135,10 +148,13 @@ def plot_final(
     df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str, x: str | None = None
 ) -> Path | None:
     """Final metric against the swept value (or the column `x`, e.g. params): a line for
-    numbers, bars otherwise; with two swept keys, one line or bar group per value of the other."""
+    numbers, bars otherwise; with two swept keys, one line or bar group per value of the other.
+    Swept seeds beside other keys are averaged, with their spread as error bars (plot_axes)."""
     done = df[df["status"].isin(FINISHED)]
     if done.empty or not swept:
         return None
+    over_seeds = "seed" in swept and "seed" not in plot_axes(swept) and x != "seed"
+    swept = plot_axes(swept)
     plt = pyplot()
     x_key, group_key = _axes_keys(swept, x)
     x_values = ordered_values(done, x_key)
@@ -154,7 +170,7 @@ def plot_final(
         ys = [scaled(means[f"final_{split}_{kind}"], kind).get(v, np.nan) for v in x_values]
         ys_train = [scaled(means[f"final_train_{kind}"], kind).get(v, np.nan) for v in x_values]
         drawn += ys + ys_train
-        errs = _replica_spread(rows, x_key, x_values, f"final_{split}_{kind}", kind)
+        errs = _spread(rows, x_key, x_values, f"final_{split}_{kind}", kind, over_seeds)
         name = f"{short_key(group_key)}={g}" if g is not None else split
         if numeric:
             xs = [float(v) for v in x_values]
@@ -221,17 +237,20 @@ def plot_final(
         ax.set_yscale("log")
     ax.set_xlabel(x_key)
     ax.set_ylabel(f"final {'accuracy (%)' if kind == 'acc' else 'loss'}" + (" (log scale)" if log else ""))
-    spread = f"final_{split}_{kind}_std" in done and done[f"final_{split}_{kind}_std"].notna().any()
-    ax.set_title(
-        f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}"
-        + ("\n(error bars: ±1 std over each job's replicas)" if spread else "")
-    )
+    replicated = f"final_{split}_{kind}_std" in done and done[f"final_{split}_{kind}_std"].notna().any()
+    seeds = done["seed"].nunique() if over_seeds else 0
+    spread = (f"\n(mean of {seeds} seeds, error bars: ±1 std over them)" if over_seeds
+              else "\n(error bars: ±1 std over each job's replicas)" if replicated else "")  # fmt: skip
+    ax.set_title(f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}{spread}")
     legend(ax, fontsize=9)
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")
 
 
 def plot_heatmap(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str) -> Path | None:
+    """The final metric over two swept keys (seeds averaged: plot_axes)."""
+    seeds = df["seed"].nunique() if "seed" in swept and "seed" not in plot_axes(swept) else 0
+    swept = plot_axes(swept)
     if len(swept) != 2:
         return None
     table = scaled(pivot(df, swept[0], swept[1], f"final_{split}_{kind}"), kind)
@@ -256,7 +275,7 @@ def plot_heatmap(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kin
             ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black", fontsize=11)
     cbar = fig.colorbar(im, ax=ax)
     cbar.set_label(f"final {metric_label(split, kind)}")
-    ax.set_title(f"{title}\nfinal {metric_label(split, kind)}")
+    ax.set_title(f"{title}\nfinal {metric_label(split, kind)}" + (f" (mean of {seeds} seeds)" if seeds else ""))
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"heatmap_{split}_{kind}.png")
 
@@ -275,7 +294,7 @@ def plot_extra(
     if done.empty or not swept:
         return None
     plt = pyplot()
-    x_key, group_key = _axes_keys(swept, x)
+    x_key, group_key = _axes_keys(plot_axes(swept), x)
     groups = ordered_values(done, group_key) if group_key else [None]
     fig, ax = plt.subplots(figsize=(7, 4.6))
     numeric = is_numeric(done[x_key].tolist())

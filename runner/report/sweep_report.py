@@ -21,6 +21,7 @@ from runner.report.sweep_tables import (
     FINISHED,
     has_verdicts,
     paper_table,
+    plot_axes,
     scaled,
     seed_spread,
     short_key,
@@ -238,6 +239,8 @@ def render_sweep(sweep_dir: Path) -> dict:
             plot_curves(df, curves_by, sweep_dir, "acc", name) if kind == "acc" else None,
         ]
     plots = [p for p in plots if p is not None]
+    for stale in set((sweep_dir / "plots").glob("*.png")) - set(plots):  # an earlier render's, of other axes
+        stale.unlink(missing_ok=True)
     md = [
         f"# Sweep {name}",
         "",
@@ -256,11 +259,13 @@ def render_sweep(sweep_dir: Path) -> dict:
         md += section(df, swept, metric)
     if "gradcheck_max_rel_error" in df and df["gradcheck_max_rel_error"].notna().any():
         md += _gradcheck_section(df, swept)
-    if len(swept) == 2 and has_metrics and not search:
+    axes = plot_axes(swept)  # seeds beside other keys are averaged (their spread: the seeds section)
+    if len(axes) == 2 and has_metrics and not search:
+        averaged = f" (mean over {df['seed'].nunique()} seeds)" if axes != swept else ""
         md += [
-            f"## Final {metric_label(split, kind)}: {short_key(swept[0])} by {short_key(swept[1])}",
+            f"## Final {metric_label(split, kind)}: {short_key(axes[0])} by {short_key(axes[1])}{averaged}",
             "",
-            *paper_table(df, swept[0], swept[1], kind, split),
+            *paper_table(df, axes[0], axes[1], kind, split),
             "",
         ]
     depth_lines = vanishing_by_depth(df, swept)

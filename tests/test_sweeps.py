@@ -900,6 +900,9 @@ def test_seeds_beside_another_key_are_averaged_with_their_spread_as_error_bars(t
     assert "(mean of 3 seeds)" in figures["heatmap_test_acc"]["title"]
     sweep_plots.plot_final(df.assign(seed=0), ["seed"], tmp_path, "test", "acc", "t")  # seeds alone: their own axis
     assert figures["final_test_acc"]["xlabel"] == "seed"
+    sweep_plots.plot_final(df, ["activation", "seed"], tmp_path, "test", "acc", "t", x="seed")  # asked for
+    asked = figures["final_test_acc"]
+    assert asked["xlabel"] == "seed" and asked["ticks"] == ["0", "1", "2"] and "std" not in asked["title"]
 
 
 def test_a_sweep_report_of_seeds_and_another_key_tables_and_draws_that_key_only(tmp_path, tiny_data):

@@ -153,8 +153,8 @@ def plot_final(
     done = df[df["status"].isin(FINISHED)]
     if done.empty or not swept:
         return None
-    over_seeds = "seed" in swept and "seed" not in plot_axes(swept) and x != "seed"
-    swept = plot_axes(swept)
+    over_seeds = "seed" in swept and "seed" not in plot_axes(swept, x)
+    swept = plot_axes(swept, x)
     plt = pyplot()
     x_key, group_key = _axes_keys(swept, x)
     x_values = ordered_values(done, x_key)
@@ -294,7 +294,7 @@ def plot_extra(
     if done.empty or not swept:
         return None
     plt = pyplot()
-    x_key, group_key = _axes_keys(plot_axes(swept), x)
+    x_key, group_key = _axes_keys(plot_axes(swept, x), x)
     groups = ordered_values(done, group_key) if group_key else [None]
     fig, ax = plt.subplots(figsize=(7, 4.6))
     numeric = is_numeric(done[x_key].tolist())

@@ -83,13 +83,13 @@ def paper_table(df: pd.DataFrame, rows: str, cols: str, kind: str, lead: str, be
     return lines
 
 
-def plot_axes(swept: list) -> list:
+def plot_axes(swept: list, x: str | None = None) -> list:
     """The swept keys that the plots and the two-way table lay out. Seeds are repeats, not a
     quantity: beside another key they are averaged, their spread drawn as error bars (a line of
     accuracy against seed 0, 1, 2 joined points that have no order); a sweep of seeds alone keeps
-    them, one point per seed."""
+    them, one point per seed, and so does a report asked for them on its x axis (sweep.x=seed)."""
     others = [k for k in swept if k != "seed"]
-    return others or list(swept)
+    return others if others and x != "seed" else list(swept)
 
 
 def seed_spread(df: pd.DataFrame, swept: list, col: str) -> pd.DataFrame | None:

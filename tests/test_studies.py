@@ -226,6 +226,17 @@ def test_function_fit(tmp_path):
     (again / "DONE").unlink()
     study(tmp_path, "function_fit", "trainer.epochs=5", target=again, output=out)
     assert "kept" not in out[1] and len(pd.read_csv(again / fns[0] / "depth1" / "metrics.csv")) == 5
+    # fewer functions and depths: the runs it names are trained (their config, study section
+    # included, is another), those it does not are removed: they stayed in the folder, finished,
+    # beside a report that does not show them
+    (again / "DONE").unlink()
+    study(tmp_path, "function_fit", "trainer.epochs=5", "study.function_fit.functions=[sign_sin]",
+          "study.function_fit.depths=[1,3]", target=again, output=out)  # fmt: skip
+    assert ("removed 4 finished run(s) of an earlier attempt that these settings do not name: sign_sin/depth6, "
+            "sin_plus_square/depth1, sin_plus_square/depth3, sin_plus_square/depth6") in out[2]  # fmt: skip
+    assert sorted(p.relative_to(again).as_posix() for p in again.rglob("DONE")) == [
+        "DONE", "sign_sin/depth1/DONE", "sign_sin/depth3/DONE"]  # fmt: skip
+    assert not (again / fns[0]).exists() and len(pd.read_csv(again / "function_fit.csv")) == 2
     assert_rerenders(d)
 
 

@@ -28,12 +28,17 @@ def module_of(name: str):
 def run_study(cfg, study_dir: Path, label: str = "") -> dict:
     """A study run again after a stop goes on: what an earlier attempt left is cleared, but for
     the runs it finished, which the study keeps where their config is this one's (common.train),
-    and a module's own record of its progress (KEEPS, checked the same way)."""
+    and a module's own record of its progress (KEEPS, checked the same way). Finished runs that
+    this attempt's settings do not name are removed once it is done."""
     from runner.runfolder import clear
+    from runner.studies.common import drop_unnamed_runs, naming_runs
 
     module = module_of(cfg.study.name)
     clear(Path(study_dir), keep_runs=True, also=frozenset(getattr(module, "KEEPS", ())))
-    return module.run(cfg, Path(study_dir), label)
+    with naming_runs() as named:
+        result = module.run(cfg, Path(study_dir), label)
+    drop_unnamed_runs(Path(study_dir), named, label)  # kept by clear, but another attempt's settings
+    return result
 
 
 def is_study_dir(path: Path) -> bool:

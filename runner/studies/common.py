@@ -4,6 +4,7 @@ folder's closing files (summary.json, report, DONE)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 
@@ -25,6 +26,44 @@ def derive(cfg, **overrides):
     return sub
 
 
+_NAMED: list[set] = []  # the run folders the study under way trains or keeps (naming_runs)
+
+
+@contextlib.contextmanager
+def naming_runs():
+    """Collect the run folders that train() is given while the block runs."""
+    named: set = set()
+    _NAMED.append(named)
+    try:
+        yield named
+    finally:
+        _NAMED.remove(named)
+
+
+def drop_unnamed_runs(study_dir: Path, named: set, label: str = "") -> None:
+    """Remove the finished runs an earlier, stopped attempt left that this one did not name: the
+    study was run again with other settings (fewer depths), and its folder still held a run its
+    report does not show. Folders emptied by that go too."""
+    import shutil
+
+    from runner.files import DONE_MARKER
+
+    study_dir = Path(study_dir).resolve()
+    runs = {p.parent for p in study_dir.rglob(DONE_MARKER) if p.parent != study_dir}
+    unnamed = sorted(r for r in runs if r not in named and not any(n in r.parents for n in named))
+    for run in unnamed:
+        shutil.rmtree(run, ignore_errors=True)
+        parent = run.parent
+        while parent != study_dir and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    if unnamed:
+        names = ", ".join(r.relative_to(study_dir).as_posix() for r in unnamed)
+        say(
+            f"{label}removed {len(unnamed)} finished run(s) of an earlier attempt that these settings do not name: {names}"
+        )
+
+
 def train(sub, run_dir: Path, label: str, hooks=None, needs: tuple = ()) -> dict:
     """One of a study's runs, trained afresh (a study's hooks watch a run from its first step, so
     its runs are not resumed from a checkpoint), or kept: a run of the same config that an earlier,
@@ -32,6 +71,8 @@ def train(sub, run_dir: Path, label: str, hooks=None, needs: tuple = ()) -> dict
     trained again, and its summary.json is what it returns. Its hooks are not called then."""
     from runner.train.run import run_training
 
+    for named in _NAMED:
+        named.add(Path(run_dir).resolve())
     kept = finished_run(sub, run_dir, needs)
     if kept is not None:
         say(f"{label}finished earlier, kept: {run_dir}")

@@ -852,6 +852,38 @@ def test_a_signal_in_the_last_epoch_stops_after_it_and_the_rerun_only_draws_the_
     assert (run_dir / "metrics.csv").read_text() == trained and (run_dir / "plots" / "curves.png").is_file()
 
 
+def test_a_signal_while_training_writes_its_summary_leaves_the_run_interrupted_not_running(tmp_path, monkeypatch):
+    """Between the training loop and the plots a signal interrupts at once: one that came while
+    summary.json was being written cut the write short, and the stopped run said `running`
+    (seen under load in test_resume's SIGTERM kills of the NumPy engine)."""
+    from conftest import compose
+
+    from runner import signals
+    from runner.config.validate import prepare
+    from runner.train import run as run_module
+
+    write_json = run_module.write_json
+
+    def signal_during(path, data):
+        if path.name == "summary.json" and data.get("status") == "finishing":
+            signals._handler(signal.SIGTERM, None)  # SIGTERM arrives in the middle of this write
+        write_json(path, data)
+
+    monkeypatch.setattr(run_module, "write_json", signal_during)
+    args = ("trainer.progress=quiet", "dataset=function", "dataset.n_train=64", "trainer.epochs=2")
+    cfg = compose(*args)
+    prepare(cfg)
+    run_dir = tmp_path / "run"
+    try:
+        with pytest.raises(signals.Interrupted) as stopped:
+            run_module.run_training(cfg, run_dir)
+    finally:
+        signals.reset()
+    assert stopped.value.where == "the end of training" and stopped.value.saved == run_dir / "checkpoint.pt"
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
+    assert not (run_dir / "DONE").exists()
+
+
 def test_a_library_ending_the_process_mid_training_leaves_the_run_interrupted(tmp_path):
     """A SystemExit from inside training (rich's own answer to a closed pipe was one) met no
     clause of the run's error handling: an UnboundLocalError hid it, and summary.json said

@@ -217,11 +217,14 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
         status, summary["error"] = "failed", one_line(ex)
         raise
     finally:
-        progress.close()
-        reporter.stop()
-        _close_summary(summary, progress, engine, started, status)
-        if status not in ("ok", "diverged"):
-            loggers.end(summary, run_dir)
+        # a signal now waits (it is taken before the plots, below): one that cut summary.json's
+        # write short left the run `running` although it had stopped, saved
+        with signals.deferred():
+            progress.close()
+            reporter.stop()
+            _close_summary(summary, progress, engine, started, status)
+            if status not in ("ok", "diverged"):
+                loggers.end(summary, run_dir)
     # The results are on disk; the plots, the report, the final status and DONE (last) follow.
     # The loggers end after them (in a sweep, once a render worker is done) and mirror the
     # final files: the plots, and summary.json with its status (failed, if the plots failed).
@@ -232,6 +235,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
         loggers.end({**summary, **(read_json(run_dir / "summary.json") or {})}, run_dir)
 
     try:
+        signals.check("the end of training")  # one that came while summary.json was written
         finish(run_dir, status, mirror_final_files)
     except (signals.Interrupted, KeyboardInterrupt) as ex:  # training is saved: a rerun draws the plots
         if finished(run_dir) is None:

@@ -159,6 +159,10 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
     from runner.loggers import Loggers
 
     loggers = Loggers(cfg, label)
+
+    def mirror_final_files() -> None:  # the loggers' last word: the final files, once written
+        loggers.end({**summary, **(read_json(run_dir / "summary.json") or {})}, run_dir)
+
     status = "interrupted"  # what it stays when a library ends the process (SystemExit) mid-training
     try:
         # From here a stop signal waits for the next step boundary, even one that comes while
@@ -225,17 +229,14 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
             _close_summary(summary, progress, engine, started, status)
             if status not in ("ok", "diverged"):
                 loggers.end(summary, run_dir)
+
     # The results are on disk; the plots, the report, the final status and DONE (last) follow.
     # The loggers end after them (in a sweep, once a render worker is done) and mirror the
     # final files: the plots, and summary.json with its status (failed, if the plots failed).
-    if finish is None:
-        from runner.report.finish import finish_run as finish
-
-    def mirror_final_files() -> None:
-        loggers.end({**summary, **(read_json(run_dir / "summary.json") or {})}, run_dir)
-
-    try:
+    try:  # from the deferred block's end: a signal from here on is this clause's to take
         signals.check("the end of training")  # one that came while summary.json was written
+        if finish is None:
+            from runner.report.finish import finish_run as finish
         finish(run_dir, status, mirror_final_files)
     except (signals.Interrupted, KeyboardInterrupt) as ex:  # training is saved: a rerun draws the plots
         if finished(run_dir) is None:

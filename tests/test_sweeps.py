@@ -363,6 +363,13 @@ def test_the_closing_lines_put_each_jobs_metric_in_one_column(capsys):
     assert jobs[1].startswith("  job   1  ok         activation=relu    ") and jobs[2].endswith("activation=tanh")
     print_outcome({"rows": rows[:1], "swept": [], "counts": {"ok": 1}, "summary": "s.csv", "report": "r.html"})
     assert "sweep finished: 1 job (1 ok)" in capsys.readouterr().out  # not "1 jobs"
+    # gradient checks train nothing: their line showed no figure, now their largest error
+    checks = [{"job": 0, "status": "ok", "activation": "relu", "gradcheck_max_rel_error": 6.446e-08},
+              {"job": 1, "status": "failed", "activation": "tanh", "gradcheck_max_rel_error": ""}]  # fmt: skip
+    print_outcome({"rows": checks, "swept": ["activation"], "counts": {"ok": 1, "failed": 1}, "summary": "s.csv",
+                   "report": "r.html"})  # fmt: skip
+    jobs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  job")]
+    assert jobs[0].endswith("activation=relu  max rel. error 6.45e-08") and jobs[1].endswith("activation=tanh")
 
 
 def test_pivot_of_a_two_way_sweep():

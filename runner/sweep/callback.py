@@ -151,8 +151,10 @@ def print_outcome(result: dict) -> None:
     width = max(map(len, values), default=0)  # the metric in one column
     status_width = max([10, *(len(r["status"]) for r in rows)])
     for r, value in zip(rows, values):
-        v = r.get(metric)
+        v, error = r.get(metric), r.get("gradcheck_max_rel_error")
         shown = "" if v is None else f"  {split}_{kind} {percent(v) if kind == 'acc' else number(v)}"
+        if v is None and error not in (None, ""):  # a gradient check trains nothing: its verdict's figure
+            shown = f"  max rel. error {float(error):.3g}"
         say(f"  job {r['job']:>3}  {r['status']:<{status_width}} {value:<{width}}{shown}".rstrip())
     for note in result.get("notes", ()):
         say(f"note: {note}")

@@ -927,3 +927,14 @@ def test_a_sweep_report_of_seeds_and_another_key_tables_and_draws_that_key_only(
     r = subprocess.run([sys.executable, "-m", "runner.report", str(d)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert not stale.exists() and (d / "plots" / "final_test_acc.png").is_file()
+
+
+def test_the_seeds_table_spells_an_integer_key_as_an_integer(tmp_path):
+    """Each row of the table went through one float Series: `| 16.0 | ...` for model.width=16."""
+    from runner.report.sweep_report import _seed_section
+
+    df = pd.DataFrame({"model.width": [16, 16, 64, 64], "seed": [0, 1, 0, 1], "status": "ok",
+                       "final_test_acc": [0.30, 0.36, 0.50, 0.56]})  # fmt: skip
+    lines = _seed_section(df, ["model.width", "seed"], "test", "acc", tmp_path)
+    assert lines[2:6] == ["| width | mean | std | runs |", "|---|---|---|---|", "| 16 | 33.000 | 4.243 | 2 |",
+                          "| 64 | 53.000 | 4.243 | 2 |"]  # fmt: skip

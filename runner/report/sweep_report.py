@@ -169,7 +169,7 @@ def _seed_section(df: pd.DataFrame, swept: list, split: str, kind: str, sweep_di
         "| " + " | ".join([*map(short_key, others), "mean", "std", "runs"]) + " |",
         "|" + "---|" * (len(others) + 3),
     ]
-    for _, r in spread.iterrows():
+    for r in spread.to_dict("records"):  # iterrows made one float row of it: width 16 read 16.0
         m, s = scaled(pd.Series([r["mean"], r["std"]]), kind)
         lines.append(
             "| " + " | ".join([*(str(r[o]) for o in others), f"{m:.3f}", f"{s:.3f}", str(int(r["runs"]))]) + " |"

@@ -79,15 +79,19 @@ def assert_one_line_error(proc, *fragments):
         # split sizes the config alone shows too large: refused before the data is read (there is none here)
         (
             ["dataset.subsample=3000", "dataset.val_size=5000"],
-            ["dataset.val_size: expected a size that leaves between 1 and 2999 of the 3000 samples, got 5000"],
+            [
+                "dataset.val_size: expected 1 to 2999 of the 3000 samples (a count, or a fraction of them), leaving at least one to train on, got 5000"
+            ],
         ),
         (
             ["dataset=function", "dataset.n_train=100", "dataset.holdout=0.5", "dataset.val_size=50"],
-            ["dataset.val_size: expected a size that leaves between 1 and 49 of the 50 samples, got 50"],
+            [
+                "dataset.val_size: expected 1 to 49 of the 50 samples (a count, or a fraction of them), leaving at least one to train on, got 50"
+            ],
         ),
         (
             ["dataset=function", "dataset.n_test=10", "dataset.test_subsample=20"],
-            ["dataset.test_subsample: expected a size that leaves between 1 and 10 of the 10 samples, got 20"],
+            ["dataset.test_subsample: expected 1 to 10 of the 10 samples (a count, or a fraction of them), got 20"],
         ),
         (["sweep=depth_search", "sweep.depths=[2,0]"], ["sweep.depths", "integers >= 1"]),
     ],

@@ -126,7 +126,8 @@ def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
         # a size the splits cannot carve from a subsample: every job failed once its data was read
         (
             ("dataset.subsample=20", "dataset.val_size=30"),
-            "dataset.val_size: expected a size that leaves between 1 and 19 of the 20 samples, got 30",
+            "dataset.val_size: expected 1 to 19 of the 20 samples (a count, or a fraction of them), leaving at least one "
+            "to train on, got 30",
         ),
         # MNIST has no val split without val_size: every job failed once its data was read
         (

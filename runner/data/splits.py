@@ -17,7 +17,8 @@ def count_of(key: str, size: float, n: int, keep_one: bool = True) -> int:
     k = int(round(size * n)) if 0 < size < 1 else int(size)
     limit = n - 1 if keep_one else n
     if k > limit or (size > 0 and k == 0):
-        raise ConfigError(key, f"a size that leaves between 1 and {limit} of the {n} samples", size)
+        left = ", leaving at least one to train on" if keep_one else ""
+        raise ConfigError(key, f"1 to {limit} of the {n} samples (a count, or a fraction of them){left}", size)
     return k
 
 

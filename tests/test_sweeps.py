@@ -887,9 +887,15 @@ def test_seeds_beside_another_key_are_averaged_with_their_spread_as_error_bars(t
         ax = fig.axes[0]
         bars = [p for p in ax.patches if p.get_hatch() is None]  # the held-out split's bars
         lines = [c for c in ax.collections if c.get_segments()]  # error bars
+        fig.canvas.draw()  # places on the page, in pixels: a bar's figure must clear its error bar
+        label_y = {round(getattr(t, "xy", t.get_position())[0], 6): t.get_window_extent().y0 for t in ax.texts}
+        box = ax.get_legend().get_window_extent() if ax.get_legend() else None
         figures[path.stem] = {"xlabel": ax.get_xlabel(), "ticks": [t.get_text() for t in ax.get_xticklabels()],
                               "heights": [round(b.get_height(), 6) for b in bars], "title": ax.get_title(),
-                              "errors": [round(abs(s[1][1] - s[0][1]) / 2, 6) for c in lines for s in c.get_segments()]}  # fmt: skip
+                              "errors": [round(abs(s[1][1] - s[0][1]) / 2, 6) for c in lines for s in c.get_segments()],
+                              "gaps": [label_y[round(s[0][0], 6)] - ax.transData.transform((s[0][0], s[:, 1].max()))[1]
+                                       for c in lines for s in c.get_segments()],
+                              "covered": sum(box is not None and box.overlaps(p.get_window_extent()) for p in ax.patches)}  # fmt: skip
         plt.close(fig)
         return path
 
@@ -902,6 +908,11 @@ def test_seeds_beside_another_key_are_averaged_with_their_spread_as_error_bars(t
     assert final["xlabel"] == "activation" and final["ticks"] == ["relu", "tanh"]
     assert final["heights"] == [61.0, 73.0] and final["errors"] == pytest.approx([1.0, 3.0])  # std over seeds
     assert "mean of 3 seeds, error bars: ±1 std over them" in final["title"]
+    assert len(final["gaps"]) == 2 and min(final["gaps"]) > 1  # each bar's figure stands above its error bar
+    tall = pd.DataFrame([{"activation": a, "model.depth": d, "seed": s, "status": "ok", "final_test_acc": 0.9 + s / 100,
+                          "final_train_acc": 0.95} for a in ("relu", "tanh") for d in (1, 2) for s in (0, 1)])  # fmt: skip
+    sweep_plots.plot_final(tall, ["activation", "model.depth", "seed"], tmp_path, "test", "acc", "t")
+    assert figures["final_test_acc"]["covered"] == 0  # bars up to 91% fill the axes: the legend hides none
     assert sweep_plots.plot_heatmap(df, ["activation", "seed"], tmp_path, "test", "acc", "t") is None
     df3 = pd.concat([df.assign(**{"model.depth": d}) for d in (1, 2)], ignore_index=True)
     assert sweep_plots.plot_heatmap(df3, ["activation", "model.depth", "seed"], tmp_path, "test", "acc", "t")

@@ -217,10 +217,12 @@ def plot_final(
                 )
                 for px, py, pe in zip(pos, vals, err if err is not None else [0.0] * len(vals)):
                     if np.isfinite(py):
-                        ax.text(
-                            px,
-                            py + (pe if np.isfinite(pe) else 0.0),
+                        # a few points above the bar or its error bar's cap, so neither hides the figure
+                        ax.annotate(
                             f"{py:.1f}" if kind == "acc" else f"{py:.3g}",
+                            (px, py + (pe if np.isfinite(pe) else 0.0)),
+                            xytext=(0, 2),
+                            textcoords="offset points",
                             ha="center",
                             va="bottom",
                             fontsize=8,
@@ -242,7 +244,8 @@ def plot_final(
     spread = (f"\n(mean of {seeds} seeds, error bars: ±1 std over them)" if over_seeds
               else "\n(error bars: ±1 std over each job's replicas)" if replicated else "")  # fmt: skip
     ax.set_title(f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}{spread}")
-    legend(ax, fontsize=9)
+    # bars rise from zero, so any corner inside the axes covers one: their legend stands at the right
+    legend(ax, fontsize=9, **({} if numeric else {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}))
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")
 

@@ -58,6 +58,40 @@ def test_probes_off(tmp_path, tiny_data):
     assert not (run / "plots" / "grad_norms.png").exists()
 
 
+def test_first_layer_histogram_fits_its_bins_to_the_layer_and_counts_in_whole_weights(tmp_path, monkeypatch):
+    """A 32-weight first layer (1-D regression) was counted in a fixed 60 bins, most of them empty,
+    and the plot's count axis had ticks at 0.5 and 2.5 weights."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import layer_plots
+    from runner.train.probes import LayerProbes
+
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        probes = types.SimpleNamespace(weights=[torch.tensor(rng.normal(size=n))], first_epoch=rng.normal(size=n))
+        return pd.DataFrame(LayerProbes.histogram_rows(probes, 4), columns=["epoch", "bin_left", "bin_right", "count"])
+
+    small, large = rows(32), rows(100_000)
+    assert 5 <= small.groupby("epoch").size().iloc[0] <= 12 and small.groupby("epoch")["count"].sum().eq(32).all()
+    assert large.groupby("epoch").size().eq(60).all() and large.groupby("epoch")["count"].sum().eq(100_000).all()
+    ticks = {}
+
+    def keep(fig, path):
+        ticks["y"] = fig.axes[0].get_yticks()
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(layer_plots, "save", keep)
+    few = pd.DataFrame([[e, i / 10, (i + 1) / 10, c] for e in (1, 4) for i, c in enumerate([0, 1, 3, 2, 1])],
+                       columns=small.columns)  # fmt: skip
+    layer_plots.plot_first_layer_hist(few, "t", tmp_path / "h.png")  # at most 3 weights in a bin
+    assert len(ticks["y"]) >= 3 and all(float(t).is_integer() for t in ticks["y"])
+
+
 def test_grad_norm_and_weight_change_are_exact(tiny_data):
     """One full-batch step per epoch: the probe's gradient norm is that step's, and the weight
     change is ||W - W0|| / ||W0||."""

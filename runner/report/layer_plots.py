@@ -73,20 +73,25 @@ def plot_weight_stats(df: pd.DataFrame, title: str, path: Path) -> Path:
 
 def plot_first_layer_hist(hist: pd.DataFrame, title: str, path: Path) -> Path:
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
     epochs = sorted(hist["epoch"].unique())
-    for epoch, color in zip(epochs, ("#1f77b4", "#d62728")):
+    # the first epoch filled, the last as an outline over it: two filled shapes blend into a third colour
+    for epoch, color, filled in zip(epochs, ("#1f77b4", "#d62728"), (True, False)):
         d = hist[hist["epoch"] == epoch]
         ax.stairs(
             d["count"],
             list(d["bin_left"]) + [d["bin_right"].iloc[-1]],
-            fill=True,
-            alpha=0.45,
+            fill=filled,
+            alpha=0.45 if filled else 1.0,
+            linewidth=0 if filled else 2,
             color=color,
             label=f"after epoch {epoch}",
         )
     ax.set_xlabel("weight value")
     ax.set_ylabel("number of weights")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))  # counts: no tick at 2.5 weights
     ax.set_title(f"{title}\nfirst layer's weights")
     ax.legend()
     fig.tight_layout()

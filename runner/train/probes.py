@@ -138,14 +138,19 @@ class LayerProbes:
         return rows
 
     def histogram_rows(self, last_epoch: int, bins: int = 60) -> list:
-        """Long-form histogram of the first layer's weights after epoch 1 and after the last."""
+        """Long-form histogram of the first layer's weights after epoch 1 and after the last, in
+        at most `bins` bins."""
         last = self.weights[0].detach().cpu().numpy().ravel()
         first = self.first_epoch if self.first_epoch is not None else last
         first, last = first[np.isfinite(first)], last[np.isfinite(last)]
         if first.size == 0 or last.size == 0:  # a diverged run: nothing finite to count
             return []
         lo, hi = float(min(first.min(), last.min())), float(max(first.max(), last.max()))
-        edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, bins + 1)
+        # numpy's rule (the larger of Sturges' and Freedman-Diaconis'): 32 weights get about 9 bins, where
+        # a fixed 60 left most bins empty and the rest at 1 or 2
+        edges = np.histogram_bin_edges(np.concatenate([first, last]), bins="auto") if hi > lo else [lo, lo + 1e-6]
+        if len(edges) > bins + 1:
+            edges = np.linspace(lo, hi, bins + 1)
         rows = []
         for epoch, values in ((1, first), (last_epoch, last)):
             counts, _ = np.histogram(values, bins=edges)

@@ -11,20 +11,23 @@ from conftest import compose, train
 MLP = ("dataset=mnist", "model=mlp", "model.hidden=[32,16]", "trainer.epochs=2", "trainer.batch_size=24")
 
 
-def test_precision_bf16_trains_close_to_fp32(tmp_path, tiny_data):
+def test_precision_bf16_trains_close_to_fp32(tmp_path, tiny_data, capsys):
     args = (f"data_dir={tiny_data}", *MLP, "trainer.epochs=3", "seed=1")
     fp32, _ = train(tmp_path, *args, name="fp32")
     bf16, d = train(tmp_path, *args, "trainer.precision=bf16", name="bf16")
     assert bf16["precision"] == "bf16" and json.loads((d / "summary.json").read_text())["status"] == "ok"
     assert bf16["final"]["train_loss"] == pytest.approx(fp32["final"]["train_loss"], rel=0.1)
     assert bf16["final"]["train_loss"] != fp32["final"]["train_loss"]  # autocast really ran in bf16
-    tf32, _ = train(tmp_path, *args, "trainer.precision=tf32", name="tf32")
-    # on a CPU TF32 does not exist: identical to fp32
+    capsys.readouterr()
+    tf32, _ = train(tmp_path, *args, "trainer.precision=tf32", "trainer.progress=plain", name="tf32")
+    # on a CPU TF32 does not exist: identical to fp32, and the run says so
     if not torch.cuda.is_available():
         assert tf32["final"]["train_loss"] == pytest.approx(fp32["final"]["train_loss"], rel=1e-6)
+        assert "note: trainer.precision=tf32 computes in exact float32 on cpu" in capsys.readouterr().out
     # the switches are process-wide: every run sets them, so a tf32 job cannot leak into the next
     assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
-    train(tmp_path, *args, "trainer.epochs=1", name="fp32_again")
+    train(tmp_path, *args, "trainer.epochs=1", "trainer.progress=plain", name="fp32_again")
+    assert "note: trainer.precision" not in capsys.readouterr().out
     assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
 
 

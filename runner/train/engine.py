@@ -90,6 +90,9 @@ class TorchEngine(Engine):
         lines = []
         if self.cfg.diagnostics.probes and self.replicas > 1:
             lines.append("layers.csv is not written with trainer.replicas > 1 (the probes watch one model)")
+        if self.cfg.trainer.precision == "tf32" and self.device.type != "cuda":  # a switch of CUDA's backends
+            lines.append(f"trainer.precision=tf32 computes in exact float32 on {self.device.type}: "
+                         "TensorFloat-32 is a mode of CUDA's tensor cores")  # fmt: skip
         runner = self.trainer.runner
         if self.device.type == "cuda" and not runner.active and self.cfg.trainer.cuda_graph != "off":
             lines.append(f"CUDA graph {runner.status()}: trained eagerly")

@@ -90,6 +90,7 @@ def test_a_regression_runs_report_shows_the_best_loss_where_a_classifier_shows_a
     assert "| split | samples | final loss | best loss (epoch) |" in md and "accuracy" not in md.split("##")[0]
     test_best = f"{summary['best']['test_loss']:.4g} ({summary['best']['test_loss_epoch']})"
     assert f"| test | 500 | {summary['final']['test_loss']:.4g} | {test_best} |" in md
+    assert f"| train | 1,000 | {summary['final']['train_loss']:.4g} |" in md  # counts with thousands separators
 
 
 def test_gradient_norms_of_zero_are_drawn_at_the_bottom_of_the_log_axis_not_dropped(tmp_path):

@@ -62,15 +62,16 @@ def write_run_report(run_dir: Path) -> Path:
     md += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for split in SPLITS:
         if f"{split}_loss" in final:
+            count = f"{sizes[split]:,}" if isinstance(sizes.get(split), int) else "-"
             b = best.get(f"{split}_{kind}")
             shown = percent(b) if kind == "acc" and b is not None else number(b)
             b_txt = "-" if b is None else f"{shown} ({best.get(f'{split}_{kind}_epoch')})"
             loss = number(final.get(f"{split}_loss"))
             if kind == "acc":
                 acc = spread(final.get(f"{split}_acc"), (s.get("final_std") or {}).get(f"{split}_acc"))
-                md.append(f"| {split} | {sizes.get(split, '-')} | {loss} | {acc} | {b_txt} |")
+                md.append(f"| {split} | {count} | {loss} | {acc} | {b_txt} |")
             else:
-                md.append(f"| {split} | {sizes.get(split, '-')} | {loss} | {b_txt} |")
+                md.append(f"| {split} | {count} | {loss} | {b_txt} |")
     md.append("")
     if verdicts := verdict_lines(s):
         md += ["## Gradients", "", *(line for v in verdicts for line in (v, ""))]

@@ -118,3 +118,30 @@ def test_gradient_norms_of_zero_are_drawn_at_the_bottom_of_the_log_axis_not_drop
         plot_grad_norms(dead, "dead", tmp_path / "grad_norms.png")
         plot_steps(steps, "dying", tmp_path / "steps.png")
     assert (tmp_path / "grad_norms.png").stat().st_size > 0 and (tmp_path / "steps.png").stat().st_size > 0
+
+
+def test_log_axes_label_their_ticks_as_plain_numbers_near_one(tmp_path):
+    """A loss axis from 0.3 to 1.4 was labelled 3x10^-1, 4x10^-1, 6x10^-1; a search's loss
+    between 0.08 and 0.092 read 8.2x10^-2 ... 9.2x10^-2."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    from runner.report.style import save
+
+    fig, axes = plt.subplots(1, 3)
+    for ax, (lo, hi) in zip(axes, [(0.3, 1.4), (1e-6, 50.0), (0.2, 2.0)]):
+        ax.plot([0, 1], [lo, hi])
+        ax.set_yscale("log")
+    axes[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: "mine"))  # a plot's own labels stay
+    save(fig, tmp_path / "log.png")
+
+    def labels(ax):
+        return [t.get_text() for which in (False, True) for t in ax.get_yticklabels(minor=which) if t.get_text()]
+
+    near_one, wide, own = (labels(ax) for ax in axes)
+    assert {"0.4", "1"} <= set(near_one) and not any("10^" in t for t in near_one), near_one
+    assert any("10^{-6}" in t for t in wide) and "10" in wide, wide  # far from 1: matplotlib's powers
+    assert "mine" in own

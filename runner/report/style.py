@@ -58,6 +58,27 @@ def legend(ax, **kw) -> None:
         ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
 
 
+def _plain_log_ticks(fig) -> None:
+    """Log axes label 0.4 and 60 as numbers rather than 4x10^-1 and 6x10^1: a loss axis within a
+    decade or two is read at a glance. Ticks matplotlib leaves unlabelled stay so, and values far
+    from 1 keep its powers of ten; an axis given its own formatter keeps it."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class Plain(LogFormatterSciNotation):
+        def __call__(self, x, pos=None):
+            text = super().__call__(x, pos)
+            return f"{x:g}" if text and 1e-3 <= abs(x) < 1e4 else text
+
+    for ax in fig.axes:
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale != "log":
+                continue
+            for which, setter in (("major", axis.set_major_formatter), ("minor", axis.set_minor_formatter)):
+                current = axis.get_major_formatter() if which == "major" else axis.get_minor_formatter()
+                if type(current) is LogFormatterSciNotation:  # matplotlib's default, not one of ours
+                    setter(Plain(labelOnlyBase=current.labelOnlyBase, minor_thresholds=current.minor_thresholds))
+
+
 def save(fig, path: Path) -> Path:
     """The figure as a PNG, written like every other result (atomically, one-line errors)."""
     import matplotlib.pyplot as plt
@@ -65,6 +86,7 @@ def save(fig, path: Path) -> Path:
     from runner.files import atomic_write
 
     try:
+        _plain_log_ticks(fig)
         atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight", facecolor="white"))
     finally:
         plt.close(fig)

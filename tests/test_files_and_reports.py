@@ -145,3 +145,46 @@ def test_log_axes_label_their_ticks_as_plain_numbers_near_one(tmp_path):
     assert {"0.4", "1"} <= set(near_one) and not any("10^" in t for t in near_one), near_one
     assert any("10^{-6}" in t for t in wide) and "10" in wide, wide  # far from 1: matplotlib's powers
     assert "mine" in own
+
+
+def test_a_fitted_square_wave_is_not_hidden_by_its_legend(tmp_path, monkeypatch):
+    """sign_sin's ground truth reaches every corner of the axes, and the legend ("best" place)
+    sat over it, in a run's predictions.png and in function_fit's predictions_<fn>.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    import pandas as pd
+    from matplotlib import pyplot as plt
+
+    from runner.report import predictions, style
+    from runner.studies import function_fit
+
+    hidden = {}
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        box = ax.get_legend().get_window_extent()
+        points = np.concatenate([ax.transData.transform(line.get_xydata()) for line in ax.get_lines()])
+        hidden[path.stem] = int(sum(box.contains(x, y) for x, y in points))
+        plt.close(fig)
+        return path
+
+    x = np.linspace(-1, 1, 400)
+    pred = pd.DataFrame({"x": x, "y_true": np.sign(np.sin(5 * np.pi * x)), "y_pred": 0.3 * x})
+    monkeypatch.setattr(predictions, "save", keep)
+    monkeypatch.setattr(function_fit, "save", keep)
+    monkeypatch.setattr(style, "save", keep)
+    predictions.plot_predictions(pred, "t", tmp_path / "predictions.png")
+    runs = []
+    for depth in (1, 3):
+        run = tmp_path / f"depth{depth}"
+        run.mkdir()
+        pred.to_csv(run / "predictions.csv", index=False)
+        pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.9], "test_loss": [1.1, 1.0]}).to_csv(
+            run / "metrics.csv", index=False
+        )
+        runs.append((f"depth {depth}", run))
+    function_fit._plot("sign_sin", runs, "t", tmp_path)
+    assert hidden["predictions"] == 0 and hidden["predictions_sign_sin"] == 0, hidden

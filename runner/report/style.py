@@ -50,10 +50,12 @@ def log_y(ax, values) -> str:
     return "log scale; zeros at the bottom"
 
 
-def legend(ax, **kw) -> None:
-    """A legend when something was drawn; otherwise a note (a diverged run has no finite values)."""
+def legend(ax, outside: bool = False, **kw) -> None:
+    """A legend when something was drawn; otherwise a note (a diverged run has no finite values).
+    `outside`: to the right of the axes, for plots whose every corner holds data (bars from
+    zero, a square wave's ground truth)."""
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(**kw)
+        ax.legend(**({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if outside else {}), **kw)
     else:
         ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
 

@@ -244,8 +244,7 @@ def plot_final(
     spread = (f"\n(mean of {seeds} seeds, error bars: ±1 std over them)" if over_seeds
               else "\n(error bars: ±1 std over each job's replicas)" if replicated else "")  # fmt: skip
     ax.set_title(f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}{spread}")
-    # bars rise from zero, so any corner inside the axes covers one: their legend stands at the right
-    legend(ax, fontsize=9, **({} if numeric else {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}))
+    legend(ax, outside=not numeric, fontsize=9)  # bars rise from zero: any corner inside covers one
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")
 

@@ -62,7 +62,7 @@ def _plot(fn: str, runs: list, title: str, out: Path) -> list:
     fig.tight_layout()
     loss_png = save(fig, out / f"loss_{fn}.png")
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig, ax = plt.subplots(figsize=(10.5, 4.6))  # room for the legend at the right
     first = read_table(runs[0][1] / "predictions.csv", "predictions.csv", PREDICTION_COLUMNS)
     ax.plot(first["x"], first["y_true"], color="black", linewidth=2.5, label="ground truth")
     for i, (label, run_dir) in enumerate(runs):
@@ -73,7 +73,7 @@ def _plot(fn: str, runs: list, title: str, out: Path) -> list:
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(f"{title}: {fn}\npredictions against the ground truth")
-    legend(ax, fontsize=9)
+    legend(ax, outside=True, fontsize=9)  # a square wave's ground truth fills every corner
     fig.tight_layout()
     return [loss_png, save(fig, out / f"predictions_{fn}.png")]
 

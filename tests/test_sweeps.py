@@ -832,6 +832,7 @@ def _sweep_figures(tmp_path, monkeypatch, values, losses=0.5) -> dict:
             "width": fig.get_size_inches()[0],
             "legend": [t.get_text() for t in legend.get_texts()] if legend else [],
             "axes": len(fig.axes),  # a colour bar is an axes of its own
+            "outside": bool(legend) and legend.get_window_extent().x0 >= ax.get_window_extent().x1,
         }
         plt.close(fig)
         return path
@@ -869,6 +870,13 @@ def test_a_grid_gets_a_tick_per_value_and_a_search_gets_readable_ticks(tmp_path,
     assert curves["legend"] == [] and curves["axes"] == 2, "40 trials: a colour bar, not a 40-entry legend"
     few = _sweep_figures(tmp_path, monkeypatch, drawn[:3])["curves_loss"]["legend"]
     assert few == [f"lr={v:.4g}" for v in drawn[:3]], "a drawn value is labelled to 4 digits"
+
+
+def test_a_legend_of_many_jobs_stands_beside_the_curves(tmp_path, monkeypatch):
+    """Eleven jobs (params_vs_generalization) put an eleven-entry legend over the middle of the curves."""
+    many = _sweep_figures(tmp_path, monkeypatch, [f"v{i}" for i in range(11)])
+    assert len(many["curves_loss"]["legend"]) == 11 and many["curves_loss"]["outside"]
+    assert not _sweep_figures(tmp_path, monkeypatch, ["a", "b", "c"])["curves_loss"]["outside"]  # a few stay inside
 
 
 def test_seeds_beside_another_key_are_averaged_with_their_spread_as_error_bars(tmp_path, monkeypatch):

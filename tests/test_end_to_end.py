@@ -221,6 +221,39 @@ def test_holdout_mode_replaces_test(tmp_path, tiny_data):
     assert s["sizes"] == {"train": 140, "test": 60}  # 200 training images split 70:30
 
 
+def test_the_readme_gives_every_csv_its_columns():
+    """Files are the contract: each CSV dlrun writes has its columns in the README, in order where
+    the README lists them in one line, so a column added in the code and not there fails here."""
+    from pathlib import Path
+
+    from markdown_it import MarkdownIt
+
+    from runner.reproduce.compare import COLUMNS as REPRODUCTION
+    from runner.studies import flatness_interpolation, function_fit, minimal_ratio, trajectory_pca
+    from runner.train import gradcheck, rows
+    from runner.train.eval import EVAL_COLUMNS
+
+    spans, stack = (
+        set(),
+        list(MarkdownIt().enable("table").parse((Path(__file__).parent.parent / "README.md").read_text())),
+    )
+    while stack:
+        token = stack.pop()
+        spans |= {token.content} if token.type == "code_inline" else set()
+        stack += token.children or []
+    listed = {"first_layer_hist.csv": rows.HIST_COLUMNS, "steps.csv": rows.STEP_COLUMNS,
+              "predictions.csv": rows.PREDICTION_COLUMNS, "eval.csv": EVAL_COLUMNS,
+              "gradcheck.csv": gradcheck.CSV_COLUMNS, "function_fit.csv": function_fit.CSV_COLUMNS,
+              "interpolation.csv": flatness_interpolation.CSV_COLUMNS, "minimal_ratio.csv": minimal_ratio.CSV_COLUMNS,
+              "trajectory_pca.csv": trajectory_pca.CSV_COLUMNS, "explained_variance.csv": trajectory_pca.VARIANCE_COLUMNS}  # fmt: skip
+    for name, columns in listed.items():
+        assert ", ".join(columns) in spans, f"README: {name} has no `{', '.join(columns)}`"
+    named = {part for span in spans for part in span.split(", ")}
+    for name, columns in {"metrics.csv": rows.SPLIT_COLUMNS, "layers.csv": rows.LAYER_COLUMNS,
+                          "reproduction.csv": REPRODUCTION}.items():  # fmt: skip
+        assert not set(columns) - named, f"README: {name} columns not named: {set(columns) - named}"
+
+
 def test_the_readme_names_every_summary_csv_column():
     import itertools
     import re

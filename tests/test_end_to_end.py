@@ -254,6 +254,19 @@ def test_the_readme_gives_every_csv_its_columns():
         assert not set(columns) - named, f"README: {name} columns not named: {set(columns) - named}"
 
 
+def test_the_readme_names_every_key_of_a_runs_summary_json(tmp_path):
+    """summary.json's name, model, epochs, data_origin, started, finished and dlrun_version were
+    written by every run and named nowhere in the README's row for the file."""
+    import re
+    from pathlib import Path
+
+    summary, _ = train(tmp_path, "dataset=function", "trainer.epochs=1")
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `summary.json` |"))
+    named = set(re.findall(r"`([a-z_]+)`", row))
+    assert not set(summary) - named, f"summary.json keys the README does not name: {set(summary) - named}"
+
+
 def test_the_readme_names_every_summary_csv_column():
     import itertools
     import re

@@ -4,6 +4,8 @@ small data, few epochs) on the CPU, asserting on their files and one property ea
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -93,6 +95,11 @@ def assert_rerenders(folder):
     import sys
 
     md, summary = (folder / "report.md").read_text(), json.loads((folder / "summary.json").read_text())
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    paragraph = re.search(r"The four studies with their own folder(.*?)\n\n", readme, re.S).group(1)
+    assert not set(summary) - set(re.findall(r"`([a-z_0-9]+)`", paragraph)), (
+        "summary.json keys the README does not name"
+    )
     shutil.rmtree(folder / "plots")
     for name in ("report.md", "report.html", "summary.json", "DONE"):
         (folder / name).unlink()

@@ -809,9 +809,24 @@ def test_ctrl_c_stops_the_sweep_and_finishes_what_had_trained(tmp_path):
     assert not list(tmp_path.glob("sweep/2_*")), "nothing after the interrupt started"
 
 
-def _sweep_figures(tmp_path, monkeypatch, values, losses=0.5) -> dict:
+def _covered(ax, legend) -> int:
+    """How many of the axes' drawn line pixels (points every pixel along each segment, as drawn)
+    fall inside its legend's box."""
+    if legend is None:
+        return 0
+    box, hidden = legend.get_window_extent(), 0
+    for line in ax.get_lines():
+        px = ax.transData.transform(line.get_xydata())
+        for a, b in zip(px[:-1], px[1:]):
+            p = a + (b - a) * np.linspace(0, 1, max(2, int(np.hypot(*(b - a)))))[:, None]
+            hidden += int(((p[:, 0] > box.x0) & (p[:, 0] < box.x1) & (p[:, 1] > box.y0) & (p[:, 1] < box.y1)).sum())
+    return hidden
+
+
+def _sweep_figures(tmp_path, monkeypatch, values, losses=0.5, metrics_of=None) -> dict:
     """plot_final's and plot_curves's figures for a sweep of optimizer.lr over `values`, each
-    read before it is closed: its x tick labels, x scale, width, legend entries, axes."""
+    read before it is closed: its x tick labels, x scale, width, legend entries, axes, and how
+    many curve pixels its legend covers. `metrics_of(i)`: job i's metrics.csv columns."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -832,7 +847,7 @@ def _sweep_figures(tmp_path, monkeypatch, values, losses=0.5) -> dict:
             "width": fig.get_size_inches()[0],
             "legend": [t.get_text() for t in legend.get_texts()] if legend else [],
             "axes": len(fig.axes),  # a colour bar is an axes of its own
-            "outside": bool(legend) and legend.get_window_extent().x0 >= ax.get_window_extent().x1,
+            "covered": _covered(ax, legend),
         }
         plt.close(fig)
         return path
@@ -840,12 +855,14 @@ def _sweep_figures(tmp_path, monkeypatch, values, losses=0.5) -> dict:
     monkeypatch.setattr(sweep_plots, "save", keep)
     for i in range(len(values)):
         (tmp_path / f"j{i}").mkdir(exist_ok=True)
-        metrics = {"epoch": [1, 2], "train_loss": [1.0, 0.5], "test_loss": [0.9, 0.6]}
+        metrics = metrics_of(i) if metrics_of else {"epoch": [1, 2], "train_loss": [1.0, 0.5], "test_loss": [0.9, 0.6]}
         pd.DataFrame(metrics).to_csv(tmp_path / f"j{i}" / "metrics.csv", index=False)
     df = pd.DataFrame({"optimizer.lr": values, "status": "ok", "final_test_loss": losses, "final_train_loss": 0.4})
     df["dir"], df["job"] = [f"j{i}" for i in range(len(values))], range(len(values))
     sweep_plots.plot_final(df, ["optimizer.lr"], tmp_path, "test", "loss", "t")
     sweep_plots.plot_curves(df, ["optimizer.lr"], tmp_path, "loss", "t")
+    if metrics_of and "train_acc" in metrics_of(0):
+        sweep_plots.plot_curves(df, ["optimizer.lr"], tmp_path, "acc", "t")
     return figures
 
 
@@ -872,11 +889,19 @@ def test_a_grid_gets_a_tick_per_value_and_a_search_gets_readable_ticks(tmp_path,
     assert few == [f"lr={v:.4g}" for v in drawn[:3]], "a drawn value is labelled to 4 digits"
 
 
-def test_a_legend_of_many_jobs_stands_beside_the_curves(tmp_path, monkeypatch):
-    """Eleven jobs (params_vs_generalization) put an eleven-entry legend over the middle of the curves."""
-    many = _sweep_figures(tmp_path, monkeypatch, [f"v{i}" for i in range(11)])
-    assert len(many["curves_loss"]["legend"]) == 11 and many["curves_loss"]["outside"]
-    assert not _sweep_figures(tmp_path, monkeypatch, ["a", "b", "c"])["curves_loss"]["outside"]  # a few stay inside
+def test_the_legend_of_a_sweeps_curves_covers_none_of_them(tmp_path, monkeypatch):
+    """Eleven jobs (params_vs_generalization) put an eleven-entry legend over the middle of the
+    curves, and four jobs of two epochs (reproduce/r3's scratch part) one over their first points."""
+    falling = _sweep_figures(tmp_path, monkeypatch, [f"v{i}" for i in range(11)],
+                             metrics_of=lambda i: {"epoch": [1, 2], "train_loss": [2.4 - 0.01 * i, 2.3 - 0.04 * i],
+                                                   "test_loss": [2.35 - 0.02 * i, 2.33 - 0.04 * i]})  # fmt: skip
+    assert len(falling["curves_loss"]["legend"]) == 11 and falling["curves_loss"]["covered"] == 0
+    r3 = [(0.3305, 0.5125, 0.456, 0.57), (0.282, 0.5075, 0.462, 0.59), (0.229, 0.3605, 0.402, 0.516),
+          (0.203, 0.243, 0.368, 0.384)]  # train and test accuracy after epochs 1 and 2  # fmt: skip
+    scratch = _sweep_figures(tmp_path, monkeypatch, ["numpy_sgd", "torch_sgd", "torch_sgd_dropout", "torch_adam"],
+                             metrics_of=lambda i: {"epoch": [1, 2], "train_loss": [2.2, 2.0], "test_loss": [2.1, 1.9],
+                                                   "train_acc": r3[i][:2], "test_acc": r3[i][2:]})  # fmt: skip
+    assert len(scratch["curves_acc"]["legend"]) == 4 and scratch["curves_acc"]["covered"] == 0
 
 
 def test_seeds_beside_another_key_are_averaged_with_their_spread_as_error_bars(tmp_path, monkeypatch):

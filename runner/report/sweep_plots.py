@@ -47,10 +47,9 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     plt = pyplot()
     panels = _panels(done, swept)
     legend_keys = swept[1:] if len(swept) >= 2 else swept
-    # past a handful of jobs a legend inside the axes lands on their lines: it stands at the right
-    outside = max(len(rows) for _, rows in panels) > 5
-    width = 5.8 + (2.4 if outside else 0.0)
-    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 4.6), squeeze=False, sharey=True)
+    # curves cross the whole axes, so a legend inside lands on some (4 jobs of two epochs did): the
+    # legend stands at the right of its panel; a colour bar takes its place past 10 values
+    fig, axes = plt.subplots(1, len(panels), figsize=(8.2 * len(panels), 4.6), squeeze=False, sharey=True)
     for ax, (panel_title, rows) in zip(axes[0], panels):
         shade, last_epoch = _value_shades(rows, legend_keys), 0
         colors = _colors(len(rows)) if shade is None else [shade.to_rgba(float(v)) for v in rows[legend_keys[0]]]
@@ -83,7 +82,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
             ax.set_xlim(0.5, last_epoch + 0.5)
             ax.set_xticks(range(1, last_epoch + 1))
         if shade is None:
-            legend(ax, outside=outside, title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
+            legend(ax, outside=True, title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
         else:
             fig.colorbar(shade, ax=ax).set_label(legend_keys[0])
     axes[0][0].set_ylabel("accuracy (%)" if kind == "acc" else "loss (log scale)")

@@ -110,6 +110,46 @@ def test_gradcheck_task_reports_failure(tmp_path, tiny_data, monkeypatch):
     with pytest.raises(CheckFailed, match="gradcheck failed: max relative error"):
         run_gradcheck(cfg, tmp_path / "run")
     assert (tmp_path / "run" / "gradcheck.csv").is_file() and not (tmp_path / "run" / "DONE").exists()
+    md = (tmp_path / "run" / "report.md").read_text()  # a failed check shows where it failed
+    assert md.count("**FAIL**") >= 1 and "**FAILED**: largest relative error" in md
+    assert (tmp_path / "run" / "plots" / "gradcheck.png").stat().st_size > 5000
+
+
+def test_a_gradient_check_writes_its_report_and_make_report_writes_it_again(tmp_path, tiny_data):
+    """A gradient check wrote no report.md, report.html or plot, and `make report DIR=<its folder>`
+    called it neither a run, a sweep nor a study folder."""
+    import subprocess
+    import sys
+
+    from runner.train.gradcheck import CSV_COLUMNS
+
+    cfg = compose("task=gradcheck", f"data_dir={tiny_data}", "dataset=gurmukhi", "model.hidden=[16]",
+                  "trainer.progress=quiet")  # fmt: skip
+    prepare(cfg)
+    run = tmp_path / "run"
+    run_gradcheck(cfg, run)
+    md, df = (run / "report.md").read_text(), pd.read_csv(run / "gradcheck.csv")
+    assert md.startswith("# Gradient check ") and "**passed**: largest relative error" in md
+    for (layer, param), errors in df.groupby(["layer", "param"], sort=False)["rel_error"]:
+        assert f"| {layer} | {param} | {len(errors)} | {errors.max():.2e} | pass |" in md
+    assert "![gradcheck](plots/gradcheck.png)" in md and "data:image/png;base64" in (run / "report.html").read_text()
+
+    def report():
+        return subprocess.run([sys.executable, "-m", "runner.report", str(run)], capture_output=True, text=True)
+
+    for name in ("report.md", "report.html", "plots/gradcheck.png"):
+        (run / name).unlink()
+    assert (
+        report().returncode == 0 and (run / "report.md").read_text() == md and (run / "plots/gradcheck.png").is_file()
+    )
+    lines = (run / "gradcheck.csv").read_text().splitlines()
+    cells = lines[2].split(",")
+    cells[CSV_COLUMNS.index("rel_error")] = "oops"
+    (run / "gradcheck.csv").write_text("\n".join([*lines[:2], ",".join(cells), *lines[3:]]) + "\n")
+    damaged = report()
+    assert damaged.returncode == 2 and damaged.stderr == (
+        f"report: error: {run / 'gradcheck.csv'}: line 3, column rel_error: expected a number, got 'oops'\n"
+    )
 
 
 def test_gradcheck_cli_exit_code_and_table(tmp_path, tiny_data):

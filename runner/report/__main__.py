@@ -2,7 +2,7 @@
 plots and report of a study folder, from files.
 
     python -m runner.report outputs/sweeps/<name>/<stamp>
-    python -m runner.report outputs/runs/<date>/<time>_<name>      (a training run, or task=eval's folder)
+    python -m runner.report outputs/runs/<date>/<time>_<name>      (a training run, task=eval's or task=gradcheck's folder)
     python -m runner.report outputs/runs/<date>/<time>_<study>
 """
 
@@ -66,6 +66,13 @@ def _render(argv: list) -> int:
             write_run_report(target)
             say(str(target / "report.html"))
         return 0
+    from runner.report.gradcheck_report import is_gradcheck_dir, write_gradcheck_report
+
+    if is_gradcheck_dir(target):  # task=gradcheck's folder
+        write_gradcheck_report(target)
+        say(str(target / "plots" / "gradcheck.png"))
+        say(str(target / "report.html"))
+        return 0
     from runner import reproduce
     from runner.studies import is_study_dir, rerender
     from runner.sweep.summary import is_sweep_dir
@@ -96,7 +103,7 @@ def _render(argv: list) -> int:
             read_config(target / "config.yaml")
         print(
             f"report: error: {target} is neither a sweep folder (one with multirun.yaml), a run folder "
-            f"(one with metrics.csv, or eval.csv) nor a study folder (config.yaml with task: study)",
+            f"(one with metrics.csv, eval.csv or gradcheck.csv) nor a study folder (config.yaml with task: study)",
             file=sys.stderr,
         )
         return 2

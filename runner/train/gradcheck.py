@@ -26,31 +26,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from runner.say import say
+from runner.train.gradcheck_result import CSV_COLUMNS, Entry, GradcheckResult
 from runner.train.probes import weight_layers
-
-
-class Entry(NamedTuple):
-    """One checked parameter entry: a row of gradcheck.csv."""
-
-    layer: str
-    param: str
-    index: int
-    analytic: float
-    numeric: float
-    rel_error: float
-    step: float
-
-
-CSV_COLUMNS = list(Entry._fields)
 
 
 class FixedMaskDropout(nn.Module):
@@ -90,27 +74,6 @@ def parameter_names(model: nn.Module) -> list:
         for pname, p in module.named_parameters(recurse=False):
             out.append((names.get(id(module), type(module).__name__), pname, p))
     return out
-
-
-@dataclass
-class GradcheckResult:
-    rows: list  # Entry per checked parameter entry
-    tol: float
-
-    @property
-    def max_error(self) -> float:
-        return max(r.rel_error for r in self.rows)
-
-    @property
-    def passed(self) -> bool:
-        return all(r.rel_error < self.tol for r in self.rows)
-
-    def per_layer(self) -> list:
-        """(layer, param, entries checked, max rel_error, passed) per parameter tensor."""
-        groups: dict = {}
-        for r in self.rows:
-            groups.setdefault((r.layer, r.param), []).append(r.rel_error)
-        return [(layer, param, len(errs), max(errs), max(errs) < self.tol) for (layer, param), errs in groups.items()]
 
 
 def _central_difference(loss_fn, model, flat: torch.Tensor, i: int, h: float) -> float:
@@ -234,6 +197,7 @@ def run_gradcheck(cfg, run_dir: Path, label: str = "") -> dict:
             "max_rel_error": result.max_error,
             "tol": gc.tol,
             "eps": gc.eps,
+            "batch": gc.batch,
             "checked": len(result.rows),
         },
         "params": count_params(model),
@@ -242,7 +206,7 @@ def run_gradcheck(cfg, run_dir: Path, label: str = "") -> dict:
         "model": cfg.model.name,
         "tags": list(cfg.tags),
     }
-    worst = max(result.rows, key=lambda r: r.rel_error)
+    worst = result.worst
     line = (
         f"gradcheck {verdict}: max relative error {result.max_error:.2e} (tolerance {gc.tol:g}) at "
         f"{worst.layer}.{worst.param}[{worst.index}]; {len(result.rows)} entries in {run_dir / 'gradcheck.csv'}"
@@ -250,6 +214,9 @@ def run_gradcheck(cfg, run_dir: Path, label: str = "") -> dict:
     if not result.passed:
         summary["error"] = line
     write_json(run_dir / "summary.json", summary)
+    from runner.report.gradcheck_report import write_gradcheck_report
+
+    write_gradcheck_report(run_dir)  # a failed check gets its report too: it shows where
     if not result.passed:
         raise CheckFailed(line)
     write_marker(run_dir, "ok")

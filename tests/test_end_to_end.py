@@ -190,10 +190,10 @@ def test_eval_without_a_dataset_uses_the_trained_runs_data_and_splits(tmp_path):
     redraw = subprocess.run([sys.executable, "-m", "runner.report", str(tmp_path / "same")], capture_output=True,
                             text=True)  # fmt: skip
     assert redraw.returncode == 0, redraw.stderr  # an eval's folder re-renders like a run's
-    assert (
-        f"the weights of `{run / 'model.pt'}` after 2 epoch(s) of training"
-        in (tmp_path / "same" / "report.md").read_text()
-    )
+    report = (tmp_path / "same" / "report.md").read_text()
+    assert f"the weights of `{run / 'model.pt'}` after 2 epoch(s) of training" in report
+    # weights measured once: no "final" loss and no best epoch, which read as if the eval had trained
+    assert "| split | samples | loss |\n" in report and "best" not in report and "final" not in report
     fewer = evaluate("fewer", "dataset.n_test=50")  # one key changed, the rest still the run's
     assert int(fewer["test"]["samples"]) == 50 and int(fewer["val"]["samples"]) == trained["sizes"]["val"]
     other = evaluate("other", "dataset=function", "dataset.fn=sin_plus_x")  # the command's own dataset node

@@ -55,23 +55,25 @@ def write_run_report(run_dir: Path) -> Path:
             "",
         ]
     sizes = s.get("sizes") or {}
-    # regression measures no accuracy: its table shows the best loss where a classifier's shows accuracy
+    # regression measures no accuracy: its table shows the best loss where a classifier's shows
+    # accuracy; an eval measured its weights once, so it has no "final" or "best" epoch
     kind = "acc" if any(final.get(f"{split}_acc") is not None for split in SPLITS) else "loss"
-    head = ["split", "samples", "final loss", *(["final accuracy", "best accuracy (epoch)"] if kind == "acc"
-                                                 else ["best loss (epoch)"])]  # fmt: skip
+    once = s.get("task") == "eval"
+    head = ["split", "samples", "loss" if once else "final loss"]
+    head += ["accuracy" if once else "final accuracy"] if kind == "acc" else []
+    head += [] if once else [f"best {'accuracy' if kind == 'acc' else 'loss'} (epoch)"]
     md += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for split in SPLITS:
         if f"{split}_loss" in final:
-            count = f"{sizes[split]:,}" if isinstance(sizes.get(split), int) else "-"
-            b = best.get(f"{split}_{kind}")
-            shown = percent(b) if kind == "acc" and b is not None else number(b)
-            b_txt = "-" if b is None else f"{shown} ({best.get(f'{split}_{kind}_epoch')})"
-            loss = number(final.get(f"{split}_loss"))
+            cells = [split, f"{sizes[split]:,}" if isinstance(sizes.get(split), int) else "-"]
+            cells.append(number(final.get(f"{split}_loss")))
             if kind == "acc":
-                acc = spread(final.get(f"{split}_acc"), (s.get("final_std") or {}).get(f"{split}_acc"))
-                md.append(f"| {split} | {count} | {loss} | {acc} | {b_txt} |")
-            else:
-                md.append(f"| {split} | {count} | {loss} | {b_txt} |")
+                cells.append(spread(final.get(f"{split}_acc"), (s.get("final_std") or {}).get(f"{split}_acc")))
+            if not once:
+                b = best.get(f"{split}_{kind}")
+                shown = percent(b) if kind == "acc" and b is not None else number(b)
+                cells.append("-" if b is None else f"{shown} ({best.get(f'{split}_{kind}_epoch')})")
+            md.append("| " + " | ".join(cells) + " |")
     md.append("")
     if verdicts := verdict_lines(s):
         md += ["## Gradients", "", *(line for v in verdicts for line in (v, ""))]

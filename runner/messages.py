@@ -163,6 +163,20 @@ def _completion_line(text: str) -> str | None:
     return f"--shell-completion: expected install=SHELL (or uninstall=, query=), SHELL one of {shells}"
 
 
+def _appended_group_line(text: str, args) -> str | None:
+    """`+experiment=x` or `++experiment=x` for a group the root config's defaults list already
+    has (as every dlrun group is, null or not): Hydra's answer speaks of a defaults list's
+    `override` keyword, which a command line has no use for."""
+    m = re.match(r"Multiple values for ([\w/.]+)\. To override a value use 'override [^:]+: (.+)'", text)
+    m = m or re.match(r"force-add of config groups is not supported: '\+\+([\w/.]+)=(.+)'", text)
+    if not m:
+        return None
+    group, value = m.groups()
+    given = next((a for a in args if a.lstrip("+").startswith(f"{group}=")), f"+{group}={value}")
+    return (f"{given}: {group} is a group of the root config's defaults already; choose an option without the "
+            f"plus sign: {group}={value}")  # fmt: skip
+
+
 def _yaml_line(ex) -> str:
     """'<file>: not valid YAML (line L, column C: what the parser met)' for a config file Hydra loaded."""
     from runner.errors import reason
@@ -216,6 +230,10 @@ def describe_error(ex: BaseException, args=()) -> str | None:
         if m:  # a search's space is changed by sweeping the key itself, which the sweeper's params merge with
             arg, key, value = m.groups()
             return f"{arg}: a sweep's values are set on the key itself: {key}={value} (they replace a preset's for that key)"
+    for e in chain:
+        line = _appended_group_line(str(e), args) if isinstance(e, HydraException) else None
+        if line:
+            return line
     for e in chain:
         if isinstance(e, HydraException):
             return " ".join(str(e).split())

@@ -42,6 +42,15 @@ def assert_one_line_error(proc, *fragments):
         (["trainer.batch_size=0"], ["trainer.batch_size", ">= 1", "0"]),
         (["dataset.colour=1"], ["dataset.colour", "unknown key", "val_size"]),
         (["+trainer.epoch=3"], ["trainer.epoch: unknown key (did you mean trainer.epochs?)", "epochs"]),
+        # Hydra's answer named a defaults list's `override` keyword, of no use on a command line
+        (
+            ["+experiment=grad_norm"],
+            [
+                "+experiment=grad_norm: experiment is a group of the root config's defaults "
+                "already; choose an option without the plus sign: experiment=grad_norm"
+            ],
+        ),
+        (["++dataset=cifar10"], ["++dataset=cifar10: dataset is a group", "sign: dataset=cifar10"]),
         (["dataset=mnsit"], ["dataset=mnsit: no such option (did you mean dataset=mnist?); expected one of"]),
         (["activation=ReLU"], ["activation=ReLU: no such option (did you mean activation=relu?)"]),
         (["regularizer=dropout", "regularizer.dropout.p=0.5"], ["regularizer.dropout.p: unknown key", "is a number"]),

@@ -51,6 +51,14 @@ def assert_one_line_error(proc, *fragments):
             ],
         ),
         (["++dataset=cifar10"], ["++dataset=cifar10: dataset is a group", "sign: dataset=cifar10"]),
+        # Hydra wrote meta/ into the folder, which dlrun then refused as holding files it did not write
+        (
+            ["hydra.output_subdir=meta"],
+            [
+                "hydra.output_subdir=meta: dlrun writes Hydra's record of each run itself, to .hydra/",
+                "(leave hydra.output_subdir unset)",
+            ],
+        ),
         (["dataset=mnsit"], ["dataset=mnsit: no such option (did you mean dataset=mnist?); expected one of"]),
         (["activation=ReLU"], ["activation=ReLU: no such option (did you mean activation=relu?)"]),
         (["regularizer=dropout", "regularizer.dropout.p=0.5"], ["regularizer.dropout.p: unknown key", "is a number"]),

@@ -117,6 +117,12 @@ def check_command_line(argv: list) -> list:
         if not key:
             raise UserError(f"{arg}: no key before the '='; dlrun takes KEY=VALUE (trainer.epochs=5) or GROUP=OPTION "
                             "(dataset=mnist)")  # fmt: skip
+        if key == "hydra.output_subdir" and o.value() is not None:
+            # Hydra would write its record there before dlrun looks at the folder, which dlrun then
+            # refused as holding files it did not write; a sweep's report finds its jobs by .hydra/
+            raise UserError(f"{arg}: dlrun writes Hydra's record of each run itself, to .hydra/ in the run's "
+                            "folder, where a sweep's report finds its jobs; it cannot be moved (leave "
+                            "hydra.output_subdir unset)")  # fmt: skip
         if key in groups or "/" in key:
             _check_group(o, groups)
         elif o.is_delete():

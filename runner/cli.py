@@ -157,12 +157,13 @@ def main() -> None:
         if isinstance(ex, BrokenPipeError) and signals.gone(sys.stdout):
             signals.silence(sys.stdout)  # Hydra's print of `dlrun --help | head`: the reader has what it wanted
             sys.exit(128 + signal.SIGPIPE)
+        from runner import runfolder
         from runner.sweep import state
 
         if state.running is not None:  # a multirun this process holds ended in an error
-            from runner import runfolder
-
             runfolder.discard_unstarted_sweep(state.running)
+        else:
+            runfolder.discard_unstarted_run()
         line = describe_error(ex, sys.argv[1:])
         if line is None or debug:
             raise

@@ -93,6 +93,10 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
             f"{key}: the sweeper's params have no such key; sweep it on the command line: "
             f"dlrun -m {swept}=<a>,<b> (or add it with +{key}=...)"
         )
+    logging = next((g for g in ("job_logging", "hydra_logging") if key.startswith(f"hydra.{g}.")), None)
+    if logging and re.match(r"Key '.+' is not in struct", msg):  # dlrun's config has Hydra's logging off
+        return (f"{key}: Hydra's {logging.replace('_', ' ')} is off in dlrun (hydra/{logging}=none: dlrun prints its "
+                f"own lines); choose hydra/{logging}=default, and its keys can be set")  # fmt: skip
     m = re.match(r"Interpolation key '(.+)' not found", msg)
     if m:  # Hydra names no key (or its placeholder) for an interpolation in an override: name the override
         name = m.group(1)
@@ -237,6 +241,12 @@ def describe_error(ex: BaseException, args=()) -> str | None:
     for e in chain:
         if isinstance(e, HydraException):
             return " ".join(str(e).split())
+    for e in chain:  # Hydra's job logging set to what Python's logging cannot configure (an unknown level)
+        if isinstance(e, ValueError) and str(e).startswith("Unable to configure "):
+            given = [a for a in args if re.match(r"\+*hydra\.(job|hydra)_logging\.", a)] or ["hydra.job_logging"]
+            cause = f": {one_line(e.__cause__)}" if e.__cause__ is not None else ""
+            return (f"{' '.join(given)}: Python's logging cannot use it ({e}{cause}); the keys: "
+                    "https://docs.python.org/3/library/logging.config.html#dictionary-schema-details")  # fmt: skip
     for e in chain:  # --shell-completion without a subcommand, or for a shell Hydra has no plugin for
         line = _completion_line(str(e)) if isinstance(e, ValueError) else None
         if line:

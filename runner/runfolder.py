@@ -245,6 +245,19 @@ class RunFolder(Callback):
         except UserError as ex:  # Hydra only warns about a callback's Exception
             raise Refused(ex) from None
         note_folder(folder)
+        _single_run.append((folder, f"{config.hydra.job.name}.log"))
+
+
+_single_run: list = []  # (folder, its job log's name) of a single run, noted before Hydra makes it
+
+
+def discard_unstarted_run() -> None:
+    """A single run that stopped before its task began (Hydra's job logging, which Python's logging
+    refused, is set up in between) leaves no folder behind: Hydra made it, with a log file at most."""
+    for folder, log in _single_run:
+        records = {*KEEP, log}
+        if folder.is_dir() and all(p.name in records for p in folder.iterdir()):
+            discard(folder, records)
 
 
 def discard(folder: Path, records) -> None:
@@ -273,8 +286,14 @@ def discard_unstarted_sweep(sweep_dir: Path) -> None:
     refuse the corrected command as "another command" in the same hydra.sweep.dir."""
     sweep_dir = Path(sweep_dir).absolute()
     records = {"multirun.yaml", SWEEP_RECORD, LOCK}
-    if sweep_dir.is_dir() and all(p.name in records for p in sweep_dir.iterdir()):
-        discard(sweep_dir, records)
+
+    def unstarted_job(p: Path) -> bool:  # a job folder Hydra made, with its log at most (job logging refused)
+        return p.is_dir() and not p.is_symlink() and all(q.name in KEEP or q.suffix == ".log" for q in p.iterdir())
+
+    if sweep_dir.is_dir():
+        jobs = {p.name for p in sweep_dir.iterdir() if p.name not in records and unstarted_job(p)}
+        if all(p.name in records | jobs for p in sweep_dir.iterdir()):
+            discard(sweep_dir, records | jobs)
 
 
 def outermost_missing(folder: Path) -> Path:

@@ -387,6 +387,28 @@ def test_with_hydras_default_job_logging_the_runs_lines_go_to_its_log_file(tmp_p
     assert not list(plain.glob("*.log"))
 
 
+def test_job_logging_that_python_refuses_or_that_is_off_is_one_line_and_leaves_no_folder(tmp_path):
+    """Hydra sets up job logging between making a run's folder and running its task: a level
+    Python's logging does not know was a traceback, and left the folder with its log file; a key
+    of the job logging dlrun turns off read "Key 'level' is not in struct"."""
+    bad = ("dataset=function", "trainer.epochs=1", "hydra/job_logging=default", "hydra.job_logging.root.level=LOUD")
+    for mode, folder in (([], "hydra.run.dir"), (["-m", "activation=relu,tanh"], "hydra.sweep.dir")):
+        target = tmp_path / "made" / ("sweep" if mode else "run")  # and its parent: both made by the command
+        proc = run_dlrun(*mode, *bad, f"{folder}={target}", cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr == (
+            "dlrun: error: hydra.job_logging.root.level=LOUD: Python's logging cannot use it (Unable to configure "
+            "root logger: ValueError: Unknown level: 'LOUD'); the keys: "
+            "https://docs.python.org/3/library/logging.config.html#dictionary-schema-details\n"
+        ), proc.stderr
+        assert not (tmp_path / "made").exists(), list((tmp_path / "made").rglob("*"))
+    off = run_dlrun("dataset=function", "hydra.job_logging.root.level=DEBUG", f"hydra.run.dir={tmp_path / 'r'}",
+                    cwd=tmp_path)  # fmt: skip
+    assert off.returncode == 2 and off.stderr == (
+        "dlrun: error: hydra.job_logging.root.level: Hydra's job logging is off in dlrun (hydra/job_logging=none: "
+        "dlrun prints its own lines); choose hydra/job_logging=default, and its keys can be set\n"
+    )
+
+
 def test_a_fresh_start_keeps_the_log_file_that_logging_is_writing(tmp_path):
     import logging
 

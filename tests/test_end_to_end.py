@@ -283,3 +283,14 @@ def test_the_readme_names_every_summary_csv_column():
         named |= {"".join(combo) for combo in itertools.product(*options)}
     assert not set(TAIL_COLUMNS) - named, f"columns the README does not name: {set(TAIL_COLUMNS) - named}"
     assert {"job", "status", "objective"} <= named
+
+
+def test_a_batch_larger_than_the_training_split_is_noted_once(tmp_path, capsys):
+    """trainer.batch_size=100000 on 1,000 samples trained one full-batch step an epoch without a word."""
+    train(tmp_path, "dataset=function", "trainer.epochs=2", "trainer.batch_size=1000",
+                       "trainer.progress=plain", name="fits")  # fmt: skip
+    assert "note: trainer.batch_size" not in capsys.readouterr().out  # exactly the split: no note
+    train(tmp_path, "dataset=function", "trainer.epochs=2", "trainer.batch_size=1001", "trainer.progress=plain")
+    out = capsys.readouterr().out
+    assert out.count("note: trainer.batch_size=1001 is more than the 1,000 training samples: each epoch is one step "
+                     "on all of them") == 1  # fmt: skip

@@ -170,6 +170,9 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
         with signals.deferred():
             reporter.start([f"dlrun {cfg.name}: {engine.params:,} parameters on {engine.device} "
                             f"({engine.device_name}); {sizes}{resumed}", f"run dir: {run_dir}"])  # fmt: skip
+            if cfg.trainer.batch_size > (n := engine.data.sizes().get("train", 0)):  # what it comes to, said once
+                reporter.note(f"trainer.batch_size={cfg.trainer.batch_size} is more than the {n:,} training samples: "
+                              "each epoch is one step on all of them")  # fmt: skip
             loggers.start(cfg, run_dir, summary, len(progress.rows) if saved is not None else None)
             if saved is None:
                 hooks.on_start(engine)

@@ -72,7 +72,8 @@ clean: ## remove caches and build leftovers (keeps outputs/, the venv and data/)
 # Results are hours of training: deleting them is its own target, never a side effect of
 # `clean`, and it stops if a running dlrun holds a folder there (its .dlrun.lock is flocked).
 clean-outputs: ## delete everything under outputs/ (runs, sweeps, MLflow store), unless a dlrun is using it
-	@for lock in $$(find outputs -name .dlrun.lock 2>/dev/null); do \
+	@test -d outputs || { echo "make clean-outputs: there is no outputs/ here: nothing to delete"; exit 0; }; \
+	for lock in $$(find outputs -name .dlrun.lock 2>/dev/null); do \
 		flock -n -s "$$lock" true 2>/dev/null || { echo "make clean-outputs: $$(dirname $$lock) is in use by a running dlrun ($$(cat $$lock)); nothing deleted" >&2; exit 2; }; \
-	done
-	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+	done; \
+	echo "find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +"; find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

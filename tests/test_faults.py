@@ -931,6 +931,9 @@ def test_make_clean_keeps_outputs_and_clean_outputs_waits_for_a_running_dlrun(tm
     done = make("clean-outputs")
     assert done.returncode == 0, done.stderr
     assert [p.name for p in (tmp_path / "outputs").iterdir()] == [".gitkeep"]
+    shutil.rmtree(tmp_path / "outputs")  # none there: nothing to do, not find's error and make's failure
+    none = make("clean-outputs")
+    assert none.returncode == 0 and none.stdout == "make clean-outputs: there is no outputs/ here: nothing to delete\n"
 
 
 # ---------------------------------------------------------------- the console going away

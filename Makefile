@@ -63,6 +63,7 @@ bench: $(STAMP) ## time dlrun against the DataLoader loop, write outputs/bench/<
 	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 data: ## lay out the offline dataset copies from ../shared/datasets into ./data
+	@test -f ../shared/datasets/prepare.py || { echo "make data: no ../shared/datasets/prepare.py beside this checkout: the offline copies come with the project's workspace; elsewhere put the files in the layout README.md's Offline data shows" >&2; exit 2; }
 	$(PYTHON) ../shared/datasets/prepare.py data
 
 clean: ## remove caches and build leftovers (keeps outputs/, the venv and data/)

@@ -936,6 +936,20 @@ def test_make_clean_keeps_outputs_and_clean_outputs_waits_for_a_running_dlrun(tm
     assert none.returncode == 0 and none.stdout == "make clean-outputs: there is no outputs/ here: nothing to delete\n"
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_data_without_the_offline_copies_says_where_they_come_from(tmp_path):
+    """Beside a checkout without ../shared, `make data` was python's "can't open file" traceback-like line."""
+    here = tmp_path / "checkout"
+    here.mkdir()
+    proc = subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "data"], cwd=here, capture_output=True,
+                          text=True)  # fmt: skip
+    assert proc.returncode != 0 and proc.stderr.startswith(
+        "make data: no ../shared/datasets/prepare.py beside this checkout: the offline copies come with the project's "
+        "workspace; elsewhere put the files in the layout README.md's Offline data shows\n"
+    ), proc.stderr
+    assert not (here / "data").exists()
+
+
 # ---------------------------------------------------------------- the console going away
 
 # 60 epochs of about 0.05 s: the stop comes at epoch 2 or 3, long before the end

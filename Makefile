@@ -44,7 +44,7 @@ format: $(STAMP) ## ruff: fix what can be fixed and format the code
 run: $(STAMP) ## one dlrun call: make run ARGS="dataset=gurmukhi model=cnn trainer.epochs=5"
 	$(BIN)/dlrun $(ARGS)
 
-report: ## re-render a sweep's summary.csv, report and plots (or a run's plots and report, or a study's plots and report): make report DIR=...
+report: ## re-render a sweep's summary.csv, report and plots (or a run's, eval's or gradient check's plots and report, or a study's): make report DIR=...
 	@test -n "$(DIR)" || { echo 'make report: give the folder, e.g. make report DIR=outputs/sweeps/<name>/<stamp>' >&2; exit 2; }
 	@$(MAKE) -s --no-print-directory $(STAMP)
 	$(BIN)/python -m runner.report $(DIR)

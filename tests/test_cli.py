@@ -441,6 +441,7 @@ def test_a_key_the_run_ignores_is_noted_before_it_runs_in_a_run_and_in_each_swee
         "dataset.n_train=64",
         "dataset.n_test=32",
         "trainer.epochs=1",
+        "trainer.batch_size=32",
         "diagnostics.probes=false",
     ]
     note = "note: optimizer.momentum=0.5 does nothing for optimizer=adam: only sgd reads it"
@@ -450,7 +451,7 @@ def test_a_key_the_run_ignores_is_noted_before_it_runs_in_a_run_and_in_each_swee
     sweep = run_dlrun("-m", *small, "optimizer=sgd,adam", "optimizer.momentum=0.5", f"hydra.sweep.dir={tmp_path / 's'}",
                       cwd=tmp_path)  # fmt: skip
     assert sweep.returncode == 0, sweep.stderr
-    assert [ln for ln in sweep.stdout.splitlines() if "note:" in ln] == [f"job 1: {note}"]  # adam's job only
+    assert [ln for ln in sweep.stdout.splitlines() if "note:" in ln] == [f"[job 1] {note}"]  # adam's job only
 
 
 SMALL_FN = (
@@ -458,6 +459,7 @@ SMALL_FN = (
     "dataset.n_train=64",
     "dataset.n_test=32",
     "trainer.epochs=1",
+    "trainer.batch_size=32",
     "diagnostics.probes=false",
 )
 

@@ -128,8 +128,8 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
     try:
         runfolder.write_hydra_record(job_dir, cfg, hydra_root, overrides)
         prepare(cfg)
-        for line in notes(cfg, overrides):
-            say(f"job {num}: note: {line}")
+        for line in notes(cfg, overrides):  # labelled as the job's own lines are, and its notes while it runs
+            say(f"[job {num}] note: {line}")
         task = TASKS[cfg.task]  # a training run resumes from its checkpoint; a study clears around its finished
         if not (task.renders_plots or task.keeps_finished_runs):  # runs itself; the rest start over
             runfolder.clear(job_dir)

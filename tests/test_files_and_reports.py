@@ -131,20 +131,21 @@ def test_log_axes_label_their_ticks_as_plain_numbers_near_one(tmp_path):
 
     from runner.report.style import save
 
-    fig, axes = plt.subplots(1, 3)
-    for ax, (lo, hi) in zip(axes, [(0.3, 1.4), (1e-6, 50.0), (0.2, 2.0)]):
+    fig, axes = plt.subplots(1, 4)
+    for ax, (lo, hi), base in zip(axes, [(0.3, 1.4), (1e-6, 50.0), (0.2, 2.0), (32, 2048)], (10, 10, 10, 2)):
         ax.plot([0, 1], [lo, hi])
-        ax.set_yscale("log")
+        ax.set_yscale("log", base=base)
     axes[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: "mine"))  # a plot's own labels stay
     save(fig, tmp_path / "log.png")
 
     def labels(ax):
         return [t.get_text() for which in (False, True) for t in ax.get_yticklabels(minor=which) if t.get_text()]
 
-    near_one, wide, own = (labels(ax) for ax in axes)
+    near_one, wide, own, powers_of_two = (labels(ax) for ax in axes)
     assert {"0.4", "1"} <= set(near_one) and not any("10^" in t for t in near_one), near_one
     assert any("10^{-6}" in t for t in wide) and "10" in wide, wide  # far from 1: matplotlib's powers
     assert "mine" in own
+    assert any("2^{6}" in t for t in powers_of_two), powers_of_two  # a base-2 axis keeps its own labels
 
 
 def test_a_fitted_square_wave_is_not_hidden_by_its_legend(tmp_path, monkeypatch):

@@ -71,14 +71,14 @@ def _plain_log_ticks(fig) -> None:
             text = super().__call__(x, pos)
             return f"{x:g}" if text and 1e-3 <= abs(x) < 1e4 else text
 
-    for ax in fig.axes:
-        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
-            if scale != "log":
-                continue
-            for which, setter in (("major", axis.set_major_formatter), ("minor", axis.set_minor_formatter)):
-                current = axis.get_major_formatter() if which == "major" else axis.get_minor_formatter()
-                if type(current) is LogFormatterSciNotation:  # matplotlib's default, not one of ours
-                    setter(Plain(labelOnlyBase=current.labelOnlyBase, minor_thresholds=current.minor_thresholds))
+    for axis in (a for ax in fig.axes for a in (ax.xaxis, ax.yaxis)):
+        if axis.get_scale() != "log" or getattr(axis.get_transform(), "base", None) != 10:  # base 2 keeps its own
+            continue
+        for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
+                         (axis.get_minor_formatter, axis.set_minor_formatter)):  # fmt: skip
+            current = get()
+            if type(current) is LogFormatterSciNotation:  # matplotlib's default, not one of ours
+                put(Plain(labelOnlyBase=current.labelOnlyBase, minor_thresholds=current.minor_thresholds))
 
 
 def save(fig, path: Path) -> Path:

@@ -143,7 +143,7 @@ def test_log_axes_label_their_ticks_as_plain_numbers_near_one(tmp_path):
 
     near_one, wide, own, powers_of_two = (labels(ax) for ax in axes)
     assert {"0.4", "1"} <= set(near_one) and not any("10^" in t for t in near_one), near_one
-    assert any("10^{-6}" in t for t in wide) and "10" in wide, wide  # far from 1: matplotlib's powers
+    assert wide and all("10^{" in t for t in wide), wide  # reaching far from 1: powers of ten throughout, not mixed
     assert "mine" in own
     assert any("2^{6}" in t for t in powers_of_two), powers_of_two  # a base-2 axis keeps its own labels
 

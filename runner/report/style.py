@@ -61,24 +61,26 @@ def legend(ax, outside: bool = False, **kw) -> None:
 
 
 def _plain_log_ticks(fig) -> None:
-    """Log axes label 0.4 and 60 as numbers rather than 4x10^-1 and 6x10^1: a loss axis within a
-    decade or two is read at a glance. Ticks matplotlib leaves unlabelled stay so, and values far
-    from 1 keep its powers of ten; an axis given its own formatter keeps it."""
+    """Log axes within 0.001 .. 10,000 label 0.4 and 60 as numbers rather than 4x10^-1 and
+    6x10^1: a loss axis within a decade or two is read at a glance. Ticks matplotlib leaves
+    unlabelled stay so; an axis reaching further keeps its powers of ten throughout, as does a
+    base-2 axis or one given its own formatter."""
     from matplotlib.ticker import LogFormatterSciNotation
 
     class Plain(LogFormatterSciNotation):
         def __call__(self, x, pos=None):
-            text = super().__call__(x, pos)
-            return f"{x:g}" if text and 1e-3 <= abs(x) < 1e4 else text
+            return f"{x:g}" if super().__call__(x, pos) else ""
 
-    for axis in (a for ax in fig.axes for a in (ax.xaxis, ax.yaxis)):
-        if axis.get_scale() != "log" or getattr(axis.get_transform(), "base", None) != 10:  # base 2 keeps its own
-            continue
-        for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
-                         (axis.get_minor_formatter, axis.set_minor_formatter)):  # fmt: skip
-            current = get()
-            if type(current) is LogFormatterSciNotation:  # matplotlib's default, not one of ours
-                put(Plain(labelOnlyBase=current.labelOnlyBase, minor_thresholds=current.minor_thresholds))
+    for ax in fig.axes:
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            near_one = min(lo, hi) >= 1e-3 and max(lo, hi) < 1e4
+            if axis.get_scale() != "log" or getattr(axis.get_transform(), "base", None) != 10 or not near_one:
+                continue
+            for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
+                             (axis.get_minor_formatter, axis.set_minor_formatter)):  # fmt: skip
+                current = get()
+                if type(current) is LogFormatterSciNotation:  # matplotlib's default, not one of ours
+                    put(Plain(labelOnlyBase=current.labelOnlyBase, minor_thresholds=current.minor_thresholds))
 
 
 def save(fig, path: Path) -> Path:

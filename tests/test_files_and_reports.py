@@ -189,3 +189,40 @@ def test_a_fitted_square_wave_is_not_hidden_by_its_legend(tmp_path, monkeypatch)
         runs.append((f"depth {depth}", run))
     function_fit._plot("sign_sin", runs, "t", tmp_path)
     assert hidden["predictions"] == 0 and hidden["predictions_sign_sin"] == 0, hidden
+
+
+def test_a_one_epoch_run_draws_its_points_on_a_tick_of_its_epoch(tmp_path, monkeypatch):
+    """weight_stats.png of a one-epoch run was empty (lines without markers: a line needs two
+    points), and every per-epoch plot spread its one epoch over 0.96 ... 1.04."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+    from matplotlib import pyplot as plt
+
+    from runner.report import curves, layer_plots
+    from runner.train.rows import LAYER_COLUMNS
+
+    seen = {}
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        axes = [ax for ax in fig.axes if ax.get_lines()]
+        seen[path.stem] = {"ticks": [[t.get_text() for t in ax.get_xticklabels()] for ax in axes],
+                           "markers": {line.get_marker() for ax in axes for line in ax.get_lines()}}  # fmt: skip
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(layer_plots, "save", keep)
+    monkeypatch.setattr(curves, "save", keep)
+    layers = pd.DataFrame([[1, name, "fc", 10, 0.1, 0.01, 0.05, 0.2, None] for name in ("fc1", "out")],
+                          columns=LAYER_COLUMNS)  # fmt: skip
+    layer_plots.plot_weight_stats(layers, "t", tmp_path / "weight_stats.png")
+    layer_plots.plot_grad_norms(layers, "t", tmp_path / "grad_norms.png")
+    metrics = pd.DataFrame(
+        {"epoch": [1], "train_loss": [1.0], "train_acc": [0.5], "test_loss": [0.9], "test_acc": [0.6]}
+    )
+    curves.plot_curves(metrics, "t", tmp_path / "curves.png")
+    for name, plot in seen.items():
+        assert plot["ticks"] and all(ticks == ["1"] for ticks in plot["ticks"]), (name, plot["ticks"])
+        assert "None" not in plot["markers"] and "" not in plot["markers"], (name, plot["markers"])

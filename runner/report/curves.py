@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from runner.report.style import SPLIT_STYLE, legend, pyplot, save
+from runner.report.style import SPLIT_STYLE, epoch_axis, legend, pyplot, save
 
 
 def _band(ax, metrics: pd.DataFrame, col: str, scale: float, style: dict) -> None:
@@ -52,7 +52,7 @@ def plot_curves(metrics: pd.DataFrame, title: str, path: Path, train_label: str 
         ax_loss.set_yscale("log")
         ax_loss.set_title("Loss (log scale)")
     for ax in axes[0]:
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        epoch_axis(ax, int(metrics["epoch"].max()) if len(metrics) else 0)
         legend(ax)
     if any(c.endswith("_std") for c in metrics.columns):
         title += " (mean of replicas, band = ±1 std)"

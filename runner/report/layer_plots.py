@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from runner.report.style import legend, log_y, pyplot, save
+from runner.report.style import epoch_axis, legend, log_y, pyplot, save
 
 
 def _layer_colors(layers: list):
@@ -37,7 +37,7 @@ def plot_grad_norms(df: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"weight-gradient L2 norm (mean over steps{', ' + scale if scale else ''})")
     ax.set_title(f"{title}\ngradient norm per layer (input side dark, output side light)")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    epoch_axis(ax, int(df["epoch"].max()))
     legend(ax, ncol=2 if len(layers) > 8 else 1, fontsize=9)
     fig.tight_layout()
     return save(fig, path)
@@ -61,10 +61,12 @@ def plot_weight_stats(df: pd.DataFrame, title: str, path: Path) -> Path:
             d = df[df["layer"] == name]
             if d[col].notna().any():
                 ys = 100 * d[col] if col == "saturation" else d[col]
-                ax.plot(d["epoch"], ys, color=colors[name], label=name)
+                # a line needs two epochs: with few, the points themselves (one epoch drew nothing)
+                ax.plot(d["epoch"], ys, color=colors[name], label=name, marker="o" if len(d) <= 30 else None,
+                        markersize=3)  # fmt: skip
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        epoch_axis(ax, int(df["epoch"].max()))
     legend(axes[0][0], fontsize=8, ncol=2 if len(layers) > 8 else 1)
     fig.suptitle(f"{title}: weights per layer")
     fig.tight_layout()

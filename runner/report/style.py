@@ -60,6 +60,15 @@ def legend(ax, outside: bool = False, **kw) -> None:
         ax.text(0.5, 0.5, "no finite values", ha="center", va="center", transform=ax.transAxes)
 
 
+def epoch_axis(ax, last_epoch: int) -> None:
+    """An x axis of epochs: whole numbers, and for a run of one to three epochs a tick on each
+    with room beside it (matplotlib spread a single epoch over 0.96 ... 1.04)."""
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if 0 < last_epoch <= 3:
+        ax.set_xlim(0.5, last_epoch + 0.5)
+        ax.set_xticks(range(1, last_epoch + 1))
+
+
 def _plain_log_ticks(fig) -> None:
     """Log axes within 0.001 .. 10,000 label 0.4 and 60 as numbers rather than 4x10^-1 and
     6x10^1: a loss axis within a decade or two is read at a glance. Ticks matplotlib leaves

@@ -11,7 +11,7 @@ import pandas as pd
 
 from runner.formatting import metric_label
 from runner.report.metrics import read_metrics
-from runner.report.style import legend, pyplot, save
+from runner.report.style import epoch_axis, legend, pyplot, save
 from runner.report.sweep_tables import (
     FINISHED,
     is_numeric,
@@ -77,10 +77,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
         ax.set_xlabel("epoch")
         if kind == "loss":
             ax.set_yscale("log")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        if 0 < last_epoch <= 3:  # a point or two: whole epochs, not 0.96 ... 1.04
-            ax.set_xlim(0.5, last_epoch + 0.5)
-            ax.set_xticks(range(1, last_epoch + 1))
+        epoch_axis(ax, last_epoch)
         if shade is None:
             legend(ax, outside=True, title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
         else:

@@ -226,3 +226,35 @@ def test_a_one_epoch_run_draws_its_points_on_a_tick_of_its_epoch(tmp_path, monke
     for name, plot in seen.items():
         assert plot["ticks"] and all(ticks == ["1"] for ticks in plot["ticks"]), (name, plot["ticks"])
         assert "None" not in plot["markers"] and "" not in plot["markers"], (name, plot["markers"])
+
+
+def test_a_one_epoch_replicated_run_shows_its_spread_as_error_bars(tmp_path, monkeypatch):
+    """The ±1 std band over the copies is a fill between epochs: over one epoch it had no width
+    and the plot promised a band it did not draw."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+    from matplotlib import pyplot as plt
+
+    from runner.report import curves
+
+    seen = {}
+
+    def keep(fig, path):
+        seen["title"] = fig._suptitle.get_text()
+        seen["bars"] = [
+            (ax.get_title(), sorted(round(float(y), 3) for bar in ax.containers for seg in bar.lines[2]
+                                    for y in seg.get_segments()[0][:, 1]))
+            for ax in fig.axes
+        ]  # fmt: skip
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(curves, "save", keep)
+    metrics = pd.DataFrame({"epoch": [1], "train_loss": [1.0], "train_loss_std": [0.1], "train_acc": [0.5],
+                            "train_acc_std": [0.02], "test_loss": [0.9], "test_loss_std": [0.2],
+                            "test_acc": [0.6], "test_acc_std": [0.05]})  # fmt: skip
+    curves.plot_curves(metrics, "t", tmp_path / "curves.png")
+    assert seen["bars"] == [("Loss", [0.7, 0.9, 1.1, 1.1]), ("Accuracy", [48.0, 52.0, 55.0, 65.0])], seen["bars"]
+    assert "error bars = ±1 std" in seen["title"]

@@ -11,11 +11,15 @@ from runner.report.style import SPLIT_STYLE, epoch_axis, legend, pyplot, save
 
 
 def _band(ax, metrics: pd.DataFrame, col: str, scale: float, style: dict) -> None:
-    """Replicated runs: shade mean +- one standard deviation over the copies."""
+    """Replicated runs: shade mean +- one standard deviation over the copies. One epoch gets an
+    error bar instead: a band over a single point has no width and draws nothing."""
     std = metrics.get(f"{col}_std")
     if std is None or not std.notna().any():
         return
     mean = metrics[col]
+    if len(metrics) == 1:
+        ax.errorbar(metrics["epoch"], scale * mean, yerr=scale * std, fmt="none", ecolor=style.get("color"), capsize=4)
+        return
     ax.fill_between(
         metrics["epoch"], scale * (mean - std), scale * (mean + std), color=style.get("color"), alpha=0.18, linewidth=0
     )
@@ -55,7 +59,7 @@ def plot_curves(metrics: pd.DataFrame, title: str, path: Path, train_label: str 
         epoch_axis(ax, int(metrics["epoch"].max()) if len(metrics) else 0)
         legend(ax)
     if any(c.endswith("_std") for c in metrics.columns):
-        title += " (mean of replicas, band = ±1 std)"
+        title += f" (mean of replicas, {'error bars' if len(metrics) == 1 else 'band'} = ±1 std)"
     fig.suptitle(title)
     fig.tight_layout()
     return save(fig, path)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch._dynamo  # noqa: F401  the first optimizer built imports it (1.1 s on a CPU): paid here, with torch, not in a run's time
 
 from runner.data import device as device_data
 from runner.errors import ConfigError

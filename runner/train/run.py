@@ -139,6 +139,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
     """hooks (for studies) watch the run (runner.train.base.RunHooks). finish(run_dir, status)
     writes the plots, the report and DONE; default: inline, now. resume: go on from a
     checkpoint of the same config in run_dir (studies start their runs afresh)."""
+    load(ENGINES[cfg.engine].cls)  # imports torch: once per process, so a sweep's first job is not charged for it
     started = time.perf_counter()
     hooks = hooks or RunHooks()
     engine = make_engine(cfg)  # reads the data and builds the model: may still refuse the config

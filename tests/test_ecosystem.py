@@ -197,6 +197,14 @@ def test_an_optuna_search_reports_its_trials_and_best_and_survives_a_failed_tria
     md = (out / "report.md").read_text()
     assert f"Best: trial {best['job']}, final_test_loss = " in md and f"`optimizer.lr={best['optimizer.lr']}`" in md
     assert "(worst)" in md and (out / "plots" / "objective.png").is_file()
+    # the console's outcome reads each trial by what it returned to the sweeper, and names the best
+    lines = proc.stdout.splitlines()
+    for r in rows:
+        (line,) = [x for x in lines if x.startswith(f"  job   {r['job']}  ")]
+        want = "inf (worst)" if r["status"] == "failed" else f"{float(r['objective']):.4g}"
+        assert line.endswith(f"final_test_loss {want}"), line
+    assert f"best: trial {best['job']}, final_test_loss = {float(best['objective']):.4g}, with " \
+           f"optimizer.lr={best['optimizer.lr']}" in lines  # fmt: skip
     # drawn values are no grid: the objective per searched value, not the grid's line and bar plots
     assert (out / "plots" / "search_slices.png").is_file() and not (out / "plots" / "final_test_loss.png").exists()
     if mlflow:

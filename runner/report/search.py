@@ -25,29 +25,41 @@ def best_trial(df: pd.DataFrame, metric: str) -> pd.Series | None:
     return ok.loc[pick]
 
 
+def shown_objective(metric: str, v) -> str:
+    """A trial's objective as people read it: accuracies in %, as everywhere else; '-' for a
+    trial that returned nothing yet (not started, stopped); a failed one's worst value as is."""
+    v = float(v) if v not in (None, "") else math.nan
+    if math.isnan(v):
+        return "-"
+    if not math.isfinite(v):
+        return f"{v} (worst)"
+    return percent(v) if metric.endswith("_acc") else number(v, 4)
+
+
+def best_line(df: pd.DataFrame, swept: list, metric: str, code: str = "`") -> str | None:
+    """'trial 3, best_val_loss = 0.2234, with `optimizer.lr=0.0036`, ...', None without a
+    finite objective: the report's best line, and (code='') the console's at the search's end."""
+    best = best_trial(df, metric)
+    if best is None:
+        return None
+    setting = ", ".join(f"{code}{k}={best[k]}{code}" for k in swept) or "the defaults"
+    return f"trial {int(best['job'])}, {metric} = {shown_objective(metric, best['objective'])}, with {setting}"
+
+
 def section(df: pd.DataFrame, swept: list, metric: str) -> list:
     from runner.report.sweep_tables import value_label
     from runner.sweep.objective import direction
 
     way = direction(metric)
-
-    def shown(v: float) -> str:  # accuracies in %, as everywhere else in the report
-        return percent(v) if metric.endswith("_acc") else number(v, 4)
-
     lines = ["## Search", "", f"Objective: `{metric}` ({way}d). A failed or diverged trial scores the worst value.", ""]
     best = best_trial(df, metric)
     if best is None:
         return lines + ["No trial gave a finite objective.", ""]
-    setting = ", ".join(f"`{k}={best[k]}`" for k in swept) or "the defaults"
-    lines += [f"Best: trial {int(best['job'])}, {metric} = {shown(float(best['objective']))}, with {setting}.", ""]
+    lines += [f"Best: {best_line(df, swept, metric)}.", ""]
     head = ["trial", *swept, "status", metric]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in df.sort_values("job").iterrows():
-        value = float(r["objective"])
-        if math.isnan(value):  # a trial not started or stopped has returned nothing yet
-            cell = "-"
-        else:
-            cell = shown(value) if math.isfinite(value) else f"{value} (worst)"
+        cell = shown_objective(metric, r["objective"])
         mark = " **best**" if int(r["job"]) == int(best["job"]) else ""
         lines.append("| " + " | ".join([str(int(r["job"])), *(value_label(r[k]) for k in swept), str(r["status"]),
                                         cell + mark]) + " |")  # fmt: skip

@@ -224,7 +224,7 @@ def render_sweep(sweep_dir: Path) -> dict:
     search = bool(metric) and "objective" in df  # drawn values: no grid to draw lines, bars or a pivot over
     plots = []
     if search:
-        from runner.report.search import plot_objective, plot_slices
+        from runner.report.search import best_line, plot_objective, plot_slices
 
         plots = [plot_objective(df, metric, sweep_dir, name), plot_slices(df, swept, metric, sweep_dir, name)]
     if has_metrics:
@@ -303,6 +303,7 @@ def render_sweep(sweep_dir: Path) -> dict:
         "rows": rows,
         "swept": swept,
         "notes": notes,
+        "search": {"metric": metric, "best": best_line(df, swept, metric, code="")} if search else None,
     }
 
 

@@ -150,12 +150,19 @@ def print_outcome(result: dict) -> None:
     values = [", ".join(f"{k}={r[k]}" for k in swept if r.get(k) not in ("", None)) for r in rows]
     width = max(map(len, values), default=0)  # the metric in one column
     status_width = max([10, *(len(r["status"]) for r in rows)])
+    search = result.get("search")
     for r, value in zip(rows, values):
         v, error = r.get(metric), r.get("gradcheck_max_rel_error")
         shown = "" if v is None else f"  {split}_{kind} {percent(v) if kind == 'acc' else number(v)}"
         if v is None and error not in (None, ""):  # a gradient check trains nothing: its verdict's figure
             shown = f"  max rel. error {float(error):.3g}"
+        if search:  # a search's trials are read by what they returned to the sweeper
+            from runner.report.search import shown_objective
+
+            shown = f"  {search['metric']} {shown_objective(search['metric'], r.get('objective'))}"
         say(f"  job {r['job']:>3}  {r['status']:<{status_width}} {value:<{width}}{shown}".rstrip())
+    if search:
+        say(f"best: {search['best'] or 'no trial gave a finite objective'}")
     for note in result.get("notes", ()):
         say(f"note: {note}")
     say(f"summary: {result['summary']}\nreport:  {result['report']}")

@@ -1012,3 +1012,30 @@ print("LATE", len(late), late[:5])
     assert out.returncode == 0, out.stderr[-2000:]
     late = next(line for line in out.stdout.splitlines() if line.startswith("LATE"))
     assert int(late.split()[1]) < 20, late
+
+
+def test_long_names_under_bars_slant_and_short_ones_stay_level(tmp_path, monkeypatch):
+    """experiment=scratch_mnist's bar chart overprinted torch_sgd_dropout and torch_adam_dropout."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import sweep_plots
+
+    seen, close = {}, plt.close
+
+    def spy(fig=None):  # style.save closes each figure once it is written: read its ticks there
+        if fig is not None and fig.axes:
+            seen[fig.axes[0].get_title()] = [(t.get_text(), t.get_rotation()) for t in fig.axes[0].get_xticklabels()]
+        close(fig)
+
+    monkeypatch.setattr(plt, "close", spy)
+    for names in (["numpy_sgd", "torch_sgd", "torch_sgd_dropout", "torch_adam_dropout"], ["relu", "tanh"]):
+        df = pd.DataFrame({"variant": names, "status": "ok", "final_test_acc": 0.6, "final_train_acc": 0.5})
+        sweep_plots.plot_final(df, ["variant"], tmp_path, "test", "acc", ",".join(names))
+    (long,) = [v for k, v in seen.items() if "numpy_sgd" in k]
+    (short,) = [v for k, v in seen.items() if "relu" in k]
+    assert [r for _, r in long] == [30.0] * 4 and [n for n, _ in long][-1] == "torch_adam_dropout", long
+    assert short == [("relu", 0.0), ("tanh", 0.0)], short
+    assert (tmp_path / "plots" / "final_test_acc.png").is_file()

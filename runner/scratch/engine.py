@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from runner import signals
+from runner.data import device as device_data
 from runner.registry import load
 from runner.registry.activations import ACTIVATIONS
 from runner.registry.models import INITS
@@ -23,6 +24,7 @@ from runner.registry.training import OPTIMIZERS
 from runner.scratch.layers import Dropout, Linear, MeanSquaredError, Network, SoftmaxCrossEntropy
 from runner.scratch.optim import add_penalty_gradients, penalty
 from runner.train.base import Engine
+from runner.train.engine import seed_everything
 
 
 def build_network(cfg, n_in: int, n_out: int, rng: np.random.Generator, dtype=np.float32) -> Network:
@@ -48,11 +50,6 @@ def build_network(cfg, n_in: int, n_out: int, rng: np.random.Generator, dtype=np
 
 class NumpyEngine(Engine):
     def __init__(self, cfg):
-        import torch
-
-        from runner.data import device as device_data
-        from runner.train.engine import seed_everything
-
         self.cfg = cfg
         self.device = "cpu"
         self.device_name = f"{platform.processor() or platform.machine()} (NumPy)"

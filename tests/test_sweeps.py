@@ -1017,7 +1017,7 @@ print("LATE", len(late), late[:5])
     assert int(late.split()[1]) < 20, late
 
 
-def test_long_names_under_bars_slant_and_short_ones_stay_level(tmp_path, monkeypatch):
+def test_long_names_under_bars_and_confusion_matrices_slant_and_short_ones_stay_level(tmp_path, monkeypatch):
     """experiment=scratch_mnist's bar chart overprinted torch_sgd_dropout and torch_adam_dropout."""
     import matplotlib
 
@@ -1042,3 +1042,13 @@ def test_long_names_under_bars_slant_and_short_ones_stay_level(tmp_path, monkeyp
     assert [r for _, r in long] == [30.0] * 4 and [n for n, _ in long][-1] == "torch_adam_dropout", long
     assert short == [("relu", 0.0), ("tanh", 0.0)], short
     assert (tmp_path / "plots" / "final_test_acc.png").is_file()
+    # a confusion matrix by the same rule: CIFAR-10's ten names slant, three short ones stay level
+    # (it slanted every name longer than two letters, and left longer ones to collide at 20 classes)
+    from runner.report.confusion import plot_confusion
+
+    for names in (["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+                  ["circle", "square", "stripe"]):  # fmt: skip
+        table = pd.DataFrame(np.eye(len(names), dtype=int) * 5, index=names, columns=names)
+        plot_confusion(table, names[0], tmp_path / f"confusion_{names[0]}.png")
+    assert {r for _, r in seen["airplane\naccuracy 100.00% on 50 samples"]} == {30.0}
+    assert {r for _, r in seen["circle\naccuracy 100.00% on 15 samples"]} == {0.0}

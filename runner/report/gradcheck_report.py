@@ -67,7 +67,7 @@ def plot_gradcheck(result: GradcheckResult, title: str, path: Path) -> Path:
             ax.scatter(xs[mask], np.where(errors[mask] > 0, errors[mask], bottom), **style)
     ax.axhline(result.tol, color="#555555", linestyle="--", linewidth=1.2, label=f"tolerance {result.tol:g}")
     ax.set_yscale("log")
-    ax.set_xticks(range(len(tensors)), tensors, rotation=30, ha="right")
+    ax.set_xticks(range(len(tensors)), tensors)  # slanted when saved where they would collide (style.save)
     ax.set_xlabel("parameter tensor")
     ax.set_ylabel("relative error (log scale)")
     ax.set_title(f"{title}\nautograd against finite differences: each checked entry's relative error")

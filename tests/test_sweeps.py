@@ -372,6 +372,16 @@ def test_the_closing_lines_put_each_jobs_metric_in_one_column(capsys):
                    "report": "r.html"})  # fmt: skip
     jobs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  job")]
     assert jobs[0].endswith("activation=relu  max rel. error 6.45e-08") and jobs[1].endswith("activation=tanh")
+    # with trainer.replicas, the spread over a job's copies stands beside its mean, as in the report
+    copies = [{"job": 0, "status": "ok", "activation": "relu", "final_test_acc": 0.9551, "final_test_acc_std": 0.0097},
+              {"job": 1, "status": "ok", "activation": "tanh", "final_test_acc": 0.9494, "final_test_acc_std": ""}]  # fmt: skip
+    print_outcome({"rows": copies, "swept": ["activation"], "counts": {"ok": 2}, "summary": "s.csv",
+                   "report": "r.html"})  # fmt: skip
+    jobs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  job")]
+    assert jobs[0].endswith("test_acc 95.51 ± 0.97%") and jobs[1].endswith("test_acc 94.94%"), jobs
+    losses = [{"job": 0, "status": "ok", "final_test_loss": 0.1234, "final_test_loss_std": 0.01}]
+    print_outcome({"rows": losses, "swept": [], "counts": {"ok": 1}, "summary": "s.csv", "report": "r.html"})
+    assert "test_loss 0.1234 ± 0.01" in capsys.readouterr().out
 
 
 def test_pivot_of_a_two_way_sweep():
@@ -396,6 +406,14 @@ def test_pivot_of_a_two_way_sweep():
     )
     assert lines[2] == "| relu | 90.00 | 95.00 | 80.00 | 90.00 | 70.00 | 80.00 |"
     assert lines[3].endswith("| - | - |")
+    # with replicas, each cell's spread over its job's copies (the jobs table showed it, this did not)
+    copies = df.assign(final_test_acc_std=[0.01, 0.02, 0.03, 0.004, 0.005, None])
+    lines = paper_table(copies, "activation", "model.depth", "acc", "test")
+    assert lines[2] == "| relu | 90.00 ± 1.00 | 95.00 | 80.00 ± 2.00 | 90.00 | 70.00 ± 3.00 | 80.00 |", lines[2]
+    assert lines[3].startswith("| tanh | 85.00 ± 0.40 | 90.00 | 75.00 ± 0.50 |") and lines[3].endswith("| - | - |")
+    # cells that average seeds leave the spread to the seeds section
+    seeds = pd.concat([copies.assign(seed=0), copies.assign(seed=1)])
+    assert "±" not in "\n".join(paper_table(seeds, "activation", "model.depth", "acc", "test"))
 
 
 PRESETS = [

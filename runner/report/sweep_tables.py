@@ -61,9 +61,14 @@ def paper_table(df: pd.DataFrame, rows: str, cols: str, kind: str, lead: str, be
     split's final metric with the `beside` split's next to it."""
     a = scaled(pivot(df, rows, cols, f"final_{lead}_{kind}"), kind)
     b = scaled(pivot(df, rows, cols, f"final_{beside}_{kind}"), kind) if f"final_{beside}_{kind}" in df else None
+    sd = _replica_spread(df, rows, cols, f"final_{lead}_{kind}_std", kind)
 
     def fmt(v) -> str:  # the pivot is already scaled to % for accuracies
         return "-" if missing(v) else (f"{v:.2f}" if kind == "acc" else number(v))
+
+    def lead_cell(r, c) -> str:  # with replicas, their spread beside the mean, as in the jobs table
+        v, spread = a.loc[r, c], None if sd is None else sd.loc[r, c]
+        return fmt(v) if missing(v) or missing(spread) else f"{fmt(v)} ± {fmt(spread)}"
 
     head = [short_key(rows)]
     for c in a.columns:
@@ -76,11 +81,20 @@ def paper_table(df: pd.DataFrame, rows: str, cols: str, kind: str, lead: str, be
     for r in a.index:
         cells = [str(r)]
         for c in a.columns:
-            cells.append(fmt(a.loc[r, c]))
+            cells.append(lead_cell(r, c))
             if b is not None:
                 cells.append(fmt(b.loc[r, c]) if r in b.index and c in b.columns else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _replica_spread(df: pd.DataFrame, rows: str, cols: str, column: str, kind: str) -> pd.DataFrame | None:
+    """The replicas' std of each cell, where a cell is one job; None without replicas, or where a
+    cell averages seeds (their spread is the seeds section's)."""
+    done = df[df["status"].isin(FINISHED)]
+    if column not in done or not done[column].notna().any() or done.groupby([rows, cols]).size().max() > 1:
+        return None
+    return scaled(pivot(df, rows, cols, column), kind).reindex_like(pivot(df, rows, cols, column.removesuffix("_std")))
 
 
 def plot_axes(swept: list, x: str | None = None) -> list:

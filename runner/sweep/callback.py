@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from runner.formatting import count, lead_metric, number, percent
+from runner.formatting import count, lead_metric, missing, number, spread
 from runner.say import say
 
 
@@ -153,7 +153,13 @@ def print_outcome(result: dict) -> None:
     search = result.get("search")
     for r, value in zip(rows, values):
         v, error = r.get(metric), r.get("gradcheck_max_rel_error")
-        shown = "" if v is None else f"  {split}_{kind} {percent(v) if kind == 'acc' else number(v)}"
+        sd = r.get(f"{metric}_std") if r.get(f"{metric}_std") != "" else None  # over a job's replicas, as its table
+        if v is None:
+            shown = ""
+        elif kind == "acc":
+            shown = f"  {split}_{kind} {spread(v, sd)}"
+        else:
+            shown = f"  {split}_{kind} {number(v)}" + ("" if missing(sd) else f" ± {number(sd)}")
         if v is None and error not in (None, ""):  # a gradient check trains nothing: its verdict's figure
             shown = f"  max rel. error {float(error):.3g}"
         if search:  # a search's trials are read by what they returned to the sweeper

@@ -1070,3 +1070,39 @@ def test_long_names_under_bars_and_confusion_matrices_slant_and_short_ones_stay_
         plot_confusion(table, names[0], tmp_path / f"confusion_{names[0]}.png")
     assert {r for _, r in seen["airplane\naccuracy 100.00% on 50 samples"]} == {30.0}
     assert {r for _, r in seen["circle\naccuracy 100.00% on 15 samples"]} == {0.0}
+
+
+def test_panels_that_name_the_same_jobs_share_one_legend_and_wrap_past_three(tmp_path, monkeypatch):
+    """activation x depth drew the same depth=1..3 legend beside each of its three panels (a
+    third of the width), and four activations made a strip of four panels 33 inches wide."""
+    from matplotlib import pyplot as plt
+
+    from runner.report import sweep_plots
+
+    seen = {}
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        shown = [ax for ax in fig.axes if ax.get_visible()]
+        legends = [ax.get_legend() for ax in shown if ax.get_legend() is not None]
+        seen[len(shown)] = {"legends": [[t.get_text() for t in lg.get_texts()] for lg in legends],
+                            "size": tuple(fig.get_size_inches()),
+                            "covered": sum(_covered(ax, ax.get_legend()) for ax in shown)}  # fmt: skip
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(sweep_plots, "save", keep)
+    for activations in (["relu", "tanh", "sigmoid"], ["relu", "tanh", "sigmoid", "elu"]):
+        rows = []
+        for a in activations:
+            for depth in (1, 2, 3):
+                job = len(rows)
+                (tmp_path / f"j{job}").mkdir(exist_ok=True)
+                pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [2.0, 1.0 / depth, 0.5 / depth],
+                              "test_loss": [1.9, 1.1 / depth, 0.6 / depth]}).to_csv(tmp_path / f"j{job}" / "metrics.csv")  # fmt: skip
+                rows.append({"job": job, "activation": a, "model.depth": depth, "status": "ok", "dir": f"j{job}"})
+        sweep_plots.plot_curves(pd.DataFrame(rows), ["activation", "model.depth"], tmp_path, "loss", "t")
+    assert seen[3]["legends"] == [["depth=1", "depth=2", "depth=3"]] and seen[3]["covered"] == 0
+    assert seen[3]["size"][0] < 21 and seen[3]["size"][1] == pytest.approx(4.6)
+    assert seen[4]["legends"] == [["depth=1", "depth=2", "depth=3"]]  # four panels: 3 + 1 on two rows
+    assert seen[4]["size"][0] == seen[3]["size"][0] and seen[4]["size"][1] == pytest.approx(9.2)

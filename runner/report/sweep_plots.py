@@ -47,10 +47,20 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     plt = pyplot()
     panels = _panels(done, swept)
     legend_keys = swept[1:] if len(swept) >= 2 else swept
+    # one legend for all panels where they name the same values in the same order (the colours
+    # follow that order): three copies of depth=1..3 took a third of the width
+    names = [[job_label(row, legend_keys) for _, row in rows.iterrows()] for _, rows in panels]
+    shared = len(panels) > 1 and all(n == names[0] for n in names)
+    ncols = min(3, len(panels))  # more panels wrap onto further rows rather than a strip too wide to read
+    nrows = -(-len(panels) // ncols)
+    width = (6.2 if shared else 8.2) * ncols + (2.0 if shared else 0.0)
     # curves cross the whole axes, so a legend inside lands on some (4 jobs of two epochs did): the
     # legend stands at the right of its panel; a colour bar takes its place past 10 values
-    fig, axes = plt.subplots(1, len(panels), figsize=(8.2 * len(panels), 4.6), squeeze=False, sharey=True)
-    for ax, (panel_title, rows) in zip(axes[0], panels):
+    fig, grid = plt.subplots(nrows, ncols, figsize=(width, 4.6 * nrows), squeeze=False, sharey=True)
+    axes = grid.ravel()
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    for i, (ax, (panel_title, rows)) in enumerate(zip(axes, panels)):
         shade, last_epoch = _value_shades(rows, legend_keys), 0
         colors = _colors(len(rows)) if shade is None else [shade.to_rgba(float(v)) for v in rows[legend_keys[0]]]
         for color, (_, row) in zip(colors, rows.iterrows()):
@@ -78,11 +88,12 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
         if kind == "loss":
             ax.set_yscale("log")
         epoch_axis(ax, last_epoch)
-        if shade is None:
-            legend(ax, outside=True, title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
-        else:
+        if shade is not None:
             fig.colorbar(shade, ax=ax).set_label(legend_keys[0])
-    axes[0][0].set_ylabel("accuracy (%)" if kind == "acc" else "loss (log scale)")
+        elif not shared or i == ncols - 1:  # shared: beside the first row's last panel
+            legend(ax, outside=True, title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
+    for row_axes in grid:
+        row_axes[0].set_ylabel("accuracy (%)" if kind == "acc" else "loss (log scale)")
     fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch (train dashed, held-out solid)")
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"curves_{kind}.png")

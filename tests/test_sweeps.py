@@ -969,6 +969,12 @@ def test_seeds_beside_another_key_are_averaged_with_their_spread_as_error_bars(t
     df3 = pd.concat([df.assign(**{"model.depth": d}) for d in (1, 2)], ignore_index=True)
     assert sweep_plots.plot_heatmap(df3, ["activation", "model.depth", "seed"], tmp_path, "test", "acc", "t")
     assert "(mean of 3 seeds)" in figures["heatmap_test_acc"]["title"]
+    # a cell of a replicated sweep is the mean of its job's copies: the title says so
+    two_way = df3[df3["seed"] == 0]
+    sweep_plots.plot_heatmap(two_way.assign(replicas=3), ["activation", "model.depth"], tmp_path, "test", "acc", "t")
+    assert figures["heatmap_test_acc"]["title"].endswith("final test accuracy (%) (mean of each job's 3 replicas)")
+    sweep_plots.plot_heatmap(two_way, ["activation", "model.depth"], tmp_path, "test", "acc", "t")
+    assert figures["heatmap_test_acc"]["title"].endswith("final test accuracy (%)")
     sweep_plots.plot_final(df.assign(seed=0), ["seed"], tmp_path, "test", "acc", "t")  # seeds alone: their own axis
     assert figures["final_test_acc"]["xlabel"] == "seed"
     sweep_plots.plot_final(df, ["activation", "seed"], tmp_path, "test", "acc", "t", x="seed")  # asked for

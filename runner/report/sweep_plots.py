@@ -287,7 +287,11 @@ def plot_heatmap(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kin
             ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black", fontsize=11)
     cbar = fig.colorbar(im, ax=ax)
     cbar.set_label(f"final {metric_label(split, kind)}")
-    ax.set_title(f"{title}\nfinal {metric_label(split, kind)}" + (f" (mean of {seeds} seeds)" if seeds else ""))
+    copies = pd.to_numeric(df.get("replicas", pd.Series(dtype=float)), errors="coerce").max(skipna=True)
+    copies = int(copies) if np.isfinite(copies) else 1
+    means = [f"{seeds} seeds"] if seeds else []
+    means += [f"each job's {copies} replicas"] if copies > 1 else []  # a cell is their mean, as the table's
+    ax.set_title(f"{title}\nfinal {metric_label(split, kind)}" + (f" (mean of {' and '.join(means)})" if means else ""))
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"heatmap_{split}_{kind}.png")
 

@@ -146,29 +146,31 @@ def print_outcome(result: dict) -> None:
     done = not {"unfinished", NOT_STARTED} & set(result["counts"])  # else a stopped sweep's, re-rendered
     say(f"\nsweep {'finished' if done else 'not finished'}: {count(len(rows), 'job')} ({counts})")
     split, kind = lead_metric(lambda col: any(r.get(col) is not None for r in rows))
-    metric = f"final_{split}_{kind}"
     values = [", ".join(f"{k}={r[k]}" for k in swept if r.get(k) not in ("", None)) for r in rows]
     width = max(map(len, values), default=0)  # the metric in one column
     status_width = max([10, *(len(r["status"]) for r in rows)])
     search = result.get("search")
     for r, value in zip(rows, values):
-        v, error = r.get(metric), r.get("gradcheck_max_rel_error")
-        sd = r.get(f"{metric}_std") if r.get(f"{metric}_std") != "" else None  # over a job's replicas, as its table
-        if v is None:
-            shown = ""
-        elif kind == "acc":
-            shown = f"  {split}_{kind} {spread(v, sd)}"
-        else:
-            shown = f"  {split}_{kind} {number(v)}" + ("" if missing(sd) else f" ± {number(sd)}")
-        if v is None and error not in (None, ""):  # a gradient check trains nothing: its verdict's figure
-            shown = f"  max rel. error {float(error):.3g}"
-        if search:  # a search's trials are read by what they returned to the sweeper
-            from runner.report.search import shown_objective
-
-            shown = f"  {search['metric']} {shown_objective(search['metric'], r.get('objective'))}"
+        shown = _figure(r, split, kind, search)
         say(f"  job {r['job']:>3}  {r['status']:<{status_width}} {value:<{width}}{shown}".rstrip())
     if search:
         say(f"best: {search['best'] or 'no trial gave a finite objective'}")
     for note in result.get("notes", ()):
         say(f"note: {note}")
     say(f"summary: {result['summary']}\nreport:  {result['report']}")
+
+
+def _figure(r: dict, split: str, kind: str, search: dict | None) -> str:
+    """The figure a job's closing line ends with: its lead metric (± the spread over its replicas),
+    a gradient check's largest error, or a search trial's objective."""
+    if search:  # a search's trials are read by what they returned to the sweeper
+        from runner.report.search import shown_objective
+
+        return f"  {search['metric']} {shown_objective(search['metric'], r.get('objective'))}"
+    v, error = r.get(f"final_{split}_{kind}"), r.get("gradcheck_max_rel_error")
+    sd = None if r.get(f"final_{split}_{kind}_std") == "" else r.get(f"final_{split}_{kind}_std")
+    if v is None:  # a gradient check trains nothing: its verdict's figure
+        return "" if error in (None, "") else f"  max rel. error {float(error):.3g}"
+    if kind == "acc":
+        return f"  {split}_{kind} {spread(v, sd)}"
+    return f"  {split}_{kind} {number(v)}" + ("" if missing(sd) else f" ± {number(sd)}")

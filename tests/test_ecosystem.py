@@ -756,8 +756,10 @@ def test_an_optuna_search_run_again_reads_its_finished_trials_back(tmp_path):
     again = run_dlrun(*args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("finished earlier (ok), skipped") == 2
-    lines = [line for line in first.stdout.splitlines() if "final_test_loss =" in line]
+    lines = [line for line in first.stdout.splitlines() if line.startswith("job ") and "final_test_loss =" in line]
     assert len(lines) == 2 and all(line in again.stdout for line in lines)  # the same objectives, read back
+    (best,) = [line for line in first.stdout.splitlines() if line.startswith("best: trial ")]
+    assert best in again.stdout.splitlines()  # and the same best trial named at the end
     assert (out / "summary.csv").read_text() == before  # nothing was retrained
     assert len([p for p in out.iterdir() if p.is_dir() and p.name != "plots"]) == 2
     recorded = yaml.safe_load((out / "multirun.yaml").read_text())

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from runner import signals
-from runner.formatting import number, percent, spread
+from runner.formatting import number, percent, spread, spread_number
 from runner.registry.data import SPLITS
 from runner.say import job_logger, say, to_console
 from runner.train.rows import EpochRow
@@ -118,7 +118,7 @@ class Reporter:
             acc, best_acc = final.get(f"{split}_acc"), best.get(f"{split}_acc")
             best_txt = "" if best_acc is None else f"{percent(best_acc)} (epoch {best[f'{split}_acc_epoch']})"
             acc_txt = "" if acc is None else spread(acc, std.get(f"{split}_acc"))
-            rows.append((split, number(final[f"{split}_loss"]), acc_txt, best_txt))
+            rows.append((split, spread_number(final[f"{split}_loss"], std.get(f"{split}_loss")), acc_txt, best_txt))
         facts = [
             f"status {summary['status']}",
             f"{summary['params']:,} parameters",

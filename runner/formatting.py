@@ -36,6 +36,11 @@ def spread(v, sd, digits: int = 2, unit: str = "%") -> str:
     return f"{percent(v, digits, unit='')} ± {percent(sd, digits, unit='')}{unit}"
 
 
+def spread_number(v, sd, digits: int = 4) -> str:
+    """A mean loss with the replicas' standard deviation: '0.9249 ± 0.1212'."""
+    return number(v, digits) if v is None or missing(sd) else f"{number(v, digits)} ± {number(sd, digits)}"
+
+
 def lead_metric(has) -> tuple[str, str]:
     """(split, kind) to lead with; has(column) says whether summary column final_<split>_<kind>
     holds a value. Falls back to the training loss."""

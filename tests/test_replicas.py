@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -169,3 +171,22 @@ def test_replicas_refuse_what_they_cannot_do(tmp_path, override, msg):
     res = run_dlrun("dataset=function", "dataset.fn=sin_plus_x", override, *extra, cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_replicated_regression_shows_its_losses_spread(tmp_path, capsys):
+    """The report said 'metrics are their mean, ± one standard deviation' and a regression's
+    report, console and sweep lines showed no ± at all: only accuracies had it."""
+    from runner.console import Reporter
+    from runner.report.run_report import write_run_report
+
+    summary, d = train(tmp_path, "dataset=function", "trainer.epochs=2", "trainer.replicas=3")
+    std = summary["final_std"]
+    md = (d / "report.md").read_text()
+    for split in ("train", "test"):
+        mean, sd = summary["final"][f"{split}_loss"], std[f"{split}_loss"]
+        assert sd > 0 and f"| {mean:.4g} ± {sd:.4g} |" in md, md
+    Reporter("plain", 2).finish(summary, d)
+    assert f"test  loss {summary['final']['test_loss']:.4g} ± {std['test_loss']:.4g}" in capsys.readouterr().out
+    (d / "summary.json").write_text(json.dumps({**summary, "final_std": {}}))  # one copy: no ±
+    write_run_report(d)
+    assert "±" not in (d / "report.md").read_text().split("| split")[1]

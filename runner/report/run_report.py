@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.files import atomic_write_text, read_json
-from runner.formatting import number, percent, spread
+from runner.formatting import number, percent, spread, spread_number
 from runner.registry.data import SPLITS
 from runner.report.html import markdown_to_html
 from runner.train.verdict import verdict_lines
@@ -66,7 +66,7 @@ def write_run_report(run_dir: Path) -> Path:
     for split in SPLITS:
         if f"{split}_loss" in final:
             cells = [split, f"{sizes[split]:,}" if isinstance(sizes.get(split), int) else "-"]
-            cells.append(number(final.get(f"{split}_loss")))
+            cells.append(spread_number(final.get(f"{split}_loss"), (s.get("final_std") or {}).get(f"{split}_loss")))
             if kind == "acc":
                 cells.append(spread(final.get(f"{split}_acc"), (s.get("final_std") or {}).get(f"{split}_acc")))
             if not once:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from runner.formatting import count, lead_metric, missing, number, spread
+from runner.formatting import count, lead_metric, spread, spread_number
 from runner.say import say
 
 
@@ -173,4 +173,4 @@ def _figure(r: dict, split: str, kind: str, search: dict | None) -> str:
         return "" if error in (None, "") else f"  max rel. error {float(error):.3g}"
     if kind == "acc":
         return f"  {split}_{kind} {spread(v, sd)}"
-    return f"  {split}_{kind} {number(v)}" + ("" if missing(sd) else f" ± {number(sd)}")
+    return f"  {split}_{kind} {spread_number(v, sd)}"

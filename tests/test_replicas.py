@@ -190,3 +190,22 @@ def test_a_replicated_regression_shows_its_losses_spread(tmp_path, capsys):
     (d / "summary.json").write_text(json.dumps({**summary, "final_std": {}}))  # one copy: no ±
     write_run_report(d)
     assert "±" not in (d / "report.md").read_text().split("| split")[1]
+
+
+def test_an_eval_of_replicated_weights_gives_the_copies_spread(tmp_path, tiny_data, capsys):
+    """task=eval of a replicated run wrote their mean alone: no final_std, no ± in its report or
+    line, and a report pointing at a metrics.csv an eval does not write."""
+    from runner.config.validate import prepare
+    from runner.train.eval import run_eval
+
+    summary, d = train(tmp_path, f"data_dir={tiny_data}", *MLP, "trainer.replicas=2")
+    cfg = compose("task=eval", f"ckpt={d}", f"data_dir={tiny_data}", "trainer.progress=quiet")
+    prepare(cfg)
+    ev = run_eval(cfg, tmp_path / "eval")
+    for key in ("test_loss", "test_acc"):  # the same weights in eval mode as the run's last evaluation
+        assert ev["final_std"][key] == pytest.approx(summary["final_std"][key], rel=1e-6, abs=1e-12), key
+    line = capsys.readouterr().out
+    assert f"test_acc {100 * ev['final']['test_acc']:.2f} ± {100 * ev['final_std']['test_acc']:.2f}%" in line, line
+    md = (tmp_path / "eval" / "report.md").read_text()
+    assert "eval.csv has a row per split and replica" in md and "metrics.csv" not in md.split("## Files")[0]
+    assert f"{100 * ev['final']['test_acc']:.2f} ± {100 * ev['final_std']['test_acc']:.2f}%" in md

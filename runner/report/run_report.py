@@ -50,8 +50,12 @@ def write_run_report(run_dir: Path) -> Path:
     if s.get("replicas", 1) > 1:
         md += [
             f"Trained as {s['replicas']} replicas (seeds {s.get('seed')}..{s.get('seed', 0) + s['replicas'] - 1}, "
-            "one stacked model): metrics are their mean, ± one standard deviation; metrics.csv has a row "
-            "per epoch and replica.",
+            "one stacked model): metrics are their mean, ± one standard deviation; "
+            + (
+                "eval.csv has a row per split and replica."
+                if s.get("task") == "eval"
+                else "metrics.csv has a row per epoch and replica."
+            ),
             "",
         ]
     sizes = s.get("sizes") or {}

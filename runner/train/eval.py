@@ -15,6 +15,7 @@ Writes eval.csv (split, replica, samples, loss, acc), confusion_<split>.csv for 
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from omegaconf import OmegaConf
 from runner import __version__
 from runner.errors import DataError, reading
 from runner.files import write_csv, write_json
-from runner.formatting import number, percent
+from runner.formatting import spread, spread_number
 from runner.registry.data import SPLITS
 from runner.say import say
 from runner.train import checkpoint
@@ -172,7 +173,7 @@ def run_eval(cfg, run_dir: Path, label: str = "") -> dict:
     from runner.files import atomic_write_text
 
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(ev, resolve=True))
-    rows, final = [], {}
+    rows, final, stds = [], {}, {}
     for split in SPLITS:
         if split not in engine.data.splits:
             continue
@@ -182,6 +183,10 @@ def run_eval(cfg, run_dir: Path, label: str = "") -> dict:
             rows.append([split, r if len(losses) > 1 else None, len(engine.data.splits[split]), lo, ac])
         final[f"{split}_loss"] = sum(losses) / len(losses)
         final[f"{split}_acc"] = None if accs is None or None in accs else sum(accs) / len(accs)
+        if len(losses) > 1:  # replicas: their spread, as a trained run's summary gives it
+            stds[f"{split}_loss"] = statistics.stdev(losses)
+            if final[f"{split}_acc"] is not None:
+                stds[f"{split}_acc"] = statistics.stdev(accs)
     write_csv(run_dir / "eval.csv", EVAL_COLUMNS, rows)
     write_results(engine, run_dir, 0, SPLITS)
     summary = {
@@ -189,6 +194,7 @@ def run_eval(cfg, run_dir: Path, label: str = "") -> dict:
         "engine": ev.engine, "dataset": ev.dataset.name, "model": ev.model.name, "activation": ev.activation.name,
         "seed": ev.seed, "params": engine.params, "device": str(engine.device), "device_name": engine.device_name,
         "replicas": ev.trainer.replicas, "sizes": engine.data.sizes(), "final": final,
+        **({"final_std": stds} if stds else {}),
         "wall_seconds": time.perf_counter() - started, "finished": dt.datetime.now().isoformat(timespec="seconds"),
         "dlrun_version": __version__,
     }  # fmt: skip
@@ -196,7 +202,9 @@ def run_eval(cfg, run_dir: Path, label: str = "") -> dict:
     finish_run(run_dir, "ok")
     summary["status"] = "ok"
     shown = ", ".join(
-        f"{k} {percent(v) if k.endswith('_acc') else number(v)}" for k, v in final.items() if v is not None
+        f"{k} {spread(v, stds.get(k)) if k.endswith('_acc') else spread_number(v, stds.get(k))}"
+        for k, v in final.items()
+        if v is not None
     )
     say(f"{label}eval of {path}{_which_epoch(saved)}: {shown}; files: {run_dir}")
     return summary

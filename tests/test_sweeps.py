@@ -1112,3 +1112,16 @@ def test_panels_that_name_the_same_jobs_share_one_legend_and_wrap_past_three(tmp
     assert seen[3]["size"][0] < 21 and seen[3]["size"][1] == pytest.approx(4.6)
     assert seen[4]["legends"] == [["depth=1", "depth=2", "depth=3"]]  # four panels: 3 + 1 on two rows
     assert seen[4]["size"][0] == seen[3]["size"][0] and seen[4]["size"][1] == pytest.approx(9.2)
+
+
+def test_a_replicated_regression_sweeps_jobs_table_shows_the_loss_spread():
+    """The jobs table gave an accuracy its ± over the replicas and a loss none: a sweep of
+    function fits with trainer.replicas showed bare means."""
+    from runner.report.sweep_report import _summary_table
+
+    df = pd.DataFrame({"job": [0, 1], "seed": [0, 2], "status": "ok", "final_train_loss": [0.41, 0.35],
+                       "final_test_loss": [0.336, 0.2092], "final_test_loss_std": [0.07667, None],
+                       "best_test_loss": [0.336, 0.2092], "params": 10, "epochs_run": 3, "seconds": 0.1})  # fmt: skip
+    lines = _summary_table(df, ["seed"], "test", "loss")
+    assert lines[2] == "| 0 | 0 | ok | 0.41 | 0.336 ± 0.07667 | 0.336 | 10 | 3 | 0.1 |", lines[2]
+    assert lines[3] == "| 1 | 2 | ok | 0.35 | 0.2092 | 0.2092 | 10 | 3 | 0.1 |", lines[3]

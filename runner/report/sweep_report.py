@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from runner.files import atomic_write_text, read_table
-from runner.formatting import count, lead_metric, metric_label, missing, number, percent, spread
+from runner.formatting import count, lead_metric, metric_label, missing, number, percent, spread, spread_number
 from runner.report.html import markdown_to_html
 from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_heatmap
 from runner.report.sweep_tables import (
@@ -82,6 +82,8 @@ def _summary_table(df: pd.DataFrame, swept: list, split: str, kind: str, extra: 
             if c.endswith("_acc"):
                 sd = r.get(f"{c}_std")
                 cells.append("-" if missing(v) else spread(float(v), sd, unit=""))
+            elif c.endswith("_loss") and f"{c}_std" in r and not missing(v):  # replicas: their spread
+                cells.append(spread_number(float(v), r.get(f"{c}_std")))
             elif c == "params" and pd.notna(v):
                 cells.append(f"{int(v):,}")
             elif c == "seconds" and pd.notna(v):

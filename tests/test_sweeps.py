@@ -1125,3 +1125,30 @@ def test_a_replicated_regression_sweeps_jobs_table_shows_the_loss_spread():
     lines = _summary_table(df, ["seed"], "test", "loss")
     assert lines[2] == "| 0 | 0 | ok | 0.41 | 0.336 ± 0.07667 | 0.336 | 10 | 3 | 0.1 |", lines[2]
     assert lines[3] == "| 1 | 2 | ok | 0.35 | 0.2092 | 0.2092 | 10 | 3 | 0.1 |", lines[3]
+
+
+def test_a_sweep_of_seeds_alone_draws_points_and_their_mean_not_a_line(tmp_path, monkeypatch):
+    """sweep=seeds joined seed 0, 2, 4 by a line, as if the loss moved with the seed."""
+    from matplotlib import pyplot as plt
+
+    from runner.report import sweep_plots
+
+    seen = {}
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        seen["styles"] = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+        seen["legend"] = [t.get_text() for t in ax.get_legend().get_texts()]
+        seen["outside"] = ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(sweep_plots, "save", keep)
+    df = pd.DataFrame({"seed": [0, 2, 4], "status": "ok", "final_test_loss": [0.3, 0.2, 0.4], "final_train_loss": 0.1})
+    sweep_plots.plot_final(df, ["seed"], tmp_path, "test", "loss", "t")
+    assert "-" not in seen["styles"].values() and "--" not in seen["styles"].values(), seen["styles"]
+    assert "test mean over seeds: 0.3" in seen["legend"] and seen["outside"], seen
+    df = pd.DataFrame({"optimizer.lr": [0.1, 0.2, 0.4], "status": "ok", "final_test_loss": [0.3, 0.2, 0.4],
+                       "final_train_loss": 0.1})  # fmt: skip
+    sweep_plots.plot_final(df, ["optimizer.lr"], tmp_path, "test", "loss", "t")  # a quantity keeps its line
+    assert "--" in seen["styles"].values() and not any("mean" in t for t in seen["legend"])

@@ -172,7 +172,8 @@ def plot_final(
     groups = ordered_values(done, group_key) if group_key else [None]
     colors = _colors(len(groups))
     bar_slots = 0 if numeric else len(x_values) * max(1, len(groups))  # bars need room; a line does not
-    fig, ax = plt.subplots(figsize=(max(6.5, 0.45 * bar_slots + 4), 4.6))
+    repeats = numeric and x_key == "seed"  # seeds have no order: points, not a line, and their mean
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.45 * bar_slots + 4) + (2.5 if repeats else 0.0), 4.6))
     drawn = []  # every value on the y axis, to choose its scale
     for gi, (g, color) in enumerate(zip(groups, colors)):
         rows = done if g is None else done[done[group_key] == g]
@@ -189,6 +190,7 @@ def plot_final(
                 ys,
                 yerr=errs,
                 marker="o",
+                linestyle="none" if repeats else "-",
                 color=color,
                 capsize=3,
                 label=f"{name} ({split})" if g is not None else split,
@@ -197,11 +199,16 @@ def plot_final(
                 xs,
                 ys_train,
                 marker="o",
-                linestyle="--",
+                linestyle="none" if repeats else "--",
                 color=color,
                 alpha=0.6,
                 label=f"{name} (train)" if g is not None else "train",
             )
+            if repeats and np.isfinite(ys).any():
+                mean = float(np.nanmean(ys))
+                ax.axhline(
+                    mean, color=color, linestyle=":", linewidth=1.2, label=f"{split} mean over seeds: {mean:.4g}"
+                )
         else:
             # bars: the held-out split per group; with one swept key, train beside it, lighter
             bars = (
@@ -254,7 +261,7 @@ def plot_final(
     spread = (f"\n(mean of {seeds} seeds, error bars: ±1 std over them)" if over_seeds
               else "\n(error bars: ±1 std over each job's replicas)" if replicated else "")  # fmt: skip
     ax.set_title(f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}{spread}")
-    legend(ax, outside=not numeric, fontsize=9)  # bars rise from zero: any corner inside covers one
+    legend(ax, outside=not numeric or repeats, fontsize=9)  # bars rise from zero, seeds scatter: any corner covers one
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")
 

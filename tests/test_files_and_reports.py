@@ -131,8 +131,9 @@ def test_log_axes_label_their_ticks_as_plain_numbers_near_one(tmp_path):
 
     from runner.report.style import save
 
-    fig, axes = plt.subplots(1, 4)
-    for ax, (lo, hi), base in zip(axes, [(0.3, 1.4), (1e-6, 50.0), (0.2, 2.0), (32, 2048)], (10, 10, 10, 2)):
+    fig, axes = plt.subplots(1, 5)
+    spans = [(0.3, 1.4), (1e-6, 50.0), (0.2, 2.0), (32, 2048), (0.045, 5.0)]
+    for ax, (lo, hi), base in zip(axes, spans, (10, 10, 10, 2, 10)):
         ax.plot([0, 1], [lo, hi])
         ax.set_yscale("log", base=base)
     axes[2].yaxis.set_major_formatter(FuncFormatter(lambda v, _: "mine"))  # a plot's own labels stay
@@ -141,11 +142,14 @@ def test_log_axes_label_their_ticks_as_plain_numbers_near_one(tmp_path):
     def labels(ax):
         return [t.get_text() for which in (False, True) for t in ax.get_yticklabels(minor=which) if t.get_text()]
 
-    near_one, wide, own, powers_of_two = (labels(ax) for ax in axes)
+    near_one, wide, own, powers_of_two, two_decades = (labels(ax) for ax in axes)
     assert {"0.4", "1"} <= set(near_one) and not any("10^" in t for t in near_one), near_one
     assert wide and all("10^{" in t for t in wide), wide  # reaching far from 1: powers of ten throughout, not mixed
     assert "mine" in own
     assert any("2^{6}" in t for t in powers_of_two), powers_of_two  # a base-2 axis keeps its own labels
+    # two decades (sweep=width's losses): 0.1 and 1 alone were labelled; 2x and 5x between them now
+    lo, hi = axes[4].get_ylim()
+    assert [t for t in two_decades if lo <= float(t) <= hi] == ["0.1", "1", "0.05", "0.2", "0.5", "2", "5"], two_decades
 
 
 def test_a_fitted_square_wave_is_not_hidden_by_its_legend(tmp_path, monkeypatch):

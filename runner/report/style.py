@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 SPLIT_STYLE = {  # colour and line style per split, the same in every plot
@@ -80,16 +81,24 @@ def _plain_log_ticks(fig) -> None:
         def __call__(self, x, pos=None):
             return f"{x:g}" if super().__call__(x, pos) else ""
 
+    class TwoAndFive(LogFormatterSciNotation):  # minor ticks at 2x and 5x a power of ten
+        def __call__(self, x, pos=None):
+            return f"{x:g}" if x > 0 and round(x / 10 ** math.floor(math.log10(x) + 1e-9)) in (2, 5) else ""
+
     for ax in fig.axes:
         for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
             near_one = min(lo, hi) >= 1e-3 and max(lo, hi) < 1e4
             if axis.get_scale() != "log" or getattr(axis.get_transform(), "base", None) != 10 or not near_one:
                 continue
-            for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
-                             (axis.get_minor_formatter, axis.set_minor_formatter)):  # fmt: skip
+            # over one to three decades matplotlib labels the powers of ten alone: two or three
+            # labels on a whole axis; 0.2 and 0.5 between them make it readable
+            sparse = 1 < math.log10(max(lo, hi) / min(lo, hi)) <= 3
+            for minor, (get, put) in enumerate(((axis.get_major_formatter, axis.set_major_formatter),
+                                                (axis.get_minor_formatter, axis.set_minor_formatter))):  # fmt: skip
                 current = get()
                 if type(current) is LogFormatterSciNotation:  # matplotlib's default, not one of ours
-                    put(Plain(labelOnlyBase=current.labelOnlyBase, minor_thresholds=current.minor_thresholds))
+                    kind = TwoAndFive if minor and sparse else Plain
+                    put(kind(labelOnlyBase=current.labelOnlyBase, minor_thresholds=current.minor_thresholds))
 
 
 def _slant_crowded_names(fig) -> None:

@@ -109,8 +109,16 @@ def read_yaml(path: Path, what: str):
     plain Python values; a damaged one is a DataError naming the file and the line."""
     import yaml
 
+    # libyaml's parser when PyYAML has it: the same safe constructor, 10x faster, which a sweep's
+    # report reading every job's config.yaml feels; a damaged file is parsed again by PyYAML's
+    # own parser, whose error says more plainly where and what it expected
+    fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with reading(path, what):
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            return yaml.load(text, Loader=fast)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            return yaml.safe_load(text)
 
 
 def set_status(run_dir: Path, status: str) -> None:

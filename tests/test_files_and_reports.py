@@ -262,3 +262,55 @@ def test_a_one_epoch_replicated_run_shows_its_spread_as_error_bars(tmp_path, mon
     curves.plot_curves(metrics, "t", tmp_path / "curves.png")
     assert seen["bars"] == [("Loss", [0.7, 0.9, 1.1, 1.1]), ("Accuracy", [48.0, 52.0, 55.0, 65.0])], seen["bars"]
     assert "error bars = ±1 std" in seen["title"]
+
+
+def _run_folder(tmp_path, *overrides: str, summary: dict | None = None):
+    """A run folder holding the config.yaml and summary.json `dlrun <overrides>` would write."""
+    from conftest import compose
+    from omegaconf import OmegaConf
+
+    from runner.config.validate import prepare
+
+    cfg = compose(*overrides)
+    prepare(cfg)
+    run = tmp_path / "run"
+    atomic_write_text(run / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    write_json(run / "summary.json", {"name": "r", "status": "ok", "task": cfg.task, "epochs": 1, "epochs_run": 1,
+                                      "final": {"test_loss": 0.5}, "best": {}, **(summary or {})})  # fmt: skip
+    return run
+
+
+def test_a_runs_report_says_how_it_was_trained(tmp_path):
+    from runner.report.run_report import write_run_report
+
+    run = _run_folder(tmp_path, "dataset=function", "dataset.noise=0.1", "model.depth=2", "model.width=8",
+                      "activation=leaky_relu", "activation.negative_slope=0.2", "regularizer=[l2,dropout]",
+                      "regularizer.dropout=0.3", "init=xavier", "optimizer=sgd", "optimizer.lr=0.05",
+                      "optimizer.nesterov=true", "scheduler=step", "scheduler.step_size=3", "trainer.epochs=7",
+                      "trainer.batch_size=16", "trainer.early_stopping.metric=test_loss")  # fmt: skip
+    md = write_run_report(run).read_text()
+    section = md.split("## Settings")[1].split("##")[0]
+    rows = dict(line.strip("| ").split(" | ") for line in section.strip().splitlines()[2:])
+    assert rows == {
+        "data": "function, fn sin_plus_square, noise 0.1",
+        "model": "mlp, hidden [8, 8]",
+        "activation": "leaky_relu, negative_slope 0.2",
+        "regularizer": "l2 0.0001, dropout 0.3",
+        "init": "xavier",
+        "optimizer": "sgd, lr 0.05, momentum 0.9, nesterov",  # sgd's keys, not Adam's betas
+        "schedule": "step, step_size 3, gamma 0.1",
+        "batches": "16 samples per step, 7 epochs",
+        "early stopping": "test_loss, mode auto, patience 5, min_delta 0",
+        "precision": "fp32",
+    }
+
+
+def test_a_report_leaves_out_settings_it_cannot_vouch_for(tmp_path):
+    from runner.report.run_report import write_run_report
+
+    run = _run_folder(tmp_path, "dataset=function", "task=eval", "ckpt=x/model.pt")
+    assert "## Settings" not in write_run_report(run).read_text(), "an eval's config is not how it was trained"
+    run = _run_folder(tmp_path, "dataset=function", "model=mlp", "optimizer=adam")
+    (run / "config.yaml").write_text("model: [unclosed\n")
+    md = write_run_report(run).read_text()
+    assert "## Settings" not in md and "| test |" in md, "a damaged config.yaml costs the section, not the report"

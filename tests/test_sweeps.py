@@ -70,6 +70,9 @@ def test_four_job_sweep_writes_summary_and_report(tmp_path, tiny_data):
     for img in images:
         assert (d / img).stat().st_size > 5000, img
     assert "activation by depth" in md
+    shared = md.split("## Settings every job shared")[1].split("##")[0]
+    assert "| batches | 32 samples per step, 1 epoch |" in shared and "| optimizer | adam, lr 0.001," in shared
+    assert "| activation |" not in shared and "| model |" not in shared, "what the sweep varied is in its table"
     html = (d / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(images), "sweep plots are embedded"
     links = re.findall(r'href="([^"]+)"', html)

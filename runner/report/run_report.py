@@ -9,6 +9,7 @@ from runner.files import atomic_write_text, read_json
 from runner.formatting import number, percent, spread, spread_number
 from runner.registry.data import SPLITS
 from runner.report.html import markdown_to_html
+from runner.report.settings import read_settings, table
 from runner.train.verdict import verdict_lines
 
 PLOT_ORDER = [
@@ -79,6 +80,8 @@ def write_run_report(run_dir: Path) -> Path:
                 cells.append("-" if b is None else f"{shown} ({best.get(f'{split}_{kind}_epoch')})")
             md.append("| " + " | ".join(cells) + " |")
     md.append("")
+    if not once and (rows := read_settings(run_dir)):  # an eval's config is not how its weights were trained
+        md += ["## Settings", "", *table(rows), ""]
     if verdicts := verdict_lines(s):
         md += ["## Gradients", "", *(line for v in verdicts for line in (v, ""))]
     if s.get("sensitivity") is not None:

@@ -115,6 +115,7 @@ def finish(cfg, study_dir: Path, title: str, md: list, results: dict) -> dict:
     from runner.report.html import markdown_to_html
 
     atomic_write_text(study_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    md = _with_shared_settings(study_dir, md)
     text = "\n".join([f"# {title}", "", *md])
     atomic_write_text(study_dir / "report.md", text)
     atomic_write_text(study_dir / "report.html", markdown_to_html(text, study_dir, title=title))
@@ -131,6 +132,21 @@ def finish(cfg, study_dir: Path, title: str, md: list, results: dict) -> dict:
     write_marker(study_dir, "ok")
     say(f"study {cfg.study.name} done: {study_dir / 'report.html'}")
     return summary
+
+
+def _with_shared_settings(study_dir: Path, md: list) -> list:
+    """The report's lines with the settings its runs all shared (read from their config.yaml)
+    before its plots: what the study's prose does not say, such as the batch size or the init."""
+    from runner.report.settings import read_settings, shared, table
+
+    found = (p.parent.relative_to(study_dir) for p in sorted(study_dir.rglob("config.yaml")))
+    # a run's own config.yaml, not the study's, nor Hydra's unresolved one in .hydra/
+    runs = [study_dir / r for r in found if r.parts and not any(part.startswith(".") for part in r.parts)]
+    rows = shared([r for r in map(read_settings, runs) if r is not None])
+    if not rows:
+        return md
+    at = md.index("## Plots") if "## Plots" in md else len(md)
+    return [*md[:at], "## Settings every run shared", "", *table(rows), "", *md[at:]]
 
 
 def read_rows(path: Path, columns: list, text: tuple = ()) -> list:

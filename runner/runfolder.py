@@ -206,6 +206,17 @@ def finished(folder: Path) -> str | None:
         return "ok"
 
 
+# what a sweep says of a job that finished (DONE) but whose summary.json is gone or damaged: the
+# sweep cannot report it (its metrics live there), so running the sweep again runs it again
+RECORD_LOST = "its summary.json is missing or damaged"
+
+
+def record_lost(folder: Path) -> bool:
+    from runner.files import read_json
+
+    return finished(folder) is not None and read_json(Path(folder) / "summary.json") is None
+
+
 def refuse_finished(folder: Path) -> None:
     status = finished(folder)
     if status is not None:

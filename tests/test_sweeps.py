@@ -97,6 +97,17 @@ def test_rerun_skips_finished_jobs(tmp_path, tiny_data):
     assert again.stdout.count("finished earlier (ok), skipped") == 4
     assert {p: p.stat().st_mtime_ns for p in d.glob("*/metrics.csv")} == stamps, "nothing was trained again"
     assert len(summary(d)) == 4 and (d / "report.md").is_file(), "the report is rendered again"
+    # a finished job whose summary.json was damaged since: reported as unfinished, then run again
+    job = sorted(d.glob("1_*"))[0]
+    (job / "summary.json").write_text('{"status": "ok", "fin')
+    r = subprocess.run([sys.executable, "-m", "runner.report", str(d)], capture_output=True, text=True)
+    row = summary(d).iloc[1]
+    assert r.returncode == 0 and row["status"] == "unfinished" and "summary.json is missing or damaged" in row["error"]
+    again, _ = sweep(tmp_path, tiny_data, *SWEEP_ARGS, sweep_dir=d)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("finished earlier (ok), skipped") == 3
+    assert "job 1: finished earlier, but its summary.json is missing or damaged: it runs again" in again.stdout
+    assert summary(d)["status"].eq("ok").all() and summary(d)["final_test_acc"].notna().all()
 
 
 def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):

@@ -18,7 +18,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 
 from runner.errors import one_line
-from runner.files import record_failure
+from runner.files import DONE_MARKER, record_failure
 from runner.say import say
 
 
@@ -121,6 +121,9 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
     from runner.registry.runs import TASKS
 
     signals.check(f"job {num}")
+    if runfolder.record_lost(job_dir):
+        say(f"job {num}: finished earlier, but {runfolder.RECORD_LOST}: it runs again: {job_dir}")
+        (job_dir / DONE_MARKER).unlink()
     earlier = runfolder.finished(job_dir)
     if earlier is not None:
         say(f"job {num}: finished earlier ({earlier}), skipped: {job_dir}")

@@ -110,10 +110,16 @@ def optimized_metric(sweep_dir: Path) -> str | None:
 
 def _status(job_dir: Path, summary: dict | None) -> str:
     if (job_dir / DONE_MARKER).is_file():
-        return (summary or {}).get("status", "ok")
+        return "unfinished" if summary is None else summary.get("status", "ok")  # None: RECORD_LOST
     if summary and summary.get("status") == "failed":
         return "failed"
     return "unfinished"  # started, and stopped before it finished
+
+
+def _lost() -> str:
+    from runner.runfolder import RECORD_LOST
+
+    return f"{RECORD_LOST}; run the sweep again to run it again"
 
 
 def collect(sweep_dir: Path) -> tuple[list, list]:
@@ -162,7 +168,7 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
                 "tags": " ".join(s.get("tags") or []),
                 "seconds": s.get("wall_seconds"),
                 "train_seconds": s.get("train_seconds"),
-                "error": s.get("error", ""),
+                "error": s.get("error", "") if s or not (d / DONE_MARKER).is_file() else _lost(),
                 "dir": d.name,
             }
         )

@@ -201,7 +201,7 @@ def test_an_optuna_search_reports_its_trials_and_best_and_survives_a_failed_tria
     lines = proc.stdout.splitlines()
     for r in rows:
         (line,) = [x for x in lines if x.startswith(f"  job   {r['job']}  ")]
-        want = "inf (worst)" if r["status"] == "failed" else f"{float(r['objective']):.4g}"
+        want = f"inf (worst)  {r['error']}" if r["status"] == "failed" else f"{float(r['objective']):.4g}"
         assert line.endswith(f"final_test_loss {want}"), line
     assert f"best: trial {best['job']}, final_test_loss = {float(best['objective']):.4g}, with " \
            f"optimizer.lr={best['optimizer.lr']}" in lines  # fmt: skip

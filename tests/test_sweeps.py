@@ -118,6 +118,8 @@ def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
     df = summary(d)
     assert df["status"].tolist() == ["ok", "failed"]
     assert "dataset.val_size" in df.loc[1, "error"]
+    closing = proc.stdout.split("sweep finished")[1]
+    assert re.search(r"job +1 +failed +dataset.val_size=5000 +" + re.escape(df.loc[1, "error"]), closing), closing
     failed_dir = d / df.loc[1, "dir"]
     assert (failed_dir / "error.txt").is_file() and not (failed_dir / "DONE").exists()
     ok_metrics = d / df.loc[0, "dir"] / "metrics.csv"
@@ -1166,3 +1168,14 @@ def test_a_sweep_of_seeds_alone_draws_points_and_their_mean_not_a_line(tmp_path,
                        "final_train_loss": 0.1})  # fmt: skip
     sweep_plots.plot_final(df, ["optimizer.lr"], tmp_path, "test", "loss", "t")  # a quantity keeps its line
     assert "--" in seen["styles"].values() and not any("mean" in t for t in seen["legend"])
+
+
+def test_a_failed_jobs_closing_line_ends_with_why_cut_to_a_readable_length():
+    from runner.sweep.callback import ERROR_SHOWN, _figure
+
+    row = {"status": "failed", "error": "x" * 600, "final_test_acc": None}
+    shown = _figure(row, "test", "acc", None).strip()
+    assert len(shown) == ERROR_SHOWN and shown.endswith(" ...")
+    trial = {"status": "failed", "error": "CUDA out of memory", "objective": float("inf")}
+    assert _figure(trial, "val", "acc", {"metric": "best_val_acc"}).endswith("(worst)  CUDA out of memory")
+    assert _figure({"status": "ok", "error": "", "final_test_acc": 0.5}, "test", "acc", None) == "  test_acc 50.00%"

@@ -160,9 +160,20 @@ def print_outcome(result: dict) -> None:
     say(f"summary: {result['summary']}\nreport:  {result['report']}")
 
 
+ERROR_SHOWN = 200  # characters of a failed job's error line on its closing line; summary.csv has all of it
+
+
 def _figure(r: dict, split: str, kind: str, search: dict | None) -> str:
     """The figure a job's closing line ends with: its lead metric (± the spread over its replicas),
-    a gradient check's largest error, or a search trial's objective."""
+    a gradient check's largest error, or a search trial's objective; then why it failed, if it did."""
+    figure = _metric(r, split, kind, search)
+    if r.get("status") in ("failed", "unfinished") and r.get("error"):  # why, without opening summary.csv
+        line = str(r["error"])
+        figure += f"  {line if len(line) <= ERROR_SHOWN else line[: ERROR_SHOWN - 4] + ' ...'}"
+    return figure
+
+
+def _metric(r: dict, split: str, kind: str, search: dict | None) -> str:
     if search:  # a search's trials are read by what they returned to the sweeper
         from runner.report.search import shown_objective
 

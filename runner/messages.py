@@ -101,7 +101,10 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
     if m:  # Hydra names no key (or its placeholder) for an interpolation in an override: name the override
         name = m.group(1)
         where = key if key and key != "_dummy_" else next((a for a in args if "${" + name in a), "an interpolation")
-        return f"{where}: ${{{name}}} names no key of the config"
+        line = f"{where}: ${{{name}}} names no key of the config"
+        if name.startswith("hydra."):  # Hydra's own node is not in a job's config; its resolver reads it
+            line += f" (Hydra's own values are read with its resolver: ${{hydra:{name.removeprefix('hydra.')}}})"
+        return line
     if "Missing mandatory value" in msg:
         return f"{key}: a value is required and none was given"
     return f"{key}: {msg}" if key else msg

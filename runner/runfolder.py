@@ -393,7 +393,9 @@ def write_hydra_record(folder: Path, task_cfg, hydra_root, overrides) -> None:
 def _command(overrides, data_dir) -> dict:
     """What makes a sweep: its overrides (data_dir compared once resolved, however it was given)."""
     skip = {*presentation_keys(), "data_dir"}
-    kept = sorted(o for o in map(str, overrides) if o.lstrip("+~").split("=", 1)[0] not in skip)
+    from runner.config.overrides import typed_overrides
+
+    kept = sorted(o for o in typed_overrides(overrides) if o.lstrip("+~").split("=", 1)[0] not in skip)
     return {"overrides": kept, "data_dir": str(Path(str(data_dir)).expanduser().resolve())}
 
 

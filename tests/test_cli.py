@@ -533,3 +533,17 @@ def test_a_config_folder_or_name_hydra_cannot_find_is_named_with_its_flag(tmp_pa
         proc = run_dlrun(*args, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
         assert (proc.returncode, proc.stderr) == (2, f"dlrun: error: {line}\n"), args
     assert not (tmp_path / "r").exists()
+
+
+def test_an_interpolation_of_hydras_node_is_pointed_at_hydras_resolver():
+    from omegaconf import OmegaConf
+
+    from runner.messages import describe_error
+
+    cfg = OmegaConf.create({"seed": "${hydra.job.num}"})  # a job's config has no hydra node
+    with pytest.raises(Exception) as ex:
+        _ = cfg.seed
+    assert describe_error(ex.value) == (
+        "seed: ${hydra.job.num} names no key of the config (Hydra's own values are read with its resolver: "
+        "${hydra:job.num})"
+    )

@@ -3,6 +3,7 @@ launchers, and directories that never collide."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -1179,3 +1180,19 @@ def test_a_failed_jobs_closing_line_ends_with_why_cut_to_a_readable_length():
     trial = {"status": "failed", "error": "CUDA out of memory", "objective": float("inf")}
     assert _figure(trial, "val", "acc", {"metric": "best_val_acc"}).endswith("(worst)  CUDA out of memory")
     assert _figure({"status": "ok", "error": "", "final_test_acc": 0.5}, "test", "acc", None) == "  test_acc 50.00%"
+
+
+def test_hydra_interpolations_in_a_sweeps_overrides_keep_its_guard(tmp_path):
+    """`hydra.sweep.subdir=${hydra.job.num}` and `seed=${hydra:job.num}` are Hydra habits; reading the
+    overrides resolved them before any job had a number, and the raise (which Hydra only warns about)
+    skipped the sweep's record, its guard against another command and its signal handlers."""
+    d = tmp_path / "s"
+    args = ("-m", "dataset=function", "activation=relu,tanh", "model.hidden=[4]", "trainer.epochs=1",
+            "hydra.sweep.subdir=${hydra.job.num}", "seed=${hydra:job.num}", "trainer.progress=quiet")  # fmt: skip
+    proc = run_dlrun(*args, f"hydra.sweep.dir={d}", cwd=tmp_path)
+    assert proc.returncode == 0 and "Callback" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in d.iterdir() if p.is_dir() and p.name != "plots") == ["0", "1"]
+    assert [json.loads((d / n / "summary.json").read_text())["seed"] for n in "01"] == [0, 1]
+    assert (d / ".dlrun-sweep.json").is_file() and (d / "multirun.yaml").is_file()
+    other = run_dlrun(*args[:2], "activation=relu,sigmoid", *args[3:], f"hydra.sweep.dir={d}", cwd=tmp_path)
+    assert other.returncode == 2 and "holds a sweep of another command" in other.stderr, other.stderr

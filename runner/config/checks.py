@@ -115,11 +115,13 @@ def unused_folder(hydra_cfg, multirun: bool) -> list[str]:
     is one run, not a sweep, wrote elsewhere than asked), hydra.run.dir on a sweep."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from runner.config.overrides import typed_overrides
+
     other = ("hydra.run.dir",) if multirun else ("hydra.sweep.dir", "hydra.sweep.subdir")
     folder = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     where = hydra_cfg.sweep.dir if multirun else hydra_cfg.runtime.output_dir
     lines = []
-    for o in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.hydra)):
+    for o in OverridesParser.create().parse_overrides(typed_overrides(hydra_cfg.overrides.hydra)):
         if o.key_or_group in other:
             mode, fix = ("a sweep", "") if multirun else ("a single run", "; add -m to sweep")
             lines.append(f"{o.input_line} does nothing in {mode}: its folder is {folder} ({where}){fix}")

@@ -35,6 +35,18 @@ def command_overrides(argv: list) -> list | None:
     return list(args.overrides)
 
 
+def typed_overrides(overrides) -> list[str]:
+    """Hydra's record of the overrides (hydra.overrides.task or .hydra) as the command typed them.
+    Iterating the ListConfig resolves an interpolation inside one, which before any job has a
+    number raises: `hydra.sweep.subdir=${hydra.job.num}` left a sweep without its guard, its record
+    and its signal handlers (Hydra only warns about a callback's error)."""
+    from omegaconf import ListConfig, OmegaConf
+
+    if isinstance(overrides, ListConfig):
+        return [str(o) for o in OmegaConf.to_container(overrides, resolve=False)]
+    return [str(o) for o in overrides]
+
+
 def as_override(key: str, value) -> str:
     """`key=value` as one types it on a shell: quoted ("key='value'") where Hydra's grammar would
     not read the bare value back as it is, such as a sweep job's folder (0_seed=1,lr=0.1: its `=`

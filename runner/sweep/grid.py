@@ -13,7 +13,9 @@ NOT_STARTED = "not started"  # a planned job without a folder: the status summar
 def sweep_lines(config) -> list[str]:
     """The sweeper's params as overrides, then the command line's."""
     params = config.hydra.sweeper.get("params") or {}
-    return [f"{key}={value}" for key, value in params.items()] + list(config.hydra.overrides.task)
+    from runner.config.overrides import typed_overrides
+
+    return [f"{key}={value}" for key, value in params.items()] + typed_overrides(config.hydra.overrides.task)
 
 
 def planned_jobs(sweep_dir: Path) -> list[dict] | None:

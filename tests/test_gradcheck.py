@@ -133,6 +133,8 @@ def test_a_gradient_check_writes_its_report_and_make_report_writes_it_again(tmp_
     for (layer, param), errors in df.groupby(["layer", "param"], sort=False)["rel_error"]:
         assert f"| {layer} | {param} | {len(errors)} | {errors.max():.2e} | pass |" in md
     assert "![gradcheck](plots/gradcheck.png)" in md and "data:image/png;base64" in (run / "report.html").read_text()
+    # what was checked, and nothing of training, which a gradient check does not do
+    assert "| model | mlp, hidden [16] |" in md and "| regularizer | none |" in md and "| optimizer |" not in md
 
     def report():
         return subprocess.run([sys.executable, "-m", "runner.report", str(run)], capture_output=True, text=True)

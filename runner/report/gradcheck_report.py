@@ -9,6 +9,7 @@ from pathlib import Path
 from runner.errors import DataError
 from runner.files import atomic_write_text, read_json, read_table
 from runner.report.html import markdown_to_html
+from runner.report.settings import read_settings, table
 from runner.report.style import legend, pyplot, save
 from runner.train.gradcheck_result import CSV_COLUMNS, Entry, GradcheckResult
 
@@ -103,6 +104,7 @@ def write_gradcheck_report(run_dir: Path) -> Path:
             for layer, param, n, err, ok in tensors
         ),  # fmt: skip
         "",
+        *(["## Settings", "", *table(rows), ""] if (rows := read_settings(run_dir)) else []),
         "## Plot",
         "",
         f"![{plot.stem}](plots/{plot.name})",

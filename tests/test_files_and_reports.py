@@ -305,11 +305,14 @@ def test_a_runs_report_says_how_it_was_trained(tmp_path):
     }
 
 
-def test_a_report_leaves_out_settings_it_cannot_vouch_for(tmp_path):
+def test_an_evals_settings_are_the_saved_networks_and_a_damaged_config_costs_only_the_section(tmp_path):
     from runner.report.run_report import write_run_report
 
-    run = _run_folder(tmp_path, "dataset=function", "task=eval", "ckpt=x/model.pt")
-    assert "## Settings" not in write_run_report(run).read_text(), "an eval's config is not how it was trained"
+    run = _run_folder(tmp_path, "dataset=function", "optimizer=sgd", "task=eval", "ckpt=x/model.pt",
+                      summary={"ckpt": "x/model.pt", "trained_epochs": 3})  # fmt: skip
+    section = write_run_report(run).read_text().split("## Settings of the saved network and the data evaluated")[1]
+    assert "| optimizer | sgd, lr 0.01, momentum 0.9 |" in section and "| model | mlp," in section
+    assert "| batches |" not in section and "| schedule |" not in section, "the eval command's defaults trained nothing"
     run = _run_folder(tmp_path, "dataset=function", "model=mlp", "optimizer=adam")
     (run / "config.yaml").write_text("model: [unclosed\n")
     md = write_run_report(run).read_text()

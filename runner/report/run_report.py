@@ -80,8 +80,13 @@ def write_run_report(run_dir: Path) -> Path:
                 cells.append("-" if b is None else f"{shown} ({best.get(f'{split}_{kind}_epoch')})")
             md.append("| " + " | ".join(cells) + " |")
     md.append("")
-    if not once and (rows := read_settings(run_dir)):  # an eval's config is not how its weights were trained
-        md += ["## Settings", "", *table(rows), ""]
+    if rows := read_settings(run_dir):  # an eval's: the saved network's, and the data it was evaluated on
+        md += [
+            "## Settings of the saved network and the data evaluated" if once else "## Settings",
+            "",
+            *table(rows),
+            "",
+        ]
     if verdicts := verdict_lines(s):
         md += ["## Gradients", "", *(line for v in verdicts for line in (v, ""))]
     if s.get("sensitivity") is not None:

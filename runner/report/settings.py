@@ -53,6 +53,9 @@ def settings(cfg: dict) -> dict[str, str]:
         cfg = OmegaConf.to_container(cfg, resolve=True)
     task = TASKS.get(cfg.get("task") or "train")
     reads = task.reads_key if task is not None else (lambda key: True)
+    # an eval's network (and optimizer) are the saved run's; its schedule, batches and epochs are
+    # only the command's defaults, which trained nothing
+    trains = task is None or not task.data_from_saved_run
     d, m, a, r = cfg["dataset"], cfg["model"], cfg["activation"], cfg["regularizer"]
     o, s, t = cfg["optimizer"], cfg["scheduler"], cfg["trainer"]
     default = defaults(DatasetConfig)
@@ -71,10 +74,10 @@ def settings(cfg: dict) -> dict[str, str]:
     if reads("optimizer"):
         opt = OPTIMIZERS.get(o["name"])
         out["optimizer"] = _with(o["name"], [f"lr {_value(o['lr'])}", *_keys(o, opt.reads if opt else ())])
-    if reads("scheduler"):
+    if reads("scheduler") and trains:
         sched = SCHEDULERS.get(s["name"])
         out["schedule"] = _with(s["name"], _keys(s, sched.reads if sched else ()))
-    if reads("trainer.batch_size"):
+    if reads("trainer.batch_size") and trains:
         out["batches"] = f"{t['batch_size']} samples per step, {count(t['epochs'], 'epoch')}"
         es = t.get("early_stopping") or {}
         if es.get("metric"):

@@ -317,3 +317,38 @@ def test_an_evals_settings_are_the_saved_networks_and_a_damaged_config_costs_onl
     (run / "config.yaml").write_text("model: [unclosed\n")
     md = write_run_report(run).read_text()
     assert "## Settings" not in md and "| test |" in md, "a damaged config.yaml costs the section, not the report"
+
+
+def test_a_deep_networks_layer_legend_stands_beside_the_lines_and_names_every_layer(tmp_path, monkeypatch):
+    """An 8-layer sigmoid MLP's gradient norms fill the log axis from 1e-6 to 1: the legend inside
+    hid the output layer's line; weight_stats' legend inside its first panel hid lines there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import layer_plots
+    from runner.train.rows import LAYER_COLUMNS
+
+    seen = {}
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        for ax in fig.axes:
+            if (box := ax.get_legend()) is not None:
+                inside = box.get_window_extent().x0 < ax.get_window_extent().x1
+                seen[path.stem] = (inside, [t.get_text() for t in box.get_texts()])
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(layer_plots, "save", keep)
+    names = [f"fc{k}" for k in range(1, 9)] + ["out"]
+    rows = [[e, n, "fc", 10, 10.0 ** (k - 8), 0.01, 0.05, 0.1, None if n == "out" else 0.01]
+            for e in (1, 2) for k, n in enumerate(names)]  # fmt: skip
+    deep = pd.DataFrame(rows, columns=LAYER_COLUMNS)
+    layer_plots.plot_grad_norms(deep, "t", tmp_path / "grad_norms.png")
+    layer_plots.plot_weight_stats(deep, "t", tmp_path / "weight_stats.png")
+    assert seen == {"grad_norms": (False, names), "weight_stats": (False, names)}  # "out" has no saturation
+    shallow = deep[deep["layer"].isin(["fc1", "fc2", "out"])]
+    layer_plots.plot_grad_norms(shallow, "t", tmp_path / "grad_norms.png")
+    assert seen["grad_norms"] == (True, ["fc1", "fc2", "out"]), "a few layers' legend still fits inside"

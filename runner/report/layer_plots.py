@@ -18,6 +18,9 @@ def _layer_colors(layers: list):
     return {name: cmap(i / n) for i, name in enumerate(layers)}
 
 
+LEGEND_INSIDE = 4  # layers whose legend fits inside a panel; more stand beside it
+
+
 def plot_grad_norms(df: pd.DataFrame, title: str, path: Path) -> Path:
     plt = pyplot()
     layers = list(dict.fromkeys(df["layer"]))
@@ -38,7 +41,8 @@ def plot_grad_norms(df: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set_ylabel(f"weight-gradient L2 norm (mean over steps{', ' + scale if scale else ''})")
     ax.set_title(f"{title}\ngradient norm per layer (input side dark, output side light)")
     epoch_axis(ax, int(df["epoch"].max()))
-    legend(ax, ncol=2 if len(layers) > 8 else 1, fontsize=9)
+    # a deep network's layers spread over the whole log axis, so no corner is free: beside it
+    legend(ax, outside=len(layers) > LEGEND_INSIDE, ncol=2 if len(layers) > 12 else 1, fontsize=9)
     fig.tight_layout()
     return save(fig, path)
 
@@ -67,7 +71,12 @@ def plot_weight_stats(df: pd.DataFrame, title: str, path: Path) -> Path:
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         epoch_axis(ax, int(df["epoch"].max()))
-    legend(axes[0][0], fontsize=8, ncol=2 if len(layers) > 8 else 1)
+    if len(layers) > LEGEND_INSIDE:  # beside the last panel: inside the first it hid that panel's lines
+        handles, labels = axes[0][0].get_legend_handles_labels()  # every layer (the output has no saturation)
+        legend(axes[0][-1], outside=True, handles=handles, labels=labels, fontsize=9,
+               ncol=2 if len(layers) > 12 else 1)  # fmt: skip
+    else:
+        legend(axes[0][0], fontsize=8)
     fig.suptitle(f"{title}: weights per layer")
     fig.tight_layout()
     return save(fig, path)

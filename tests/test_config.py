@@ -236,6 +236,15 @@ def test_a_dataset_key_the_chosen_kind_of_data_ignores_is_refused(overrides, mes
       "trainer.early_stopping.metric is null (early stopping off); set it to the column to watch, e.g. "
       "trainer.early_stopping.metric=val_loss"]),
     (["trainer.early_stopping.metric=test_loss", "trainer.early_stopping.patience=3"], []),
+    # a linear model has no hidden layer for dropout or BatchNorm to follow
+    (["model.hidden=[]", "regularizer=[dropout,batchnorm]"],
+     ["regularizer.dropout=0.2 does nothing: dropout follows hidden FC layers and model.hidden=[] has none "
+      "(model.head_activation=true puts it after the output)",
+      "regularizer.batchnorm=true does nothing: BatchNorm follows hidden FC and conv layers and model=mlp with "
+      "model.hidden=[] has neither"]),
+    (["model=cnn", "model.hidden=[]", "regularizer=batchnorm"], []),  # after each conv layer
+    (["model.hidden=[]", "regularizer=dropout", "model.head_activation=true"], []),
+    (["model.hidden=[8]", "regularizer=[dropout,batchnorm]"], []),
 ])  # fmt: skip
 def test_a_key_the_chosen_option_ignores_gets_a_note(overrides, lines):
     assert notes(prepare(compose(*overrides))) == lines

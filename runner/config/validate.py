@@ -120,7 +120,26 @@ def notes(cfg, overrides=()) -> list[str]:
     options = [line for name, schema, registry in sections if task.reads_key(name)
                for line in unread_keys(name, cfg[name], schema, registry)]  # fmt: skip
     stopping = unread_early_stopping(cfg) if task.reads_key("trainer.early_stopping") else []
-    return options + stopping + unread_by_task(cfg, overrides) + _study_notes(cfg)
+    return options + stopping + unread_by_task(cfg, overrides) + _study_notes(cfg) + _unregularized(cfg)
+
+
+def _unregularized(cfg) -> list[str]:
+    """Dropout follows hidden FC layers (and the output with model.head_activation), BatchNorm
+    hidden FC and conv layers: with model.hidden=[] and nothing else for them, they are not in the
+    network (`model.hidden=[] regularizer=dropout` trained a plain linear model, unsaid)."""
+    from runner.registry.models import MODELS
+
+    m, r = cfg.model, cfg.regularizer
+    if len(m.hidden) > 0 or MODELS.get(m.name) is None:
+        return []
+    lines = []
+    if r.dropout > 0 and not m.head_activation:
+        lines.append(f"regularizer.dropout={r.dropout:g} does nothing: dropout follows hidden FC layers and "
+                     "model.hidden=[] has none (model.head_activation=true puts it after the output)")  # fmt: skip
+    if r.batchnorm and not MODELS[m.name].conv:
+        lines.append("regularizer.batchnorm=true does nothing: BatchNorm follows hidden FC and conv layers and "
+                     f"model={m.name} with model.hidden=[] has neither")  # fmt: skip
+    return lines
 
 
 def _study_notes(cfg) -> list[str]:

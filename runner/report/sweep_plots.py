@@ -158,7 +158,8 @@ def plot_final(
     df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str, x: str | None = None
 ) -> Path | None:
     """Final metric against the swept value (or the column `x`, e.g. params): a line for
-    numbers, bars otherwise; with two swept keys, one line or bar group per value of the other.
+    numbers, bars otherwise; with two swept keys, one line or bar group per value of the other;
+    with more, one panel per combination of the rest (their jobs were averaged, unsaid).
     Swept seeds beside other keys are averaged, with their spread as error bars (plot_axes)."""
     done = df[df["status"].isin(FINISHED)]
     if done.empty or not swept:
@@ -170,11 +171,61 @@ def plot_final(
     x_values = ordered_values(done, x_key)
     numeric = is_numeric(x_values) and len(x_values) > 2
     groups = ordered_values(done, group_key) if group_key else [None]
-    colors = _colors(len(groups))
+    panels = _facets(done, [k for k in swept if k not in (x_key, group_key)])
     bar_slots = 0 if numeric else len(x_values) * max(1, len(groups))  # bars need room; a line does not
     repeats = numeric and x_key == "seed"  # seeds have no order: points, not a line, and their mean
-    fig, ax = plt.subplots(figsize=(max(6.5, 0.45 * bar_slots + 4) + (2.5 if repeats else 0.0), 4.6))
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    width = max(6.5, 0.45 * bar_slots + 4) + (2.5 if repeats else 0.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 4.6 * nrows), squeeze=False, sharey=True)
     drawn = []  # every value on the y axis, to choose its scale
+    for ax, (facet, rows) in zip(axes.flat, panels):
+        drawn += _final_panel(ax, rows, x_key, x_values, group_key, groups, split, kind, numeric, repeats, over_seeds)
+        if facet:
+            ax.set_title(facet)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    # a log axis only where the losses span decades: below that it stretches small gaps, and a
+    # bar's length, which the eye compares, means nothing without a zero baseline
+    finite = [v for v in drawn if np.isfinite(v)]
+    log = kind == "loss" and bool(finite) and spans_decades(finite)
+    for ax in list(axes.flat)[: len(panels)]:
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel(x_key)
+    for row in axes:
+        row[0].set_ylabel(f"final {'accuracy (%)' if kind == 'acc' else 'loss'}" + (" (log scale)" if log else ""))
+    replicated = f"final_{split}_{kind}_std" in done and done[f"final_{split}_{kind}_std"].notna().any()
+    seeds = done["seed"].nunique() if over_seeds else 0
+    spread = (f"\n(mean of {seeds} seeds, error bars: ±1 std over them)" if over_seeds
+              else "\n(error bars: ±1 std over each job's replicas)" if replicated else "")  # fmt: skip
+    heading = f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}{spread}"
+    if len(panels) > 1:
+        fig.suptitle(heading)
+    else:
+        axes[0][0].set_title(heading)
+    # bars rise from zero, seeds scatter: any corner covers one; the panels share one legend
+    legend(axes[0][ncols - 1], outside=not numeric or repeats or len(panels) > 1, fontsize=9)
+    fig.tight_layout()
+    return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")
+
+
+def _facets(done: pd.DataFrame, keys: list) -> list:
+    """(panel title, rows) for each combination of `keys` that the finished jobs hold, in the
+    sweep's order; one untitled panel of every job when there are none."""
+    if not keys:
+        return [("", done)]
+    combos = done[keys].drop_duplicates().itertuples(index=False, name=None)
+    order = {k: ordered_values(done, k) for k in keys}
+    ranked = sorted(combos, key=lambda c: [order[k].index(v) for k, v in zip(keys, c)])
+    return [(", ".join(f"{short_key(k)}={v}" for k, v in zip(keys, c)),
+             done[(done[keys] == pd.Series(c, index=keys)).all(axis=1)]) for c in ranked]  # fmt: skip
+
+
+def _final_panel(ax, done, x_key, x_values, group_key, groups, split, kind, numeric, repeats, over_seeds) -> list:
+    """One panel of plot_final: its lines or bars for these jobs; returns the values drawn."""
+    colors = _colors(len(groups))
+    drawn = []
     for gi, (g, color) in enumerate(zip(groups, colors)):
         rows = done if g is None else done[done[group_key] == g]
         means = rows.groupby(x_key)[[f"final_{split}_{kind}", f"final_train_{kind}"]].mean()
@@ -248,22 +299,7 @@ def plot_final(
         numeric_axis(ax, x_values)
     else:
         ax.set_xticks(np.arange(len(x_values)), [str(v) for v in x_values])
-    # a log axis only where the losses span decades: below that it stretches small gaps, and a
-    # bar's length, which the eye compares, means nothing without a zero baseline
-    finite = [v for v in drawn if np.isfinite(v)]
-    log = kind == "loss" and bool(finite) and spans_decades(finite)
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel(x_key)
-    ax.set_ylabel(f"final {'accuracy (%)' if kind == 'acc' else 'loss'}" + (" (log scale)" if log else ""))
-    replicated = f"final_{split}_{kind}_std" in done and done[f"final_{split}_{kind}_std"].notna().any()
-    seeds = done["seed"].nunique() if over_seeds else 0
-    spread = (f"\n(mean of {seeds} seeds, error bars: ±1 std over them)" if over_seeds
-              else "\n(error bars: ±1 std over each job's replicas)" if replicated else "")  # fmt: skip
-    ax.set_title(f"{title}: final {metric_label(split, kind)} by {short_key(x_key)}{spread}")
-    legend(ax, outside=not numeric or repeats, fontsize=9)  # bars rise from zero, seeds scatter: any corner covers one
-    fig.tight_layout()
-    return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")
+    return drawn
 
 
 def plot_heatmap(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kind: str, title: str) -> Path | None:
@@ -317,7 +353,9 @@ def plot_extra(
     if done.empty or not swept:
         return None
     plt = pyplot()
-    x_key, group_key = _axes_keys(plot_axes(swept, x), x)
+    axes = plot_axes(swept, x)
+    x_key, group_key = _axes_keys(axes, x)
+    averaged = [short_key(k) for k in axes if k not in (x_key, group_key)]  # a third key's jobs meet in a point
     groups = ordered_values(done, group_key) if group_key else [None]
     fig, ax = plt.subplots(figsize=(7, 4.6))
     numeric = is_numeric(done[x_key].tolist())
@@ -339,7 +377,8 @@ def plot_extra(
         numeric_axis(ax, ordered_values(done, x_key))
     ax.set_xlabel(x_key)
     ax.set_ylabel(EXTRA_LABELS.get(column, column.replace("_", " ")))
-    ax.set_title(f"{title}: {column.replace('_', ' ')} by {short_key(x_key)}")
+    mean = f"\n(mean over {', '.join(averaged)})" if averaged else ""
+    ax.set_title(f"{title}: {column.replace('_', ' ')} by {short_key(x_key)}{mean}")
     legend(ax, fontsize=9)
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"{column}_by_{short_key(x_key)}.png")

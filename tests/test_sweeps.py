@@ -1229,3 +1229,11 @@ def test_a_third_swept_key_gets_a_panel_per_value_not_a_silent_mean(tmp_path, mo
     assert fig["heights"] == [[2.0, 3.0, 12.0, 13.0], [4.0, 5.0, 14.0, 15.0]]
     sweep_plots.plot_final(df[df["model.depth"] == 1], ["activation", "optimizer.lr"], tmp_path, "test", "acc", "t")
     assert seen["final_test_acc"]["panels"][0].startswith("t: final test accuracy"), "two keys: one panel, as before"
+    # lines: each group's held-out line, then its train line (matplotlib put every train line first)
+    lines = pd.DataFrame([{**r, "optimizer.lr": lr} for r in (rows[0], rows[4]) for lr in (0.001, 0.01, 0.1)])
+    seen.clear()
+    monkeypatch.setattr(sweep_plots, "save", lambda fig, path: seen.setdefault("labels", [
+        t.get_text() for t in fig.axes[0].get_legend().get_texts()]) and plt.close(fig))  # fmt: skip
+    sweep_plots.plot_final(lines, ["activation", "optimizer.lr"], tmp_path, "test", "acc", "t")
+    assert seen["labels"] == ["activation=relu (test)", "activation=relu (train)", "activation=tanh (test)",
+                              "activation=tanh (train)"]  # fmt: skip

@@ -205,9 +205,27 @@ def plot_final(
     else:
         axes[0][0].set_title(heading)
     # bars rise from zero, seeds scatter: any corner covers one; the panels share one legend
-    legend(axes[0][ncols - 1], outside=not numeric or repeats or len(panels) > 1, fontsize=9)
+    handles, labels = _in_drawing_order(axes[0][0])
+    legend(axes[0][ncols - 1], outside=not numeric or repeats or len(panels) > 1, handles=handles, labels=labels,
+           fontsize=9)  # fmt: skip
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"final_{split}_{kind}.png")
+
+
+def _in_drawing_order(ax) -> tuple[list, list]:
+    """The legend's entries in the order they were drawn: matplotlib lists lines before error-bar
+    containers, so every group's train line came before all the held-out ones."""
+    from matplotlib.container import ErrorbarContainer
+
+    handles, labels = ax.get_legend_handles_labels()
+    lines = list(ax.lines)
+
+    def rank(i: int) -> int:
+        line = handles[i][0] if isinstance(handles[i], ErrorbarContainer) else handles[i]
+        return lines.index(line) if line in lines else len(lines)  # bars keep their order, after any line
+
+    order = sorted(range(len(handles)), key=rank)
+    return [handles[i] for i in order], [labels[i] for i in order]
 
 
 def _facets(done: pd.DataFrame, keys: list) -> list:

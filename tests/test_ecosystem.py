@@ -227,6 +227,29 @@ def test_the_search_section_shows_an_accuracy_objective_in_percent_and_drawn_val
     assert "| 0 | 0.001252 | ok | 46.50% |" in md and "| 1 | 0.007232 | ok | 73.50% **best** |" in md
 
 
+def test_the_search_slices_name_the_best_trial_in_the_title_not_in_a_legend_over_the_trials(tmp_path, monkeypatch):
+    """The legend for the best trial's star sat inside the first panel, over the trials near the
+    best (a trial at lr 0.078, 90% hid behind it)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from runner.report import search
+
+    seen = {}
+
+    def keep(fig, path):
+        seen["legends"] = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        seen["title"] = fig._suptitle.get_text()
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(search, "save", keep)
+    df = pd.DataFrame({"job": [0, 1, 2, 3], "optimizer.lr": [0.0044, 0.0019, 0.078, 0.0051],
+                       "activation": ["relu", "sigmoid", "tanh", "relu"], "objective": [0.91, 0.83, 0.90, 0.95]})  # fmt: skip
+    search.plot_slices(df, ["optimizer.lr", "activation"], "best_val_acc", tmp_path, "s")
+    assert seen["legends"] == [] and seen["title"].endswith("\nred star: the best, trial 3 (95)")
+
+
 def test_an_objective_the_data_does_not_measure_fails_the_run_in_one_line(tmp_path, tiny_data):
     # class folders with a val/ beside MNIST's IDX files, which are read first: the config cannot
     # tell whether the run has a val split, the data read says it has none

@@ -133,15 +133,19 @@ def plot_slices(df: pd.DataFrame, swept: list, metric: str, sweep_dir: Path, tit
                    edgecolors="black", linewidths=0.4)  # fmt: skip
         if best is not None:
             at = xs[trials["job"][finite] == best["job"]]
-            ax.plot(at, [float(best["objective"]) * scale] * len(at), "*", markersize=16, color="#d62728",
-                    label=f"best: {float(best['objective']) * scale:.4g}")  # fmt: skip
+            ax.plot(at, [float(best["objective"]) * scale] * len(at), "*", markersize=16, color="#d62728")
         ax.set_xlabel(key)
         ax.grid(True, alpha=0.3)
     unit = " (%)" if metric.endswith("_acc") else ""
     axes[0][0].set_ylabel(metric + unit + (" (log scale)" if metric.endswith("_loss") else ""))
     if metric.endswith("_loss"):
         axes[0][0].set_yscale("log")
-    legend(axes[0][0], loc="best")
     fig.colorbar(shade, ax=axes[0].tolist()).set_label("trial (job number)")
-    fig.suptitle(f"{title}: {metric} against each searched value ({', '.join(short_key(k) for k in swept)})")
+    # the star is named in the title: a legend for it, inside a panel, covered trials near the best
+    starred = (
+        f"\nred star: the best, trial {best['job']} ({float(best['objective']) * scale:.4g})"
+        if best is not None
+        else ""
+    )
+    fig.suptitle(f"{title}: {metric} against each searched value ({', '.join(short_key(k) for k in swept)}){starred}")
     return save(fig, Path(sweep_dir) / "plots" / "search_slices.png")

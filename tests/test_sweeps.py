@@ -1229,6 +1229,12 @@ def test_a_third_swept_key_gets_a_panel_per_value_not_a_silent_mean(tmp_path, mo
     assert fig["heights"] == [[2.0, 3.0, 12.0, 13.0], [4.0, 5.0, 14.0, 15.0]]
     sweep_plots.plot_final(df[df["model.depth"] == 1], ["activation", "optimizer.lr"], tmp_path, "test", "acc", "t")
     assert seen["final_test_acc"]["panels"][0].startswith("t: final test accuracy"), "two keys: one panel, as before"
+    # x a column of its own (params_vs_generalization's sweep.x=params): the swept widths are what it
+    # measures, a point each on one line, not a panel each
+    widths = pd.DataFrame([{"model.hidden": f"[{w},{w // 2}]", "params": 800 * w, "status": "ok",
+                            "final_test_acc": w / 100, "final_train_acc": w / 90} for w in (2, 4, 6, 8)])  # fmt: skip
+    sweep_plots.plot_final(widths, ["model.hidden"], tmp_path, "test", "acc", "t", x="params")
+    assert seen["final_test_acc"]["panels"] == ["t: final test accuracy (%) by params"]
     # lines: each group's held-out line, then its train line (matplotlib put every train line first)
     lines = pd.DataFrame([{**r, "optimizer.lr": lr} for r in (rows[0], rows[4]) for lr in (0.001, 0.01, 0.1)])
     seen.clear()

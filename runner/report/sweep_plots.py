@@ -171,7 +171,10 @@ def plot_final(
     x_values = ordered_values(done, x_key)
     numeric = is_numeric(x_values) and len(x_values) > 2
     groups = ordered_values(done, group_key) if group_key else [None]
-    panels = _facets(done, [k for k in swept if k not in (x_key, group_key)])
+    # keys past the x axis and the groups get panels; with x a column of their own (sweep.x=params)
+    # the swept keys are what that column measures, one point each, so they get none
+    beyond = [k for k in swept if k not in (x_key, group_key)] if x is None or x in swept else []
+    panels = _facets(done, beyond)
     bar_slots = 0 if numeric else len(x_values) * max(1, len(groups))  # bars need room; a line does not
     repeats = numeric and x_key == "seed"  # seeds have no order: points, not a line, and their mean
     ncols = min(3, len(panels))

@@ -1194,6 +1194,8 @@ def test_hydra_interpolations_in_a_sweeps_overrides_keep_its_guard(tmp_path):
     assert sorted(p.name for p in d.iterdir() if p.is_dir() and p.name != "plots") == ["0", "1"]
     assert [json.loads((d / n / "summary.json").read_text())["seed"] for n in "01"] == [0, 1]
     assert (d / ".dlrun-sweep.json").is_file() and (d / "multirun.yaml").is_file()
+    md = (d / "report.md").read_text()
+    assert "Final = last epoch" in md and "Accuracies" not in md, "a regression's tables hold no accuracy"
     other = run_dlrun(*args[:2], "activation=relu,sigmoid", *args[3:], f"hydra.sweep.dir={d}", cwd=tmp_path)
     assert other.returncode == 2 and "holds a sweep of another command" in other.stderr, other.stderr
 

@@ -297,7 +297,8 @@ def render_sweep(sweep_dir: Path) -> dict:
         md += [
             "## All jobs",
             "",
-            "Accuracies in %. Final = last epoch; best = the best epoch of that column's split.",
+            ("Accuracies in %. " if kind == "acc" else "")  # a regression's table holds losses only
+            + "Final = last epoch; best = the best epoch of that column's split.",
             "",
             *_summary_table(df, swept, split, kind, tuple(c for c in extra if c in df)),
             "",

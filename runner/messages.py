@@ -254,6 +254,10 @@ def describe_error(ex: BaseException, args=()) -> str | None:
         line = _completion_line(str(e)) if isinstance(e, ValueError) else None
         if line:
             return line
+    for e in chain:  # -sc query=bash typed by hand: the completion script sets the line it completes
+        if isinstance(e, KeyError) and e.args == ("COMP_LINE",):
+            return ("--shell-completion query=...: run by the completion script, which sets COMP_LINE to the line "
+                    "to complete; to install it: eval \"$(dlrun -sc install=bash)\"")  # fmt: skip
     for e in chain:  # a folder or file Hydra itself could not create (a run dir under a file, a full disk)
         if isinstance(e, OSError) and e.filename is not None:
             return f"cannot write {e.filename}: {e.strerror or one_line(e)}"

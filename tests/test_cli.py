@@ -169,6 +169,12 @@ def test_a_key_under_a_group_of_presets_is_not_taken_for_a_preset_without_its_pa
     [
         (None, "--shell-completion: expected install=SHELL (or uninstall=, query=), SHELL one of bash, fish, zsh"),
         ("install=tcsh", "--shell-completion: no completion for 'tcsh'; expected one of bash, fish, zsh"),
+        # typed by hand: Hydra's bash plugin read os.environ["COMP_LINE"] and raised a KeyError's traceback
+        (
+            "query=bash",
+            "--shell-completion query=...: run by the completion script, which sets COMP_LINE to the "
+            'line to complete; to install it: eval "$(dlrun -sc install=bash)"',
+        ),
     ],
 )
 def test_shell_completion_misused_is_one_line(tmp_path, arg, line):

@@ -1180,6 +1180,9 @@ def test_a_failed_jobs_closing_line_ends_with_why_cut_to_a_readable_length():
     trial = {"status": "failed", "error": "CUDA out of memory", "objective": float("inf")}
     assert _figure(trial, "val", "acc", {"metric": "best_val_acc"}).endswith("(worst)  CUDA out of memory")
     assert _figure({"status": "ok", "error": "", "final_test_acc": 0.5}, "test", "acc", None) == "  test_acc 50.00%"
+    # a stopped job's metric is the epoch it stopped at, not a finished run's
+    stopped = {"status": "unfinished", "error": "", "final_test_acc": 0.9382, "epochs_run": 10}
+    assert _figure(stopped, "test", "acc", None) == "  test_acc 93.82% (stopped after epoch 10)"
 
 
 def test_hydra_interpolations_in_a_sweeps_overrides_keep_its_guard(tmp_path):

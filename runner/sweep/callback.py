@@ -167,6 +167,8 @@ def _figure(r: dict, split: str, kind: str, search: dict | None) -> str:
     """The figure a job's closing line ends with: its lead metric (± the spread over its replicas),
     a gradient check's largest error, or a search trial's objective; then why it failed, if it did."""
     figure = _metric(r, split, kind, search)
+    if figure and r.get("status") == "unfinished" and r.get("epochs_run"):  # a stopped job's, so far
+        figure += f" (stopped after epoch {int(r['epochs_run'])})"
     if r.get("status") in ("failed", "unfinished") and r.get("error"):  # why, without opening summary.csv
         line = str(r["error"])
         figure += f"  {line if len(line) <= ERROR_SHOWN else line[: ERROR_SHOWN - 4] + ' ...'}"

@@ -106,6 +106,13 @@ def table(rows: dict[str, str]) -> list[str]:
     return ["| setting | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows.items())]
 
 
+def shared_section(run_dirs, heading: str) -> list[str]:
+    """A report's section of the settings these runs all had alike (read from each one's
+    config.yaml), or nothing when none is readable or they share none."""
+    rows = shared([r for r in map(read_settings, run_dirs) if r is not None])
+    return [heading, "", *table(rows), ""] if rows else []
+
+
 def shared(per_job: list[dict[str, str]]) -> dict[str, str]:
     """The settings every job has alike, in the first job's order."""
     if not per_job:

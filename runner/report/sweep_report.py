@@ -16,7 +16,7 @@ import pandas as pd
 from runner.files import atomic_write_text, read_table
 from runner.formatting import count, lead_metric, metric_label, missing, number, percent, spread, spread_number
 from runner.report.html import markdown_to_html
-from runner.report.settings import read_settings, shared, table
+from runner.report.settings import shared_section
 from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_heatmap
 from runner.report.sweep_tables import (
     FINISHED,
@@ -201,15 +201,6 @@ def _failures(df: pd.DataFrame, swept: list, sweep_dir: Path) -> list:
     return lines + [""]
 
 
-def _shared_settings(df: pd.DataFrame, sweep_dir: Path) -> list:
-    """The settings every job's config.yaml has alike: how the sweep trained, besides what it swept."""
-    per_job = [rows for d in df["dir"] if d and (rows := read_settings(sweep_dir / d)) is not None]
-    rows = shared(per_job)
-    if not rows:
-        return []
-    return ["## Settings every job shared", "", *table(rows), ""]
-
-
 def _job_links(df: pd.DataFrame, sweep_dir: Path) -> list:
     lines = ["## Each job's own plots", ""]
     for _, r in df[df["dir"] != ""].iterrows():
@@ -265,7 +256,7 @@ def render_sweep(sweep_dir: Path) -> dict:
     tags = sorted({t for v in df.get("tags", pd.Series(dtype=str)).dropna() for t in str(v).split()})
     if tags:
         md += ["Tags: " + ", ".join(f"`{t}`" for t in tags) + ".", ""]
-    md += _shared_settings(df, sweep_dir)
+    md += shared_section([sweep_dir / d for d in df["dir"] if d], "## Settings every job shared")  # besides the swept
     if search:
         from runner.report.search import section
 

@@ -137,16 +137,13 @@ def finish(cfg, study_dir: Path, title: str, md: list, results: dict) -> dict:
 def _with_shared_settings(study_dir: Path, md: list) -> list:
     """The report's lines with the settings its runs all shared (read from their config.yaml)
     before its plots: what the study's prose does not say, such as the batch size or the init."""
-    from runner.report.settings import read_settings, shared, table
+    from runner.report.settings import shared_section
 
     found = (p.parent.relative_to(study_dir) for p in sorted(study_dir.rglob("config.yaml")))
     # a run's own config.yaml, not the study's, nor Hydra's unresolved one in .hydra/
     runs = [study_dir / r for r in found if r.parts and not any(part.startswith(".") for part in r.parts)]
-    rows = shared([r for r in map(read_settings, runs) if r is not None])
-    if not rows:
-        return md
     at = md.index("## Plots") if "## Plots" in md else len(md)
-    return [*md[:at], "## Settings every run shared", "", *table(rows), "", *md[at:]]
+    return [*md[:at], *shared_section(runs, "## Settings every run shared"), *md[at:]]
 
 
 def read_rows(path: Path, columns: list, text: tuple = ()) -> list:

@@ -159,7 +159,7 @@ def plot_final(
 ) -> Path | None:
     """Final metric against the swept value (or the column `x`, e.g. params): a line for
     numbers, bars otherwise; with two swept keys, one line or bar group per value of the other;
-    with more, one panel per combination of the rest (their jobs were averaged, unsaid).
+    with more, one panel per combination of the rest (one panel had averaged their jobs, unsaid).
     Swept seeds beside other keys are averaged, with their spread as error bars (plot_axes)."""
     done = df[df["status"].isin(FINISHED)]
     if done.empty or not swept:

@@ -168,7 +168,9 @@ def collect(sweep_dir: Path) -> tuple[list, list]:
                 "tags": " ".join(s.get("tags") or []),
                 "seconds": s.get("wall_seconds"),
                 "train_seconds": s.get("train_seconds"),
-                "error": s.get("error", "") if s or not (d / DONE_MARKER).is_file() else _lost(),
+                "error": _lost()
+                if row["status"] == "unfinished" and (d / DONE_MARKER).is_file()
+                else s.get("error", ""),
                 "dir": d.name,
             }
         )

@@ -6,6 +6,7 @@ whichever launcher ran the jobs."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -46,7 +47,12 @@ class SweepReport(Callback):
 
         for line in unused_folder(config.hydra, multirun=True):
             say(f"note: {line}")
-        signals.install(forward="joblib" in str(config.hydra.launcher.get("_target_", "")))
+        joblib = "joblib" in str(config.hydra.launcher.get("_target_", ""))
+        if joblib:  # loky's resource tracker, started after this, warns of its semaphores when a signal
+            # ends the sweep: lines on stderr after dlrun's one line (PYTHONWARNINGS reaches that process)
+            quiet = "ignore:resource_tracker:UserWarning"
+            os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
+        signals.install(forward=joblib)
         signals.mark_parent()
         from runner.sweep import state
 

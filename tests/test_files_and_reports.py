@@ -352,3 +352,31 @@ def test_a_deep_networks_layer_legend_stands_beside_the_lines_and_names_every_la
     shallow = deep[deep["layer"].isin(["fc1", "fc2", "out"])]
     layer_plots.plot_grad_norms(shallow, "t", tmp_path / "grad_norms.png")
     assert seen["grad_norms"] == (True, ["fc1", "fc2", "out"]), "a few layers' legend still fits inside"
+
+
+def test_a_replicated_run_s_confusion_matrix_says_it_pools_the_copies(tmp_path, monkeypatch):
+    """Three replicas on a 10,000-sample test set are counted into one matrix: its title said
+    'on 30,000 samples', a test set three times the size the run reported."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import confusion
+
+    titles = []
+
+    def keep(fig, path):
+        titles.append(fig.axes[0].get_title())
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(confusion, "save", keep)
+    (tmp_path / "confusion_test.csv").write_text("true\\pred,a,b\na,290,10\nb,20,280\n")
+    for replicas, seen in ((3, "on 200 samples x 3 replicas, pooled"), (1, "on 600 samples")):
+        (tmp_path / "summary.json").write_text(json.dumps({"name": "r", "replicas": replicas}))
+        render_run(tmp_path)
+        assert titles.pop() == f"r: confusion matrix (test)\naccuracy 95.00% {seen}"
+    (tmp_path / "summary.json").write_text("[1, 2]")  # not a summary: the folder's name, no count
+    render_run(tmp_path)
+    assert titles.pop() == f"{tmp_path.name}: confusion matrix (test)\naccuracy 95.00% on 600 samples"

@@ -11,7 +11,8 @@ import pandas as pd
 from runner.report.style import pyplot, save
 
 
-def plot_confusion(table: pd.DataFrame, title: str, path: Path) -> Path:
+def plot_confusion(table: pd.DataFrame, title: str, path: Path, replicas: int = 1) -> Path:
+    """`replicas` > 1: the counts pool that many copies, each of which saw every sample once."""
     plt = pyplot()
     classes = [str(c) for c in table.index]
     counts = table.to_numpy(dtype=np.int64)
@@ -39,7 +40,10 @@ def plot_confusion(table: pd.DataFrame, title: str, path: Path) -> Path:
                     color="white" if share[i, j] > 60 else "black",
                 )
     acc = 100 * np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"{title}\naccuracy {acc:.2f}% on {counts.sum():,} samples")
+    seen = f"{counts.sum():,} samples"
+    if replicas > 1:
+        seen = f"{counts.sum() // replicas:,} samples x {replicas} replicas, pooled"
+    ax.set_title(f"{title}\naccuracy {acc:.2f}% on {seen}")
     cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cbar.set_label("share of the true class (%)")
     fig.tight_layout()

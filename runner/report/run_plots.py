@@ -13,11 +13,13 @@ from runner.report.metrics import read_metrics
 from runner.train.rows import HIST_COLUMNS, LAYER_COLUMNS, PREDICTION_COLUMNS, STEP_COLUMNS
 
 
-def _run_name(run_dir: Path) -> str:
+def _summary(run_dir: Path) -> dict:
+    """The run's summary.json, or nothing where it is missing or damaged (plots still render)."""
     try:
-        return json.loads((run_dir / "summary.json").read_text())["name"]
-    except (OSError, ValueError, KeyError):
-        return run_dir.name
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return summary if isinstance(summary, dict) else {}
 
 
 def _train_label(run_dir: Path) -> str:
@@ -39,7 +41,9 @@ def render_run(run_dir: Path) -> list:
 
     run_dir = Path(run_dir)
     plots = run_dir / "plots"
-    name = _run_name(run_dir)
+    summary = _summary(run_dir)
+    name = summary.get("name") or run_dir.name
+    replicas = summary.get("replicas") if isinstance(summary.get("replicas"), int) else 1
     made = []
     metrics = run_dir / "metrics.csv"
     if metrics.is_file():
@@ -53,7 +57,7 @@ def render_run(run_dir: Path) -> list:
             table = read_table(path, "confusion matrix", index_col=0, keep_default_na=False)
             with reading(path, "confusion matrix"):
                 made.append(plot_confusion(table, f"{name}: confusion matrix ({split})",
-                                           plots / f"confusion_{split}.png"))  # fmt: skip
+                                           plots / f"confusion_{split}.png", replicas))  # fmt: skip
     layers = run_dir / "layers.csv"
     if layers.is_file():
         from runner.report.layer_plots import plot_grad_norms, plot_weight_stats

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from runner import signals
 from runner.config.compose import conf_dir
 from runner.config.schema import register
-from runner.errors import CheckFailed, Refused
+from runner.errors import CheckFailed, Refused, disk_full
 from runner.messages import describe_error
 
 
@@ -95,6 +95,12 @@ def _task(cfg: DictConfig):
         # Nothing useful ran: leave no directory behind that could pass for a result.
         if _nothing_ran(job_dir):
             runfolder.discard(job_dir, runfolder.kept(job_dir))
+        elif disk_full(ex):  # what it trained up to its last checkpoint is kept
+            from runner.config.overrides import as_override
+            from runner.registry.runs import TASKS
+
+            goes_on = TASKS[cfg.task].resumes if cfg.task in TASKS else "to resume"
+            ex.hint = f"the disk is full: free space, then run the same command with {as_override('hydra.run.dir', job_dir)} {goes_on}"
         runfolder.unlock(job_dir)
         _user_errors.append(ex)
         return None
@@ -144,6 +150,8 @@ def main() -> None:
         sys.exit(ex.exit_code)
     except Refused as ex:
         print(f"dlrun: error: {ex}", file=sys.stderr)
+        _finish_pending_plots()  # a sweep a full disk stopped: its loggers' run ends as stopped
+        _sweep_stopped()
         sys.exit(2)
     except KeyboardInterrupt:
         print("dlrun: interrupted", file=sys.stderr)
@@ -167,7 +175,8 @@ def main() -> None:
         line = describe_error(ex, sys.argv[1:])
         if line is None or debug:
             raise
-        print(f"dlrun: error: {line}", file=sys.stderr)
+        hint = getattr(ex, "hint", "")
+        print(f"dlrun: error: {line}" + (f"; {hint}" if hint else ""), file=sys.stderr)
         sys.exit(2)
     from runner.sweep import state
 

@@ -8,6 +8,7 @@ so whatever goes wrong there (a corrupt file, a full disk) ends as one line nami
 from __future__ import annotations
 
 import contextlib
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,20 @@ class OutputError(UserError):
     def __init__(self, path, ex: OSError):
         self.path = Path(path)
         super().__init__(f"cannot write {self.path}: {ex.strerror or one_line(ex)}")
+
+
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # a full disk, or a quota's
+
+
+def disk_full(ex: BaseException | None) -> bool:
+    """A write in ex's chain (an OutputError's cause, say) failed for want of space."""
+    seen = set()
+    while ex is not None and id(ex) not in seen:
+        seen.add(id(ex))
+        if isinstance(ex, OSError) and ex.errno in _NO_SPACE:
+            return True
+        ex = ex.__cause__ or ex.__context__
+    return False
 
 
 def reason(ex: BaseException) -> str:

@@ -463,23 +463,36 @@ def test_a_full_disk_leaves_nothing_that_looks_finished(tmp_path, size_kb):
         left = list(disk.rglob("*")) if disk.exists() else []
         assert not [p for p in left if p.name.endswith(".tmp")], left
         assert not (run / "DONE").exists()
+        if mounted and run.is_dir():  # ENOSPC, which a rerun into the same folder goes on from (not EFBIG)
+            assert proc.stderr.endswith(f"; the disk is full: free space, then run the same command with "
+                                        f"hydra.run.dir={run} to resume\n"), proc.stderr  # fmt: skip
         if (run / "summary.json").is_file():
             with contextlib.suppress(ValueError):
                 assert json.loads((run / "summary.json").read_text())["status"] != "ok"
 
 
-def test_a_full_disk_fails_each_sweep_job_without_stopping_the_sweep(tmp_path):
+def test_a_full_disk_stops_the_sweep_at_the_job_that_met_it_and_a_rerun_resumes(tmp_path):
+    """Each job trained until its first checkpoint met the full disk, failed, and the next one
+    did the same: the whole grid ran for nothing. The first job to meet it now stops the sweep,
+    in one line saying how to go on, and once there is room the same command finishes it."""
     with small_disk(tmp_path / "disk", 40) as mounted:
         if not mounted:
             pytest.skip("needs a tmpfs mount (root) to fill a disk shared by the sweep's jobs")
         sweep = tmp_path / "disk" / "sweep"
-        proc = subprocess.Popen(dlrun_cmd() + ["-m", "dataset=function", "model.hidden=[64,64]", "trainer.epochs=2",
-                                               "seed=0,1,2", f"hydra.sweep.dir={sweep}"], cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode != 0 and "Traceback" not in err, err
-        for job in (0, 1, 2):  # every job was tried and recorded as failed, or could not even be recorded
-            assert f"job {job} failed: cannot write" in err or (f"[job {job}]" in out), (out, err)
+        cmd = dlrun_cmd() + ["-m", "dataset=function", "model.hidden=[64,64]", "trainer.epochs=2", "seed=0,1,2",
+                             f"hydra.sweep.dir={sweep}"]  # fmt: skip
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith("dlrun: error: job 0 failed: cannot write "), proc.stderr
+        assert proc.stderr.endswith(f"No space left on device; the disk is full, so no later job runs: free space, "
+                                    f"then run the same command with hydra.sweep.dir={sweep} to resume\n")  # fmt: skip
+        assert "[job 1]" not in proc.stdout and not list(sweep.glob("1_*")), proc.stdout
+        subprocess.run(["mount", "-o", "remount,size=4m", str(tmp_path / "disk")], check=True)
+        again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        import pandas as pd
+
+        assert list(pd.read_csv(sweep / "summary.csv")["status"]) == ["ok"] * 3
 
 
 # ---------------------------------------------------------------- folders in use and sweeps of another command

@@ -1248,3 +1248,46 @@ def test_a_third_swept_key_gets_a_panel_per_value_not_a_silent_mean(tmp_path, mo
     sweep_plots.plot_final(lines, ["activation", "optimizer.lr"], tmp_path, "test", "acc", "t")
     assert seen["labels"] == ["activation=relu (test)", "activation=relu (train)", "activation=tanh (test)",
                               "activation=tanh (train)"]  # fmt: skip
+
+
+def test_a_full_disk_stops_the_sweep_and_any_other_failure_of_a_job_lets_the_next_one_run(tmp_path):
+    """In-process twin of test_faults' tmpfs test (CI may not mount one): a job whose write met
+    ENOSPC, or a quota (EDQUOT), behind dlrun's one-line OutputError, stops the sweep with a
+    line saying how to resume it; a permission error stays that job's own failure."""
+    import errno
+
+    from omegaconf import OmegaConf
+
+    from runner.errors import OutputError, Refused, disk_full
+    from runner.sweep.job import run_isolated
+
+    cfg = compose("dataset=function")
+    hydra_root = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+
+    def failing(code):
+        def start():
+            try:
+                raise OSError(code, os.strerror(code))
+            except OSError as ex:
+                raise OutputError(tmp_path / "0_x" / "checkpoint.pt", ex) from ex
+
+        return start
+
+    for code in (errno.ENOSPC, errno.EDQUOT):
+        with pytest.raises(Refused) as e:
+            run_isolated(cfg, tmp_path / "0_x", 0, hydra_root, ["x=1"], failing(code))
+        assert str(e.value) == (f"job 0 failed: cannot write {tmp_path}/0_x/checkpoint.pt: {os.strerror(code)}; the "
+                                "disk is full, so no later job runs: free space, then run the same command with "
+                                f"hydra.sweep.dir={tmp_path} to resume")  # fmt: skip
+        assert json.loads((tmp_path / "0_x" / "summary.json").read_text())["status"] == "failed"
+    with pytest.raises(Refused, match="no later job runs: free space, then run the same command again to resume$"):
+        run_isolated(cfg, tmp_path / "1_x", 1, None, ["x=1"], failing(errno.ENOSPC))  # a reproduction's part
+    result = run_isolated(cfg, tmp_path / "2_x", 2, hydra_root, ["x=1"], failing(errno.EACCES))
+    assert result == {"status": "failed", "error": f"cannot write {tmp_path}/0_x/checkpoint.pt: Permission denied"}
+    try:  # torch's zip writer: its own error while closing, raised over the ENOSPC
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        finally:
+            raise RuntimeError("unexpected pos 75840 vs 75728")
+    except RuntimeError as ex:
+        assert disk_full(ex) and not disk_full(ValueError("no space left")) and not disk_full(None)

@@ -5,7 +5,8 @@
   job that was stopped resumes from its checkpoint (runner.runfolder).
 - Anything a job raises (bad config, missing data, out of memory, a bug) is recorded in its
   folder (summary.json with status `failed` and the error line, error.txt with the
-  traceback) and the sweep goes on with the next job.
+  traceback) and the sweep goes on with the next job; but a full disk stops the sweep, since
+  every later job would train to its first checkpoint and fail alike.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 
-from runner.errors import one_line
+from runner.errors import Refused, UserError, disk_full, one_line
 from runner.files import DONE_MARKER, record_failure
 from runner.say import say
 
@@ -141,5 +142,12 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
         line = describe_error(ex, overrides) or one_line(ex)
         record_failure(job_dir, line, traceback.format_exc(), name=str(cfg.get("name", job_dir.name)))
         _free_accelerator_memory()
+        if disk_full(ex):
+            from runner.sweep.state import resume_hint
+
+            sweep_dir = hydra_root.hydra.sweep.dir if hydra_root is not None else None  # None: a reproduction
+            hint = resume_hint(sweep_dir) if sweep_dir else "run the same command again to resume"
+            raise Refused(UserError(f"job {num} failed: {line}; the disk is full, so no later job runs: "
+                                    f"free space, then {hint}")) from None  # fmt: skip
         say(f"job {num} failed: {line}", error=True)
         return {"status": "failed", "error": line}

@@ -1291,3 +1291,20 @@ def test_a_full_disk_stops_the_sweep_and_any_other_failure_of_a_job_lets_the_nex
             raise RuntimeError("unexpected pos 75840 vs 75728")
     except RuntimeError as ex:
         assert disk_full(ex) and not disk_full(ValueError("no space left")) and not disk_full(None)
+
+
+def test_the_closing_table_shows_a_drawn_value_to_four_digits_as_the_report_does(capsys):
+    """An Optuna trial's override is the sampler's float as text (optimizer.lr=0.0054943435116692795):
+    the closing lines printed all of it, two columns wider than the report's table, which
+    shows 0.005494. The best line keeps every digit, to be pasted."""
+    from runner.report.sweep_tables import value_label
+    from runner.sweep.callback import print_outcome
+
+    assert [value_label(v) for v in ("0.0054943435116692795", "1e-3", "0.10", "64", "relu", "[16,16]", "nan")] == \
+        ["0.005494", "1e-3", "0.1", "64", "relu", "[16,16]", "nan"]  # fmt: skip
+    rows = [{"job": 0, "status": "ok", "optimizer.lr": "0.0054943435116692795", "model.hidden": "[16,16]",
+             "final_test_loss": 1.612}]  # fmt: skip
+    print_outcome({"rows": rows, "swept": ["optimizer.lr", "model.hidden"], "counts": {"ok": 1},
+                   "summary": "s.csv", "report": "r.html"})  # fmt: skip
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  job")]
+    assert line == "  job   0  ok         optimizer.lr=0.005494, model.hidden=[16,16]  test_loss 1.612"

@@ -4,6 +4,8 @@ depth, with train accuracy beside it)."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from runner.formatting import missing, number
@@ -31,10 +33,17 @@ def ordered_values(df: pd.DataFrame, key: str) -> list:
 
 
 def value_label(v) -> str:
-    """A swept value for a legend: a drawn float (0.0014527880705746021) to 4 digits; '-' for none
-    (a search's trial not started)."""
+    """A swept value for a legend: a drawn float (0.0014527880705746021, or that text, as an
+    override gives it) to 4 digits, unless as written it is shorter (1e-3); '-' for none (a
+    search's trial not started)."""
     if missing(v):
         return "-"
+    if isinstance(v, str):
+        try:
+            f = float(v)
+        except ValueError:
+            return v
+        return v if f.is_integer() or not math.isfinite(f) else min(v, number(f), key=len)
     return number(v) if isinstance(v, float) and not v.is_integer() else str(v)
 
 

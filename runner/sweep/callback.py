@@ -152,7 +152,9 @@ def print_outcome(result: dict) -> None:
     done = not {"unfinished", NOT_STARTED} & set(result["counts"])  # else a stopped sweep's, re-rendered
     say(f"\nsweep {'finished' if done else 'not finished'}: {count(len(rows), 'job')} ({counts})")
     split, kind = lead_metric(lambda col: any(r.get(col) is not None for r in rows))
-    values = [", ".join(f"{k}={r[k]}" for k in swept if r.get(k) not in ("", None)) for r in rows]
+    from runner.report.sweep_tables import value_label  # a drawn 0.0014527880705746021 as 0.001453, as in the report
+
+    values = [", ".join(f"{k}={value_label(r[k])}" for k in swept if r.get(k) not in ("", None)) for r in rows]
     width = max(map(len, values), default=0)  # the metric in one column
     status_width = max([10, *(len(r["status"]) for r in rows)])
     search = result.get("search")

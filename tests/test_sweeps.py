@@ -1308,3 +1308,39 @@ def test_the_closing_table_shows_a_drawn_value_to_four_digits_as_the_report_does
                    "summary": "s.csv", "report": "r.html"})  # fmt: skip
     (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  job")]
     assert line == "  job   0  ok         optimizer.lr=0.005494, model.hidden=[16,16]  test_loss 1.612"
+
+
+def test_curves_name_the_split_drawn_solid_and_a_search_s_colour_bar_ticks_whole_trials(tmp_path, monkeypatch):
+    """The title said 'held-out solid' whichever split it was, and the colour bar of a search's
+    four trials ticked 0.5, 1.5, 2.5: trials no search had."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import search, sweep_plots
+
+    seen = []
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        bar = fig.axes[-1]
+        low, high = bar.get_ylim()
+        seen.append((fig._suptitle.get_text(), [t for t in bar.get_yticks() if low <= t <= high]))
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(sweep_plots, "save", keep)
+    monkeypatch.setattr(search, "save", keep)
+    rows = []
+    for job in range(4):
+        (tmp_path / f"{job}_lr").mkdir()
+        metrics = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [0.9, 0.6 + job / 100]})
+        metrics.to_csv(tmp_path / f"{job}_lr" / "metrics.csv", index=False)
+        rows.append({"job": job, "lr": 0.001 * (job + 1), "status": "ok", "dir": f"{job}_lr", "objective": 0.5 + job})
+    df = pd.DataFrame(rows)
+    sweep_plots.plot_curves(df, ["lr"], tmp_path, "loss", "t")
+    search.plot_slices(df, ["lr"], "final_val_loss", tmp_path, "t")
+    (title, _), (_, trial_ticks) = seen
+    assert title == "t: loss per epoch (train dashed, val solid)"
+    assert trial_ticks == [0.0, 1.0, 2.0, 3.0], trial_ticks

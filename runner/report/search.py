@@ -140,7 +140,12 @@ def plot_slices(df: pd.DataFrame, swept: list, metric: str, sweep_dir: Path, tit
     axes[0][0].set_ylabel(metric + unit + (" (log scale)" if metric.endswith("_loss") else ""))
     if metric.endswith("_loss"):
         axes[0][0].set_yscale("log")
-    fig.colorbar(shade, ax=axes[0].tolist()).set_label("trial (job number)")
+    from matplotlib.ticker import MaxNLocator
+
+    bar = fig.colorbar(shade, ax=axes[0].tolist())
+    bar.set_label("trial (job number)")
+    bar.locator = MaxNLocator(integer=True)  # trials are whole numbers: no tick at trial 2.5
+    bar.update_ticks()
     # the star is named in the title: a legend for it, inside a panel, covered trials near the best
     starred = (
         f"\nred star: the best, trial {best['job']} ({float(best['objective']) * scale:.4g})"

@@ -60,6 +60,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     axes = grid.ravel()
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
+    drawn = set()  # the held-out split each job's solid line shows
     for i, (ax, (panel_title, rows)) in enumerate(zip(axes, panels)):
         shade, last_epoch = _value_shades(rows, legend_keys), 0
         colors = _colors(len(rows)) if shade is None else [shade.to_rgba(float(v)) for v in rows[legend_keys[0]]]
@@ -70,6 +71,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
             m = read_metrics(metrics_path)
             last_epoch = max(last_epoch, int(m["epoch"].max()) if len(m) else 0)
             held_out = "test" if f"test_{kind}" in m and m[f"test_{kind}"].notna().any() else "val"
+            drawn.add(held_out)
             label = job_label(row, legend_keys) if shade is None else None
             for split, style in (("train", "--"), (held_out, "-")):
                 col = f"{split}_{kind}"
@@ -94,7 +96,8 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
             legend(ax, outside=True, title=", ".join(short_key(k) for k in legend_keys) or None, fontsize=9)
     for row_axes in grid:
         row_axes[0].set_ylabel("accuracy (%)" if kind == "acc" else "loss (log scale)")
-    fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch (train dashed, held-out solid)")
+    solid = drawn.pop() if len(drawn) == 1 else "held-out"
+    fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch (train dashed, {solid} solid)")
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"curves_{kind}.png")
 

@@ -296,6 +296,16 @@ def test_too_many_conv_layers_for_the_image_is_refused():
     validate(compose("model=cnn", "model.conv=[8,8,8,8]"))
 
 
+def test_an_mlp_over_a_cnn_preset_is_told_how_to_drop_the_preset_s_conv_layers():
+    """experiment=flatness_interpolation model=mlp met the preset's model.conv=[16,32] and was
+    told to use model=cnn, the opposite of what was asked; model.conv=[] is the way."""
+    with pytest.raises(ConfigError) as e:
+        validate(compose("experiment=flatness_interpolation", "model=mlp"))
+    assert str(e.value) == ("model.conv: expected [] for model=mlp (model=cnn trains conv layers; model.conv=[] "
+                            "drops those an experiment preset set), got [16, 32]")  # fmt: skip
+    validate(compose("experiment=flatness_interpolation", "model=mlp", "model.conv=[]"))
+
+
 def _chain(ex):
     while ex is not None:
         yield ex

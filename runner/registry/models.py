@@ -56,7 +56,12 @@ def check_model(cfg) -> None:
     require(all(c >= 1 for c in m.conv), "model.conv", "a list of channel counts >= 1, e.g. [32,64]", list(m.conv))
     shortcuts.check(m)
     if not model.conv:
-        require(len(m.conv) == 0, "model.conv", f"[] for model={m.name} (use model=cnn for conv layers)", list(m.conv))
+        require(
+            len(m.conv) == 0,
+            "model.conv",
+            f"[] for model={m.name} (model=cnn trains conv layers; model.conv=[] drops those an experiment preset set)",
+            list(m.conv),
+        )
         return
     require(images, "model", "mlp for dataset=function (a CNN needs images)", m.name)
     require(len(m.conv) >= 1, "model.conv", f"at least one channel count for model={m.name}", list(m.conv))

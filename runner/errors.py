@@ -19,6 +19,8 @@ class UserError(Exception):
 
 class ConfigError(UserError):
     def __init__(self, key: str, expected: str, got: Any):
+        if got in ("True", "False"):  # a str key holds a typed `true` as OmegaConf's "True": shown as typed
+            got = got == "True"
         self.key, self.expected, self.got = key, expected, got
         super().__init__(f"{key}: expected {expected}, got {as_typed(got)}")
 

@@ -76,6 +76,13 @@ def test_validation_and_help_read_the_registries():
     with pytest.raises(ConfigError) as e:
         validate(compose("activation.name=swish"))
     assert str(e.value) == f"activation.name: expected one of {', '.join(ACTIVATIONS.names())}, got 'swish'"
+    for typed in ("true", "false"):  # a str key holds it as OmegaConf's 'True': the line said got 'True'
+        with pytest.raises(ConfigError) as e:
+            validate(compose(f"trainer.cuda_graph={typed}"))
+        assert str(e.value) == f"trainer.cuda_graph: expected one of auto, off, got {typed}"
+        with pytest.raises(ConfigError) as e:  # and a key checked by hand, not by a registry
+            validate(compose("scheduler=plateau", f"scheduler.mode={typed}"))
+        assert str(e.value) == f"scheduler.mode: expected min, max or auto, got {typed}"
     text = help_text()
     for key, registry in all_registries().items():
         assert f"{key}:" in text

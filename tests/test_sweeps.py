@@ -1311,8 +1311,9 @@ def test_the_closing_table_shows_a_drawn_value_to_four_digits_as_the_report_does
 
 
 def test_curves_name_the_split_drawn_solid_and_a_search_s_colour_bar_ticks_whole_trials(tmp_path, monkeypatch):
-    """The title said 'held-out solid' whichever split it was, and the colour bar of a search's
-    four trials ticked 0.5, 1.5, 2.5: trials no search had."""
+    """The title said 'held-out solid' whichever split it was, a one-epoch sweep's train and test
+    points looked alike (a point has no dash), and the colour bar of a search's four trials ticked
+    0.5, 1.5, 2.5: trials no search had."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1326,7 +1327,8 @@ def test_curves_name_the_split_drawn_solid_and_a_search_s_colour_bar_ticks_whole
         fig.canvas.draw()
         bar = fig.axes[-1]
         low, high = bar.get_ylim()
-        seen.append((fig._suptitle.get_text(), [t for t in bar.get_yticks() if low <= t <= high]))
+        faces = {line.get_linestyle(): str(line.get_markerfacecolor()) for line in fig.axes[0].get_lines()}
+        seen.append((fig._suptitle.get_text(), [t for t in bar.get_yticks() if low <= t <= high], faces))
         plt.close(fig)
         return path
 
@@ -1341,6 +1343,7 @@ def test_curves_name_the_split_drawn_solid_and_a_search_s_colour_bar_ticks_whole
     df = pd.DataFrame(rows)
     sweep_plots.plot_curves(df, ["lr"], tmp_path, "loss", "t")
     search.plot_slices(df, ["lr"], "final_val_loss", tmp_path, "t")
-    (title, _), (_, trial_ticks) = seen
-    assert title == "t: loss per epoch (train dashed, val solid)"
+    (title, _, faces), (_, trial_ticks, _) = seen
+    assert title == "t: loss per epoch (train dashed, hollow points, val solid)"
+    assert faces["--"] == "none" and faces["-"] != "none", faces  # one epoch has no dash: train's points are hollow
     assert trial_ticks == [0.0, 1.0, 2.0, 3.0], trial_ticks

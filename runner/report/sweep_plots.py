@@ -60,7 +60,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     axes = grid.ravel()
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
-    drawn = set()  # the held-out split each job's solid line shows
+    drawn, points = set(), False  # the held-out split each job's solid line shows; markers drawn
     for i, (ax, (panel_title, rows)) in enumerate(zip(axes, panels)):
         shade, last_epoch = _value_shades(rows, legend_keys), 0
         colors = _colors(len(rows)) if shade is None else [shade.to_rgba(float(v)) for v in rows[legend_keys[0]]]
@@ -72,6 +72,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
             last_epoch = max(last_epoch, int(m["epoch"].max()) if len(m) else 0)
             held_out = "test" if f"test_{kind}" in m and m[f"test_{kind}"].notna().any() else "val"
             drawn.add(held_out)
+            points = points or len(m) <= 3
             label = job_label(row, legend_keys) if shade is None else None
             for split, style in (("train", "--"), (held_out, "-")):
                 col = f"{split}_{kind}"
@@ -81,8 +82,9 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
                         scaled(m[col], kind),
                         linestyle=style,
                         color=color,
-                        marker="o" if len(m) <= 3 else None,  # a line needs two epochs: show the points
-                        markersize=4,
+                        marker="o" if len(m) <= 3 else None,  # a line needs two epochs: show the points,
+                        markerfacecolor="none" if split == "train" else color,  # train's hollow (one epoch: no dash)
+                        markersize=4 if split != "train" else 5,
                         label=label if split != "train" else None,
                     )
         ax.set_title(panel_title)
@@ -97,7 +99,8 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     for row_axes in grid:
         row_axes[0].set_ylabel("accuracy (%)" if kind == "acc" else "loss (log scale)")
     solid = drawn.pop() if len(drawn) == 1 else "held-out"
-    fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch (train dashed, {solid} solid)")
+    train = "train dashed, hollow points" if points else "train dashed"
+    fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch ({train}, {solid} solid)")
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"curves_{kind}.png")
 

@@ -172,3 +172,63 @@ def test_gradcheck_cli_exit_code_and_table(tmp_path, tiny_data):
     assert "gradcheck passed" in proc.stdout and "conv1" in proc.stdout and "max rel. error" in proc.stdout
     assert "note: trainer.precision=bf16 does nothing for task=gradcheck: it differentiates" in proc.stdout
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["tags"] == ["checked"]
+
+
+# ---------------------------------------------------------------- the NumPy engine's own backward pass
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["activation=sigmoid", "regularizer=[l1,l2,dropout]", "regularizer.dropout=0.5"],
+        ["activation=tanh", "model.hidden=[8,8,8]", "model.head_activation=true", "regularizer=dropout"],
+        ["dataset=function", "model.hidden=[8,8]", "regularizer=l2"],
+    ],
+)
+def test_the_numpy_engine_s_hand_written_backward_passes_the_gradient_check(tmp_path, tiny_data, overrides):
+    """task=gradcheck engine=numpy was refused ('expected train or eval'): the network written
+    from scratch, whose backward is the one a finite difference is there to check, could not be."""
+    dataset = [] if any(o.startswith("dataset=") for o in overrides) else ["dataset=gurmukhi"]
+    cfg = compose(
+        "task=gradcheck", "engine=numpy", f"data_dir={tiny_data}", "trainer.progress=quiet", *dataset, *overrides
+    )  # fmt: skip  (adam stays: a gradient check trains nothing)
+    prepare(cfg)
+    summary = run_gradcheck(cfg, tmp_path / "run")
+    assert summary["status"] == "ok" and summary["engine"] == "numpy" and summary["gradcheck"]["passed"]
+    df = pd.read_csv(tmp_path / "run" / "gradcheck.csv")
+    hidden = len(cfg.model.hidden)
+    assert sorted(set(df["layer"])) == sorted([f"fc{k}" for k in range(1, hidden + 1)] + ["out"])
+    assert (df["rel_error"] < 1e-5).all(), df.sort_values("rel_error").tail(3)
+    assert (df["analytic"] != 0).any() and (tmp_path / "run" / "DONE").is_file()
+
+
+@pytest.mark.parametrize("layer_name,factor", [("Sigmoid", 1.01), ("Dropout", 0.5)])
+def test_a_wrong_derivative_in_a_numpy_layer_fails_the_check_at_the_layers_before_it(
+    tmp_path, tiny_data, monkeypatch, layer_name, factor
+):
+    from runner.scratch import layers
+
+    cls = getattr(layers, layer_name)
+    right = cls.backward
+    monkeypatch.setattr(cls, "backward", lambda self, g: right(self, g) * factor)
+    cfg = compose("task=gradcheck", "engine=numpy", f"data_dir={tiny_data}", "dataset=gurmukhi",
+                  "model.hidden=[16]", "activation=sigmoid", "regularizer=dropout", "trainer.progress=quiet")  # fmt: skip
+    prepare(cfg)
+    with pytest.raises(CheckFailed, match="gradcheck failed: max relative error .* at fc1"):
+        run_gradcheck(cfg, tmp_path / "run")
+    df = pd.read_csv(tmp_path / "run" / "gradcheck.csv")
+    worst = df.groupby("layer")["rel_error"].max()
+    assert worst["fc1"] > 1e-3 and worst["out"] < 1e-6, worst  # only what lies behind the planted layer is wrong
+    assert not (tmp_path / "run" / "DONE").exists()
+
+
+def test_a_numpy_gradient_check_is_refused_only_what_the_scratch_engine_cannot_build(tmp_path):
+    from runner.config.validate import validate
+    from runner.errors import ConfigError
+
+    validate(compose("task=gradcheck", "engine=numpy", "optimizer=adam", "scheduler=cosine"))  # read by training only
+    for bad, line in [("model=cnn", "model: expected mlp for engine=numpy"),
+                      ("activation=gelu", "activation: expected one of relu, sigmoid, tanh for engine=numpy"),
+                      ("regularizer=batchnorm", "regularizer.batchnorm: expected false for engine=numpy")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=line):
+            validate(compose("task=gradcheck", "engine=numpy", bad))

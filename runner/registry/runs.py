@@ -39,6 +39,8 @@ class Task:
 class Engine:
     help: str
     cls: str  # "module:Class", built with the config
+    gradcheck: str  # "module:function" (cfg, data) -> (GradcheckResult, parameter count): task=gradcheck
+    gradients: str  # what task=gradcheck checks against finite differences, for its header
     requires: str | None = None  # "module:function" (cfg) -> None, raising ConfigError for what it cannot do
 
 
@@ -47,7 +49,7 @@ TASKS.add("train", Task("train one configuration", "runner.train.run:run_trainin
 TASKS.add(
     "gradcheck",
     Task(
-        "autograd against finite differences, float64",
+        "the engine's gradients (autograd, or engine=numpy's backward) against finite differences, float64",
         "runner.train.gradcheck:run_gradcheck",
         reads=(
             "dataset",
@@ -76,12 +78,15 @@ TASKS.add("eval", Task("evaluate saved weights (ckpt=PATH) on the configured spl
                       data_from_saved_run=True))  # fmt: skip
 
 ENGINES: Registry[Engine] = Registry("engine", "engine")
-ENGINES.add("torch", Engine("PyTorch, on the configured device", "runner.train.engine:TorchEngine"))
+ENGINES.add("torch", Engine("PyTorch, on the configured device", "runner.train.engine:TorchEngine",
+                            "runner.train.gradcheck:check_torch", "autograd's gradients"))  # fmt: skip
 ENGINES.add(
     "numpy",
     Engine(
         "written from scratch in NumPy, no autograd (CPU)",
         "runner.scratch.engine:NumpyEngine",
+        "runner.scratch.gradcheck:check_numpy",
+        "the NumPy engine's hand-written backward",
         "runner.scratch.requirements:check",
     ),
 )

@@ -44,7 +44,7 @@ def read_result(run_dir: Path, tol: float) -> GradcheckResult:
     return GradcheckResult(rows, tol)
 
 
-def plot_gradcheck(result: GradcheckResult, title: str, path: Path) -> Path:
+def plot_gradcheck(result: GradcheckResult, title: str, path: Path, gradients: str) -> Path:
     """Every checked entry's relative error by tensor, on a log axis, against the tolerance.
     An error of exactly 0 (both gradients 0, as for a dead unit) has no place on a log axis: it
     is drawn at the bottom with a marker of its own."""
@@ -71,7 +71,7 @@ def plot_gradcheck(result: GradcheckResult, title: str, path: Path) -> Path:
     ax.set_xticks(range(len(tensors)), tensors)  # slanted when saved where they would collide (style.save)
     ax.set_xlabel("parameter tensor")
     ax.set_ylabel("relative error (log scale)")
-    ax.set_title(f"{title}\nautograd against finite differences: each checked entry's relative error")
+    ax.set_title(f"{title}\n{gradients} against finite differences: each checked entry's relative error")
     legend(ax, outside=True, fontsize=9)
     fig.tight_layout()
     return save(fig, path)
@@ -85,15 +85,19 @@ def write_gradcheck_report(run_dir: Path) -> Path:
     gc = s["gradcheck"]
     result = read_result(run_dir, float(gc["tol"]))
     name = s.get("name", run_dir.name)
-    plot = plot_gradcheck(result, name, run_dir / "plots" / "gradcheck.png")
     worst, tensors = result.worst, result.per_layer()
     verdict = "passed" if result.passed else "FAILED"
     batch = f", a batch of {gc['batch']} training samples" if gc.get("batch") is not None else ""
+    from runner.registry.runs import ENGINES
+
+    engine = ENGINES.get(s.get("engine", "torch"))  # a summary from before engine=numpy could be checked: torch
+    gradients = engine.gradients if engine is not None else "the gradients"
+    plot = plot_gradcheck(result, name, run_dir / "plots" / "gradcheck.png", gradients)
     md = [
         f"# Gradient check {name}",
         "",
         f"**{verdict}**: largest relative error {result.max_error:.2e} at `{worst.layer}.{worst.param}[{worst.index}]`,"
-        f" tolerance {result.tol:g}. {len(result.rows)} entries of {len(tensors)} parameter tensors checked;"
+        f" tolerance {result.tol:g}. {len(result.rows)} entries of {len(tensors)} parameter tensors checked ({gradients} against central differences);"
         f" {s.get('dataset')} / {s.get('model')}, {s.get('params', 0):,} parameters, float64, h = {gc.get('eps'):g}"
         f"{batch}. Folder: `{run_dir}`.",
         "",

@@ -109,12 +109,19 @@ class Dropout:
 
     def __init__(self, p: float, rng: np.random.Generator):
         self.p, self.rng = p, rng
+        self._scale, self._frozen = None, False
+
+    def freeze(self) -> None:
+        """Keep the next training mask for every later training pass: a gradient check's loss
+        must be a function of the weights alone."""
+        self._frozen = True
 
     def forward(self, x, train):
         if not train or self.p == 0:
             self._scale = None
             return x
-        self._scale = ((self.rng.random(x.shape) >= self.p) / (1 - self.p)).astype(x.dtype)
+        if not (self._frozen and self._scale is not None):
+            self._scale = ((self.rng.random(x.shape) >= self.p) / (1 - self.p)).astype(x.dtype)
         return x * self._scale
 
     def backward(self, g):

@@ -1,6 +1,6 @@
 """What engine=numpy supports, checked before any data is read: mlp models with an activation
 and an optimizer that have NumPy twins in the registries, no BatchNorm, plain training in
-fp32 on the CPU."""
+fp32 on the CPU, or a gradient check of that network (task=gradcheck)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ def check(cfg) -> None:
     acts = ACTIVATIONS.names(_has_twin)
     require(cfg.activation.name in acts, "activation", f"one of {', '.join(acts)} for engine=numpy (those with a "
             "NumPy twin)", cfg.activation.name)  # fmt: skip
+    require(not cfg.regularizer.batchnorm, "regularizer.batchnorm", "false for engine=numpy", cfg.regularizer.batchnorm)
+    require(cfg.task in ("train", "eval", "gradcheck"), "task", "train, eval or gradcheck for engine=numpy", cfg.task)
+    if cfg.task == "gradcheck":  # it builds the network and differentiates its loss: the rest is not read
+        return
     twins = OPTIMIZERS.names(_has_twin)
     require(o.name in twins, "optimizer", f"{' or '.join(twins)} for engine=numpy", o.name)
-    require(not cfg.regularizer.batchnorm, "regularizer.batchnorm", "false for engine=numpy", cfg.regularizer.batchnorm)
     require(dev in ("auto", "cpu"), "device", "auto or cpu for engine=numpy (NumPy runs on the CPU)", dev)
-    require(cfg.task in ("train", "eval"), "task", "train or eval for engine=numpy", cfg.task)
     require(
         not cfg.diagnostics.sensitivity,
         "diagnostics.sensitivity",

@@ -76,14 +76,14 @@ def parameter_names(model: nn.Module) -> list:
     return out
 
 
-def _central_difference(loss_fn, model, flat: torch.Tensor, i: int, h: float) -> float:
-    orig = flat[i].item()
-    with torch.no_grad():
-        flat[i] = orig + h
-        plus = loss_fn(model).item()
-        flat[i] = orig - h
-        minus = loss_fn(model).item()
-        flat[i] = orig
+def _central_difference(loss: Callable[[], float], flat, i: int, h: float) -> float:
+    """flat: a 1-D view of one parameter (a torch tensor or a NumPy array), changed in place."""
+    orig = float(flat[i])
+    flat[i] = orig + h
+    plus = loss()
+    flat[i] = orig - h
+    minus = loss()
+    flat[i] = orig
     return (plus - minus) / (2 * h)
 
 
@@ -108,25 +108,39 @@ def check_gradients(
     floor: float,
     seed: int = 0,
 ) -> GradcheckResult:
-    """Compare autograd with central differences on `samples` entries of every parameter.
+    """Compare autograd with central differences on `samples` entries of every parameter."""
+    model.zero_grad(set_to_none=True)
+    loss = loss_fn(model)
+    loss.backward()
+    tensors = []
+    for layer, pname, p in parameter_names(model):
+        analytic = p.grad.detach().reshape(-1).clone() if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype)
+        tensors.append((layer, pname, p.data.view(-1), analytic.numpy()))
+
+    def value() -> float:
+        with torch.no_grad():
+            return loss_fn(model).item()
+
+    return compare(tensors, value, abs(loss.item()), samples, eps, tol, floor, seed)
+
+
+def compare(tensors: list, loss: Callable[[], float], scale: float, samples: int, eps: float, tol: float,
+            floor: float, seed: int = 0) -> GradcheckResult:  # fmt: skip
+    """The check itself, for any engine: `tensors` are (layer, param, a 1-D view of its values
+    that the differences change in place, the analytic gradient as a 1-D array); `loss()` the
+    loss at the current values; `scale` |L| at the start.
 
     An entry that misses `tol` at step eps is measured again at 10*eps and eps/10 and keeps
     its smallest error: a ReLU kink or max-pool switch inside +-h spoils a large step and
     rounding spoils a small one, but a wrong derivative is wrong at every step."""
-    model.zero_grad(set_to_none=True)
-    loss = loss_fn(model)
-    loss.backward()
-    scale = abs(loss.item())
     rng = np.random.default_rng(seed)
     rows = []
-    for layer, pname, p in parameter_names(model):
-        analytic = p.grad.detach().reshape(-1).clone() if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype)
-        flat = p.data.view(-1)
-        for i in rng.choice(p.numel(), size=min(samples, p.numel()), replace=False):
-            i, a = int(i), analytic[int(i)].item()
+    for layer, pname, flat, analytic in tensors:
+        for i in rng.choice(len(flat), size=min(samples, len(flat)), replace=False):
+            i, a = int(i), float(analytic[int(i)])
             best = None
             for h in (eps, 10 * eps, eps / 10):
-                numeric = _central_difference(loss_fn, model, flat, i, h)
+                numeric = _central_difference(loss, flat, i, h)
                 err = abs(a - numeric) / max(abs(a), abs(numeric), floor, rounding_floor(scale, h, tol))
                 if best is None or err < best[1]:
                     best = (numeric, err, h)
@@ -136,16 +150,20 @@ def check_gradients(
     return GradcheckResult(rows, tol)
 
 
+def fixed_batch(data, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n training samples, the same ones for either engine; x in float64, y as the loss takes it."""
+    train = data.splits["train"]
+    idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n]
+    y = train.y[idx].cpu()
+    return train.x[idx].cpu().double(), (y.double() if not data.classification else y)
+
+
 def training_loss(cfg, data, model: nn.Module, n: int, seed: int) -> Callable[[nn.Module], torch.Tensor]:
     """The training loss of `model` on a fixed batch of n training samples, in float64."""
     from runner.train.evaluate import batch_loss
     from runner.train.penalties import penalized_weights, penalty
 
-    train = data.splits["train"]
-    idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n]
-    x = train.x[idx].cpu().double()
-    y = train.y[idx].cpu()
-    y = y.double() if not data.classification else y
+    x, y = fixed_batch(data, n, seed)
     l1, l2 = cfg.regularizer.l1, cfg.regularizer.l2
 
     def loss(m: nn.Module) -> torch.Tensor:
@@ -156,6 +174,17 @@ def training_loss(cfg, data, model: nn.Module, n: int, seed: int) -> Callable[[n
     return loss
 
 
+def check_torch(cfg, data) -> tuple[GradcheckResult, int]:
+    """(the result, the parameter count) of the torch engine's untrained network: autograd's gradients."""
+    from runner.models import build_model, count_params
+
+    model = build_model(cfg, data.input_shape, data.num_outputs).double()
+    model = fix_dropout_masks(copy.deepcopy(model), cfg.seed).train()
+    loss_fn = training_loss(cfg, data, model, cfg.gradcheck.batch, cfg.seed)
+    gc = cfg.gradcheck
+    return check_gradients(model, loss_fn, gc.samples, gc.eps, gc.tol, gc.floor, cfg.seed), count_params(model)
+
+
 def run_gradcheck(cfg, run_dir: Path, label: str = "") -> dict:
     from omegaconf import OmegaConf
 
@@ -163,25 +192,23 @@ def run_gradcheck(cfg, run_dir: Path, label: str = "") -> dict:
     from runner.data import device as device_data
     from runner.errors import CheckFailed
     from runner.files import atomic_write_text, write_csv, write_json, write_marker
-    from runner.models import build_model, count_params
+    from runner.registry import load
+    from runner.registry.runs import ENGINES
     from runner.train.engine import seed_everything
 
-    gc = cfg.gradcheck
+    gc, engine = cfg.gradcheck, ENGINES[cfg.engine]
     seed_everything(cfg.seed)
     data = device_data.load(cfg.dataset, Path(cfg.data_dir), cfg.seed, torch.device("cpu"))
-    model = build_model(cfg, data.input_shape, data.num_outputs).double()
-    model = fix_dropout_masks(copy.deepcopy(model), cfg.seed).train()
-    loss_fn = training_loss(cfg, data, model, gc.batch, cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    result = check_gradients(model, loss_fn, gc.samples, gc.eps, gc.tol, gc.floor, cfg.seed)
+    result, params = load(engine.gradcheck)(cfg, data)
     write_csv(run_dir / "gradcheck.csv", CSV_COLUMNS, result.rows)
     table = [
         (layer, param, str(n), f"{err:.2e}", "pass" if ok else "FAIL")
         for layer, param, n, err, ok in result.per_layer()
     ]
     print_table(
-        f"{label}gradcheck of {cfg.name} ({count_params(model):,} parameters, batch {gc.batch}, "
+        f"{label}gradcheck of {cfg.name} ({engine.gradients}, {params:,} parameters, batch {gc.batch}, "
         f"h={gc.eps:g}, float64): max relative error per tensor, tolerance {gc.tol:g}",
         ["layer", "param", "checked", "max rel. error", "result"],
         table,
@@ -200,7 +227,8 @@ def run_gradcheck(cfg, run_dir: Path, label: str = "") -> dict:
             "batch": gc.batch,
             "checked": len(result.rows),
         },
-        "params": count_params(model),
+        "params": params,
+        "engine": cfg.engine,
         "device": "cpu",
         "dataset": cfg.dataset.name,
         "model": cfg.model.name,

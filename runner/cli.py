@@ -176,6 +176,8 @@ def main() -> None:
         if line is None or debug:
             raise
         hint = getattr(ex, "hint", "")
+        if not hint and state.running is not None and Path(state.running).is_dir() and disk_full(ex):
+            hint = f"the disk is full: free space, then {state.resume_hint(state.running)}"
         print(f"dlrun: error: {line}" + (f"; {hint}" if hint else ""), file=sys.stderr)
         sys.exit(2)
     from runner.sweep import state

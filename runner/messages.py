@@ -261,4 +261,9 @@ def describe_error(ex: BaseException, args=()) -> str | None:
     for e in chain:  # a folder or file Hydra itself could not create (a run dir under a file, a full disk)
         if isinstance(e, OSError) and e.filename is not None:
             return f"cannot write {e.filename}: {e.strerror or one_line(e)}"
+    from runner.errors import disk_full
+
+    for e in chain:  # a full disk met by a library's own write, which names no file (submitit's job pickles)
+        if isinstance(e, OSError) and disk_full(e):
+            return f"a write failed: {e.strerror or one_line(e)}"
     return None

@@ -495,6 +495,22 @@ def test_a_full_disk_stops_the_sweep_at_the_job_that_met_it_and_a_rerun_resumes(
         assert list(pd.read_csv(sweep / "summary.csv")["status"]) == ["ok"] * 3
 
 
+def test_a_full_disk_under_submitit_fails_each_job_on_its_own_in_one_line(tmp_path):
+    """submitit's jobs run apart: the stop a full disk makes came back to the sweep as submitit's
+    UncompletedJobError, a traceback of both processes. There each job fails on its own."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="needs the [slurm] extra")
+    with small_disk(tmp_path / "disk", 40) as mounted:
+        if not mounted:
+            pytest.skip("needs a tmpfs mount (root) to fill a disk shared by the sweep's jobs")
+        sweep = tmp_path / "disk" / "sweep"
+        proc = subprocess.run(dlrun_cmd() + ["-m", "hydra/launcher=submitit_local", "dataset=function",
+                                             "model.hidden=[64,64]", "trainer.epochs=2", "seed=0,1",
+                                             f"hydra.sweep.dir={sweep}"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        assert proc.stderr.splitlines()[-1].startswith("dlrun: "), proc.stderr
+
+
 # ---------------------------------------------------------------- folders in use and sweeps of another command
 
 

@@ -1284,6 +1284,10 @@ def test_a_full_disk_stops_the_sweep_and_any_other_failure_of_a_job_lets_the_nex
         run_isolated(cfg, tmp_path / "1_x", 1, None, ["x=1"], failing(errno.ENOSPC))  # a reproduction's part
     result = run_isolated(cfg, tmp_path / "2_x", 2, hydra_root, ["x=1"], failing(errno.EACCES))
     assert result == {"status": "failed", "error": f"cannot write {tmp_path}/0_x/checkpoint.pt: Permission denied"}
+    # submitit's jobs run apart: one cannot stop the others, and a BaseException there came back
+    # to the sweep as submitit's UncompletedJobError, a traceback
+    result = run_isolated(cfg, tmp_path / "3_x", 3, hydra_root, ["x=1"], failing(errno.ENOSPC), False)
+    assert result["status"] == "failed" and result["error"].endswith("checkpoint.pt: No space left on device")
     try:  # torch's zip writer: its own error while closing, raised over the ENOSPC
         try:
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -1291,6 +1295,10 @@ def test_a_full_disk_stops_the_sweep_and_any_other_failure_of_a_job_lets_the_nex
             raise RuntimeError("unexpected pos 75840 vs 75728")
     except RuntimeError as ex:
         assert disk_full(ex) and not disk_full(ValueError("no space left")) and not disk_full(None)
+    from runner.messages import describe_error
+
+    # a library's own write names no file (submitit's job pickles): still one line, not a traceback
+    assert describe_error(OSError(errno.ENOSPC, "No space left on device")) == "a write failed: No space left on device"
 
 
 def test_the_closing_table_shows_a_drawn_value_to_four_digits_as_the_report_does(capsys):

@@ -6,7 +6,8 @@
 - Anything a job raises (bad config, missing data, out of memory, a bug) is recorded in its
   folder (summary.json with status `failed` and the error line, error.txt with the
   traceback) and the sweep goes on with the next job; but a full disk stops the sweep, since
-  every later job would train to its first checkpoint and fail alike.
+  every later job would train to its first checkpoint and fail alike (not under submitit, whose
+  jobs run apart).
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
         return dispatch(cfg, job_dir, label=f"[job {num}] ", finish=_background_finish(cfg, hc))
 
     try:
-        result = run_isolated(cfg, job_dir, num, HydraConfig.instance().cfg, hc.overrides.task, start)
+        # a full disk stops the sweep where its process (or joblib's, which passes the stop on) runs
+        # the jobs; submitit's run apart, each on its own, and one cannot stop the others
+        stops = "submitit" not in _launcher(hc)
+        result = run_isolated(cfg, job_dir, num, HydraConfig.instance().cfg, hc.overrides.task, start, stops)
     except signals.Interrupted as ex:
         from runner.sweep.state import resume_hint
 
@@ -112,10 +116,11 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
     return result
 
 
-def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> dict:
+def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start, full_disk_stops: bool = True) -> dict:
     """One job of a sweep (or a reproduction's part): skipped when it finished earlier; else its
     record written, its config prepared, and start() run, any failure (but a stop signal) recorded
-    in its folder and returned as status `failed`, so the next job runs."""
+    in its folder and returned as status `failed`, so the next job runs; a full disk, recorded
+    too, stops the sweep (full_disk_stops)."""
     from runner import runfolder, signals
     from runner.config.validate import notes, prepare
     from runner.messages import describe_error
@@ -142,7 +147,7 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start) -> 
         line = describe_error(ex, overrides) or one_line(ex)
         record_failure(job_dir, line, traceback.format_exc(), name=str(cfg.get("name", job_dir.name)))
         _free_accelerator_memory()
-        if disk_full(ex):
+        if full_disk_stops and disk_full(ex):
             from runner.sweep.state import resume_hint
 
             sweep_dir = hydra_root.hydra.sweep.dir if hydra_root is not None else None  # None: a reproduction

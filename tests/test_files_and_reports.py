@@ -380,3 +380,24 @@ def test_a_replicated_run_s_confusion_matrix_says_it_pools_the_copies(tmp_path, 
     (tmp_path / "summary.json").write_text("[1, 2]")  # not a summary: the folder's name, no count
     render_run(tmp_path)
     assert titles.pop() == f"{tmp_path.name}: confusion matrix (test)\naccuracy 95.00% on 600 samples"
+
+
+def test_a_sweep_with_one_readable_job_does_not_call_its_settings_shared(tmp_path):
+    """A sweep stopped after its first job (a full disk) rendered 'Settings every job shared'
+    with activation relu, the value it swept: alike means something only between two or more."""
+    from conftest import compose
+    from omegaconf import OmegaConf
+
+    from runner.report.settings import shared_section
+
+    for name, act in (("0_relu", "relu"), ("1_tanh", "tanh")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.yaml").write_text(OmegaConf.to_yaml(compose(f"activation={act}")))
+    both = shared_section([tmp_path / "0_relu", tmp_path / "1_tanh", None], "job")
+    assert both[0] == "## Settings every job shared" and not any(r.startswith("| activation |") for r in both)
+    alone = shared_section([tmp_path / "0_relu", None, None], "job")
+    assert alone[:3] == ["## Settings of the only job with a config.yaml so far", "",
+                         "`0_relu`; which of them the others share is not known yet."]  # fmt: skip
+    assert "| activation | relu |" in alone
+    assert shared_section([tmp_path / "0_relu"], "job")[0] == "## Settings every job shared"  # a one-job sweep
+    assert shared_section([None, tmp_path / "missing"], "job") == []

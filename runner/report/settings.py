@@ -106,11 +106,21 @@ def table(rows: dict[str, str]) -> list[str]:
     return ["| setting | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows.items())]
 
 
-def shared_section(run_dirs, heading: str) -> list[str]:
-    """A report's section of the settings these runs all had alike (read from each one's
-    config.yaml), or nothing when none is readable or they share none."""
-    rows = shared([r for r in map(read_settings, run_dirs) if r is not None])
-    return [heading, "", *table(rows), ""] if rows else []
+def shared_section(run_dirs, noun: str) -> list[str]:
+    """A report's section of the settings these runs (a None: one with no folder yet) all had
+    alike, read from each one's config.yaml; nothing when none is readable or they share none.
+    Where one of several is readable, alike means nothing: the section is that one's settings,
+    and says so (a sweep stopped after its first job called its swept value shared)."""
+    run_dirs = list(run_dirs)
+    readable = [(d, r) for d in run_dirs if d is not None for r in [read_settings(d)] if r is not None]
+    rows = shared([r for _, r in readable])
+    if not rows:
+        return []
+    if len(readable) == 1 and len(run_dirs) > 1:
+        alone = Path(readable[0][0]).name
+        return [f"## Settings of the only {noun} with a config.yaml so far", "",
+                f"`{alone}`; which of them the others share is not known yet.", "", *table(rows), ""]  # fmt: skip
+    return [f"## Settings every {noun} shared", "", *table(rows), ""]
 
 
 def shared(per_job: list[dict[str, str]]) -> dict[str, str]:

@@ -256,7 +256,7 @@ def render_sweep(sweep_dir: Path) -> dict:
     tags = sorted({t for v in df.get("tags", pd.Series(dtype=str)).dropna() for t in str(v).split()})
     if tags:
         md += ["Tags: " + ", ".join(f"`{t}`" for t in tags) + ".", ""]
-    md += shared_section([sweep_dir / d for d in df["dir"] if d], "## Settings every job shared")  # besides the swept
+    md += shared_section([sweep_dir / d if d else None for d in df["dir"]], "job")  # besides the swept
     if search:
         from runner.report.search import section
 

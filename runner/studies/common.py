@@ -143,7 +143,7 @@ def _with_shared_settings(study_dir: Path, md: list) -> list:
     # a run's own config.yaml, not the study's, nor Hydra's unresolved one in .hydra/
     runs = [study_dir / r for r in found if r.parts and not any(part.startswith(".") for part in r.parts)]
     at = md.index("## Plots") if "## Plots" in md else len(md)
-    return [*md[:at], *shared_section(runs, "## Settings every run shared"), *md[at:]]
+    return [*md[:at], *shared_section(runs, "run"), *md[at:]]
 
 
 def read_rows(path: Path, columns: list, text: tuple = ()) -> list:

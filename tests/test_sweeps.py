@@ -1355,3 +1355,15 @@ def test_curves_name_the_split_drawn_solid_and_a_search_s_colour_bar_ticks_whole
     assert title == "t: loss per epoch (train dashed, hollow points, val solid)"
     assert faces["--"] == "none" and faces["-"] != "none", faces  # one epoch has no dash: train's points are hollow
     assert trial_ticks == [0.0, 1.0, 2.0, 3.0], trial_ticks
+
+
+def test_a_gradcheck_sweep_s_table_keeps_the_sweep_order_and_shows_failed_checks():
+    """engine=torch,numpy came out as numpy above torch: the pivot sorted the names."""
+    from runner.report.sweep_report import _gradcheck_section
+
+    df = pd.DataFrame({"job": [0, 1, 2, 3], "engine": ["torch", "torch", "numpy", "numpy"],
+                       "activation": ["tanh", "relu", "tanh", "relu"], "status": ["ok", "ok", "ok", "failed"],
+                       "gradcheck_max_rel_error": [1e-7, 2e-7, 3e-7, 0.5]})  # fmt: skip
+    lines = _gradcheck_section(df, ["engine", "activation"])
+    table = lines[lines.index("| engine | activation=tanh | activation=relu |") :]
+    assert table[2:4] == ["| torch | 1.00e-07 | 2.00e-07 |", "| numpy | 3.00e-07 | 5.00e-01 |"], table

@@ -21,6 +21,7 @@ from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_
 from runner.report.sweep_tables import (
     FINISHED,
     has_verdicts,
+    ordered_values,
     paper_table,
     plot_axes,
     scaled,
@@ -112,6 +113,10 @@ def _gradcheck_section(df: pd.DataFrame, swept: list) -> list:
     ]
     if len(swept) == 2:
         t = df.pivot_table(index=swept[0], columns=swept[1], values=col, aggfunc="max")
+        t = t.reindex(
+            index=[v for v in ordered_values(df, swept[0]) if v in t.index],
+            columns=[v for v in ordered_values(df, swept[1]) if v in t.columns],
+        )  # fmt: skip  (sweep order)
         head = [short_key(swept[0])] + [f"{short_key(swept[1])}={c}" for c in t.columns]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += [

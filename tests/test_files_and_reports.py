@@ -401,3 +401,15 @@ def test_a_sweep_with_one_readable_job_does_not_call_its_settings_shared(tmp_pat
     assert "| activation | relu |" in alone
     assert shared_section([tmp_path / "0_relu"], "job")[0] == "## Settings every job shared"  # a one-job sweep
     assert shared_section([None, tmp_path / "missing"], "job") == []
+
+
+def test_the_settings_table_reads_left_aligned_in_the_html_report(tmp_path):
+    """Its values are words ('adam, lr 0.001, betas [0.9, 0.999]'): the page right-aligns
+    table cells for the numbers of the other tables, and they stood ragged at the right."""
+    from runner.report.html import markdown_to_html
+    from runner.report.settings import table
+
+    html = markdown_to_html("\n".join(table({"optimizer": "adam, lr 0.001", "init": "default"})), tmp_path, "t")
+    assert (
+        '<td style="text-align:left">adam, lr 0.001</td>' in html and '<td style="text-align:left">default</td>' in html
+    )

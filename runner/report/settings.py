@@ -103,7 +103,7 @@ def read_settings(run_dir: Path) -> dict[str, str] | None:
 
 def table(rows: dict[str, str]) -> list[str]:
     """Markdown lines: one row per setting."""
-    return ["| setting | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows.items())]
+    return ["| setting | value |", "|---|:---|", *(f"| {k} | {v} |" for k, v in rows.items())]  # words: left-aligned
 
 
 def shared_section(run_dirs, noun: str) -> list[str]:

@@ -53,7 +53,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     shared = len(panels) > 1 and all(n == names[0] for n in names)
     ncols = min(3, len(panels))  # more panels wrap onto further rows rather than a strip too wide to read
     nrows = -(-len(panels) // ncols)
-    width = (6.2 if shared else 8.2) * ncols + (2.0 if shared else 0.0)
+    width = (5.0 if shared else 7.0) * ncols + (2.0 if shared else 0.0)  # three to a row fit a report page
     # curves cross the whole axes, so a legend inside lands on some (4 jobs of two epochs did): the
     # legend stands at the right of its panel; a colour bar takes its place past 10 values
     fig, grid = plt.subplots(nrows, ncols, figsize=(width, 4.6 * nrows), squeeze=False, sharey=True)

@@ -1,5 +1,6 @@
-"""Gradient checking: autograd's gradients of the full training loss against central finite
-differences computed here, in float64.
+"""Gradient checking: an engine's gradients of the full training loss against central finite
+differences computed here, in float64: autograd's (check_torch), or the NumPy engine's
+hand-written backward (runner/scratch/gradcheck.py), through the same compare().
 
     dlrun task=gradcheck dataset=gurmukhi model=cnn regularizer=[l1,l2,dropout]
 

@@ -82,6 +82,8 @@ def _task(cfg: DictConfig):
     except signals.Interrupted as ex:
         if _nothing_ran(job_dir):  # stopped before training began: nothing to resume
             runfolder.discard(job_dir, runfolder.kept(job_dir))
+        elif runfolder.finished(job_dir) is not None:  # it came after DONE (as the loggers closed): nothing to resume
+            ex.hint = f"it had finished: {job_dir} holds its results"
         else:
             from runner.registry.runs import TASKS
 

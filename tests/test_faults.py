@@ -1102,3 +1102,26 @@ def test_a_closed_terminal_stops_the_run_with_a_checkpoint_unless_under_nohup(tm
     kept = tmp_path / "kept"
     assert in_a_terminal(kept, under_nohup) == 0
     assert json.loads((kept / "summary.json").read_text())["status"] == "ok"
+
+
+def test_a_signal_after_done_says_the_run_had_finished_not_how_to_resume_it(tmp_path):
+    """SIGTERM as the loggers closed, DONE already written: the line said 'run the same command
+    with hydra.run.dir=... to resume', and that command is refused, the folder holding a finished run."""
+    run = tmp_path / "run"
+    code = (
+        "import os, signal, sys\n"
+        "import runner.report.finish as finish\n"
+        "done = finish.finish_run\n"
+        "def finish_then_term(*a, **k):\n"
+        "    done(*a, **k)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "finish.finish_run = finish_then_term\n"
+        "from runner.cli import main\n"
+        f"sys.argv = ['dlrun', 'dataset=function', 'trainer.epochs=1', 'hydra.run.dir={run}']\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=dlrun_env(), capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert (run / "DONE").is_file(), proc.stderr
+    assert proc.returncode == 143 and proc.stderr.endswith(f"; it had finished: {run} holds its results\n"), proc.stderr
+    assert "to resume" not in proc.stderr

@@ -66,7 +66,7 @@ def test_target_install_runs_outside_the_checkout(wheel, tmp_path):
     env = {"PYTHONPATH": str(target)}
     where = _run([sys.executable, "-c", "import runner; print(runner.__file__)"], tmp_path, env)
     assert where.stdout.strip() == str(target / "runner" / "__init__.py")
-    _one_epoch([sys.executable, "-m", "runner.cli"], tmp_path, env)
+    _one_epoch([sys.executable, "-m", "runner"], tmp_path, env)  # `python -m runner` is dlrun too
     version = _run([sys.executable, "-m", "runner.cli", "--version"], tmp_path, env)
     assert version.stdout.startswith("dlrun 0.1.0 (torch ") and "hydra-core 1.3" in version.stdout
 

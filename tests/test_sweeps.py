@@ -1368,3 +1368,27 @@ def test_a_gradcheck_sweep_s_table_keeps_the_sweep_order_and_shows_failed_checks
     lines = _gradcheck_section(df, ["engine", "activation"])
     table = lines[lines.index("| engine | activation=tanh | activation=relu |") :]
     assert table[2:4] == ["| torch | 1.00e-07 | 2.00e-07 |", "| numpy | 3.00e-07 | 5.00e-01 |"], table
+
+
+def test_a_search_s_choice_panel_keeps_its_options_off_the_frame(tmp_path, monkeypatch):
+    """activation=choice(relu,tanh) put its two options at 0 and 1 with a 5% margin: every trial
+    was drawn on the panel's frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import search
+
+    views = []
+
+    def keep(fig, path):
+        views.append(fig.axes[0].get_xlim())
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(search, "save", keep)
+    df = pd.DataFrame({"job": [0, 1, 2], "activation": ["tanh", "relu", "tanh"], "status": "ok",
+                       "objective": [0.3, 0.2, 0.4]})  # fmt: skip
+    search.plot_slices(df, ["activation"], "final_test_loss", tmp_path, "t")
+    assert views == [(-0.5, 1.5)]

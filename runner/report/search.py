@@ -129,6 +129,8 @@ def plot_slices(df: pd.DataFrame, swept: list, metric: str, sweep_dir: Path, tit
             options = list(dict.fromkeys(trials[key].astype(str)))
             xs = raw.astype(str).map(options.index)
             ax.set_xticks(range(len(options)), options)
+            # half a slot each side: the 5% margin of a 0..1 span drew the trials on the frame
+            ax.set_xlim(-0.5, len(options) - 0.5)
         ax.scatter(xs, values[finite], c=[shade.to_rgba(j) for j in trials["job"][finite]], s=36,
                    edgecolors="black", linewidths=0.4)  # fmt: skip
         if best is not None:

@@ -1392,3 +1392,31 @@ def test_a_search_s_choice_panel_keeps_its_options_off_the_frame(tmp_path, monke
                        "objective": [0.3, 0.2, 0.4]})  # fmt: skip
     search.plot_slices(df, ["activation"], "final_test_loss", tmp_path, "t")
     assert views == [(-0.5, 1.5)]
+
+
+def test_an_extra_column_by_a_named_value_puts_each_name_in_one_place_for_every_group(tmp_path, monkeypatch):
+    """Positions were counted per group: a group without relu drew its tanh at relu's place,
+    under relu's tick, and the two end names sat on the frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import sweep_plots
+
+    seen = {}
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        seen["ticks"] = [t.get_text() for t in ax.get_xticklabels()]
+        seen["lines"] = {line.get_label(): list(line.get_xdata()) for line in ax.get_lines()}
+        seen["view"] = ax.get_xlim()
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(sweep_plots, "save", keep)
+    df = pd.DataFrame({"activation": ["relu", "tanh", "tanh"], "trainer.batch_size": [32, 32, 512], "status": "ok",
+                       "sensitivity": [1.0, 2.0, 3.0]})  # fmt: skip
+    sweep_plots.plot_extra(df, ["trainer.batch_size", "activation"], tmp_path, "sensitivity", "t")
+    assert seen["ticks"] == ["relu", "tanh"] and seen["view"] == (-0.5, 1.5)
+    assert seen["lines"] == {"batch_size=32": [0, 1], "batch_size=512": [1]}, seen["lines"]

@@ -386,22 +386,23 @@ def plot_extra(
     groups = ordered_values(done, group_key) if group_key else [None]
     fig, ax = plt.subplots(figsize=(7, 4.6))
     numeric = is_numeric(done[x_key].tolist())
+    every = ordered_values(done, x_key)  # a name's place is the same for every group, which may lack some
     for g, color in zip(groups, _colors(len(groups))):
         rows = done if g is None else done[done[group_key] == g]
         means = rows.groupby(x_key)[column].mean()
         xs = ordered_values(rows, x_key)
-        pos = [float(v) for v in xs] if numeric else list(range(len(xs)))
         ax.plot(
-            pos,
+            [float(v) for v in xs] if numeric else [every.index(v) for v in xs],
             [means[v] for v in xs],
             marker="o",
             color=color,
             label=f"{short_key(group_key)}={g}" if g is not None else column,
         )
-        if not numeric:
-            ax.set_xticks(pos, [str(v) for v in xs])
     if numeric:
-        numeric_axis(ax, ordered_values(done, x_key))
+        numeric_axis(ax, every)
+    else:
+        ax.set_xticks(range(len(every)), [str(v) for v in every])
+        ax.set_xlim(-0.5, len(every) - 0.5)  # half a slot each side: a 5% margin drew the end points on the frame
     ax.set_xlabel(x_key)
     ax.set_ylabel(EXTRA_LABELS.get(column, column.replace("_", " ")))
     mean = f"\n(mean over {', '.join(averaged)})" if averaged else ""

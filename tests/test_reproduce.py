@@ -297,6 +297,11 @@ def writes_every_published_row(out: Path, proc) -> None:
     assert html.count("<table>") >= len({(r["report"], r["table"]) for r in rows})
     md = (out / "reproduction.md").read_text()  # quick: the differences, judged nowhere
     assert "not judged (quick)" in md and "OUTSIDE" not in md and "within tolerance" not in md
+    # R4's three fits each titled 'function-mlp-relu: predictions vs ground truth': named by job
+    r4 = (out / "r4" / "reproduction.md").read_text().split("## Deep vs shallow CNNs")[0]
+    named = [line for line in r4.splitlines() if line.startswith("Job `")]
+    assert [line.split("_", 1)[1] for line in named] == ["model.hidden=[21,21,21,21,21,21]`:",
+                                                          "model.hidden=[26,26,26]`:", "model.hidden=[233]`:"], named  # fmt: skip
 
 
 def moving_a_published_value_by_hand_moves_its_flag(out: Path, tmp_path: Path) -> None:

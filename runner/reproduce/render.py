@@ -175,7 +175,11 @@ def report_sections(cfg, report_dir: Path, parts: list, runs: dict, prefix: str 
         figures = _figures(report_dir, part)
         if figures:
             md += ["Figures, drawn from this run's files:", ""]
-            md += [f"![{f.stem}]({prefix}{f.relative_to(report_dir).as_posix()})" for f in figures] + [""]
+            jobs = {f.relative_to(folder).parts[0] for f in figures if len(f.relative_to(folder).parts) > 2}
+            for f in figures:  # jobs' own plots are named by their job: three fits' titles read alike
+                inner = f.relative_to(folder).parts
+                md += [f"Job `{inner[0]}`:", ""] if len(jobs) > 1 and len(inner) > 2 else []
+                md += [f"![{f.stem}]({prefix}{f.relative_to(report_dir).as_posix()})", ""]
     return md, rows
 
 

@@ -85,27 +85,26 @@ def _task(cfg: DictConfig):
         elif runfolder.finished(job_dir) is not None:  # it came after DONE (as the loggers closed): nothing to resume
             ex.hint = f"it had finished: {job_dir} holds its results"
         else:
-            from runner.registry.runs import TASKS
-
-            task = TASKS.get(cfg.task)
-            goes_on = "to resume" if task is None else task.resumes
-            from runner.config.overrides import as_override
-
-            ex.hint = f"run the same command with {as_override('hydra.run.dir', job_dir)} {goes_on}"
+            ex.hint = _run_again(cfg, job_dir)
         raise
     except Exception as ex:  # noqa: BLE001 - reported by main(), after Hydra, in one line where it can be
         # Nothing useful ran: leave no directory behind that could pass for a result.
         if _nothing_ran(job_dir):
             runfolder.discard(job_dir, runfolder.kept(job_dir))
         elif disk_full(ex):  # what it trained up to its last checkpoint is kept
-            from runner.config.overrides import as_override
-            from runner.registry.runs import TASKS
-
-            goes_on = TASKS[cfg.task].resumes if cfg.task in TASKS else "to resume"
-            ex.hint = f"the disk is full: free space, then run the same command with {as_override('hydra.run.dir', job_dir)} {goes_on}"
+            ex.hint = f"the disk is full: free space, then {_run_again(cfg, job_dir)}"
         runfolder.unlock(job_dir)
         _user_errors.append(ex)
         return None
+
+
+def _run_again(cfg, job_dir: Path) -> str:
+    """How a stopped single run goes on: the same command into its folder, and what that does."""
+    from runner.config.overrides import as_override
+    from runner.registry.runs import TASKS
+
+    task = TASKS.get(cfg.task)
+    return f"run the same command with {as_override('hydra.run.dir', job_dir)} {task.resumes if task else 'to resume'}"
 
 
 def _finish_pending_plots() -> None:

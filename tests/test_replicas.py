@@ -134,6 +134,7 @@ def test_sweep_summary_gets_spread_columns(tmp_path, tiny_data):
     assert res.returncode == 0, res.stderr[-2000:]
     df = pd.read_csv(tmp_path / "sw" / "summary.csv")
     assert (df["replicas"] == 2).all() and df["final_test_acc_std"].notna().all()
+    assert df["final_train_acc_std"].notna().all()  # the train split's spread too, for the plots' train bars
     assert "±" in (tmp_path / "sw" / "report.md").read_text()
 
 

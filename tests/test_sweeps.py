@@ -970,14 +970,17 @@ def test_seeds_beside_another_key_are_averaged_with_their_spread_as_error_bars(t
 
     monkeypatch.setattr(sweep_plots, "save", keep)
     acc = {"relu": [0.60, 0.61, 0.62], "tanh": [0.70, 0.73, 0.76]}
-    df = pd.DataFrame([{"activation": a, "seed": s, "status": "ok", "final_test_acc": v, "final_train_acc": v}
-                       for a, vs in acc.items() for s, v in enumerate(vs)])  # fmt: skip
+    train = {"relu": [0.80, 0.82, 0.84], "tanh": [0.9, 0.9, 0.9]}
+    df = pd.DataFrame([{"activation": a, "seed": s, "status": "ok", "final_test_acc": v,
+                        "final_train_acc": train[a][s]} for a, vs in acc.items() for s, v in enumerate(vs)])  # fmt: skip
     sweep_plots.plot_final(df, ["activation", "seed"], tmp_path, "test", "acc", "t")
     final = figures["final_test_acc"]
     assert final["xlabel"] == "activation" and final["ticks"] == ["relu", "tanh"]
-    assert final["heights"] == [61.0, 73.0] and final["errors"] == pytest.approx([1.0, 3.0])  # std over seeds
+    assert final["heights"] == [61.0, 73.0]
+    # std over seeds, test's bars then train's: the train bars are means of the seeds too (they had none)
+    assert final["errors"] == pytest.approx([1.0, 3.0, 2.0, 0.0])
     assert "mean of 3 seeds, error bars: ±1 std over them" in final["title"]
-    assert len(final["gaps"]) == 2 and min(final["gaps"]) > 1  # each bar's figure stands above its error bar
+    assert len(final["gaps"]) == 4 and min(final["gaps"]) > 1  # each bar's figure stands above its error bar
     tall = pd.DataFrame([{"activation": a, "model.depth": d, "seed": s, "status": "ok", "final_test_acc": 0.9 + s / 100,
                           "final_train_acc": 0.95} for a in ("relu", "tanh") for d in (1, 2) for s in (0, 1)])  # fmt: skip
     sweep_plots.plot_final(tall, ["activation", "model.depth", "seed"], tmp_path, "test", "acc", "t")
@@ -997,6 +1000,9 @@ def test_seeds_beside_another_key_are_averaged_with_their_spread_as_error_bars(t
     sweep_plots.plot_final(df, ["activation", "seed"], tmp_path, "test", "acc", "t", x="seed")  # asked for
     asked = figures["final_test_acc"]
     assert asked["xlabel"] == "seed" and asked["ticks"] == ["0", "1", "2"] and "std" not in asked["title"]
+    copies = df[df["seed"] == 0].assign(final_test_acc_std=[0.01, 0.02], final_train_acc_std=[0.03, 0.04])
+    sweep_plots.plot_final(copies, ["activation"], tmp_path, "test", "acc", "t")  # replicas: both splits' spread
+    assert figures["final_test_acc"]["errors"] == pytest.approx([1.0, 2.0, 3.0, 4.0])
 
 
 def test_a_sweep_report_of_seeds_and_another_key_tables_and_draws_that_key_only(tmp_path, tiny_data):

@@ -260,6 +260,7 @@ def _final_panel(ax, done, x_key, x_values, group_key, groups, split, kind, nume
         ys_train = [scaled(means[f"final_train_{kind}"], kind).get(v, np.nan) for v in x_values]
         drawn += ys + ys_train
         errs = _spread(rows, x_key, x_values, f"final_{split}_{kind}", kind, over_seeds)
+        errs_train = _spread(rows, x_key, x_values, f"final_train_{kind}", kind, over_seeds)
         name = f"{short_key(group_key)}={g}" if g is not None else split
         if numeric:
             xs = [float(v) for v in x_values]
@@ -273,13 +274,15 @@ def _final_panel(ax, done, x_key, x_values, group_key, groups, split, kind, nume
                 capsize=3,
                 label=f"{name} ({split})" if g is not None else split,
             )
-            ax.plot(
+            ax.errorbar(
                 xs,
                 ys_train,
+                yerr=errs_train,
                 marker="o",
                 linestyle="none" if repeats else "--",
                 color=color,
                 alpha=0.6,
+                capsize=3,
                 label=f"{name} (train)" if g is not None else "train",
             )
             if repeats and np.isfinite(ys).any():
@@ -292,7 +295,7 @@ def _final_panel(ax, done, x_key, x_values, group_key, groups, split, kind, nume
             bars = (
                 [(ys, name, color, None, errs)]
                 if g is not None
-                else [(ys, split, color, None, errs), (ys_train, "train", color, "//", None)]
+                else [(ys, split, color, None, errs), (ys_train, "train", color, "//", errs_train)]
             )
             slots = len(groups) * len(bars)
             for bi, (vals, lab, col, hatch, err) in enumerate(bars):

@@ -9,14 +9,14 @@ from pathlib import Path
 from runner.files import DONE_MARKER, read_json, read_yaml, write_csv
 from runner.registry.data import SPLITS
 
-HELD_OUT = SPLITS[1:]  # val, test: the splits whose best epoch and replica spread are reported
+HELD_OUT = SPLITS[1:]  # val, test: the splits whose best epoch is reported
 METRIC_COLUMNS = (
     [f"final_{s}_{m}" for s in SPLITS for m in ("loss", "acc")]
     + [f"best_{s}_{m}" for s in HELD_OUT for m in ("acc", "loss")]
     + [f"best_{s}_{m}_epoch" for s in HELD_OUT for m in ("acc", "loss")]
 )
-# trainer.replicas > 1: the copies' count and the spread of their final held-out metrics
-STD_COLUMNS = [f"final_{s}_{m}_std" for s in HELD_OUT for m in ("loss", "acc")]
+# trainer.replicas > 1: the copies' count and the spread of their final metrics
+STD_COLUMNS = [f"final_{s}_{m}_std" for s in SPLITS for m in ("loss", "acc")]
 TAIL_COLUMNS = [
     "replicas",
     *STD_COLUMNS,

@@ -902,6 +902,47 @@ def _sweep_figures(tmp_path, monkeypatch, values, losses=0.5, metrics_of=None) -
     return figures
 
 
+def test_sweep_curves_average_seeds_swept_beside_another_key_with_their_spread_shaded(tmp_path, monkeypatch):
+    """activation x 3 seeds drew six curves a panel named 'seed=0, activation=relu', ...: seeds are
+    repeats, so the curves are each activation's mean over its seeds, ±1 std shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import sweep_plots
+
+    figures = {}
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        figures[path.stem] = {"legend": [t.get_text() for t in ax.get_legend().get_texts()], "title": fig._suptitle.get_text(),
+                              "lines": {(ln.get_label(), ln.get_linestyle()): list(ln.get_ydata()) for ln in ax.lines},
+                              "bands": [c.get_paths()[0].vertices[:, 1] for c in ax.collections]}  # fmt: skip
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(sweep_plots, "save", keep)
+    test = {("relu", 0): [0.5, 0.7], ("relu", 1): [0.6, 0.8], ("relu", 2): [0.7, 0.9], ("tanh", 0): [0.4, 0.5],
+            ("tanh", 1): [0.4, 0.5], ("tanh", 2): [0.4, 0.5]}  # fmt: skip
+    rows = []
+    for i, ((act, seed), acc) in enumerate(test.items()):
+        (tmp_path / f"j{i}").mkdir()
+        pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "train_acc": [0.3, 0.6], "test_loss": [0.9, 0.6],
+                      "test_acc": acc}).to_csv(tmp_path / f"j{i}" / "metrics.csv", index=False)  # fmt: skip
+        rows.append({"job": i, "seed": seed, "activation": act, "status": "ok", "dir": f"j{i}"})
+    df = pd.DataFrame(rows)
+    sweep_plots.plot_curves(df, ["seed", "activation"], tmp_path, "acc", "t")
+    fig = figures["curves_acc"]
+    assert fig["legend"] == ["activation=relu", "activation=tanh"]
+    assert fig["lines"][("activation=relu", "-")] == pytest.approx([60.0, 80.0])  # the seeds' mean
+    assert "mean of 3 seeds, band: ±1 std over them" in fig["title"]
+    relu_test = [b for b in fig["bands"] if b.max() > 85]  # mean 80 + std 10 at epoch 2
+    assert len(relu_test) == 1 and relu_test[0].min() == pytest.approx(50.0)  # 60 - 10 at epoch 1
+    sweep_plots.plot_curves(df[df["seed"] == 0], ["activation"], tmp_path, "acc", "t")  # no seeds: no band, as before
+    assert figures["curves_acc"]["bands"] == [] and "mean of" not in figures["curves_acc"]["title"]
+
+
 def test_final_losses_get_a_log_axis_only_where_they_span_decades(tmp_path, monkeypatch):
     """Losses of 0.4 to 4.6 on a log axis made a 1.6x gap look 5x: bars lose their zero baseline."""
     close = _sweep_figures(tmp_path, monkeypatch, ["a", "b", "c"], losses=[2.9, 3.9, 4.6])["final_test_loss"]

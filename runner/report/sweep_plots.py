@@ -39,17 +39,43 @@ def _panels(df: pd.DataFrame, swept: list) -> list:
     return [("", df)]
 
 
+def _seed_groups(rows: pd.DataFrame, keys: list) -> list:
+    """The jobs of a panel as curves: one job each, or with seeds averaged (`keys` the other
+    swept keys that tell curves apart) the jobs that differ only in their seed, in sweep order."""
+    if not keys:
+        return [rows.iloc[[i]] for i in range(len(rows))]
+    combos = rows[keys].drop_duplicates()
+    return [rows[(rows[keys] == c).all(axis=1)] for c in (combos.iloc[i] for i in range(len(combos)))]
+
+
+def _group_metrics(sweep_dir: Path, jobs: pd.DataFrame) -> tuple[pd.DataFrame | None, int]:
+    """One curve's metrics: a job's metrics.csv, or over several seeds the mean per epoch with
+    each column's `<col>_std` over them; and how many jobs had a metrics.csv."""
+    frames = [read_metrics(p) for p in (sweep_dir / d / "metrics.csv" for d in jobs["dir"]) if p.is_file()]
+    if len(frames) <= 1:
+        return (frames[0] if frames else None), len(frames)
+    from runner.train.rows import SPLIT_COLUMNS
+
+    both = pd.concat(frames, ignore_index=True)
+    by_epoch = both.groupby("epoch", sort=True)[[c for c in SPLIT_COLUMNS if c in both]]
+    return pd.concat([by_epoch.mean(), by_epoch.std(ddof=1).add_suffix("_std")], axis=1).reset_index(), len(frames)
+
+
 def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title: str) -> Path | None:
-    """Per-epoch train (dashed) and test (solid, else val) curves of every finished job."""
+    """Per-epoch train (dashed) and test (solid, else val) curves of every finished job; seeds
+    swept beside other keys are averaged, ±1 std over them shaded (as plot_final's error bars)."""
     done = df[df["status"].isin(FINISHED)]
     if done.empty:
         return None
     plt = pyplot()
-    panels = _panels(done, swept)
-    legend_keys = swept[1:] if len(swept) >= 2 else swept
+    keys = plot_axes(swept)
+    over_seeds = len(keys) < len(swept)
+    panels = _panels(done, keys)
+    legend_keys = keys[1:] if len(keys) >= 2 else keys
+    curves = [_seed_groups(rows, legend_keys if over_seeds else []) for _, rows in panels]
     # one legend for all panels where they name the same values in the same order (the colours
     # follow that order): three copies of depth=1..3 took a third of the width
-    names = [[job_label(row, legend_keys) for _, row in rows.iterrows()] for _, rows in panels]
+    names = [[job_label(jobs.iloc[0], legend_keys) for jobs in groups] for groups in curves]
     shared = len(panels) > 1 and all(n == names[0] for n in names)
     ncols = min(3, len(panels))  # more panels wrap onto further rows rather than a strip too wide to read
     nrows = -(-len(panels) // ncols)
@@ -60,20 +86,21 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     axes = grid.ravel()
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
-    drawn, points = set(), False  # the held-out split each job's solid line shows; markers drawn
-    for i, (ax, (panel_title, rows)) in enumerate(zip(axes, panels)):
-        shade, last_epoch = _value_shades(rows, legend_keys), 0
-        colors = _colors(len(rows)) if shade is None else [shade.to_rgba(float(v)) for v in rows[legend_keys[0]]]
-        for color, (_, row) in zip(colors, rows.iterrows()):
-            metrics_path = sweep_dir / row["dir"] / "metrics.csv"
-            if not metrics_path.is_file():
+    drawn, points, seeds = set(), False, 0  # held-out splits the solid lines show; markers; most seeds in a curve
+    for i, (ax, (panel_title, _), groups) in enumerate(zip(axes, panels, curves)):
+        firsts = pd.DataFrame([jobs.iloc[0] for jobs in groups])
+        shade, last_epoch = _value_shades(firsts, legend_keys), 0
+        colors = _colors(len(groups)) if shade is None else [shade.to_rgba(float(v)) for v in firsts[legend_keys[0]]]
+        for color, jobs in zip(colors, groups):
+            m, read = _group_metrics(sweep_dir, jobs)
+            if m is None:
                 continue
-            m = read_metrics(metrics_path)
+            seeds = max(seeds, read if over_seeds else 0)
             last_epoch = max(last_epoch, int(m["epoch"].max()) if len(m) else 0)
             held_out = "test" if f"test_{kind}" in m and m[f"test_{kind}"].notna().any() else "val"
             drawn.add(held_out)
             points = points or len(m) <= 3
-            label = job_label(row, legend_keys) if shade is None else None
+            label = job_label(jobs.iloc[0], legend_keys) if shade is None else None
             for split, style in (("train", "--"), (held_out, "-")):
                 col = f"{split}_{kind}"
                 if col in m and m[col].notna().any():
@@ -87,6 +114,9 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
                         markersize=4 if split != "train" else 5,
                         label=label if split != "train" else None,
                     )
+                    if over_seeds and read > 1:
+                        low, high = (scaled(m[col] + sign * m[f"{col}_std"], kind) for sign in (-1, 1))
+                        ax.fill_between(m["epoch"], low, high, color=color, alpha=0.15, linewidth=0)
         ax.set_title(panel_title)
         ax.set_xlabel("epoch")
         if kind == "loss":
@@ -100,7 +130,8 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
         row_axes[0].set_ylabel("accuracy (%)" if kind == "acc" else "loss (log scale)")
     solid = drawn.pop() if len(drawn) == 1 else "held-out"
     train = "train dashed, hollow points" if points else "train dashed"
-    fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch ({train}, {solid} solid)")
+    spread = f"\n(mean of {seeds} seeds, band: ±1 std over them)" if seeds > 1 else ""
+    fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch ({train}, {solid} solid){spread}")
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"curves_{kind}.png")
 

@@ -151,6 +151,13 @@ def write_class_folders(
     return root
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _user_cache_apart(tmp_path_factory):
+    """A data_dir that cannot be written caches its decoded splits in the user's cache folder
+    (runner.data.folders.user_cache_dir): the tests' go to a temporary one, not the home's."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> Path:
     """A data_dir with tiny MNIST, Fashion-MNIST, CIFAR-10 (pickles) and Gurmukhi-style folders."""

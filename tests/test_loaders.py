@@ -114,6 +114,31 @@ def test_folder_cache_is_reused_and_refreshed(tmp_path, monkeypatch):
     assert len(fresh) == 1 and fresh != caches, "a changed folder is decoded again and the stale cache dropped"
 
 
+def test_a_data_dir_that_cannot_be_written_caches_its_decoded_splits_in_the_users_cache(tmp_path, monkeypatch, capsys):
+    """A read-only shared dataset decoded its images again in every run and every sweep job
+    (CIFAR-10's 60,000: ~18 s on 2 cores), without a word: the cache write failed silently."""
+    write_class_folders(tmp_path / "gurmukhi", n_per_class=2)
+    (tmp_path / ".dlrun-cache").write_text("a file where the cache folder goes: no write can land there")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cfg = dataset_cfg("dataset=gurmukhi")
+    folders._MEMO.clear()
+    first = load_raw(cfg, tmp_path, 0)
+    moved = folders.user_cache_dir(tmp_path / ".dlrun-cache")
+    assert moved.parent == tmp_path / "xdg" / "dlrun" and len(list(moved.glob("gurmukhi-train-*.npz"))) == 1
+    notes = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("note:")]
+    assert len(notes) == 1 and str(tmp_path / ".dlrun-cache") in notes[0] and str(moved) in notes[0], notes
+
+    def no_decode(*a, **k):
+        raise AssertionError("decoded again although the user's cache holds the split")
+
+    monkeypatch.setattr(folders, "decode", no_decode)
+    folders._MEMO.clear()  # as a new process
+    second = load_raw(cfg, tmp_path, 0)
+    assert np.array_equal(first.splits["train"][0], second.splits["train"][0])
+    assert "note:" not in capsys.readouterr().out  # nothing to write: nothing to say
+    assert folders.user_cache_dir(tmp_path / "other" / ".dlrun-cache") != moved  # one folder per data_dir
+
+
 def test_a_process_reuses_a_split_until_its_folders_change(tmp_path, monkeypatch):
     """Sweeps run their jobs in one process: the second job must not stat every file again."""
     import shutil

@@ -3,7 +3,8 @@ PNG, JPEG, ...). Gurmukhi ships this way, and so does the offline CIFAR-10 copy.
 
 Each split is decoded once into a uint8 array [N, C, H, W] and cached as .npz under
 <data_dir>/.dlrun-cache/, keyed by the files' names, sizes and modification times, so a second
-run starts in well under a second and a changed folder is decoded again.
+run starts in well under a second and a changed folder is decoded again. Where data_dir cannot
+be written (a shared read-only copy), the cache goes under the user's cache folder instead.
 """
 
 from __future__ import annotations
@@ -188,18 +189,40 @@ def _load_split(
         if empty:
             raise DataError(f"{split_dir / empty[0]}: no image files ({suffixes}); every class folder of the "
                             f"training split needs some" + (f" (also empty: {', '.join(empty[1:])})" if empty[1:] else ""))  # fmt: skip
-    cache = None
+    caches = []
     if cache_dir is not None:
         with reading(split_dir, "class folder"):
             key = _cache_key(files, channels, size, root)
-        cache = cache_dir / f"{root.name}-{split}-{key}.npz"
-        cached = _read_cache(cache, len(files), channels, size)
-        if cached is not None:
-            return cached
+        caches = [d / f"{root.name}-{split}-{key}.npz" for d in (cache_dir, user_cache_dir(cache_dir))]
+        for cache in caches:
+            cached = _read_cache(cache, len(files), channels, size)
+            if cached is not None:
+                return cached
     x = decode(files, channels, size)
-    if cache is not None:
-        _write_cache(cache, x, labels)
+    failed = caches and _write_cache(caches[0], x, labels)
+    if failed and _write_cache(caches[1], x, labels) is None:
+        _note_moved_cache(cache_dir, caches[1].parent, failed)
     return x, labels
+
+
+def user_cache_dir(cache_dir: Path) -> Path:
+    """Where a data_dir that cannot be written caches its decoded splits: under
+    $XDG_CACHE_HOME (else ~/.cache)/dlrun, one folder per data_dir, so that two copies of a
+    dataset do not remove each other's cache as an outdated decode."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dlrun"
+    return base / hashlib.sha1(str(cache_dir.resolve()).encode()).hexdigest()[:12]
+
+
+_NOTED: set = set()
+
+
+def _note_moved_cache(cache_dir: Path, where: Path, why: str) -> None:
+    """Said once per data_dir: the decoded splits (185 MB for CIFAR-10) take space elsewhere."""
+    if cache_dir not in _NOTED:
+        from runner.say import say
+
+        _NOTED.add(cache_dir)
+        say(f"note: cannot cache the decoded images in {cache_dir} ({why}): they are cached in {where} instead")
 
 
 def _read_cache(path: Path, n: int, channels: int, size: tuple) -> tuple | None:
@@ -219,10 +242,16 @@ def _read_cache(path: Path, n: int, channels: int, size: tuple) -> tuple | None:
     return None
 
 
-def _write_cache(path: Path, x: np.ndarray, y: np.ndarray) -> None:
-    """Best effort: a read-only or full data_dir only costs the next run a decode."""
-    with contextlib.suppress(UserError, OSError):
+def _write_cache(path: Path, x: np.ndarray, y: np.ndarray) -> str | None:
+    """Best effort: None when written, else why not (a full disk only costs the next run a
+    decode)."""
+    try:
         atomic_write(path, lambda f: np.savez(f, x=x, y=y))
+    except (UserError, OSError) as ex:
+        cause = ex.__cause__ if isinstance(ex.__cause__, OSError) else ex
+        return getattr(cause, "strerror", None) or str(ex)
+    with contextlib.suppress(OSError):
         for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.npz"):
             if old != path:  # an older decode of a folder that has changed since
                 old.unlink(missing_ok=True)
+    return None

@@ -107,10 +107,11 @@ def _run_again(cfg, job_dir: Path) -> str:
     return f"run the same command with {as_override('hydra.run.dir', job_dir)} {task.resumes if task else 'to resume'}"
 
 
-def _finish_pending_plots() -> None:
+def _finish_pending_plots(ctrl_c: bool) -> None:
+    """ctrl_c: what stopped the sweep was one, so another is the way to leave the plots."""
     finishing = sys.modules.get("runner.report.finish")  # loaded only by sweeps that render in workers
     if finishing is not None:
-        finishing.after_interrupt()
+        finishing.after_interrupt(again=ctrl_c)
 
 
 def _sweep_stopped() -> None:
@@ -146,17 +147,17 @@ def main() -> None:
 
         hint = getattr(ex, "hint", "") or state.resume_hint(state.running)
         print(f"dlrun: {ex.describe()}" + (f"; {hint}" if hint else ""), file=sys.stderr, flush=True)
-        _finish_pending_plots()
+        _finish_pending_plots(ctrl_c=ex.signum == signal.SIGINT)
         _sweep_stopped()
         sys.exit(ex.exit_code)
     except Refused as ex:
         print(f"dlrun: error: {ex}", file=sys.stderr)
-        _finish_pending_plots()  # a sweep a full disk stopped: its loggers' run ends as stopped
+        _finish_pending_plots(ctrl_c=False)  # a sweep a full disk stopped: its loggers' run ends as stopped
         _sweep_stopped()
         sys.exit(2)
     except KeyboardInterrupt:
         print("dlrun: interrupted", file=sys.stderr)
-        _finish_pending_plots()
+        _finish_pending_plots(ctrl_c=True)
         _sweep_stopped()
         sys.exit(130)
     except CheckFailed as ex:

@@ -721,6 +721,21 @@ def test_a_second_ctrl_c_abandons_pending_plots_and_ends_their_runs_interrupted(
     assert ended == ["interrupted"], "the job's loggers end (MLflow: KILLED) instead of staying open"
 
 
+def test_the_line_on_plots_left_to_finish_says_ctrl_c_again_only_after_a_ctrl_c(monkeypatch, capsys):
+    """A full disk (or SIGTERM) stopping a sweep with render workers busy said 'Ctrl-C again':
+    nobody had pressed it."""
+    from runner import cli
+    from runner.report import finish
+
+    monkeypatch.setattr(finish, "_pending", ["job"])
+    monkeypatch.setattr(finish, "wait_all", lambda: None)
+    cli._finish_pending_plots(ctrl_c=False)
+    line = capsys.readouterr().err
+    assert "finishing the plots of 1 job(s)" in line and "(Ctrl-C to leave them for the next run)" in line, line
+    cli._finish_pending_plots(ctrl_c=True)
+    assert "(Ctrl-C again to leave them" in capsys.readouterr().err
+
+
 def test_a_signal_while_the_sweep_report_is_drawn_ends_the_loggers_sweep_run(tmp_path, monkeypatch):
     import signal
 

@@ -150,16 +150,17 @@ def pending() -> int:
     return len(_pending)
 
 
-def after_interrupt() -> None:
-    """Ctrl-C stopped the sweep: finish the jobs whose training had ended (their files are
-    complete but for the plots); a second Ctrl-C abandons them, and they rerun next time."""
+def after_interrupt(again: bool = True) -> None:
+    """A signal (Ctrl-C, SIGTERM) or a full disk stopped the sweep: finish the jobs whose
+    training had ended (their files are complete but for the plots); a Ctrl-C now (`again`: a
+    second one) abandons them, and they rerun next time."""
     global _pool
     if not _pending:
         return
     try:  # the second Ctrl-C may come as soon as this line is out
         print(
             f"dlrun: finishing the plots of {len(_pending)} job(s) whose training had ended "
-            "(Ctrl-C again to leave them for the next run)",
+            f"(Ctrl-C{' again' if again else ''} to leave them for the next run)",
             file=sys.stderr,
             flush=True,
         )

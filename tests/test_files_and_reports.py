@@ -413,3 +413,30 @@ def test_the_settings_table_reads_left_aligned_in_the_html_report(tmp_path):
     assert (
         '<td style="text-align:left">adam, lr 0.001</td>' in html and '<td style="text-align:left">default</td>' in html
     )
+
+
+def test_a_sweep_reports_the_settings_its_jobs_share_within_a_line_that_differs(tmp_path):
+    """A swept lr dropped the whole optimizer line (betas too), a swept batch size the epochs,
+    a swept CNN depth the conv layers: what the jobs share in a line stays, the rest 'varies'."""
+    from conftest import compose
+    from omegaconf import OmegaConf
+
+    from runner.report.settings import shared_section
+
+    def section(*jobs):
+        dirs = []
+        for overrides in jobs:
+            dirs.append(tmp_path / str(len(list(tmp_path.iterdir()))))
+            dirs[-1].mkdir()
+            (dirs[-1] / "config.yaml").write_text(OmegaConf.to_yaml(compose(*overrides)))
+        return dict(r[2:-2].split(" | ") for r in shared_section(dirs, "job") if r.startswith("| "))
+
+    rows = section(["optimizer.lr=0.01", "trainer.batch_size=32"], ["optimizer.lr=0.001", "trainer.batch_size=64"])
+    assert rows["optimizer"] == "adam, lr varies, betas [0.9, 0.999]"
+    assert rows["batches"] == "batch_size varies, 10 epochs"
+    rows = section(["model=cnn", "model.hidden=[64]", "regularizer.dropout=0.2", "regularizer.l2=1e-4"],
+                   ["model=cnn", "model.hidden=[64,32]", "regularizer.dropout=0.2", "regularizer.l2=1e-3"])  # fmt: skip
+    assert rows["model"] == "cnn, conv [32, 64, 128], hidden varies"
+    assert rows["regularizer"] == "l2 varies, dropout 0.2"
+    rows = section(["optimizer=adam"], ["optimizer=sgd"])  # another option: nothing of the line is alike
+    assert "optimizer" not in rows and rows["batches"] == "128 samples per step, 10 epochs"

@@ -222,7 +222,9 @@ def test_function_fit(tmp_path):
     shared = (d / "report.md").read_text().split("## Settings every run shared")[1].split("##")[0]
     # its runs' own settings, resolved (Hydra's .hydra/config.yaml keeps ${dlrun.scale:...} unresolved)
     assert "| batches | 16 samples per step, 60 epochs |" in shared and "| init | default |" in shared
-    assert "| data |" not in shared and "| model |" not in shared, "each run fits its own function and shape"
+    assert "| data | function, fn varies, n_train 200 |" in shared and "| model | mlp, hidden varies |" in shared, (
+        "each run fits its own function and shape"
+    )
     # stopped in its third model: run again, it keeps the two it finished and trains the other four
     fns = ("sin_plus_square", "sign_sin")
     again, stamps = stopped_copy(d, [f"{fns[0]}/depth1", f"{fns[0]}/depth3"], [f"{fns[0]}/depth6"],

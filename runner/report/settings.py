@@ -24,24 +24,30 @@ def _value(v) -> str:
     return str(v)
 
 
-def _keys(section: dict, keys) -> list[str]:
-    """'key value' for each key that is set: a true flag by its name alone, a null or false one
-    not at all (its documented default applies)."""
+def _keys(section: dict, keys) -> list[tuple[str, str]]:
+    """(key, 'key value') for each key that is set: a true flag by its name alone, a null or
+    false one not at all (its documented default applies)."""
     out = []
     for k in keys:
         v = section.get(k)
         if v is None or v is False:
             continue
-        out.append(k if v is True else f"{k} {_value(v)}")
+        out.append((k, k if v is True else f"{k} {_value(v)}"))
     return out
 
 
-def _with(name: str, parts: list[str]) -> str:
-    return ", ".join([name, *parts])
+def _with(name: str, parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [("", name), *parts]
 
 
 def settings(cfg: dict) -> dict[str, str]:
     """label -> text, in reading order, for the sections the config's task reads."""
+    return {label: ", ".join(text for _, text in parts) for label, parts in setting_parts(cfg).items()}
+
+
+def setting_parts(cfg: dict) -> dict[str, list[tuple[str, str]]]:
+    """settings() as (key, text) parts: the option's name (key ''), then one part per key it
+    reads, so a sweep's report can show the parts its jobs share where a whole line differs."""
     from omegaconf import DictConfig, OmegaConf
 
     from runner.config.schema import DatasetConfig, RegularizerConfig, defaults
@@ -61,34 +67,35 @@ def settings(cfg: dict) -> dict[str, str]:
     default = defaults(DatasetConfig)
     shaping = [k for k in _DATA_SHAPING if k in d and d[k] != default[k]]
     out = {"data": _with(d["name"], _keys(d, shaping))}
-    shape = [f"conv {_value(m['conv'])}"] if m.get("conv") else []
-    shape += [f"hidden {_value(m['hidden'])}", *_keys(m, ["head_activation"])]
+    shape = [("conv", f"conv {_value(m['conv'])}")] if m.get("conv") else []
+    shape += [("hidden", f"hidden {_value(m['hidden'])}"), *_keys(m, ["head_activation"])]
     out["model"] = _with(m["name"], shape)
     act = ACTIVATIONS.get(a["name"])
     out["activation"] = _with(a["name"], _keys(a, act.reads if act else ()))
-    strengths = [
-        f"{k} {_value(r[k])}" if not isinstance(r[k], bool) else k for k in defaults(RegularizerConfig) if r.get(k)
-    ]
-    out["regularizer"] = ", ".join(strengths) or "none"
-    out["init"] = cfg["init"]["name"]
+    strengths = [(k, f"{k} {_value(r[k])}" if not isinstance(r[k], bool) else k)
+                 for k in defaults(RegularizerConfig) if r.get(k)]  # fmt: skip
+    out["regularizer"] = strengths or [("", "none")]
+    out["init"] = [("", cfg["init"]["name"])]
     if reads("optimizer"):
         opt = OPTIMIZERS.get(o["name"])
-        out["optimizer"] = _with(o["name"], [f"lr {_value(o['lr'])}", *_keys(o, opt.reads if opt else ())])
+        out["optimizer"] = _with(o["name"], [("lr", f"lr {_value(o['lr'])}"), *_keys(o, opt.reads if opt else ())])
     if reads("scheduler") and trains:
         sched = SCHEDULERS.get(s["name"])
         out["schedule"] = _with(s["name"], _keys(s, sched.reads if sched else ()))
     if reads("trainer.batch_size") and trains:
-        out["batches"] = f"{t['batch_size']} samples per step, {count(t['epochs'], 'epoch')}"
+        out["batches"] = [("batch_size", f"{t['batch_size']} samples per step"),
+                          ("epochs", count(t["epochs"], "epoch"))]  # fmt: skip
         es = t.get("early_stopping") or {}
         if es.get("metric"):
             out["early stopping"] = _with(es["metric"], _keys(es, ["mode", "patience", "min_delta"]))
-        out["precision"] = t["precision"]
+        out["precision"] = [("", t["precision"])]
     return out
 
 
-def read_settings(run_dir: Path) -> dict[str, str] | None:
-    """The settings of the run whose folder this is; None where its config.yaml is missing or
-    damaged (a report still renders what the other files hold)."""
+def read_settings(run_dir: Path, parts: bool = False) -> dict | None:
+    """The settings of the run whose folder this is (`parts`: as setting_parts gives them);
+    None where its config.yaml is missing or damaged (a report still renders what the other
+    files hold)."""
     from runner.errors import DataError
     from runner.files import read_yaml
 
@@ -96,7 +103,7 @@ def read_settings(run_dir: Path) -> dict[str, str] | None:
     if not path.is_file():
         return None
     try:
-        return settings(read_yaml(path, "dlrun config.yaml"))
+        return (setting_parts if parts else settings)(read_yaml(path, "dlrun config.yaml"))
     except (DataError, KeyError, TypeError, AttributeError):
         return None
 
@@ -112,7 +119,7 @@ def shared_section(run_dirs, noun: str) -> list[str]:
     Where one of several is readable, alike means nothing: the section is that one's settings,
     and says so (a sweep stopped after its first job called its swept value shared)."""
     run_dirs = list(run_dirs)
-    readable = [(d, r) for d in run_dirs if d is not None for r in [read_settings(d)] if r is not None]
+    readable = [(d, r) for d in run_dirs if d is not None for r in [read_settings(d, parts=True)] if r is not None]
     rows = shared([r for _, r in readable])
     if not rows:
         return []
@@ -123,9 +130,28 @@ def shared_section(run_dirs, noun: str) -> list[str]:
     return [f"## Settings every {noun} shared", "", *table(rows), ""]
 
 
-def shared(per_job: list[dict[str, str]]) -> dict[str, str]:
-    """The settings every job has alike, in the first job's order."""
+def shared(per_job: list[dict[str, list]]) -> dict[str, str]:
+    """The settings every job has alike (setting_parts of each), in the first job's order. A
+    line whose option is the same in every job but whose keys differ keeps the parts they share
+    and names the rest as varying (`adam, lr varies, betas [0.9, 0.999]`): a swept lr dropped
+    the optimizer's line, a swept batch size the epochs, a swept depth a CNN's conv layers."""
     if not per_job:
         return {}
     first, rest = per_job[0], per_job[1:]
-    return {k: v for k, v in first.items() if all(job.get(k) == v for job in rest)}
+    rows = {}
+    for label, parts in first.items():
+        others = [job.get(label) for job in rest]
+        if None in others:
+            continue
+        if all(o == parts for o in others):
+            rows[label] = ", ".join(text for _, text in parts)
+            continue
+        names = {dict(p).get("") for p in (parts, *others)}
+        if len(names) > 1:  # another option (adam vs sgd): nothing of the line is shared
+            continue
+        alike = [(k, text) for k, text in parts if all((k, text) in o for o in others)]
+        if not alike:
+            continue
+        keys = dict.fromkeys(k for p in (parts, *others) for k, _ in p)  # the first job's order, then the others'
+        rows[label] = ", ".join(dict(alike).get(k) or f"{k} varies" for k in keys)
+    return rows

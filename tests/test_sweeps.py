@@ -1088,6 +1088,11 @@ def test_the_seeds_table_spells_an_integer_key_as_an_integer(tmp_path):
     lines = _seed_section(df, ["model.width", "seed"], "test", "acc", tmp_path)
     assert lines[2:6] == ["| width | mean | std | runs |", "|---|---|---|---|", "| 16 | 33.000 | 4.243 | 2 |",
                           "| 64 | 53.000 | 4.243 | 2 |"]  # fmt: skip
+    # a regression's losses keep their significant digits (a fit's MSE read 0.000 ± 0.000)
+    fits = pd.DataFrame({"model.width": [16, 16, 64], "seed": [0, 1, 0], "status": "ok",
+                         "final_test_loss": [1.2e-5, 1.6e-5, 0.25]})  # fmt: skip
+    lines = _seed_section(fits, ["model.width", "seed"], "test", "loss", tmp_path)
+    assert lines[4:6] == ["| 16 | 1.4e-05 | 2.828e-06 | 2 |", "| 64 | 0.25 | - | 1 |"]
 
 
 @pytest.mark.parametrize("engine", ["engine=torch", "engine=numpy optimizer=sgd"])

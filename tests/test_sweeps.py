@@ -1093,6 +1093,8 @@ def test_the_seeds_table_spells_an_integer_key_as_an_integer(tmp_path):
                          "final_test_loss": [1.2e-5, 1.6e-5, 0.25]})  # fmt: skip
     lines = _seed_section(fits, ["model.width", "seed"], "test", "loss", tmp_path)
     assert lines[4:6] == ["| 16 | 1.4e-05 | 2.828e-06 | 2 |", "| 64 | 0.25 | - | 1 |"]
+    lone = _seed_section(df.iloc[:3], ["model.width", "seed"], "test", "acc", tmp_path)
+    assert lone[5] == "| 64 | 50.000 | - | 1 |", lone
 
 
 @pytest.mark.parametrize("engine", ["engine=torch", "engine=numpy optimizer=sgd"])

@@ -180,7 +180,8 @@ def _seed_section(df: pd.DataFrame, swept: list, split: str, kind: str, sweep_di
     for r in spread.to_dict("records"):  # iterrows made one float row of it: width 16 read 16.0
         m, s = scaled(pd.Series([r["mean"], r["std"]]), kind)
         # a loss has no fixed scale (a fit's MSE of 1e-5 read 0.000 ± 0.000): significant digits
-        shown = [f"{m:.3f}", f"{s:.3f}"] if kind == "acc" else [number(m), "-" if missing(s) else number(s)]
+        shown = [f"{m:.3f}", f"{s:.3f}"] if kind == "acc" else [number(m), number(s)]
+        shown[1] = "-" if missing(s) else shown[1]  # one seed: no spread
         lines.append("| " + " | ".join([*(str(r[o]) for o in others), *shown, str(int(r["runs"]))]) + " |")
     return lines + [""]
 

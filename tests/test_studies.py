@@ -431,3 +431,38 @@ def test_flatness_sensitivity(tmp_path, shared_data):
     assert (d / "plots" / "sensitivity_by_batch_size.png").is_file()
     md = (d / "report.md").read_text()
     assert "| sensitivity |" in md and "plots/sensitivity_by_batch_size.png" in md
+
+
+def test_the_interpolation_report_gives_small_losses_their_significant_digits(tmp_path, monkeypatch):
+    """Its table printed losses with 4 decimals: a trained end's 1.2e-4 read 0.0001."""
+    from conftest import compose
+
+    from runner.studies import flatness_interpolation as fi
+
+    cfg = compose("experiment=flatness_interpolation", "study.reduced=true")
+    fi.write_csv(tmp_path / "interpolation.csv", fi.CSV_COLUMNS,
+                 [[a, tl, 0.99, vl, 0.98] for a, tl, vl in ((0.0, 1.234e-4, 0.05), (0.5, 0.8, 0.9), (1.0, 3.456e-4, 0.06))])  # fmt: skip
+    monkeypatch.setattr(fi, "_plot", lambda rows, small, large, path: path)
+    fi.report(cfg, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "| 0.0001234 | 99.00% | 0.05 |" in md and "| 0.0003456 |" in md, md
+
+
+def test_the_trajectory_plot_labels_a_small_final_loss_with_its_significant_digits(tmp_path, monkeypatch):
+    """Each run's end was labelled with 3 decimals: a final train loss of 0.00123 read 0.001."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from runner.studies import trajectory_pca as tp
+
+    labels = []
+
+    def keep(fig, path):
+        labels.extend(t.get_text() for ax in fig.axes for t in ax.texts)
+        return path
+
+    monkeypatch.setattr(tp, "save", keep)
+    rows = [{"run": 0, "seed": 0, "train_loss": loss, "layer1_pc1": i, "layer1_pc2": i, "all_pc1": i, "all_pc2": i}
+            for i, loss in enumerate([2.3, 0.5, 0.00123])]  # fmt: skip
+    tp._plot(rows, [0.6, 0.2], [0.5, 0.3], tmp_path / "pca.png")
+    assert labels == ["0.00123", "0.00123"]

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from runner.files import write_csv
-from runner.formatting import percent
+from runner.formatting import number, percent
 from runner.report.style import legend, pyplot, save
 from runner.studies.common import derive, finish, md_table, read_rows, train
 from runner.train import batching, checkpoint
@@ -110,9 +110,9 @@ def report(cfg, study_dir: Path) -> dict:
     ends = [
         [
             f"a = {a:g} (batch {bs})",
-            f"{r['train_loss']:.4f}",
+            number(r["train_loss"]),  # significant digits: a trained end's loss can be 1e-4
             percent(r["train_acc"]),
-            f"{r['test_loss']:.4f}",
+            number(r["test_loss"]),
             percent(r["test_acc"]),
         ]
         for a, bs in ((0.0, ip.batch_small), (1.0, ip.batch_large))

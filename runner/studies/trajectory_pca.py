@@ -184,7 +184,7 @@ def _plot(rows: list, var1, var2, path: Path) -> Path:
             ax.plot(xs[0], ys[0], marker="s", color=cmap(k % 10), markersize=7)
             if pts[-1]["train_loss"] is not None:
                 ax.annotate(
-                    f"{pts[-1]['train_loss']:.3f}",
+                    f"{pts[-1]['train_loss']:.3g}",  # significant digits: a run can end near 0.001
                     (xs[-1], ys[-1]),
                     textcoords="offset points",
                     xytext=(5, 4),

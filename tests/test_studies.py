@@ -466,3 +466,14 @@ def test_the_trajectory_plot_labels_a_small_final_loss_with_its_significant_digi
             for i, loss in enumerate([2.3, 0.5, 0.00123])]  # fmt: skip
     tp._plot(rows, [0.6, 0.2], [0.5, 0.3], tmp_path / "pca.png")
     assert labels == ["0.00123", "0.00123"]
+    # and the report's table of final losses (4 decimals read it 0.0012)
+    from conftest import compose
+
+    table = [[r.get(c, 0.5) for c in tp.CSV_COLUMNS] for r in rows]  # test accuracy 50%
+    tp.write_csv(tmp_path / "trajectory_pca.csv", tp.CSV_COLUMNS, table)
+    tp.write_csv(tmp_path / "explained_variance.csv", tp.VARIANCE_COLUMNS,
+                 [["first_layer", 0.6, 0.2], ["all", 0.5, 0.3]])  # fmt: skip
+    (tmp_path / "run0").mkdir()
+    (tmp_path / "run0" / "summary.json").write_text('{"params": 100}')
+    tp.report(compose("experiment=trajectory_pca", "study.reduced=true"), tmp_path)
+    assert "| 0 | 0 | 0.00123 | 50.00% |" in (tmp_path / "report.md").read_text()

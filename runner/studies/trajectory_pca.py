@@ -21,7 +21,7 @@ import torch
 
 from runner.errors import reading
 from runner.files import atomic_write, read_json, write_csv
-from runner.formatting import percent
+from runner.formatting import number, percent
 from runner.report.style import legend, pyplot, save
 from runner.studies.common import derive, finish, md_table, read_rows, train
 from runner.train.base import RunHooks
@@ -139,7 +139,7 @@ def report(cfg, study_dir: Path) -> dict:
     var1, var2 = var["first_layer"], var["all"]
     png = _plot(rows, var1, var2, study_dir / "plots" / "trajectories.png")
     last = {r["run"]: r for r in rows}  # each run's last snapshot
-    finals = [[k, r["seed"], f"{r['train_loss']:.4f}", percent(r["test_acc"])] for k, r in last.items()]
+    finals = [[k, r["seed"], number(r["train_loss"]), percent(r["test_acc"])] for k, r in last.items()]
     md = [
         f"{tr.runs} runs of an MLP ({'-'.join(map(str, cfg.model.hidden))} hidden units, {cfg.activation.name}, "
         f"{cfg.optimizer.name} lr {cfg.optimizer.lr:g}) on {cfg.dataset.name}, seeds {cfg.seed}..{cfg.seed + tr.runs - 1}; "

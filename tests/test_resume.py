@@ -22,8 +22,8 @@ TIMING = {"seconds", "train_seconds"}
 EPOCHS = 5
 BASE = ["dataset=mnist", "dataset.test_subsample=200", f"trainer.epochs={EPOCHS}", "trainer.batch_size=16",
         "trainer.progress=plain", "trainer.checkpoint_seconds=0"]  # a checkpoint after every epoch  # fmt: skip
-CASES = {  # each draws random numbers in training (dropout), so any lost state would show
-    "torch": ["model.hidden=[32,16]", "regularizer=[l2,dropout,batchnorm]", "regularizer.l2=1e-4"],
+CASES = {  # each draws random numbers in training (dropout, augmentation), so any lost state would show
+    "torch": ["model.hidden=[32,16]", "regularizer=[l2,dropout,batchnorm,augment]", "regularizer.l2=1e-4"],
     "numpy": [
         "engine=numpy",
         "optimizer=sgd",
@@ -31,7 +31,7 @@ CASES = {  # each draws random numbers in training (dropout), so any lost state 
         "regularizer.dropout=0.2",
         "trainer.log_steps=true",
     ],
-    "replicas": ["model.hidden=[24]", "trainer.replicas=2", "regularizer.dropout=0.2"],
+    "replicas": ["model.hidden=[24]", "trainer.replicas=2", "regularizer.dropout=0.2", "regularizer.augment=[crop]"],
 }
 # (case, signal, rows of metrics.csv to wait for before the kill): 7 kill points in all
 KILLS = [

@@ -79,6 +79,8 @@ class RegularizerConfig:
     l2: float = 0.0  # lambda of lambda*sum(w^2) over the same weights
     dropout: float = 0.0  # drop probability after every hidden FC activation
     batchnorm: bool = False  # BatchNorm after every conv and hidden FC layer, before the activation
+    augment: List[str] = field(default_factory=list)  # AUGMENTATIONS names applied to training batches
+    crop_padding: int = 4  # augment crop: the largest shift, in pixels, each way
 
 
 @dataclass

@@ -120,7 +120,31 @@ def notes(cfg, overrides=()) -> list[str]:
     options = [line for name, schema, registry in sections if task.reads_key(name)
                for line in unread_keys(name, cfg[name], schema, registry)]  # fmt: skip
     stopping = unread_early_stopping(cfg) if task.reads_key("trainer.early_stopping") else []
-    return options + stopping + unread_by_task(cfg, overrides) + _study_notes(cfg) + _unregularized(cfg)
+    return (
+        options + stopping + unread_by_task(cfg, overrides) + _study_notes(cfg) + _unregularized(cfg) + _augmented(cfg)
+    )
+
+
+def _augmented(cfg) -> list[str]:
+    """A mirroring augmentation of digits (a mirrored 2 or 7 is no digit; allowed: a study may
+    want exactly that), and a crop padding without a crop."""
+    from runner.config.schema import RegularizerConfig, defaults
+    from runner.registry.data import DATASETS
+    from runner.registry.runs import TASKS
+    from runner.registry.training import AUGMENTATIONS
+
+    r = cfg.regularizer
+    if not TASKS[cfg.task].reads_key("regularizer.augment"):
+        return []
+    lines = []
+    if "crop" not in r.augment and r.crop_padding != defaults(RegularizerConfig)["crop_padding"]:
+        lines.append(f"regularizer.crop_padding={r.crop_padding} does nothing without crop in regularizer.augment")
+    entry = DATASETS.get(cfg.dataset.name)
+    mirrors = [a for a in r.augment if a in AUGMENTATIONS and AUGMENTATIONS[a].mirrors]
+    if mirrors and entry is not None and entry.glyphs:
+        lines.append(f"regularizer.augment {mirrors[0]} mirrors {cfg.dataset.name}'s digits, which makes some of them "
+                     "another digit or none: regularizer.augment=[crop] shifts them only")  # fmt: skip
+    return lines
 
 
 def _unregularized(cfg) -> list[str]:

@@ -33,6 +33,7 @@ class Dataset:
     help: str
     torchvision: TorchvisionFiles | None = None
     sizes: tuple = ()  # (train, test) samples as shipped, for time estimates before any file is read
+    glyphs: bool = False  # written symbols (digits): a mirrored one is another symbol or none
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ DATASETS.add(
         "MNIST digits: 60,000 train / 10,000 test, 28x28 grey",
         TorchvisionFiles("MNIST", "runner.data.sources:read_idx_files", "MNIST", tuple(str(i) for i in range(10))),
         sizes=(60_000, 10_000),
+        glyphs=True,
     ),
 )
 DATASETS.add(
@@ -114,7 +116,11 @@ DATASETS.add(
 )
 DATASETS.add(
     "gurmukhi",
-    Dataset("Gurmukhi handwritten digits: 1,000 train / 178 test, 32x32 1-bit, class folders", sizes=(1000, 178)),
+    Dataset(
+        "Gurmukhi handwritten digits: 1,000 train / 178 test, 32x32 1-bit, class folders",
+        sizes=(1000, 178),
+        glyphs=True,
+    ),  # fmt: skip
 )
 DATASETS.add("function", Dataset("1-D regression y = fn(x) (dataset.fn), generated, no download"))
 

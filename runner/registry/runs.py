@@ -31,8 +31,9 @@ class Task:
     ignores_because: str = ""
 
     def reads_key(self, key: str) -> bool:
-        """Whether the task reads this dotted key (or the section it names)."""
-        return self.reads is None or any(key == r or key.startswith(f"{r}.") for r in self.reads)
+        """Whether the task reads this dotted key (or the section it names, or part of it)."""
+        return self.reads is None or any(key == r or key.startswith(f"{r}.") or r.startswith(f"{key}.")
+                                         for r in self.reads)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ TASKS.add(
             "dataset",
             "model",
             "activation",
-            "regularizer",
+            *(f"regularizer.{k}" for k in ("l1", "l2", "dropout", "batchnorm")),  # not augment: one fixed batch
             "init",
             "gradcheck",
             "seed",

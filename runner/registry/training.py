@@ -142,11 +142,43 @@ CUDA_GRAPH.add("auto", Choice("on CUDA, replay the whole step from a CUDA graph 
 CUDA_GRAPH.add("off", Choice("always eager"))
 
 
+@dataclass(frozen=True)
+class Augmentation:
+    """A random change to each training sample, drawn per sample and epoch on the device
+    (runner/train/augment.py): `draw` (generator, count, config) -> the draws, `apply`
+    (images [..., C, H, W], the batch's draws, config) -> images."""
+
+    help: str
+    draw: str  # "module:function"
+    apply: str  # "module:function"
+    mirrors: bool = False  # turns images left for right: changes what a digit is
+
+
+AUGMENTATIONS: Registry[Augmentation] = Registry("regularizer.augment", "augmentation")
+AUGMENTATIONS.add("crop", Augmentation("shift by up to regularizer.crop_padding pixels each way (reflected border)",
+                                       "runner.train.augment:draw_shift", "runner.train.augment:shift"))  # fmt: skip
+AUGMENTATIONS.add("flip", Augmentation("mirror left-right, each sample with probability 1/2",
+                                       "runner.train.augment:draw_flip", "runner.train.augment:flip",
+                                       mirrors=True))  # fmt: skip
+
+
 def check_regularizer(cfg) -> None:
     r = cfg.regularizer
     require(r.l1 >= 0, "regularizer.l1", "a lambda >= 0", r.l1)
     require(r.l2 >= 0, "regularizer.l2", "a lambda >= 0", r.l2)
     require(0 <= r.dropout < 1, "regularizer.dropout", "a probability in [0, 1)", r.dropout)
+    names = list(r.augment)
+    unknown = [a for a in names if a not in AUGMENTATIONS]
+    require(not unknown and len(set(names)) == len(names), "regularizer.augment",
+            f"a list of distinct names among {', '.join(AUGMENTATIONS)}, e.g. [crop,flip]", names)  # fmt: skip
+    if names:
+        require(cfg.dataset.source != "function", "regularizer.augment",
+                "[] for dataset.source=function (it changes images; these samples are numbers)", names)  # fmt: skip
+    if "crop" in names:
+        side = min(cfg.dataset.image_size)
+        require(1 <= r.crop_padding < side, "regularizer.crop_padding",
+                f"an integer in [1, {side - 1}] (the border is reflected from within the {side}-pixel image)",
+                r.crop_padding)  # fmt: skip
     b = cfg.trainer.batch_size
     require(not r.batchnorm or b != 1, "trainer.batch_size", "an integer >= 2 with regularizer.batchnorm "
             "(BatchNorm normalises each batch by its own statistics)", b)  # fmt: skip

@@ -72,8 +72,10 @@ def setting_parts(cfg: dict) -> dict[str, list[tuple[str, str]]]:
     out["model"] = _with(m["name"], shape)
     act = ACTIVATIONS.get(a["name"])
     out["activation"] = _with(a["name"], _keys(a, act.reads if act else ()))
-    strengths = [(k, f"{k} {_value(r[k])}" if not isinstance(r[k], bool) else k)
-                 for k in defaults(RegularizerConfig) if r.get(k)]  # fmt: skip
+    shown = [
+        k for k in defaults(RegularizerConfig) if r.get(k) and (k != "crop_padding" or "crop" in r.get("augment", []))
+    ]
+    strengths = [(k, f"{k} {_value(r[k])}" if not isinstance(r[k], bool) else k) for k in shown]
     out["regularizer"] = strengths or [("", "none")]
     out["init"] = [("", cfg["init"]["name"])]
     if reads("optimizer"):

@@ -23,6 +23,8 @@ def check(cfg) -> None:
     require(cfg.task in ("train", "eval", "gradcheck"), "task", "train, eval or gradcheck for engine=numpy", cfg.task)
     if cfg.task == "gradcheck":  # it builds the network and differentiates its loss: the rest is not read
         return
+    augment = list(cfg.regularizer.augment)
+    require(not augment, "regularizer.augment", "[] for engine=numpy (it trains on the images as they are)", augment)
     twins = OPTIMIZERS.names(_has_twin)
     require(o.name in twins, "optimizer", f"{' or '.join(twins)} for engine=numpy", o.name)
     require(dev in ("auto", "cpu"), "device", "auto or cpu for engine=numpy (NumPy runs on the CPU)", dev)

@@ -15,7 +15,7 @@ import torch
 
 from runner import signals
 from runner.registry.training import OPTIMIZERS
-from runner.train import batching, graphs, precision, schedule
+from runner.train import augment, batching, graphs, precision, schedule
 from runner.train.evaluate import batch_loss, evaluate
 from runner.train.penalties import penalized_weights, penalty
 
@@ -44,6 +44,8 @@ class Trainer:
         self.l1, self.l2 = cfg.regularizer.l1, cfg.regularizer.l2
         self.classification = data.classification
         self.gens = self._generators(seed)
+        copies = self._stat_shape[0] if self._stat_shape else 0  # a stacked model's copies draw their own
+        self.augment = augment.build(cfg, len(data.splits["train"]), device, copies)
         self.log_steps = cfg.trainer.log_steps
         self.step = 0  # optimizer steps so far
         self.last_steps = []  # with log_steps: rows (step, epoch, loss, grad_norm) of the last epoch
@@ -75,6 +77,8 @@ class Trainer:
         """One optimizer step on the samples idx. Device work only: graph-capturable."""
         self.opt.zero_grad(set_to_none=True)
         xb, yb = self._gather(idx)
+        if self.augment is not None:
+            xb = self.augment(xb, idx)
         with precision.autocast(self.precision, self.device):
             out = self.model(xb)
         out = out.float()
@@ -109,6 +113,8 @@ class Trainer:
             perm, start = progress["perm"], progress["next"]
         else:
             perm, start = self._permutation(n), 0
+            if self.augment is not None:  # the epoch's draws, after its order, from the same generators
+                self.augment.draw(self.gens)
             self.loss_sum.zero_()
             self.correct.zero_()
             if self.log_steps:  # filled on the device, read once at the end of the epoch
@@ -121,6 +127,8 @@ class Trainer:
         for k in range(start, n_steps):
             if signals.pending():
                 self._progress = {"epoch": epoch, "perm": perm, "next": k}
+                if self.augment is not None:  # the rest of the epoch goes on with the draws it had
+                    self._progress["augment"] = self.augment.state()
                 signals.check(f"epoch {epoch}, step {k} of {n_steps}")
             self.runner(batches[k])
             self.schedule.after_step()
@@ -163,6 +171,8 @@ class Trainer:
         progress = state["progress"]
         if progress is not None:
             progress = {**progress, "perm": progress["perm"].to(self.device)}
+            if self.augment is not None and progress.get("augment") is not None:
+                self.augment.load(progress["augment"])
         self._progress = progress
         stats = state["step_stats"]
         if stats is not None:

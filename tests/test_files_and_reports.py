@@ -440,3 +440,6 @@ def test_a_sweep_reports_the_settings_its_jobs_share_within_a_line_that_differs(
     assert rows["regularizer"] == "l2 varies, dropout 0.2"
     rows = section(["optimizer=adam"], ["optimizer=sgd"])  # another option: nothing of the line is alike
     assert "optimizer" not in rows and rows["batches"] == "128 samples per step, 10 epochs"
+    rows = section(["regularizer.dropout=0.3"], ["regularizer.dropout=0.4"])  # a search's drawn p: still dropout
+    assert rows["regularizer"] == "dropout varies"
+    assert "regularizer" not in section(["regularizer=none"], ["regularizer=l2"])

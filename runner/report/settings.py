@@ -152,8 +152,8 @@ def shared(per_job: list[dict[str, list]]) -> dict[str, str]:
         if len(names) > 1:  # another option (adam vs sgd): nothing of the line is shared
             continue
         alike = [(k, text) for k, text in parts if all((k, text) in o for o in others)]
-        if not alike:
-            continue
+        if not alike and any([k for k, _ in o] != [k for k, _ in parts] for o in others):
+            continue  # nothing alike, not even which keys are set (none vs l2)
         keys = dict.fromkeys(k for p in (parts, *others) for k, _ in p)  # the first job's order, then the others'
         rows[label] = ", ".join(dict(alike).get(k) or f"{k} varies" for k in keys)
     return rows

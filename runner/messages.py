@@ -54,6 +54,22 @@ def unknown_key_line(key: str, schema_name: str) -> str:
     return f"{key}: unknown key{hint}" + (f"; {where}: {', '.join(keys)}" if keys else "")
 
 
+def _kind_of(key: str) -> str:
+    """What the schema's key holds, in words: 'an integer', 'a list', 'a value'."""
+    import typing
+
+    from runner.config.schema import leaf_types
+    from runner.registry import all_registries
+
+    hint, names = leaf_types().get(key), all_registries().get(key)
+    if names is not None:  # a closed set of names
+        return f"one of {', '.join(names)}"
+    if typing.get_origin(hint) is list:  # List[int] too
+        return f"a list in brackets, e.g. {key}=[...]"
+    name = {int: "Integer", float: "Float", bool: "Boolean", str: "String"}.get(hint)
+    return _TYPE_WORDS.get(name, "a value")
+
+
 def _omegaconf_line(ex, override: str = "", args=()) -> str:
     """One line for OmegaConf's error `ex`; `override` is the `key=value` Hydra was merging, if any;
     `args`, the command's overrides."""
@@ -107,6 +123,8 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
         return line
     if "Missing mandatory value" in msg:
         return f"{key}: a value is required and none was given"
+    if re.match(r"field '.+' is not Optional", msg):  # `trainer.epochs=null`, in OmegaConf's words
+        return f"{key}: expected {_kind_of(key)}, got null (this key has no unset value)"
     return f"{key}: {msg}" if key else msg
 
 

@@ -36,6 +36,10 @@ def assert_one_line_error(proc, *fragments):
         (["regularizer=[l1,foo]"], ["regularizer=foo", "dropout"]),
         (["trainer.epochs=abc"], ["trainer.epochs", "expected an integer", "'abc'"]),
         (["trainer.log_steps=maybe"], ["trainer.log_steps: expected true or false, got 'maybe'"]),
+        # OmegaConf's "field 'trainer.epochs' is not Optional", said as the other type errors are
+        (["trainer.epochs=null"], ["trainer.epochs: expected an integer, got null (this key has no unset value)"]),
+        (["model.hidden=null"], ["model.hidden: expected a list in brackets, e.g. model.hidden=[...], got null"]),
+        (["trainer.precision=null"], ["trainer.precision: expected one of fp32, tf32, bf16, got null"]),
         (["trainer.log_steps=10"], ["trainer.log_steps: expected true or false, got 10"]),  # not 'every 10 steps'
         (["-m", "diagnostics.probes=0,1,2"], ["diagnostics.probes: expected true or false, got 2"]),
         (["optimizer.lr=-1"], ["optimizer.lr", "> 0", "-1"]),

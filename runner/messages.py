@@ -123,7 +123,8 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
         return line
     if "Missing mandatory value" in msg:
         return f"{key}: a value is required and none was given"
-    if re.match(r"field '.+' is not Optional", msg):  # `trainer.epochs=null`, in OmegaConf's words
+    if re.match(r"field '.+' is not Optional|Incompatible value 'None' for field of type", msg):  # a null, in
+        # OmegaConf's words (the second from a YAML file's `epochs: null`)
         return f"{key}: expected {_kind_of(key)}, got null (this key has no unset value)"
     return f"{key}: {msg}" if key else msg
 

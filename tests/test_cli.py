@@ -148,6 +148,15 @@ def test_a_config_file_of_ones_own_that_is_broken_is_one_line_naming_it(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_a_null_in_a_preset_of_ones_own_says_what_the_key_takes(tmp_path):
+    """`epochs: null` in a YAML file read 'trainer.epochs: Incompatible value 'None' for field of type 'int''."""
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    (tmp_path / "myconf" / "experiment" / "mine.yaml").write_text("# @package _global_\ntrainer:\n  epochs: null\n")
+    proc = run_dlrun("--config-dir", "myconf", "experiment=mine", "dataset=function", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == "dlrun: error: trainer.epochs: expected an integer, got null (this key has no unset value)\n"
+
+
 def test_a_sweepers_param_of_ones_own_that_does_not_parse_is_one_line_naming_it(tmp_path):
     file = tmp_path / "myconf" / "experiment" / "mine.yaml"
     file.parent.mkdir(parents=True)

@@ -83,7 +83,10 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
         expected = _TYPE_WORDS.get(m.group(3), m.group(3))
         if m.group(2) == "dict" and given_key.startswith(f"{key}."):  # `a.b.c=1` where a.b is a value
             return f"{given_key}: unknown key; {key} is {expected} with no keys under it (set {key}=<value>)"
-        return f"{key}: expected {expected}, got {m.group(1)!r}"
+        got = m.group(1).lower() if m.group(2) == "bool" else repr(m.group(1))  # seed=true: as it was typed
+        return f"{key}: expected {expected}, got {got}"
+    if re.match(r"Cannot merge \w+ with \w+|Cannot convert '\w+' to string", msg):  # a dict for a list, a list
+        return f"{key}: expected {_kind_of(key)}, got {given or msg.rpartition(': ')[2]!r}"  # for a name, ...
     m = re.match(r"Value '(.*)' is not a valid bool", msg)
     if m:
         return f"{key}: expected true or false, got {m.group(1)!r}"

@@ -40,6 +40,10 @@ def assert_one_line_error(proc, *fragments):
         (["trainer.epochs=null"], ["trainer.epochs: expected an integer, got null (this key has no unset value)"]),
         (["model.hidden=null"], ["model.hidden: expected a list in brackets, e.g. model.hidden=[...], got null"]),
         (["trainer.precision=null"], ["trainer.precision: expected one of fp32, tf32, bf16, got null"]),
+        # were OmegaConf's words: 'Cannot merge DictConfig with ListConfig', "Cannot convert 'list' to string"
+        (["model.hidden={a:1}"], ["model.hidden: expected a list in brackets, e.g. model.hidden=[...], got '{a:1}'"]),
+        (["name=[a,b]"], ["name: expected a string, got '[a,b]'"]),
+        (["seed=true"], ["seed: expected an integer, got true"]),  # as typed, not 'True'
         (["trainer.log_steps=10"], ["trainer.log_steps: expected true or false, got 10"]),  # not 'every 10 steps'
         (["-m", "diagnostics.probes=0,1,2"], ["diagnostics.probes: expected true or false, got 2"]),
         (["optimizer.lr=-1"], ["optimizer.lr", "> 0", "-1"]),

@@ -957,6 +957,13 @@ def test_sweep_curves_average_seeds_swept_beside_another_key_with_their_spread_s
     assert len(relu_test) == 1 and relu_test[0].min() == pytest.approx(50.0)  # 60 - 10 at epoch 1
     sweep_plots.plot_curves(df[df["seed"] == 0], ["activation"], tmp_path, "acc", "t")  # no seeds: no band, as before
     assert figures["curves_acc"]["bands"] == [] and "mean of" not in figures["curves_acc"]["title"]
+    # replicated jobs: every copy is a run of its own seed, pooled as in the seeds table (not the jobs' means)
+    for i, accs in enumerate(([0.5, 0.9], [0.6, 0.6])):
+        pd.DataFrame({"epoch": [1, 1], "replica": [0, 1], "train_loss": [1.0, 1.0], "train_acc": [0.3, 0.3],
+                      "test_loss": [0.9, 0.9], "test_acc": accs}).to_csv(tmp_path / f"j{i}" / "metrics.csv", index=False)  # fmt: skip
+    sweep_plots.plot_curves(df.iloc[:2], ["seed", "activation"], tmp_path, "acc", "t")
+    assert "mean of 4 seeds" in figures["curves_acc"]["title"]
+    assert figures["curves_acc"]["lines"][("activation=relu", "-")] == pytest.approx([65.0])
 
 
 def test_final_losses_get_a_log_axis_only_where_they_span_decades(tmp_path, monkeypatch):

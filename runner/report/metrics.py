@@ -20,9 +20,10 @@ def per_epoch(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([mean, std[keep]], axis=1).reset_index()
 
 
-def read_metrics(path: Path) -> pd.DataFrame:
-    """metrics.csv, one row per epoch; a DataError naming the file when its header is not one
-    dlrun writes (a file overwritten with something else would otherwise plot as nothing)."""
+def read_metrics(path: Path, copies: bool = False) -> pd.DataFrame:
+    """metrics.csv, one row per epoch (`copies`: a replicated run's one row per epoch and copy, as
+    written); a DataError naming the file when its header is not one dlrun writes (a file
+    overwritten with something else would otherwise plot as nothing)."""
     from runner.errors import DataError
     from runner.files import read_table
     from runner.train.rows import SPLIT_COLUMNS
@@ -31,4 +32,4 @@ def read_metrics(path: Path) -> pd.DataFrame:
     if "epoch" not in df.columns or not any(c in df.columns for c in SPLIT_COLUMNS):
         raise DataError(f"{path}: not a dlrun metrics.csv: its header needs epoch and a loss or accuracy column "
                         f"({', '.join(SPLIT_COLUMNS)})")  # fmt: skip
-    return per_epoch(df)
+    return df if copies else per_epoch(df)

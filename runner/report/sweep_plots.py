@@ -50,15 +50,17 @@ def _seed_groups(rows: pd.DataFrame, keys: list) -> list:
 
 def _group_metrics(sweep_dir: Path, jobs: pd.DataFrame) -> tuple[pd.DataFrame | None, int]:
     """One curve's metrics: a job's metrics.csv, or over several seeds the mean per epoch with
-    each column's `<col>_std` over them; and how many jobs had a metrics.csv."""
-    frames = [read_metrics(p) for p in (sweep_dir / d / "metrics.csv" for d in jobs["dir"]) if p.is_file()]
-    if len(frames) <= 1:
-        return (frames[0] if frames else None), len(frames)
+    each column's `<col>_std` over them; and how many runs that is (a replicated job's copies,
+    each of its own seed, count one each, as in the report's seeds table)."""
+    paths = [p for p in (sweep_dir / d / "metrics.csv" for d in jobs["dir"]) if p.is_file()]
+    if len(paths) <= 1:
+        return (read_metrics(paths[0]) if paths else None), len(paths)
     from runner.train.rows import SPLIT_COLUMNS
 
-    both = pd.concat(frames, ignore_index=True)
-    by_epoch = both.groupby("epoch", sort=True)[[c for c in SPLIT_COLUMNS if c in both]]
-    return pd.concat([by_epoch.mean(), by_epoch.std(ddof=1).add_suffix("_std")], axis=1).reset_index(), len(frames)
+    every = pd.concat([read_metrics(p, copies=True) for p in paths], ignore_index=True)
+    by_epoch = every.groupby("epoch", sort=True)[[c for c in SPLIT_COLUMNS if c in every]]
+    runs = int(by_epoch.size().iloc[0]) if len(every) else 0
+    return pd.concat([by_epoch.mean(), by_epoch.std(ddof=1).add_suffix("_std")], axis=1).reset_index(), runs
 
 
 def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title: str) -> Path | None:

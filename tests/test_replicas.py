@@ -138,7 +138,7 @@ def test_sweep_summary_gets_spread_columns(tmp_path, tiny_data):
     assert "±" in (tmp_path / "sw" / "report.md").read_text()
 
 
-def test_a_seed_sweep_with_replicas_pools_every_copy_and_says_when_their_seeds_overlap(tmp_path):
+def test_a_seed_sweep_with_replicas_pools_every_copy_and_says_when_their_seeds_overlap(tmp_path, monkeypatch):
     import json
     import re
 
@@ -154,6 +154,14 @@ def test_a_seed_sweep_with_replicas_pools_every_copy_and_says_when_their_seeds_o
     assert int(runs) == 4 and float(mean) == pytest.approx(np.mean(copies), abs=5e-4)
     assert float(std) == pytest.approx(np.std(copies, ddof=1), abs=5e-4)  # over the copies, not the jobs' means
     assert "1 copy started from a seed another job's copy also used" in md  # seed 1: job 0's copy 1, job 1's copy 0
+    # the final plot's bars and error bars pool the same copies (they were the spread of the jobs' means)
+    from runner.report import sweep_report
+
+    drawn = []
+    monkeypatch.setattr(sweep_report, "plot_final", lambda df, *a, **k: drawn.append(df))
+    sweep_report.render_sweep(sw)
+    assert sorted(drawn[0]["seed"]) == [0, 1, 1, 2]
+    assert sorted(drawn[0]["final_test_loss"]) == pytest.approx(sorted(copies))
 
 
 @pytest.mark.parametrize(

@@ -130,20 +130,22 @@ def _gradcheck_section(df: pd.DataFrame, swept: list) -> list:
     return lines + [""]
 
 
-def _copies(df: pd.DataFrame, swept: list, col: str, sweep_dir: Path) -> tuple[pd.DataFrame, int]:
+def _copies(df: pd.DataFrame, swept: list, cols, sweep_dir: Path) -> tuple[pd.DataFrame, int]:
     """With trainer.replicas, one row per trained copy (its own final value from the job's
     summary.json, its seed the job's seed + r), and how many copy seeds more than one job used:
     jobs with seeds 0 and 1 and 3 replicas both start copies from seeds 1 and 2, so those
     copies share their initial weights and data order and are not independent."""
     from runner.files import read_json
 
+    cols = [cols] if isinstance(cols, str) else list(cols)  # final_<split>_<kind> columns
     rows = []
     for _, r in df[df["status"].isin(FINISHED)].iterrows():
         summary = read_json(sweep_dir / r["dir"] / "summary.json") or {}
         per_copy = summary.get("replica_final") or [summary.get("final") or {}]
         for k, final in enumerate(per_copy):
-            rows.append({**{key: r[key] for key in swept}, "copy_seed": int(r["seed"]) + k, col: final.get(col[6:])})
-    copies = pd.DataFrame(rows, columns=[*swept, "copy_seed", col])
+            rows.append({**{key: r[key] for key in swept}, "copy_seed": int(r["seed"]) + k,
+                         **{c: final.get(c.removeprefix("final_")) for c in cols}})  # fmt: skip
+    copies = pd.DataFrame(rows, columns=[*swept, "copy_seed", *cols])
     others = [k for k in swept if k != "seed"]
     shared = copies.duplicated(subset=[*others, "copy_seed"], keep="first").sum()
     return copies.assign(status="ok"), int(shared)
@@ -232,6 +234,15 @@ def render_sweep(sweep_dir: Path) -> dict:
     metric = optimized_metric(sweep_dir)
     search = bool(metric) and "objective" in df  # drawn values: no grid to draw lines, bars or a pivot over
     plots = []
+
+    def pooled(k: str) -> pd.DataFrame:
+        """What plot_final draws: with seeds swept and replicas, every copy as a run of its own
+        seed (as the seeds table counts them), else summary.csv's rows."""
+        if "seed" not in swept or "replicas" not in df or not (df["replicas"].fillna(1) > 1).any():
+            return df
+        copies, _ = _copies(df, swept, [f"final_{split}_{k}", f"final_train_{k}"], sweep_dir)
+        return copies.drop(columns="seed").rename(columns={"copy_seed": "seed"})
+
     if search:
         from runner.report.search import best_line, plot_objective, plot_slices
 
@@ -241,9 +252,9 @@ def render_sweep(sweep_dir: Path) -> dict:
         curves_by = swept if grid else ["job"]  # a search's trials in one panel, by trial number
         plots += [
             plot_heatmap(df, swept, sweep_dir, split, kind, name) if grid else None,
-            plot_final(df, swept, sweep_dir, split, kind, name, x) if grid else None,
+            plot_final(pooled(kind), swept, sweep_dir, split, kind, name, x) if grid else None,
             *(plot_extra(df, swept, sweep_dir, col, name, x) for col in extra if grid),
-            plot_final(df, swept, sweep_dir, split, "loss", name, x) if grid and kind == "acc" else None,
+            plot_final(pooled("loss"), swept, sweep_dir, split, "loss", name, x) if grid and kind == "acc" else None,
             plot_curves(df, curves_by, sweep_dir, "loss", name),
             plot_curves(df, curves_by, sweep_dir, "acc", name) if kind == "acc" else None,
         ]

@@ -113,3 +113,18 @@ def test_mirroring_digits_is_noted_and_a_gradient_check_says_it_ignores_augmenta
     assert check.returncode == 0, check.stderr
     assert "note: regularizer.augment=[crop] does nothing for task=gradcheck" in check.stdout
     assert "mirrors" not in check.stdout
+
+
+def test_the_augmentation_checks_apply_to_training_only():
+    """An eval of weights trained with augment=[crop,flip] on a dataset of another kind was
+    refused for the augmentation (which an eval never applies), not for the data's shape."""
+    from runner.errors import ConfigError
+    from runner.registry.training import check_regularizer
+
+    args = ("dataset=function", "regularizer=augment")
+    with pytest.raises(ConfigError, match="regularizer.augment"):
+        check_regularizer(compose(*args))
+    check_regularizer(compose("task=eval", "ckpt=run", *args))
+    check_regularizer(compose("task=gradcheck", *args))
+    with pytest.raises(ConfigError, match="trainer.batch_size"):  # the checks before it still hold for an eval
+        check_regularizer(compose("task=eval", "ckpt=run", "regularizer=batchnorm", "trainer.batch_size=1"))

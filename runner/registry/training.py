@@ -167,10 +167,22 @@ def check_regularizer(cfg) -> None:
     require(r.l1 >= 0, "regularizer.l1", "a lambda >= 0", r.l1)
     require(r.l2 >= 0, "regularizer.l2", "a lambda >= 0", r.l2)
     require(0 <= r.dropout < 1, "regularizer.dropout", "a probability in [0, 1)", r.dropout)
-    names = list(r.augment)
+    b = cfg.trainer.batch_size
+    require(not r.batchnorm or b != 1, "trainer.batch_size", "an integer >= 2 with regularizer.batchnorm "
+            "(BatchNorm normalises each batch by its own statistics)", b)  # fmt: skip
+    _check_augment(cfg)
+
+
+def _check_augment(cfg) -> None:
+    from runner.registry.runs import TASKS
+
+    r, names = cfg.regularizer, list(cfg.regularizer.augment)
     unknown = [a for a in names if a not in AUGMENTATIONS]
     require(not unknown and len(set(names)) == len(names), "regularizer.augment",
             f"a list of distinct names among {', '.join(AUGMENTATIONS)}, e.g. [crop,flip]", names)  # fmt: skip
+    task = TASKS.get(cfg.task)
+    if task is not None and (task.data_from_saved_run or not task.reads_key("regularizer.augment")):
+        return  # an eval of saved weights (on any data of their shape), a gradient check: nothing trains
     if names:
         require(cfg.dataset.source != "function", "regularizer.augment",
                 "[] for dataset.source=function (it changes images; these samples are numbers)", names)  # fmt: skip
@@ -179,9 +191,6 @@ def check_regularizer(cfg) -> None:
         require(1 <= r.crop_padding < side, "regularizer.crop_padding",
                 f"an integer in [1, {side - 1}] (the border is reflected from within the {side}-pixel image)",
                 r.crop_padding)  # fmt: skip
-    b = cfg.trainer.batch_size
-    require(not r.batchnorm or b != 1, "trainer.batch_size", "an integer >= 2 with regularizer.batchnorm "
-            "(BatchNorm normalises each batch by its own statistics)", b)  # fmt: skip
 
 
 def check_optimizer(cfg) -> None:

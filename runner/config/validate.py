@@ -133,8 +133,8 @@ def _augmented(cfg) -> list[str]:
     from runner.registry.runs import TASKS
     from runner.registry.training import AUGMENTATIONS
 
-    r = cfg.regularizer
-    if not TASKS[cfg.task].reads_key("regularizer.augment"):
+    r, task = cfg.regularizer, TASKS[cfg.task]
+    if task.data_from_saved_run or not task.reads_key("regularizer.augment"):  # nothing trains
         return []
     lines = []
     if "crop" not in r.augment and r.crop_padding != defaults(RegularizerConfig)["crop_padding"]:

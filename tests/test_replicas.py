@@ -144,7 +144,8 @@ def test_a_seed_sweep_with_replicas_pools_every_copy_and_says_when_their_seeds_o
 
     sw = tmp_path / "sw"
     res = run_dlrun("-m", "dataset=function", "model.hidden=[8]", "trainer.epochs=2", "trainer.replicas=2",
-                    "seed=0,1", "trainer.progress=quiet", f"hydra.sweep.dir={sw}", cwd=tmp_path)  # fmt: skip
+                    "seed=0,1", "trainer.progress=quiet", "sweep.x=params", f"hydra.sweep.dir={sw}",
+                    cwd=tmp_path)  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     copies = [
         c["test_loss"] for f in sorted(sw.glob("*/summary.json")) for c in json.loads(f.read_text())["replica_final"]
@@ -162,6 +163,7 @@ def test_a_seed_sweep_with_replicas_pools_every_copy_and_says_when_their_seeds_o
     sweep_report.render_sweep(sw)
     assert sorted(drawn[0]["seed"]) == [0, 1, 1, 2]
     assert sorted(drawn[0]["final_test_loss"]) == pytest.approx(sorted(copies))
+    assert (drawn[0]["params"] == 25).all()  # the sweep.x column comes with the copies (its render failed)
 
 
 @pytest.mark.parametrize(

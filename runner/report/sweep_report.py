@@ -240,7 +240,8 @@ def render_sweep(sweep_dir: Path) -> dict:
         seed (as the seeds table counts them), else summary.csv's rows."""
         if "seed" not in swept or "replicas" not in df or not (df["replicas"].fillna(1) > 1).any():
             return df
-        copies, _ = _copies(df, swept, [f"final_{split}_{k}", f"final_train_{k}"], sweep_dir)
+        keys = [*swept, *([x] if x and x not in swept else [])]  # sweep.x=params: its column comes along
+        copies, _ = _copies(df, keys, [f"final_{split}_{k}", f"final_train_{k}"], sweep_dir)
         return copies.drop(columns="seed").rename(columns={"copy_seed": "seed"})
 
     if search:

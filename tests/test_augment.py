@@ -107,7 +107,9 @@ def test_mirroring_digits_is_noted_and_a_gradient_check_says_it_ignores_augmenta
     assert "note: regularizer.augment flip mirrors mnist's digits" in proc.stdout
     alone = run_dlrun(f"data_dir={tiny_data}", "trainer.epochs=1", "regularizer.crop_padding=2", "model.hidden=[8]",
                       "trainer.progress=quiet", cwd=tmp_path)  # fmt: skip
-    assert "note: regularizer.crop_padding=2 does nothing without crop in regularizer.augment" in alone.stdout
+    assert (
+        "note: regularizer.crop_padding=2 does nothing: no augmentation in regularizer.augment reads it" in alone.stdout
+    )
     check = run_dlrun(f"data_dir={tiny_data}", "task=gradcheck", "regularizer.augment=[crop]", "model.hidden=[8]",
                       cwd=tmp_path)  # fmt: skip
     assert check.returncode == 0, check.stderr

@@ -131,14 +131,15 @@ def _augmented(cfg) -> list[str]:
     from runner.config.schema import RegularizerConfig, defaults
     from runner.registry.data import DATASETS
     from runner.registry.runs import TASKS
-    from runner.registry.training import AUGMENTATIONS
+    from runner.registry.training import AUGMENTATIONS, augmentation_keys
 
     r, task = cfg.regularizer, TASKS[cfg.task]
     if task.data_from_saved_run or not task.reads_key("regularizer.augment"):  # nothing trains
         return []
-    lines = []
-    if "crop" not in r.augment and r.crop_padding != defaults(RegularizerConfig)["crop_padding"]:
-        lines.append(f"regularizer.crop_padding={r.crop_padding} does nothing without crop in regularizer.augment")
+    every, used = augmentation_keys(r.augment)
+    default = defaults(RegularizerConfig)
+    lines = [f"regularizer.{k}={r[k]} does nothing: no augmentation in regularizer.augment reads it"
+             for k in sorted(every - used) if r[k] != default[k]]  # fmt: skip
     entry = DATASETS.get(cfg.dataset.name)
     mirrors = [a for a in r.augment if a in AUGMENTATIONS and AUGMENTATIONS[a].mirrors]
     if mirrors and entry is not None and entry.glyphs:

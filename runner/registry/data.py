@@ -120,7 +120,7 @@ DATASETS.add(
         "Gurmukhi handwritten digits: 1,000 train / 178 test, 32x32 1-bit, class folders",
         sizes=(1000, 178),
         glyphs=True,
-    ),  # fmt: skip
+    ),
 )
 DATASETS.add("function", Dataset("1-D regression y = fn(x) (dataset.fn), generated, no download"))
 

@@ -152,11 +152,13 @@ class Augmentation:
     draw: str  # "module:function"
     apply: str  # "module:function"
     mirrors: bool = False  # turns images left for right: changes what a digit is
+    reads: tuple = ()  # the regularizer keys it reads (shown in reports, noted when set without it)
 
 
 AUGMENTATIONS: Registry[Augmentation] = Registry("regularizer.augment", "augmentation")
 AUGMENTATIONS.add("crop", Augmentation("shift by up to regularizer.crop_padding pixels each way (reflected border)",
-                                       "runner.train.augment:draw_shift", "runner.train.augment:shift"))  # fmt: skip
+                                       "runner.train.augment:draw_shift", "runner.train.augment:shift",
+                                       reads=("crop_padding",)))  # fmt: skip
 AUGMENTATIONS.add("flip", Augmentation("mirror left-right, each sample with probability 1/2",
                                        "runner.train.augment:draw_flip", "runner.train.augment:flip",
                                        mirrors=True))  # fmt: skip
@@ -171,6 +173,12 @@ def check_regularizer(cfg) -> None:
     require(not r.batchnorm or b != 1, "trainer.batch_size", "an integer >= 2 with regularizer.batchnorm "
             "(BatchNorm normalises each batch by its own statistics)", b)  # fmt: skip
     _check_augment(cfg)
+
+
+def augmentation_keys(chosen) -> tuple[set, set]:
+    """(regularizer keys some augmentation reads, those that the `chosen` ones read)."""
+    every = {k for a in AUGMENTATIONS.values() for k in a.reads}
+    return every, {k for name in chosen if name in AUGMENTATIONS for k in AUGMENTATIONS[name].reads}
 
 
 def _check_augment(cfg) -> None:

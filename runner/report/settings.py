@@ -53,7 +53,7 @@ def setting_parts(cfg: dict) -> dict[str, list[tuple[str, str]]]:
     from runner.config.schema import DatasetConfig, RegularizerConfig, defaults
     from runner.registry.activations import ACTIVATIONS
     from runner.registry.runs import TASKS
-    from runner.registry.training import OPTIMIZERS, SCHEDULERS
+    from runner.registry.training import OPTIMIZERS, SCHEDULERS, augmentation_keys
 
     if isinstance(cfg, DictConfig):
         cfg = OmegaConf.to_container(cfg, resolve=True)
@@ -72,9 +72,8 @@ def setting_parts(cfg: dict) -> dict[str, list[tuple[str, str]]]:
     out["model"] = _with(m["name"], shape)
     act = ACTIVATIONS.get(a["name"])
     out["activation"] = _with(a["name"], _keys(a, act.reads if act else ()))
-    shown = [
-        k for k in defaults(RegularizerConfig) if r.get(k) and (k != "crop_padding" or "crop" in r.get("augment", []))
-    ]
+    every, used = augmentation_keys(r.get("augment", []))  # crop_padding: shown with a crop only
+    shown = [k for k in defaults(RegularizerConfig) if r.get(k) and (k not in every or k in used)]
     strengths = [(k, f"{k} {_value(r[k])}" if not isinstance(r[k], bool) else k) for k in shown]
     out["regularizer"] = strengths or [("", "none")]
     out["init"] = [("", cfg["init"]["name"])]

@@ -44,8 +44,7 @@ def _seed_groups(rows: pd.DataFrame, keys: list) -> list:
     swept keys that tell curves apart) the jobs that differ only in their seed, in sweep order."""
     if not keys:
         return [rows.iloc[[i]] for i in range(len(rows))]
-    combos = rows[keys].drop_duplicates()
-    return [rows[(rows[keys] == c).all(axis=1)] for c in (combos.iloc[i] for i in range(len(combos)))]
+    return [rows[(rows[keys] == c).all(axis=1)] for _, c in rows[keys].drop_duplicates().iterrows()]
 
 
 def _group_metrics(sweep_dir: Path, jobs: pd.DataFrame) -> tuple[pd.DataFrame | None, int]:

@@ -7,11 +7,16 @@ output goes to /dev/null and the run stops as for SIGPIPE, exit code 141 (output
 While a run trains (inside `deferred()`), the first signal only takes note; the training loop
 looks at every step boundary (`check()`), saves a checkpoint there and raises Interrupted, so
 the state saved is exactly the state of a step boundary and the run resumes from it. Outside
-training, a signal raises Interrupted at once. A second Ctrl-C always stops at once.
+training, a signal raises Interrupted at once. A second Ctrl-C always stops at once; another
+SIGTERM or SIGHUP does not cut short the checkpoint of a stop under way.
 
 Under submitit (hydra/launcher=slurm or submitit_local), SIGUSR2 announces a time limit or a
 preemption: dlrun saves its checkpoint the same way, then hands over to submitit's own handler,
 which requeues the job; the requeued job resumes from the checkpoint.
+
+A sweep whose jobs run in joblib's workers passes a stop on to the jobs running there and waits
+for their checkpoints before it stops itself (runner.sweep.workers). A worker between two jobs
+only takes note of a signal (`park()`): its next job does not begin.
 
 Worker processes (joblib's, and the sweep's plot renderers) end themselves when the process that
 started them is gone (`watch_parent`), so killing a sweep with -9 stops its workers too.
@@ -28,7 +33,8 @@ import threading
 _pending: int | None = None  # the signal that asked to stop, not yet acted on
 _defer = 0  # > 0 while a training loop will act on it at its next step boundary
 _chained: dict = {}  # signal -> the handler that was there before ours (submitit's), run after the checkpoint
-_forward = False  # pass signals on to child processes (jobs running in joblib's workers)
+_stop_workers = None  # set in a sweep whose jobs run in joblib's workers: stops them, returns once they saved
+_parked = False  # a joblib worker between jobs: a signal is only noted
 _installed = False  # this process stops on signals (dlrun, a sweep's worker); `make report` does not
 
 
@@ -42,7 +48,7 @@ class Interrupted(BaseException):
         super().__init__(signal.Signals(signum).name)
 
     def __reduce__(self):
-        # a joblib worker's stop travels back to the sweep's process pickled; the default rebuilt
+        # a worker's stop travels back to the sweep's process pickled; the default rebuilt
         # it from its message (Interrupted("SIGTERM")), which failed there, a traceback for one line
         return type(self), (self.signum, self.where), {"saved": self.saved, "hint": self.hint}
 
@@ -65,26 +71,34 @@ _CAUSES = {_SIGPIPE: "its standard output was closed", _SIGHUP: "its terminal wa
 
 def _handler(signum: int, frame) -> None:
     global _pending
-    if signum == signal.SIGINT and _pending is not None:
-        raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
-    _pending = signum
+    first = _pending is None
+    if first:
+        _pending = signum
     if signum == _SIGHUP:
         hung_up()
-    if _forward:  # Python's workers ignore SIGPIPE: they are told to stop as by a scheduler
-        _pass_on(signal.SIGTERM if signum == _SIGPIPE else signum)
-    if _defer or _forward:
+    if _parked:  # a joblib worker between jobs: nothing runs here to stop; its next job will not begin
+        return
+    if signum == signal.SIGINT and not first:
+        raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
+    if _defer:
         return  # the training loop stops at its next step boundary and says so
-    raise Interrupted(signum)
+    if _stop_workers is not None:  # a sweep's process, its jobs in workers
+        if first:
+            _stop_workers(signum)  # returns once the jobs in the workers have saved their checkpoints
+        raise Interrupted(_pending)  # a signal while they save (nested in the wait) stops at once
+    if first:  # another while a stop is under way does not cut its checkpoint short
+        raise Interrupted(signum)
 
 
-def install(forward: bool = False) -> None:
+def install(stop_workers=None) -> None:
     """Take over SIGTERM and SIGINT, SIGHUP unless it is ignored (`nohup dlrun ...` asks to
     outlive the terminal), and SIGUSR2 when submitit handles it; main thread only.
-    forward: pass the signals on to this process's children (joblib's workers)."""
-    global _forward, _installed
+    stop_workers(signum): in a sweep whose jobs run in other processes, passes a stop on to them
+    and returns once they have saved (runner.sweep.workers.stop); this process then stops."""
+    global _stop_workers, _installed, _parked
     if threading.current_thread() is not threading.main_thread():
         return
-    _forward, _installed = forward, True
+    _stop_workers, _installed, _parked = stop_workers, True, False
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _handler)
     if _SIGHUP is not None and signal.getsignal(_SIGHUP) in (signal.SIG_DFL, _handler):
@@ -158,6 +172,13 @@ def gone(stream) -> bool:
         return False
 
 
+def park() -> None:
+    """In a joblib worker whose job ended: until the next job, a signal is only noted (raised in
+    the worker's wait for work, it broke joblib's pool), and the next job stops at its start."""
+    global _parked
+    _parked = True
+
+
 def reset() -> None:
     """Forget a signal that was acted on (a sweep goes on only in tests)."""
     global _pending
@@ -192,30 +213,6 @@ def hand_over(ex: Interrupted) -> None:
         handler(ex.signum, None)
 
 
-def _children() -> list:
-    """PIDs of this process's children (Linux /proc; elsewhere, multiprocessing's)."""
-    me = os.getpid()
-    found = []
-    try:
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError, IndexError, ValueError):
-                    stat = open(f"/proc/{entry.name}/stat").read()  # noqa: SIM115 - tiny read
-                    if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-                        found.append(int(entry.name))
-    except OSError:
-        import multiprocessing
-
-        found = [p.pid for p in multiprocessing.active_children()]
-    return found
-
-
-def _pass_on(signum: int) -> None:
-    for pid in _children():
-        with contextlib.suppress(OSError):
-            os.kill(pid, signum)
-
-
 _parent: int | None = None  # set by watch_parent: the process that started this worker
 PARENT_ENV = "DLRUN_PARENT_PID"
 
@@ -223,6 +220,13 @@ PARENT_ENV = "DLRUN_PARENT_PID"
 def mark_parent() -> None:
     """In the dlrun process: let the workers it starts know whom to watch."""
     os.environ[PARENT_ENV] = str(os.getpid())
+
+
+def in_worker() -> bool:
+    """This process is one the dlrun process started (a joblib worker), not dlrun itself (joblib
+    with n_jobs=1 runs the jobs in the dlrun process)."""
+    parent = os.environ.get(PARENT_ENV)
+    return parent is not None and int(parent) != os.getpid()
 
 
 def orphaned() -> bool:
@@ -247,6 +251,8 @@ def watch_parent(interval: float = 0.5, grace: float = 10.0, parent: int | None 
 
         while not orphaned():
             time.sleep(interval)
+        if _parked:  # a joblib worker between jobs: nothing to save
+            os._exit(143)
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(grace)
         os._exit(143)

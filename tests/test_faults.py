@@ -637,6 +637,157 @@ def test_sigterm_to_a_joblib_sweep_is_one_line_and_every_job_is_saved(tmp_path):
         assert (job / "checkpoint.pt").is_file(), job
 
 
+def _job_statuses(sweep: Path) -> dict:
+    return {int(job.name.split("_")[0]): json.loads((job / "summary.json").read_text())["status"]
+            for job in sweep.glob("[0-9]*_*")}  # fmt: skip
+
+
+def _metric_rows(job_glob) -> int:
+    return max((p.read_text().count("\n") - 1 for p in job_glob), default=0)
+
+
+def test_sigterm_to_a_joblib_sweep_with_a_worker_between_jobs_saves_the_running_job(tmp_path):
+    """A worker whose job had ended took the forwarded stop as its own: raised while it waited for
+    work, it broke joblib's pool, a traceback and exit code 1, and the job still training was
+    killed unsaved (its summary.json said `running`)."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "sweep"
+    # job 0 is done in a second; job 1 takes a while to reach its step boundary and write its checkpoint
+    cmd = dlrun_cmd() + ["-m", "dataset=function", "dataset.n_train=10000", "trainer.epochs=3",
+                         "model.hidden=[4],[2048,2048]", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                         f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    parent = subprocess.Popen(cmd, cwd=tmp_path, env=dlrun_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    _wait_for(lambda: any(sweep.glob("0_*/DONE")) and _metric_rows(sweep.glob("1_*/metrics.csv")) >= 1, timeout=180)
+    parent.send_signal(signal.SIGTERM)
+    err = parent.stderr.read()
+    assert parent.wait(timeout=120) == 143, err
+    assert err.count("\n") == 1 and err.startswith("dlrun: stopped by SIGTERM") and "Traceback" not in err, err
+    assert _job_statuses(sweep) == {0: "ok", 1: "interrupted"}
+    assert next(sweep.glob("1_*/checkpoint.pt")).is_file()
+    assert not (sweep / ".dlrun-jobs").exists()  # the workers' locks and the stop go with the sweep
+
+
+def test_ctrl_c_from_the_terminal_to_a_joblib_sweep_with_spare_workers_saves_every_job(tmp_path):
+    """Ctrl-C reaches every process of the terminal's group. joblib started n_jobs workers however
+    few the jobs; one that never got a job died of it, and loky killed the others, the jobs'
+    checkpoints unwritten (`running`). Now no more workers start than jobs run at once, and the
+    training workers' own SIGINT and dlrun's SIGTERM after it make one stop, not a second Ctrl-C."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "sweep"
+    cmd = dlrun_cmd() + ["-m", "dataset=function", "dataset.n_train=20000", "trainer.epochs=300", "seed=0,1",
+                         "hydra/launcher=joblib", "hydra.launcher.n_jobs=4", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    parent = subprocess.Popen(cmd, cwd=tmp_path, env=dlrun_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)  # fmt: skip
+    try:
+        _wait_for(lambda: len([p for p in sweep.glob("*/metrics.csv") if p.read_text().count("\n") > 1]) == 2)
+        os.killpg(parent.pid, signal.SIGINT)  # as the terminal sends it
+        err = parent.stderr.read()
+        assert parent.wait(timeout=120) == 130, err
+    finally:
+        with contextlib.suppress(OSError):
+            os.killpg(parent.pid, signal.SIGKILL)
+    assert err.count("\n") == 1 and err.startswith("dlrun: stopped by SIGINT") and "Traceback" not in err, err
+    assert _job_statuses(sweep) == {0: "interrupted", 1: "interrupted"}
+    assert len(list(sweep.glob("*/checkpoint.pt"))) == 2
+
+
+def test_a_joblib_sweep_of_one_worker_runs_and_stops_in_dlruns_process(tmp_path):
+    """joblib runs the tasks of n_jobs=1 in the calling process, where the worker's watch for its
+    parent took dlrun's own parent for a dead one: the sweep stopped itself by SIGTERM at once."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    sweep = tmp_path / "sweep"
+    joblib = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}"]
+    done = run_dlrun("-m", "dataset=function", "trainer.epochs=2", "seed=0,1", *joblib, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _job_statuses(sweep) == {0: "ok", 1: "ok"}
+    # one job at once (n_jobs=-1 is lowered to it): a stop in training saves at a step boundary, as a basic sweep's
+    sweep = tmp_path / "one"
+    cmd = dlrun_cmd() + ["-m", "dataset=function", "dataset.n_train=20000", "trainer.epochs=300",
+                         "hydra/launcher=joblib", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    parent = subprocess.Popen(cmd, cwd=tmp_path, env=dlrun_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    _wait_for(lambda: _metric_rows(sweep.glob("0_*/metrics.csv")) >= 1)
+    parent.send_signal(signal.SIGTERM)
+    err = parent.stderr.read()
+    assert parent.wait(timeout=120) == 143, err
+    assert err.startswith("dlrun: stopped by SIGTERM at epoch ") and "checkpoint saved: " in err, err
+    assert _job_statuses(sweep) == {0: "interrupted"}
+
+
+SLOW_SAVE = """
+import signal, sys, time
+from pathlib import Path
+from runner.sweep import workers
+
+sweep = Path(sys.argv[1])
+
+def save(signum, frame):
+    time.sleep(1.0)  # a checkpoint that takes its time
+    (sweep / "saved").write_text(str(signum))
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, save)
+with workers.running_job(sweep, 0):
+    (sweep / "started").write_text("")
+    while True:
+        time.sleep(0.05)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="flock")
+def test_a_sweeps_stop_waits_for_the_jobs_in_its_workers_and_refuses_later_ones(tmp_path):
+    from runner import signals
+    from runner.sweep import workers
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    job = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(sweep)], cwd=REPO)
+    try:
+        _wait_for(lambda: (sweep / "started").exists(), timeout=60)
+        assert workers.busy(sweep) == {job.pid}
+        began = time.monotonic()
+        workers.stop(sweep, signal.SIGINT)  # passed on as SIGTERM: a second SIGINT would mean "no checkpoint"
+        assert time.monotonic() - began >= 0.9 and (sweep / "saved").read_text() == str(int(signal.SIGTERM))
+        assert workers.busy(sweep) == set() and job.wait(timeout=10) == 0
+    finally:
+        job.kill()
+    ran = []
+    with pytest.raises(signals.Interrupted) as refused, workers.running_job(sweep, 3):
+        ran.append(3)
+    assert ran == [] and refused.value.where == "before job 3" and refused.value.signum == signal.SIGTERM
+    workers.clear(sweep)
+    assert not (sweep / workers.FOLDER).exists() and workers.stopped(sweep) is None
+
+
+def test_signals_in_a_worker_between_jobs_and_during_a_stop(monkeypatch):
+    from runner import signals
+
+    monkeypatch.setattr(signals, "_pending", None)
+    monkeypatch.setattr(signals, "_parked", True)  # a joblib worker whose job ended
+    signals._handler(signal.SIGTERM, None)  # only noted: raised there, it broke joblib's pool
+    signals._handler(signal.SIGINT, None)  # the terminal's Ctrl-C as well
+    with pytest.raises(signals.Interrupted):
+        signals.check("job 3")  # its next job does not begin
+    monkeypatch.setattr(signals, "_parked", False)
+    signals._handler(signal.SIGTERM, None)  # a stop under way is not cut short by another SIGTERM
+    with pytest.raises(KeyboardInterrupt):
+        signals._handler(signal.SIGINT, None)  # but a second Ctrl-C stops at once
+    # the sweep's process: the stop waits for the workers, and a signal during that wait stops at once
+    monkeypatch.setattr(signals, "_pending", None)
+    calls = []
+
+    def stop_workers(signum):
+        calls.append(signum)
+        with pytest.raises(signals.Interrupted):
+            signals._handler(signal.SIGTERM, None)
+
+    monkeypatch.setattr(signals, "_stop_workers", stop_workers)
+    with pytest.raises(signals.Interrupted) as stopped:
+        signals._handler(signal.SIGINT, None)
+    assert calls == [signal.SIGINT] and stopped.value.signum == signal.SIGINT
+
+
 DECODE_FOREVER = """
 import sys
 from runner.data import folders

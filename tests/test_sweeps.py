@@ -514,6 +514,31 @@ def test_command_line_narrows_a_preset_and_joblib_runs_it(tmp_path, tiny_data):
     assert (d / "report.html").is_file()
 
 
+@pytest.mark.parametrize("swept,preset,n_jobs,started", [
+    (["seed=0,1,2"], [], -1, 3),  # -1: one per core, 16 here
+    (["seed=0,1,2"], [], -15, -15),  # joblib's count for -15 on 16 cores: 2, fewer than the jobs: as it was
+    (["seed=0,1,2"], [], 2, 2),
+    (["seed=0,1,2", "activation=relu,tanh"], [], 8, 6),
+    (["seed=0,1,2,3"], ["hydra.sweeper.max_batch_size=2"], 4, 2),  # the basic sweeper's batches
+    ([], ["hparams_search=mnist_optuna", "hydra.sweeper.n_jobs=2"], 8, 2),  # trials proposed at once
+])  # fmt: skip
+def test_joblib_starts_no_more_workers_than_jobs_run_at_once(monkeypatch, swept, preset, n_jobs, started):
+    """joblib starts n_jobs workers whatever the sweep; one that never got a job cannot take a stop
+    (tests/test_faults.py), and each imports torch for nothing."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    from omegaconf import open_dict, read_write
+
+    from runner.config.compose import compose as compose_config
+    from runner.sweep import workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    c = compose_config([*preset, "hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}"], hydra_config=True)
+    with read_write(c.hydra), open_dict(c.hydra):
+        c.hydra.overrides.task = swept  # as the command line gives them to a multirun
+    workers.fit_pool(c)
+    assert c.hydra.launcher.n_jobs == started
+
+
 @pytest.mark.slow
 def test_submitit_local_launcher(tmp_path, tiny_data):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")

@@ -18,14 +18,14 @@ from runner.say import say
 class SweepReport(Callback):
     def on_multirun_start(self, config, **kwargs) -> None:
         """Before any job: refuse a config error every job would hit, hold the sweep folder,
-        refuse one made by another command, and (jobs in joblib's workers) pass SIGTERM and
-        Ctrl-C on to the workers."""
+        refuse one made by another command, and (jobs in joblib's workers) have a stop signal
+        reach the jobs running there (runner.sweep.workers)."""
         from omegaconf import OmegaConf
 
         from runner import runfolder, signals
         from runner.errors import Refused, UserError
         from runner.files import atomic_write_text
-        from runner.sweep import preflight
+        from runner.sweep import preflight, workers
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
@@ -38,6 +38,7 @@ class SweepReport(Callback):
             runfolder.lock(sweep_dir, "hydra.sweep.dir", kind="sweep")
             runfolder.guard_sweep(sweep_dir, config.hydra.overrides.task, config.data_dir)
             runfolder.remove_litter(sweep_dir)
+            workers.clear(sweep_dir)  # a killed sweep's record of its workers, and its stop
             # Hydra's record of the sweep, now: the basic sweeper writes it again itself, Optuna's
             # never does, and without it a stopped search's folder was no sweep to re-render
             atomic_write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(config))
@@ -48,11 +49,13 @@ class SweepReport(Callback):
         for line in unused_folder(config.hydra, multirun=True):
             say(f"note: {line}")
         joblib = "joblib" in str(config.hydra.launcher.get("_target_", ""))
-        if joblib:  # loky's resource tracker, started after this, warns of its semaphores when a signal
-            # ends the sweep: lines on stderr after dlrun's one line (PYTHONWARNINGS reaches that process)
+        if joblib:
+            workers.fit_pool(config)  # the launcher is made from this config after the callback
+            # loky's resource tracker, started after this, warns of its semaphores when a signal ends
+            # the sweep: lines on stderr after dlrun's one line (PYTHONWARNINGS reaches that process)
             quiet = "ignore:resource_tracker:UserWarning"
             os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
-        signals.install(forward=joblib)
+        signals.install(stop_workers=(lambda signum: workers.stop(sweep_dir, signum)) if joblib else None)
         signals.mark_parent()
         from runner.sweep import state
 
@@ -69,10 +72,11 @@ class SweepReport(Callback):
         from runner import runfolder
         from runner.report import finish
         from runner.report.sweep_report import render_sweep
-        from runner.sweep import state
+        from runner.sweep import state, workers
 
-        finish.wait_all()  # jobs whose plots are still being rendered; failures land in their files
         sweep_dir = Path(config.hydra.sweep.dir)
+        workers.clear(sweep_dir)
+        finish.wait_all()  # jobs whose plots are still being rendered; failures land in their files
         if not sweep_dir.is_dir():
             return
         try:
@@ -136,10 +140,11 @@ def sweep_stopped() -> None:
 
     from runner import signals
     from runner.loggers import Loggers
-    from runner.sweep import state
+    from runner.sweep import state, workers
 
     if state.running is None:
         return
+    workers.clear(state.running)
     with signals.deferred(), contextlib.suppress(KeyboardInterrupt):
         Loggers(state.running_config, "sweep: ").sweep_stopped(state.running)
 

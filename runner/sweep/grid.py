@@ -44,6 +44,25 @@ def planned_jobs(sweep_dir: Path) -> list[dict] | None:
     return [_task_overrides(job) for job in jobs]
 
 
+def jobs_at_once(config) -> int | None:
+    """How many jobs the sweeper hands the launcher at once (the grid's batch, a search's n_jobs), or
+    None where this cannot tell (another sweeper, a line Hydra will refuse itself)."""
+    sweeper = config.hydra.sweeper
+    target = str(sweeper.get("_target_", ""))
+    try:
+        if "optuna" in target.lower():
+            return min(int(sweeper.n_jobs), int(sweeper.n_trials))
+        if not target.endswith("BasicSweeper"):
+            return None
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        overrides = OverridesParser.create().parse_overrides(sweep_lines(config))
+        return max(map(len, BasicSweeper.split_arguments(overrides, sweeper.get("max_batch_size"))))
+    except Exception:  # noqa: BLE001 - the sweeper says what is wrong when it expands the sweep
+        return None
+
+
 def _task_overrides(job: list) -> dict:
     """The overrides a job's .hydra/overrides.yaml holds (Hydra's own go to hydra.overrides.hydra)."""
     out = {}

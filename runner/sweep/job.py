@@ -54,8 +54,12 @@ def _spread_over_gpus(cfg, job_num: int) -> None:
 
 
 def _in_process(hc) -> bool:
-    """Hydra's basic launcher runs every job in this process, which also ends the sweep."""
-    return "BasicLauncher" in str(hc.launcher.get("_target_", ""))
+    """The job runs in dlrun's own process, which also ends the sweep: Hydra's basic launcher, and
+    joblib's with n_jobs=1 (joblib runs a single worker's tasks in the calling process)."""
+    from runner import signals
+
+    launcher = _launcher(hc)
+    return "BasicLauncher" in launcher or ("joblib" in launcher and not signals.in_worker())
 
 
 def _background_finish(cfg, hc):
@@ -76,14 +80,27 @@ def _launcher(hc) -> str:
 
 def run_job(cfg, job_dir: Path, hc) -> dict:
     from runner import signals
+
+    worker = "joblib" in _launcher(hc) and signals.in_worker()  # n_jobs=1 runs the jobs in dlrun's process
+    if worker or "submitit" in _launcher(hc):  # checkpoint on the sweep's stop; under SLURM, on submitit's requeue
+        signals.install()
+    if not worker:
+        return _run_job(cfg, job_dir, hc)
+    from runner.sweep import workers
+
+    signals.watch_parent()  # a joblib worker: stop with the sweep, even one killed with -9
+    try:
+        with workers.running_job(Path(hc.sweep.dir), hc.job.num):  # a stop of the sweep waits for it to save
+            return _run_job(cfg, job_dir, hc)
+    finally:
+        signals.park()
+
+
+def _run_job(cfg, job_dir: Path, hc):
+    from runner import signals
     from runner.tasks import dispatch
 
     num = hc.job.num
-    if "joblib" in _launcher(hc):  # a joblib worker: stop with the sweep, checkpoint on its signals
-        signals.install()
-        signals.watch_parent()
-    elif "submitit" in _launcher(hc):  # a SLURM job: checkpoint on submitit's requeue signal, then requeue
-        signals.install()
 
     def start():
         _share_cpus(hc)

@@ -1,0 +1,131 @@
+"""A stop signal reaching the jobs of a sweep that run in joblib's worker processes.
+
+    dlrun -m seed=0,1,2 hydra/launcher=joblib hydra.launcher.n_jobs=2   # then SIGTERM or Ctrl-C
+
+dlrun's own process only waits on the workers. A worker holds an flock on `<sweep>/.dlrun-jobs/
+<its pid>` while it runs a job. On a stop, dlrun writes `.dlrun-jobs/stop`, passes the signal to
+each worker holding a job, and waits until every one has saved its checkpoint and let go; only
+then does its own stop end the sweep. It must wait: joblib answers the first job that comes back
+stopped by SIGKILLing the other workers, and one still writing its stop checkpoint lost it (its
+summary.json said `running`). A job a worker takes up after the stop sees `stop` and does not
+begin. Idle workers are not signalled: one that never ran a job has Python's default handlers,
+and a SIGTERM killed it, which broke joblib's pool (a traceback, exit code 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+FOLDER = ".dlrun-jobs"  # in the sweep folder while the sweep runs; removed when it ends or stops
+STOP = "stop"  # written there by a stop: the signal's number
+PATIENCE = 300.0  # seconds dlrun waits for its workers' checkpoints before it stops regardless
+POLL = 0.05
+
+
+def _lock(handle, exclusive: bool) -> bool:
+    import fcntl
+
+    try:
+        fcntl.flock(handle, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def running_job(sweep_dir: Path, num: int):
+    """In a worker, around one job: hold this worker's file while the job runs, and refuse to begin
+    a job after the sweep was stopped (runner.signals.Interrupted)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): jobs are not tracked there
+        yield
+        return
+    folder = Path(sweep_dir) / FOLDER
+    folder.mkdir(exist_ok=True)
+    with open(folder / str(os.getpid()), "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # this worker's own file: only a stop's look contends, briefly
+        signum = stopped(sweep_dir)  # read with the lock held: a stop either sees this job or is seen by it
+        if signum is not None:
+            from runner import signals
+
+            raise signals.Interrupted(signum, f"before job {num}")
+        yield
+
+
+def stopped(sweep_dir: Path) -> int | None:
+    """The signal that stopped this sweep, if one did."""
+    try:
+        return int((Path(sweep_dir) / FOLDER / STOP).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def busy(sweep_dir: Path) -> set:
+    """The PIDs of the workers running a job of this sweep now."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(Path(sweep_dir) / FOLDER):
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError), open(entry.path, encoding="utf-8") as handle:
+                if not _lock(handle, exclusive=False):  # released when the file closes
+                    found.add(int(entry.name))
+    return found
+
+
+def stop(sweep_dir: Path, signum: int, patience: float = PATIENCE) -> None:
+    """In dlrun's process: pass a stop on to every job running in a worker, then return once each
+    has saved and let go (or after `patience` seconds)."""
+    signum = _for_workers(signum)
+    folder = Path(sweep_dir) / FOLDER
+    with contextlib.suppress(OSError):
+        folder.mkdir(exist_ok=True)
+        (folder / STOP).write_text(str(signum))
+    told: set = set()
+    end = time.monotonic() + patience
+    while time.monotonic() < end:
+        running = busy(sweep_dir)
+        if not running:
+            return
+        for pid in running - told:  # a job that began before it could see `stop`, too
+            with contextlib.suppress(OSError):
+                os.kill(pid, signum)
+        told |= running
+        time.sleep(POLL)
+
+
+def fit_pool(config) -> None:
+    """No more of joblib's workers than jobs run at once: it starts n_jobs of them (-1: one per
+    core) whatever the sweep, and one that never gets a job cannot take a stop (Ctrl-C from the
+    terminal killed it, and loky then killed every other worker, checkpoints half-written). Each
+    started worker also imports torch, and the jobs share the cores by this count (runner.sweep.job)."""
+    from omegaconf import open_dict, read_write
+
+    from runner.sweep.grid import jobs_at_once
+
+    at_once = jobs_at_once(config)
+    n_jobs = config.hydra.launcher.get("n_jobs")
+    if at_once is None or not isinstance(n_jobs, int) or n_jobs == 0:
+        return
+    workers = n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)  # joblib's count for -k
+    if at_once < workers:
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.launcher.n_jobs = at_once
+
+
+def clear(sweep_dir: Path) -> None:
+    """The sweep ended or stopped (its workers are gone): no trace of them is left."""
+    shutil.rmtree(Path(sweep_dir) / FOLDER, ignore_errors=True)
+
+
+def _for_workers(signum: int) -> int:
+    """The signal a worker is sent for the one dlrun got. Ctrl-C reaches the workers from the
+    terminal as well, and a second SIGINT means "stop now, no checkpoint": they get SIGTERM. A
+    closed standard output is a stop for them too (Python's workers ignore SIGPIPE)."""
+    return signal.SIGTERM if signum in (signal.SIGINT, getattr(signal, "SIGPIPE", None)) else signum

@@ -187,6 +187,8 @@ def test_an_optuna_search_reports_its_trials_and_best_and_survives_a_failed_tria
     proc = run_dlrun("-m", *args, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr  # one trial failed: the exit code says so, after all three ran
     assert "some sweep jobs failed" in proc.stderr
+    # Optuna's own log line, in colour escape codes whatever stderr is, is not among dlrun's lines
+    assert "\x1b[" not in proc.stderr and "A new study created" not in proc.stderr, proc.stderr
     rows = read_rows(out / "summary.csv")
     assert len(rows) == 3 and sorted(r["optimizer.lr"] for r in rows) == ["-1.0", "0.001", "0.01"]
     failed = [r for r in rows if r["status"] == "failed"]

@@ -33,6 +33,7 @@ class SweepReport(Callback):
             preflight.check_search_space(config)
             preflight.check(config)
             seed_search_sampler(config)
+            route_optuna_log(config)
             check_search_direction(config)
             runfolder.note_folder(sweep_dir)  # Hydra makes it after this callback
             runfolder.lock(sweep_dir, "hydra.sweep.dir", kind="sweep")
@@ -106,6 +107,18 @@ def seed_search_sampler(config) -> None:
     if isinstance(sampler, DictConfig) and "seed" in sampler and sampler.seed is None:
         with read_write(config.hydra), open_dict(config.hydra):
             sampler.seed = int(config.seed)
+
+
+def route_optuna_log(config) -> None:
+    """Optuna writes its log to stderr through a handler of its own, in colour whatever stderr is
+    (escape codes in a redirected log, and a line before the one a stop ends with). Its records
+    go where Hydra's sweeper log goes: with dlrun's hydra/hydra_logging=none, warnings only."""
+    if "optuna" not in str(config.hydra.sweeper.get("_target_", "")).lower():
+        return
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
 
 
 def check_search_direction(config) -> None:

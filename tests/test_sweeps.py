@@ -991,6 +991,49 @@ def test_sweep_curves_average_seeds_swept_beside_another_key_with_their_spread_s
     assert figures["curves_acc"]["lines"][("activation=relu", "-")] == pytest.approx([65.0])
 
 
+def test_seed_averaged_curves_end_their_mean_of_every_seed_where_one_stopped_early(tmp_path, monkeypatch):
+    """Three seeds, two stopped early at epochs 2 and 3: the mean went on over the seeds still
+    training (it jumped where one left, its band vanished with the second), drawn as if of all
+    three. The mean of all three ends at epoch 2; after it a faint line says fewer seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import sweep_plots
+
+    figures = {}
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        figures[path.stem] = {"title": fig._suptitle.get_text(),
+                              "lines": [(ln.get_label(), ln.get_linestyle(), ln.get_alpha(), list(ln.get_xdata()),
+                                         list(ln.get_ydata())) for ln in ax.lines],
+                              "bands": [c.get_paths()[0].vertices[:, 0] for c in ax.collections]}  # fmt: skip
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(sweep_plots, "save", keep)
+    losses = [[1.0, 0.5], [1.2, 0.7, 0.6], [1.4, 0.9, 0.8, 0.7]]  # seed 0 stopped after 2 epochs, seed 1 after 3
+    rows = []
+    for i, test in enumerate(losses):
+        (tmp_path / f"j{i}").mkdir()
+        epochs = list(range(1, len(test) + 1))
+        pd.DataFrame({"epoch": epochs, "train_loss": test, "test_loss": test}).to_csv(tmp_path / f"j{i}" / "metrics.csv",
+                                                                                      index=False)  # fmt: skip
+        rows.append({"job": i, "seed": i, "activation": "relu", "status": "ok", "dir": f"j{i}"})
+    sweep_plots.plot_curves(pd.DataFrame(rows), ["seed", "activation"], tmp_path, "loss", "t")
+    fig = figures["curves_loss"]
+    (solid,) = [ln for ln in fig["lines"] if ln[1] == "-" and ln[2] is None]
+    assert solid[0] == "activation=relu" and solid[3] == [1, 2] and solid[4] == pytest.approx([1.2, 0.7])
+    (faint,) = [ln for ln in fig["lines"] if ln[1] == "-" and ln[2] is not None]
+    assert faint[3] == [2, 3, 4] and faint[4] == pytest.approx([0.7, 0.7, 0.7])  # from the last mean of all three
+    assert all(band.max() <= 2 for band in fig["bands"])  # the ±1 std band only where all three ran
+    assert "mean of 3 seeds" in fig["title"] and "faint: fewer seeds, some stopped early" in fig["title"]
+    sweep_plots.plot_curves(pd.DataFrame(rows[1:2]), ["seed", "activation"], tmp_path, "loss", "t")
+    assert "faint" not in figures["curves_loss"]["title"]  # one seed: nothing thins out
+
+
 def test_final_losses_get_a_log_axis_only_where_they_span_decades(tmp_path, monkeypatch):
     """Losses of 0.4 to 4.6 on a log axis made a 1.6x gap look 5x: bars lose their zero baseline."""
     close = _sweep_figures(tmp_path, monkeypatch, ["a", "b", "c"], losses=[2.9, 3.9, 4.6])["final_test_loss"]

@@ -49,8 +49,9 @@ def _seed_groups(rows: pd.DataFrame, keys: list) -> list:
 
 def _group_metrics(sweep_dir: Path, jobs: pd.DataFrame) -> tuple[pd.DataFrame | None, int]:
     """One curve's metrics: a job's metrics.csv, or over several seeds the mean per epoch with
-    each column's `<col>_std` over them; and how many runs that is (a replicated job's copies,
-    each of its own seed, count one each, as in the report's seeds table)."""
+    each column's `<col>_std` over them and `runs`, how many seeds reached that epoch; and how
+    many runs that is (a replicated job's copies, each of its own seed, count one each, as in the
+    report's seeds table)."""
     paths = [p for p in (sweep_dir / d / "metrics.csv" for d in jobs["dir"]) if p.is_file()]
     if len(paths) <= 1:
         return (read_metrics(paths[0]) if paths else None), len(paths)
@@ -58,8 +59,23 @@ def _group_metrics(sweep_dir: Path, jobs: pd.DataFrame) -> tuple[pd.DataFrame | 
 
     every = pd.concat([read_metrics(p, copies=True) for p in paths], ignore_index=True)
     by_epoch = every.groupby("epoch", sort=True)[[c for c in SPLIT_COLUMNS if c in every]]
-    runs = int(by_epoch.size().iloc[0]) if len(every) else 0
-    return pd.concat([by_epoch.mean(), by_epoch.std(ddof=1).add_suffix("_std")], axis=1).reset_index(), runs
+    counts = by_epoch.size().rename("runs")
+    m = pd.concat([by_epoch.mean(), by_epoch.std(ddof=1).add_suffix("_std"), counts], axis=1).reset_index()
+    return m, int(counts.max()) if len(counts) else 0
+
+
+def _all_and_fewer(m: pd.DataFrame, runs: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seed-averaged curve cut where its seeds thin out (early stopping ended some sooner): the
+    epochs every seed reached, and those after (from the last of the first, so the line goes on).
+    A mean over the seeds still training there is not the mean of them all: it jumped where the
+    one that stopped left it, and the band of a lone seed is none."""
+    if "runs" not in m or runs <= 1:
+        return m, m.iloc[0:0]
+    every = m["runs"] == runs
+    if every.all() or not every.any():
+        return m, m.iloc[0:0]
+    last = every[every].index[-1]
+    return m.loc[:last], m.loc[last:]
 
 
 def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title: str) -> Path | None:
@@ -88,6 +104,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     drawn, points, seeds = set(), False, 0  # held-out splits the solid lines show; markers; most seeds in a curve
+    thinned = False  # a curve's seeds thinned out before its last epoch (drawn faint from there)
     for i, (ax, (panel_title, _), groups) in enumerate(zip(axes, panels, curves)):
         firsts = pd.DataFrame([jobs.iloc[0] for jobs in groups])
         shade, last_epoch = _value_shades(firsts, legend_keys), 0
@@ -102,12 +119,14 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
             drawn.add(held_out)
             points = points or len(m) <= 3
             label = job_label(jobs.iloc[0], legend_keys) if shade is None else None
+            every, fewer = _all_and_fewer(m, read)
+            thinned = thinned or len(fewer) > 0
             for split, style in (("train", "--"), (held_out, "-")):
                 col = f"{split}_{kind}"
                 if col in m and m[col].notna().any():
                     ax.plot(
-                        m["epoch"],
-                        scaled(m[col], kind),
+                        every["epoch"],
+                        scaled(every[col], kind),
                         linestyle=style,
                         color=color,
                         marker="o" if len(m) <= 3 else None,  # a line needs two epochs: show the points,
@@ -115,9 +134,12 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
                         markersize=4 if split != "train" else 5,
                         label=label if split != "train" else None,
                     )
+                    if len(fewer):
+                        ax.plot(fewer["epoch"], scaled(fewer[col], kind), linestyle=style, color=color, alpha=0.4,
+                                linewidth=1.0)  # fmt: skip
                     if over_seeds and read > 1:
-                        low, high = (scaled(m[col] + sign * m[f"{col}_std"], kind) for sign in (-1, 1))
-                        ax.fill_between(m["epoch"], low, high, color=color, alpha=0.15, linewidth=0)
+                        low, high = (scaled(every[col] + sign * every[f"{col}_std"], kind) for sign in (-1, 1))
+                        ax.fill_between(every["epoch"], low, high, color=color, alpha=0.15, linewidth=0)
         ax.set_title(panel_title)
         ax.set_xlabel("epoch")
         if kind == "loss":
@@ -131,7 +153,9 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
         row_axes[0].set_ylabel("accuracy (%)" if kind == "acc" else "loss (log scale)")
     solid = drawn.pop() if len(drawn) == 1 else "held-out"
     train = "train dashed, hollow points" if points else "train dashed"
-    spread = f"\n(mean of {seeds} seeds, band: ±1 std over them)" if seeds > 1 else ""
+    spread = f"\n(mean of {seeds} seeds, band: ±1 std over them" if seeds > 1 else ""
+    if spread:
+        spread += "; faint: fewer seeds, some stopped early)" if thinned else ")"
     fig.suptitle(f"{title}: {'accuracy' if kind == 'acc' else 'loss'} per epoch ({train}, {solid} solid){spread}")
     fig.tight_layout()
     return save(fig, sweep_dir / "plots" / f"curves_{kind}.png")

@@ -244,6 +244,33 @@ def test_missing_torchvision_files_without_download(tmp_path):
     assert "fashion_mnist" in msg and str(tmp_path / "FashionMNIST" / "raw") in msg and "\n" not in msg
 
 
+@pytest.mark.parametrize("args,write", [
+    (("dataset=mnist",), lambda d: write_mnist(d, "MNIST", n_per_class=1)),
+    (("dataset=cifar10",), lambda d: write_cifar_pickles(d, n_per_class=1)),
+    (("dataset=gurmukhi",), lambda d: write_class_folders(d / "gurmukhi")),
+    (("dataset=cifar10", "dataset.source=auto"), lambda d: write_class_folders(d / "cifar10", ("train", "test"))),
+])  # fmt: skip
+def test_a_look_for_the_files_reads_none_and_fails_as_a_read_would(tmp_path, args, write, monkeypatch):
+    """read=False (a sweep's preflight): the same DataError as a run's for files that are not
+    there, None for files that are, and nothing decoded."""
+    cfg = dataset_cfg(*args, "dataset.download=false")
+    with pytest.raises(DataError) as read:
+        load_raw(cfg, tmp_path, 0)
+    with pytest.raises(DataError) as looked:
+        load_raw(cfg, tmp_path, 0, read=False)
+    assert str(looked.value) == str(read.value)
+    write(tmp_path)
+    from runner.data import cifar_pickle, sources
+
+    def no_reading(*a, **k):
+        raise AssertionError("a look decodes nothing")
+
+    for module, name in ((sources, "read_idx"), (cifar_pickle, "read_split"), (folders, "load_split")):
+        monkeypatch.setattr(module, name, no_reading)
+    assert load_raw(cfg, tmp_path, 0, read=False) is None
+    assert load_raw(dataset_cfg("dataset=function"), tmp_path, 0, read=False) is None  # no files to look for
+
+
 def test_function_dataset(tmp_path):
     raw = load_raw(
         dataset_cfg("dataset=function", "dataset.fn=sign_sin", "dataset.n_train=64", "dataset.n_test=16"), tmp_path, 3

@@ -155,6 +155,8 @@ def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
             "measures: train_loss, train_acc, test_loss, test_acc (a val_ column needs dataset.val_size), got 'val_loss'",
         ),
         (("scheduler=plateau",), "scheduler.metric: expected a column this run measures"),
+        # the dataset's files are not there (a wrong data_dir): every job failed alike, each in a folder of its own
+        (("dataset=gurmukhi", "dataset.folder=nowhere"), "dataset gurmukhi: no class folders at "),
     ],
 )
 def test_a_config_error_every_job_has_is_refused_before_the_sweep_starts(tmp_path, tiny_data, args, line):

@@ -42,15 +42,19 @@ class RawData:
     labels_from: dict = field(default_factory=dict)  # split -> the file or folder its labels came from
 
 
-def load_raw(cfg, data_dir: Path, seed: int) -> RawData:
-    """All splits of the configured dataset, or a DataError saying where we looked and what to do."""
-    return load(SOURCES[cfg.source].load)(cfg, Path(data_dir), seed)
+def load_raw(cfg, data_dir: Path, seed: int, read: bool = True) -> RawData | None:
+    """All splits of the configured dataset, or a DataError saying where we looked and what to do.
+    read=False only looks: the DataError a run would stop with for want of its files, else None
+    (nothing decoded, nothing downloaded: files a download may fetch count as there)."""
+    return load(SOURCES[cfg.source].load)(cfg, Path(data_dir), seed, read)
 
 
 # ---------------------------------------------------------------- the sources
 
 
-def load_function(cfg, data_dir: Path, seed: int) -> RawData:
+def load_function(cfg, data_dir: Path, seed: int, read: bool = True) -> RawData | None:
+    if not read:
+        return None  # no files
     low, high = function.interval(cfg.fn, cfg.low, cfg.high)
     rng = np.random.default_rng(seed)
     train = function.sample(cfg.fn, low, high, cfg.n_train, rng, cfg.noise)
@@ -63,33 +67,35 @@ def load_function(cfg, data_dir: Path, seed: int) -> RawData:
     )
 
 
-def load_folders(cfg, data_dir: Path, seed: int) -> RawData:
-    return _read_folders(cfg, data_dir / cfg.folder, data_dir / ".dlrun-cache")
+def load_folders(cfg, data_dir: Path, seed: int, read: bool = True) -> RawData | None:
+    return _read_folders(cfg, data_dir / cfg.folder, data_dir / ".dlrun-cache", read)
 
 
-def load_torchvision(cfg, data_dir: Path, seed: int) -> RawData:
-    return _torchvision_or_folders(cfg, data_dir, folders_too=False)
+def load_torchvision(cfg, data_dir: Path, seed: int, read: bool = True) -> RawData | None:
+    return _torchvision_or_folders(cfg, data_dir, False, read)
 
 
-def load_auto(cfg, data_dir: Path, seed: int) -> RawData:
-    return _torchvision_or_folders(cfg, data_dir, folders_too=True)
+def load_auto(cfg, data_dir: Path, seed: int, read: bool = True) -> RawData | None:
+    return _torchvision_or_folders(cfg, data_dir, True, read)
 
 
-def _torchvision_or_folders(cfg, data_dir: Path, folders_too: bool) -> RawData:
+def _torchvision_or_folders(cfg, data_dir: Path, folders_too: bool, read: bool) -> RawData | None:
     entry = DATASETS.get(cfg.name)
     tv = entry.torchvision if entry is not None else None
     if tv is None:  # a dataset torchvision does not know is read from its class folders
-        return load_folders(cfg, data_dir, 0)
+        return load_folders(cfg, data_dir, 0, read)
     reader = load(tv.reader)
     root = data_dir / cfg.folder if cfg.folder else None
     looked = _places(tv, data_dir) + ([root] if folders_too and root is not None else [])
-    raw = reader(tv, data_dir)
+    raw = reader(tv, data_dir, read)
     if raw is not None:
-        return raw
+        return raw if read else None
     if folders_too and root is not None and (root / "train").is_dir():
-        return _read_folders(cfg, root, data_dir / ".dlrun-cache")
+        return _read_folders(cfg, root, data_dir / ".dlrun-cache", read)
     if not cfg.download:
         raise _missing(cfg.name, looked, None)
+    if not read:
+        return None  # a download may fetch them
     reason = _download(tv, data_dir)
     raw = reader(tv, data_dir) if reason is None else None
     if raw is None:
@@ -107,11 +113,14 @@ def _places(tv: TorchvisionFiles, data_dir: Path) -> list:
     return [base / "raw", base, *map(Path, tv.also)] if tv.reader.endswith("read_idx_files") else [base]
 
 
-def read_idx_files(tv: TorchvisionFiles, data_dir: Path) -> RawData | None:
-    """MNIST-style IDX files (plain or .gz), or None when no folder holds all four."""
+def read_idx_files(tv: TorchvisionFiles, data_dir: Path, read: bool = True) -> RawData | Path | None:
+    """MNIST-style IDX files (plain or .gz), or None when no folder holds all four (read=False:
+    the folder that holds them)."""
     for d in _places(tv, data_dir):
         paths = {s: [find_idx(d, stem) for stem in stems] for s, stems in IDX_FILES.items()}
         if all(p is not None for ps in paths.values() for p in ps):
+            if not read:
+                return d
             splits = {}
             for s, (img, lab) in paths.items():
                 x, y = read_idx(img), read_idx(lab).astype(np.int64)
@@ -123,10 +132,13 @@ def read_idx_files(tv: TorchvisionFiles, data_dir: Path) -> RawData | None:
     return None
 
 
-def read_cifar_pickles(tv: TorchvisionFiles, data_dir: Path) -> RawData | None:
+def read_cifar_pickles(tv: TorchvisionFiles, data_dir: Path, read: bool = True) -> RawData | Path | None:
+    """CIFAR-10's pickled batches, or None when they are absent (read=False: their folder)."""
     folder = data_dir / tv.folder
     if not cifar_pickle.present(folder):
         return None
+    if not read:
+        return folder
     splits = {
         "train": cifar_pickle.read_split(folder, cifar_pickle.TRAIN_BATCHES),
         "test": cifar_pickle.read_split(folder, cifar_pickle.TEST_BATCHES),
@@ -174,7 +186,7 @@ def _missing(name: str, looked: list, reason: str | None) -> DataError:
 # ---------------------------------------------------------------- class folders
 
 
-def _read_folders(cfg, root: Path, cache_dir: Path) -> RawData:
+def _read_folders(cfg, root: Path, cache_dir: Path, read: bool = True) -> RawData | None:
     if not (root / "train").is_dir():
         raise DataError(
             f"dataset {cfg.name}: no class folders at {root}/train/<class>/; expected "
@@ -193,6 +205,8 @@ def _read_folders(cfg, root: Path, cache_dir: Path) -> RawData:
             f"dataset {cfg.name}: no {test_dir} folder to test on; set dataset.test_folder "
             f"to the held-out folder's name (found: {found})"
         )
+    if not read:
+        return None
     splits = {
         "train": folders.load_split(root, "train", classes, cfg.channels, size, cache_dir),
         "test": folders.load_split(root, cfg.test_folder, classes, cfg.channels, size, cache_dir),

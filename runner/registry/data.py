@@ -22,7 +22,8 @@ class TorchvisionFiles:
     """A dataset in the layout torchvision's download writes under data_dir."""
 
     dataset: str  # the torchvision.datasets class that downloads it
-    reader: str  # "module:function" (files, data_dir) -> RawData, or None when the files are absent
+    reader: str  # "module:function" (files, data_dir, read=True) -> RawData, or None when the files are absent
+    #              (read=False: only where they are, nothing decoded)
     folder: str  # the folder under data_dir the download creates
     classes: tuple = ()  # class names, where the files carry none
     also: tuple = ()  # other folders that may hold the same files (a system package)
@@ -39,7 +40,7 @@ class Dataset:
 @dataclass(frozen=True)
 class Source:
     help: str
-    load: str  # "module:function" (dataset cfg, data_dir, seed) -> RawData
+    load: str  # "module:function" (dataset cfg, data_dir, seed, read=True) -> RawData (read=False: see load_raw)
     class_folders: bool = False  # may read <data_dir>/<folder>/, whose val/ folder is a split of its own
 
 

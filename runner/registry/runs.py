@@ -20,6 +20,9 @@ class Task:
     handler: str  # "module:function" (cfg, run_dir, label, **kw) -> summary dict
     renders_plots: bool = False  # its plots and report may be rendered by a sweep's worker processes
     data_from_saved_run: bool = False  # the dataset section is the saved run's unless the command names one
+    # it reads the files the dataset section names (a sweep looks for them before its first job);
+    # a reproduction's parts name their own
+    reads_configured_data: bool = True
     # what running it again after a stop does, as the stop line says it: a training run goes on from
     # its checkpoint; a study keeps the runs it finished (runner/studies/common.py: train) and
     # starts the one it stopped in over, as a sweep's job does, so its folder is not cleared then
@@ -74,7 +77,8 @@ TASKS.add(
 TASKS.add("study", Task("a study of several runs (study.name)", "runner.studies:run_study",
                        resumes="to go on (what it finished is kept; the run it stopped in starts over)",
                        keeps_finished_runs=True))  # fmt: skip
-TASKS.add("reproduce", Task("a published report's studies, our numbers beside its", "runner.reproduce:run_reproduce"))
+TASKS.add("reproduce", Task("a published report's studies, our numbers beside its", "runner.reproduce:run_reproduce",
+                           reads_configured_data=False))  # fmt: skip
 TASKS.add("eval", Task("evaluate saved weights (ckpt=PATH) on the configured splits", "runner.train.eval:run_eval",
                       data_from_saved_run=True))  # fmt: skip
 

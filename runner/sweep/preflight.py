@@ -45,7 +45,26 @@ def _problems(overrides: list[str]) -> list[str]:
         cfg = compose(config_name="config", overrides=overrides)
     except Exception:  # noqa: BLE001 - Hydra's own composition of the jobs reports it
         return []
-    return problems(cfg)
+    return problems(cfg) or _missing_data(cfg)
+
+
+def _missing_data(cfg) -> list[str]:
+    """The error the job would stop with for want of its dataset's files (a wrong data_dir failed
+    every job of a sweep alike, each in its own folder), looked for without reading or downloading."""
+    from pathlib import Path
+
+    from runner.data.sources import load_raw
+    from runner.errors import UserError
+    from runner.registry.runs import TASKS
+
+    task = TASKS.get(cfg.task)
+    if task is None or task.data_from_saved_run or not task.reads_configured_data:
+        return []
+    try:
+        load_raw(cfg.dataset, Path(cfg.data_dir), cfg.seed, read=False)
+    except UserError as ex:
+        return [str(ex)]
+    return []
 
 
 def check(config) -> None:

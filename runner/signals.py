@@ -60,7 +60,7 @@ class Interrupted(BaseException):
         name = signal.Signals(self.signum).name
         text = f"stopped by {name}" + (f" ({_CAUSES[self.signum]})" if self.signum in _CAUSES else "")
         if self.where:  # "at epoch 3, step 5 of 10", "before epoch 3"
-            text += f" {self.where}" if self.where.startswith("before ") else f" at {self.where}"
+            text += f" {self.where}" if self.where.startswith(("before ", "once ", "after ")) else f" at {self.where}"
         return text + (f"; checkpoint saved: {self.saved}" if self.saved else "")
 
 
@@ -83,9 +83,8 @@ def _handler(signum: int, frame) -> None:
     if _defer:
         return  # the training loop stops at its next step boundary and says so
     if _stop_workers is not None:  # a sweep's process, its jobs in workers
-        if first:
-            _stop_workers(signum)  # returns once the jobs in the workers have saved their checkpoints
-        raise Interrupted(_pending)  # a signal while they save (nested in the wait) stops at once
+        waited = _stop_workers(signum) if first else ""  # returns once the jobs in the workers have saved
+        raise Interrupted(_pending, waited)  # a signal while they save (nested in the wait) stops at once
     if first:  # another while a stop is under way does not cut its checkpoint short
         raise Interrupted(signum)
 
@@ -94,7 +93,8 @@ def install(stop_workers=None) -> None:
     """Take over SIGTERM and SIGINT, SIGHUP unless it is ignored (`nohup dlrun ...` asks to
     outlive the terminal), and SIGUSR2 when submitit handles it; main thread only.
     stop_workers(signum): in a sweep whose jobs run in other processes, passes a stop on to them
-    and returns once they have saved (runner.sweep.workers.stop); this process then stops."""
+    and returns once they have saved, with what it waited for (runner.sweep.workers.stop); this
+    process then stops."""
     global _stop_workers, _installed, _parked
     if threading.current_thread() is not threading.main_thread():
         return

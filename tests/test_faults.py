@@ -663,6 +663,7 @@ def test_sigterm_to_a_joblib_sweep_with_a_worker_between_jobs_saves_the_running_
     err = parent.stderr.read()
     assert parent.wait(timeout=120) == 143, err
     assert err.count("\n") == 1 and err.startswith("dlrun: stopped by SIGTERM") and "Traceback" not in err, err
+    assert err.startswith("dlrun: stopped by SIGTERM once its 1 running job had saved; run the same command"), err
     assert _job_statuses(sweep) == {0: "ok", 1: "interrupted"}
     assert next(sweep.glob("1_*/checkpoint.pt")).is_file()
     assert not (sweep / ".dlrun-jobs").exists()  # the workers' locks and the stop go with the sweep
@@ -687,7 +688,8 @@ def test_ctrl_c_from_the_terminal_to_a_joblib_sweep_with_spare_workers_saves_eve
     finally:
         with contextlib.suppress(OSError):
             os.killpg(parent.pid, signal.SIGKILL)
-    assert err.count("\n") == 1 and err.startswith("dlrun: stopped by SIGINT") and "Traceback" not in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("dlrun: stopped by SIGINT once its 2 running jobs had saved; run the same command"), err
     assert _job_statuses(sweep) == {0: "interrupted", 1: "interrupted"}
     assert len(list(sweep.glob("*/checkpoint.pt"))) == 2
 
@@ -747,8 +749,9 @@ def test_a_sweeps_stop_waits_for_the_jobs_in_its_workers_and_refuses_later_ones(
         _wait_for(lambda: (sweep / "started").exists(), timeout=60)
         assert workers.busy(sweep) == {job.pid}
         began = time.monotonic()
-        workers.stop(sweep, signal.SIGINT)  # passed on as SIGTERM: a second SIGINT would mean "no checkpoint"
+        waited = workers.stop(sweep, signal.SIGINT)  # passed on as SIGTERM: a second SIGINT means "no checkpoint"
         assert time.monotonic() - began >= 0.9 and (sweep / "saved").read_text() == str(int(signal.SIGTERM))
+        assert waited == "once its 1 running job had saved"
         assert workers.busy(sweep) == set() and job.wait(timeout=10) == 0
     finally:
         job.kill()
@@ -758,6 +761,17 @@ def test_a_sweeps_stop_waits_for_the_jobs_in_its_workers_and_refuses_later_ones(
     assert ran == [] and refused.value.where == "before job 3" and refused.value.signum == signal.SIGTERM
     workers.clear(sweep)
     assert not (sweep / workers.FOLDER).exists() and workers.stopped(sweep) is None
+    assert workers.stop(sweep, signal.SIGTERM) == ""  # no job running: nothing to wait for
+    # a job that does not let go in time is not waited for past `patience`, and the line says so
+    workers.clear(sweep)
+    job = subprocess.Popen([sys.executable, "-c", SLOW_SAVE.replace("1.0", "30.0"), str(sweep)], cwd=REPO)
+    try:
+        _wait_for(lambda: workers.busy(sweep) == {job.pid}, timeout=60)
+        waited = workers.stop(sweep, signal.SIGTERM, patience=0.5)
+        assert waited.startswith("after 0.5 s waiting on 1 of its 1 running job to save"), waited
+    finally:
+        job.kill()
+        job.wait()
 
 
 def test_signals_in_a_worker_between_jobs_and_during_a_stop(monkeypatch):

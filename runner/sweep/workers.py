@@ -79,9 +79,11 @@ def busy(sweep_dir: Path) -> set:
     return found
 
 
-def stop(sweep_dir: Path, signum: int, patience: float = PATIENCE) -> None:
+def stop(sweep_dir: Path, signum: int, patience: float = PATIENCE) -> str:
     """In dlrun's process: pass a stop on to every job running in a worker, then return once each
-    has saved and let go (or after `patience` seconds)."""
+    has saved and let go (or after `patience` seconds); what was waited for, for the stop's line."""
+    from runner.formatting import count
+
     signum = _for_workers(signum)
     folder = Path(sweep_dir) / FOLDER
     with contextlib.suppress(OSError):
@@ -89,10 +91,13 @@ def stop(sweep_dir: Path, signum: int, patience: float = PATIENCE) -> None:
         (folder / STOP).write_text(str(signum))
     told: set = set()
     end = time.monotonic() + patience
-    while time.monotonic() < end:
+    while True:
         running = busy(sweep_dir)
         if not running:
-            return
+            return f"once its {count(len(told), 'running job')} had saved" if told else ""
+        if time.monotonic() >= end:
+            return (f"after {patience:g} s waiting on {len(running)} of its {count(len(told), 'running job')} to "
+                    "save (cut off now: a rerun resumes from the last checkpoint)")  # fmt: skip
         for pid in running - told:  # a job that began before it could see `stop`, too
             with contextlib.suppress(OSError):
                 os.kill(pid, signum)

@@ -168,8 +168,13 @@ def main() -> None:
             signals.silence(sys.stdout)  # Hydra's print of `dlrun --help | head`: the reader has what it wanted
             sys.exit(128 + signal.SIGPIPE)
         from runner import runfolder
-        from runner.sweep import state
+        from runner.sweep import state, workers
 
+        died = workers.died(ex, state.running) if state.running is not None else None
+        if died:  # the jobs go on from their last checkpoints when the sweep runs again
+            print(f"dlrun: error: {died}", file=sys.stderr)
+            _sweep_stopped()
+            sys.exit(1)
         if state.running is not None:  # a multirun this process holds ended in an error
             runfolder.discard_unstarted_sweep(state.running)
         else:

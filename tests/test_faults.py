@@ -717,6 +717,32 @@ def test_a_joblib_sweep_of_one_worker_runs_and_stops_in_dlruns_process(tmp_path)
     assert _job_statuses(sweep) == {0: "interrupted"}
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="flock")
+def test_a_joblib_worker_killed_mid_job_ends_the_sweep_in_one_line_and_a_rerun_finishes_it(tmp_path):
+    """The kernel's out-of-memory killer took one worker: loky killed the rest and joblib's
+    TerminatedWorkerError came out as a traceback, exit code 1, with no word on going on."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    from runner.sweep import workers
+
+    sweep = tmp_path / "sweep"
+    cmd = dlrun_cmd() + ["-m", "dataset=function", "dataset.n_train=20000", "trainer.epochs=4", "seed=0,1",
+                         "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    parent = subprocess.Popen(cmd, cwd=tmp_path, env=dlrun_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    _wait_for(lambda: len(workers.busy(sweep)) == 2 and _metric_rows(sweep.glob("*/metrics.csv")) >= 1)
+    os.kill(min(workers.busy(sweep)), signal.SIGKILL)  # as the out-of-memory killer does
+    err = parent.stderr.read()
+    assert parent.wait(timeout=120) == 1, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("dlrun: error: a joblib worker process died (SIGKILL(-9): out of memory?), and joblib "
+                          f"ended the jobs running beside it; run the same command with hydra.sweep.dir={sweep} "
+                          "to resume"), err  # fmt: skip
+    assert not (sweep / workers.FOLDER).exists()
+    again = subprocess.run(cmd, cwd=tmp_path, env=dlrun_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert _job_statuses(sweep) == {0: "ok", 1: "ok"}
+
+
 SLOW_SAVE = """
 import signal, sys, time
 from pathlib import Path

@@ -124,6 +124,26 @@ def fit_pool(config) -> None:
             config.hydra.launcher.n_jobs = at_once
 
 
+def died(ex: BaseException, sweep_dir: Path) -> str | None:
+    """The line for a sweep that `ex` ended because a joblib worker process died in the middle of
+    a job (the kernel's out-of-memory killer, a crash in native code): loky then SIGKILLs every
+    other worker, whatever it was doing, and joblib raised its TerminatedWorkerError's traceback."""
+    import re
+
+    from runner.sweep.state import resume_hint
+
+    while ex is not None and type(ex).__name__ != "TerminatedWorkerError":
+        ex = ex.__cause__ or ex.__context__
+    if ex is None:
+        return None
+    found = re.search(r"exit codes of the workers are \{([^}]*)\}", str(ex))
+    codes = found.group(1) if found else "unknown exit code"
+    memory = "SIGKILL" in codes  # what the out-of-memory killer sends
+    return (f"a joblib worker process died ({codes}{': out of memory?' if memory else ''}), and joblib ended the "
+            f"jobs running beside it; {resume_hint(sweep_dir)}, each job from its last checkpoint"
+            + (" (fewer at once need less memory: a lower hydra.launcher.n_jobs)" if memory else ""))  # fmt: skip
+
+
 def clear(sweep_dir: Path) -> None:
     """The sweep ended or stopped (its workers are gone): no trace of them is left."""
     shutil.rmtree(Path(sweep_dir) / FOLDER, ignore_errors=True)

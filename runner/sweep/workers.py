@@ -27,16 +27,6 @@ PATIENCE = 300.0  # seconds dlrun waits for its workers' checkpoints before it s
 POLL = 0.05
 
 
-def _lock(handle, exclusive: bool) -> bool:
-    import fcntl
-
-    try:
-        fcntl.flock(handle, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
 @contextlib.contextmanager
 def running_job(sweep_dir: Path, num: int):
     """In a worker, around one job: hold this worker's file while the job runs, and refuse to begin
@@ -68,13 +58,19 @@ def stopped(sweep_dir: Path) -> int | None:
 
 def busy(sweep_dir: Path) -> set:
     """The PIDs of the workers running a job of this sweep now."""
+    try:
+        import fcntl
+    except ImportError:
+        return set()
     found = set()
     with contextlib.suppress(OSError):
         for entry in os.scandir(Path(sweep_dir) / FOLDER):
             if not entry.name.isdigit():
                 continue
             with contextlib.suppress(OSError), open(entry.path, encoding="utf-8") as handle:
-                if not _lock(handle, exclusive=False):  # released when the file closes
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when the file closes
+                except OSError:  # a worker holds it: its job runs
                     found.add(int(entry.name))
     return found
 

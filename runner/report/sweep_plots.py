@@ -117,10 +117,10 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
             last_epoch = max(last_epoch, int(m["epoch"].max()) if len(m) else 0)
             held_out = "test" if f"test_{kind}" in m and m[f"test_{kind}"].notna().any() else "val"
             drawn.add(held_out)
-            points = points or len(m) <= 3
             label = job_label(jobs.iloc[0], legend_keys) if shade is None else None
             every, fewer = _all_and_fewer(m, read)
             thinned = thinned or len(fewer) > 0
+            points = points or len(every) <= 3
             for split, style in (("train", "--"), (held_out, "-")):
                 col = f"{split}_{kind}"
                 if col in m and m[col].notna().any():
@@ -129,7 +129,7 @@ def plot_curves(df: pd.DataFrame, swept: list, sweep_dir: Path, kind: str, title
                         scaled(every[col], kind),
                         linestyle=style,
                         color=color,
-                        marker="o" if len(m) <= 3 else None,  # a line needs two epochs: show the points,
+                        marker="o" if len(every) <= 3 else None,  # a line needs two epochs: show the points,
                         markerfacecolor="none" if split == "train" else color,  # train's hollow (one epoch: no dash)
                         markersize=4 if split != "train" else 5,
                         label=label if split != "train" else None,

@@ -618,11 +618,12 @@ def test_killing_a_sweep_stops_its_workers(tmp_path, launcher):
     _wait_for(lambda: not [p for p in workers if _exists(p)], timeout=20)
 
 
-def _joblib_sweep(tmp_path, *args, n_jobs: int | None = 2, folder: str = "sweep", **popen):
-    """A joblib sweep of function data started in the background: its process, its folder, its command."""
-    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+def _start_sweep(tmp_path, *args, launcher="joblib", n_jobs: int | None = 2, folder: str = "sweep", **popen):
+    """A sweep of function data started in the background (joblib's n_jobs workers, or another
+    launcher): its process, its folder, its command."""
+    pytest.importorskip(f"hydra_plugins.hydra_{launcher.split('_')[0]}_launcher")
     sweep = tmp_path / folder
-    launcher = ["hydra/launcher=joblib", *([f"hydra.launcher.n_jobs={n_jobs}"] if n_jobs is not None else [])]
+    launcher = [f"hydra/launcher={launcher}", *([f"hydra.launcher.n_jobs={n_jobs}"] if n_jobs is not None else [])]
     cmd = dlrun_cmd() + ["-m", "dataset=function", *args, *launcher, f"hydra.sweep.dir={sweep}"]
     parent = subprocess.Popen(cmd, cwd=tmp_path, env=dlrun_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True, **popen)  # fmt: skip
@@ -632,7 +633,7 @@ def _joblib_sweep(tmp_path, *args, n_jobs: int | None = 2, folder: str = "sweep"
 def test_sigterm_to_a_joblib_sweep_is_one_line_and_every_job_is_saved(tmp_path):
     """Each worker's stop came back to the sweep's process pickled, and rebuilding it there failed
     (Interrupted("SIGTERM")): three tracebacks and exit code 1 for what is one line and 143."""
-    parent, sweep, _ = _joblib_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=30", "seed=0,1")
+    parent, sweep, _ = _start_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=30", "seed=0,1")
     _wait_for(lambda: len([p for p in sweep.glob("*/metrics.csv") if p.read_text().count("\n") > 1]) == 2)
     parent.send_signal(signal.SIGTERM)
     err = parent.stderr.read()
@@ -657,7 +658,7 @@ def test_sigterm_to_a_joblib_sweep_with_a_worker_between_jobs_saves_the_running_
     work, it broke joblib's pool, a traceback and exit code 1, and the job still training was
     killed unsaved (its summary.json said `running`)."""
     # job 0 is done in a second; job 1 takes a while to reach its step boundary and write its checkpoint
-    parent, sweep, _ = _joblib_sweep(
+    parent, sweep, _ = _start_sweep(
         tmp_path, "dataset.n_train=10000", "trainer.epochs=3", "model.hidden=[4],[2048,2048]"
     )
     _wait_for(lambda: any(sweep.glob("0_*/DONE")) and _metric_rows(sweep.glob("1_*/metrics.csv")) >= 1, timeout=180)
@@ -676,7 +677,7 @@ def test_ctrl_c_from_the_terminal_to_a_joblib_sweep_with_spare_workers_saves_eve
     few the jobs; one that never got a job died of it, and loky killed the others, the jobs'
     checkpoints unwritten (`running`). Now no more workers start than jobs run at once, and the
     training workers' own SIGINT and dlrun's SIGTERM after it make one stop, not a second Ctrl-C."""
-    parent, sweep, _ = _joblib_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=300", "seed=0,1", n_jobs=4,
+    parent, sweep, _ = _start_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=300", "seed=0,1", n_jobs=4,
                                      start_new_session=True)  # fmt: skip
     try:
         _wait_for(lambda: len([p for p in sweep.glob("*/metrics.csv") if p.read_text().count("\n") > 1]) == 2)
@@ -702,7 +703,7 @@ def test_a_joblib_sweep_of_one_worker_runs_and_stops_in_dlruns_process(tmp_path)
     assert done.returncode == 0, done.stderr
     assert _job_statuses(sweep) == {0: "ok", 1: "ok"}
     # one job at once (n_jobs=-1 is lowered to it): a stop in training saves at a step boundary, as a basic sweep's
-    parent, sweep, _ = _joblib_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=300", n_jobs=None, folder="one")
+    parent, sweep, _ = _start_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=300", n_jobs=None, folder="one")
     _wait_for(lambda: _metric_rows(sweep.glob("0_*/metrics.csv")) >= 1)
     parent.send_signal(signal.SIGTERM)
     err = parent.stderr.read()
@@ -711,13 +712,34 @@ def test_a_joblib_sweep_of_one_worker_runs_and_stops_in_dlruns_process(tmp_path)
     assert _job_statuses(sweep) == {0: "interrupted"}
 
 
+def test_sigterm_to_a_submitit_local_sweep_stops_its_jobs_saved_and_a_rerun_finishes_them(tmp_path):
+    """submitit_local runs each job in a process of its own: dlrun stopped and said how to resume
+    while its jobs trained on unseen (status `running`), writing into the folders a rerun uses."""
+    from runner.sweep import workers
+
+    parent, sweep, cmd = _start_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=6", "seed=0,1",
+                                      launcher="submitit_local", n_jobs=None)  # fmt: skip
+    _wait_for(lambda: len(workers.busy(sweep)) == 2 and _metric_rows(sweep.glob("*/metrics.csv")) >= 1, timeout=180)
+    jobs = workers.busy(sweep)
+    parent.send_signal(signal.SIGTERM)
+    err = parent.stderr.read()
+    assert parent.wait(timeout=120) == 143, err
+    assert err.startswith("dlrun: stopped by SIGTERM once its 2 running jobs had saved; run the same command"), err
+    assert _job_statuses(sweep) == {0: "interrupted", 1: "interrupted"}
+    assert len(list(sweep.glob("*/checkpoint.pt"))) == 2
+    _wait_for(lambda: not [p for p in jobs if _exists(p)], timeout=20)  # none trains on
+    again = subprocess.run(cmd, cwd=tmp_path, env=dlrun_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert _job_statuses(sweep) == {0: "ok", 1: "ok"}
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="flock")
 def test_a_joblib_worker_killed_mid_job_ends_the_sweep_in_one_line_and_a_rerun_finishes_it(tmp_path):
     """The kernel's out-of-memory killer took one worker: loky killed the rest and joblib's
     TerminatedWorkerError came out as a traceback, exit code 1, with no word on going on."""
     from runner.sweep import workers
 
-    parent, sweep, cmd = _joblib_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=4", "seed=0,1")
+    parent, sweep, cmd = _start_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=4", "seed=0,1")
     _wait_for(lambda: len(workers.busy(sweep)) == 2 and _metric_rows(sweep.glob("*/metrics.csv")) >= 1)
     os.kill(min(workers.busy(sweep)), signal.SIGKILL)  # as the out-of-memory killer does
     err = parent.stderr.read()

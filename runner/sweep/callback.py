@@ -49,14 +49,15 @@ class SweepReport(Callback):
 
         for line in unused_folder(config.hydra, multirun=True):
             say(f"note: {line}")
-        joblib = "joblib" in str(config.hydra.launcher.get("_target_", ""))
-        if joblib:
+        launcher = str(config.hydra.launcher.get("_target_", ""))
+        if "joblib" in launcher:
             workers.fit_pool(config)  # the launcher is made from this config after the callback
             # loky's resource tracker, started after this, warns of its semaphores when a signal ends
             # the sweep: lines on stderr after dlrun's one line (PYTHONWARNINGS reaches that process)
             quiet = "ignore:resource_tracker:UserWarning"
             os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
-        signals.install(stop_workers=(lambda signum: workers.stop(sweep_dir, signum)) if joblib else None)
+        apart = workers.local_processes(launcher)  # jobs in processes of their own here: a stop reaches them
+        signals.install(stop_workers=(lambda signum: workers.stop(sweep_dir, signum)) if apart else None)
         signals.mark_parent()
         from runner.sweep import state
 

@@ -80,20 +80,23 @@ def _launcher(hc) -> str:
 
 def run_job(cfg, job_dir: Path, hc) -> dict:
     from runner import signals
-
-    worker = "joblib" in _launcher(hc) and signals.in_worker()  # n_jobs=1 runs the jobs in dlrun's process
-    if worker or "submitit" in _launcher(hc):  # checkpoint on the sweep's stop; under SLURM, on submitit's requeue
-        signals.install()
-    if not worker:
-        return _run_job(cfg, job_dir, hc)
     from runner.sweep import workers
 
-    signals.watch_parent()  # a joblib worker: stop with the sweep, even one killed with -9
+    launcher = _launcher(hc)
+    apart = workers.local_processes(launcher) and signals.in_worker()  # joblib's n_jobs=1 runs jobs in dlrun
+    if apart or "submitit" in launcher:  # checkpoint on the sweep's stop; under SLURM, on submitit's requeue
+        signals.install()
+    if not apart:
+        return _run_job(cfg, job_dir, hc)
+    joblib = "joblib" in launcher  # a worker that dlrun started itself, and that takes job after job
+    if joblib:
+        signals.watch_parent()  # stop with the sweep, even one killed with -9
     try:
         with workers.running_job(Path(hc.sweep.dir), hc.job.num):  # a stop of the sweep waits for it to save
             return _run_job(cfg, job_dir, hc)
     finally:
-        signals.park()
+        if joblib:
+            signals.park()
 
 
 def _run_job(cfg, job_dir: Path, hc):

@@ -1,4 +1,5 @@
-"""A stop signal reaching the jobs of a sweep that run in joblib's worker processes.
+"""A stop signal reaching the jobs of a sweep that run in processes of their own on this machine:
+joblib's workers, and submitit_local's jobs (local_processes).
 
     dlrun -m seed=0,1,2 hydra/launcher=joblib hydra.launcher.n_jobs=2   # then SIGTERM or Ctrl-C
 
@@ -99,6 +100,13 @@ def stop(sweep_dir: Path, signum: int, patience: float = PATIENCE) -> str:
                 os.kill(pid, signum)
         told |= running
         time.sleep(POLL)
+
+
+def local_processes(launcher: str) -> bool:
+    """Whether the launcher (its _target_) runs the jobs in processes of this machine apart from
+    dlrun's, which a stop of the sweep must reach: joblib's workers, submitit_local's jobs (left
+    running on their own when dlrun stopped). Not SLURM's: they run on other nodes, in SLURM's care."""
+    return "joblib" in launcher or "submitit_launcher.LocalLauncher" in launcher
 
 
 def fit_pool(config) -> None:

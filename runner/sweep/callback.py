@@ -18,8 +18,9 @@ from runner.say import say
 class SweepReport(Callback):
     def on_multirun_start(self, config, **kwargs) -> None:
         """Before any job: refuse a config error every job would hit, hold the sweep folder,
-        refuse one made by another command, and (jobs in joblib's workers) have a stop signal
-        reach the jobs running there (runner.sweep.workers)."""
+        refuse one made by another command, and (jobs in processes of their own here: joblib's
+        workers, submitit_local's) have a stop signal reach the jobs running there
+        (runner.sweep.workers)."""
         from omegaconf import OmegaConf
 
         from runner import runfolder, signals

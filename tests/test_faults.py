@@ -719,7 +719,9 @@ def test_sigterm_to_a_submitit_local_sweep_stops_its_jobs_saved_and_a_rerun_fini
 
     parent, sweep, cmd = _start_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=6", "seed=0,1",
                                       launcher="submitit_local", n_jobs=None)  # fmt: skip
-    _wait_for(lambda: len(workers.busy(sweep)) == 2 and _metric_rows(sweep.glob("*/metrics.csv")) >= 1, timeout=180)
+    trained = [0, 1]  # each job has trained an epoch (one still loading its data is stopped before it has a record)
+    _wait_for(lambda: len(workers.busy(sweep)) == 2 and all(_metric_rows(sweep.glob(f"{n}_*/metrics.csv")) >= 1
+                                                          for n in trained), timeout=180)  # fmt: skip
     jobs = workers.busy(sweep)
     parent.send_signal(signal.SIGTERM)
     err = parent.stderr.read()

@@ -137,7 +137,7 @@ def main() -> None:
     try:
         from runner.config.overrides import check_command_line
 
-        check_command_line(sys.argv[1:])
+        sys.argv[1:] = check_command_line(sys.argv[1:])  # trainer.epochs=1e3 as 1000
         app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)
         app()
         if _user_errors:

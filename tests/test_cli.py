@@ -330,6 +330,23 @@ def test_flags_among_the_overrides_are_read_as_if_they_came_first(tmp_path):
     assert proc.returncode == 0 and "epochs: 3" in proc.stdout, proc.stderr
 
 
+def test_an_integer_keys_whole_number_may_be_written_as_a_float(tmp_path):
+    """Hydra's grammar reads 1e3 as the float 1000.0, which OmegaConf refused for an integer key
+    (`trainer.epochs: expected an integer, got '1000.0'`): it is the integer it names."""
+    from runner.config.overrides import check_command_line
+
+    argv = ["-m", "trainer.epochs=1e3", "model.hidden=[1e2,64]", "seed=0,2e0", "model.depth=3.0", "optimizer.lr=1e3"]
+    assert check_command_line(argv) == [
+        "-m", "trainer.epochs=1000", "model.hidden=[100,64]", "seed=0,2", "model.depth=3", "optimizer.lr=1e3",
+    ]  # fmt: skip
+    assert check_command_line(["trainer.epochs=5", "name=1e3"]) == ["trainer.epochs=5", "name=1e3"], "as typed"
+    assert check_command_line(["seed=0,2e0"]) == ["seed=0,2e0"], "without -m a sweep is refused as typed"
+    proc = run_dlrun("--cfg", "job", "dataset=function", "trainer.epochs=2e1", cwd=tmp_path)
+    assert proc.returncode == 0 and "  epochs: 20\n" in proc.stdout, proc.stderr
+    proc = run_dlrun("--cfg", "job", "dataset=function", "trainer.epochs=2.5", cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (2, "dlrun: error: trainer.epochs: expected an integer, got '2.5'\n")
+
+
 def test_a_value_dlrun_suggests_is_quoted_where_a_shell_or_hydras_grammar_needs_it():
     from runner.config.overrides import as_override
 

@@ -106,7 +106,7 @@ def hydra_flags(argv: list):
 
 def check_command_line(argv: list) -> list:
     """Refuse, in one line naming the argument, an override Hydra cannot parse or would trip on;
-    return the overrides, parsed."""
+    return `argv` with an integer key's whole numbers written as integers (`_whole_numbers`)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
@@ -115,11 +115,12 @@ def check_command_line(argv: list) -> list:
 
     overrides = command_overrides(argv)
     if not overrides:
-        return []
+        return list(argv)
     groups = config_groups()
-    flags = {k for k, t in leaf_types().items() if t is bool}
+    types = leaf_types()
+    flags = {k for k, t in types.items() if t is bool}
     parser = OverridesParser.create()
-    parsed = []
+    written, multirun = {}, hydra_flags(argv).multirun
     for arg in overrides:
         try:
             o = parser.parse_override(arg)
@@ -140,8 +141,40 @@ def check_command_line(argv: list) -> list:
         elif o.is_delete():
             _check_key_deletion(o)
         _check_flag(o, flags)
-        parsed.append(o)
-    return parsed
+        written[arg] = _whole_numbers(arg, o, types.get(key), multirun)
+    return [written.get(a, a) for a in argv]
+
+
+def _whole_numbers(arg: str, o, hint, multirun: bool) -> str:
+    """`arg` with the whole floats of an integer key (int, Optional[int], List[int]) written as
+    integers: Hydra's grammar reads `trainer.epochs=1e3` and `dataset.subsample=5e4` as floats,
+    which OmegaConf refused for an integer key (`expected an integer, got '1000.0'`). A sweep's
+    values are rewritten all or none (only with -m: without, it is refused as typed); anything else
+    is left as typed."""
+    import typing
+
+    from hydra.core.override_parser.types import ChoiceSweep
+
+    if not (hint is int or int in typing.get_args(hint)) or o.is_delete() or o.is_sweep_override() and not multirun:
+        return arg
+    value = o.value()
+    values = list(value.list) if isinstance(value, ChoiceSweep) else None if o.is_sweep_override() else [value]
+
+    floats = []
+
+    def whole(v):
+        if isinstance(v, list):
+            parts = [whole(x) for x in v]
+            return None if None in parts else f"[{','.join(parts)}]"
+        if type(v) is float and v.is_integer():
+            floats.append(v)
+            return str(int(v))
+        return str(v) if type(v) is int else None
+
+    texts = [whole(v) for v in values or []]
+    if not floats or None in texts:
+        return arg
+    return f"{arg.partition('=')[0]}={','.join(texts)}"
 
 
 def unparsed_line(arg: str, reason: str, groups: list) -> str:

@@ -66,10 +66,12 @@ def _task(cfg: DictConfig):
         runfolder.lock(job_dir, "hydra.run.dir", kind=cfg.task)
         runfolder.refuse_finished(job_dir)
         from runner.config.checks import unswept, unused_folder
+        from runner.config.provenance import naming_files
         from runner.config.validate import notes, prepare
         from runner.say import say
 
-        prepare(cfg)
+        with naming_files(hc.overrides.task):  # a value from a preset of one's own: the line names its file
+            prepare(cfg)
         for line in unused_folder(hc, multirun=False) + unswept(hc) + notes(cfg, hc.overrides.task):
             say(f"note: {line}")
         runfolder.write_hydra_record(job_dir, cfg, HydraConfig.instance().cfg, hc.overrides.task)

@@ -206,12 +206,28 @@ def _appended_group_line(text: str, args) -> str | None:
             f"plus sign: {group}={value}")  # fmt: skip
 
 
+def _composed_from(chain, args) -> str:
+    """'<file>: ' for an error Hydra met merging a config file (`In 'experiment/mine': ...`)."""
+    from hydra.errors import ConfigCompositionException
+
+    from runner.config.provenance import config_file
+
+    for e in chain:
+        m = re.match(r"In '([^']+)': ", str(e)) if isinstance(e, ConfigCompositionException) else None
+        file = config_file(m.group(1), args) if m else None
+        if file is not None:
+            return f"{file}: "
+    return ""
+
+
 def _yaml_line(ex) -> str:
     """'<file>: not valid YAML (line L, column C: what the parser met)' for a config file Hydra loaded."""
+    from runner.config.provenance import shown
     from runner.errors import reason
 
     mark = getattr(ex, "problem_mark", None) or getattr(ex, "context_mark", None)
-    return f"{mark.name if mark else 'a config file'}: not valid YAML ({reason(ex)})"
+    name = shown(Path(mark.name)) if mark and not mark.name.startswith("<") else mark.name if mark else "a config file"
+    return f"{name}: not valid YAML ({reason(ex)})"
 
 
 def describe_error(ex: BaseException, args=()) -> str | None:
@@ -237,7 +253,7 @@ def describe_error(ex: BaseException, args=()) -> str | None:
                     if (m := re.match(r"Error merging override (.+)|Could not override '([^']+)'", str(e)))), "")  # fmt: skip
     for e in chain:
         if isinstance(e, OmegaConfBaseException):
-            return _omegaconf_line(e, merging, args)
+            return ("" if merging else _composed_from(chain, args)) + _omegaconf_line(e, merging, args)
     for e in chain:
         if isinstance(e, OverrideParseException):  # a sweeper's params in a preset: the command line's are read first
             from runner.config.overrides import GRAMMAR

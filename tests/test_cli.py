@@ -136,7 +136,7 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, fragments):
          "{file}: not valid YAML (line 4, column 15: mapping values are not allowed here)"),
         ("# @package _global_\nseed: 1\nseed: 2\n", "{file}: not valid YAML (line 3, column 1: found duplicate key seed)"),
         ("trainer:\n  epochs: 2\n",  # no package line: its keys land under `experiment:`
-         "experiment: unknown key; an option of the experiment group sets keys across the whole config, so its file "
+         "{file}: experiment: unknown key; an option of the experiment group sets keys across the whole config, so its file "
          "must open with the line `# @package _global_` (as those in conf/experiment/ do)"),
     ],
 )  # fmt: skip
@@ -148,7 +148,7 @@ def test_a_config_file_of_ones_own_that_is_broken_is_one_line_naming_it(tmp_path
     file.write_text(text)
     proc = run_dlrun("--config-dir", str(tmp_path / "myconf"), "experiment=mine", f"hydra.run.dir={tmp_path / 'run'}",
                      cwd=tmp_path)  # fmt: skip
-    assert (proc.returncode, proc.stderr) == (2, f"dlrun: error: {line.format(file=file)}\n")
+    assert (proc.returncode, proc.stderr) == (2, f"dlrun: error: {line.format(file=file.relative_to(tmp_path))}\n")
     assert not (tmp_path / "run").exists()
 
 
@@ -158,7 +158,66 @@ def test_a_null_in_a_preset_of_ones_own_says_what_the_key_takes(tmp_path):
     (tmp_path / "myconf" / "experiment" / "mine.yaml").write_text("# @package _global_\ntrainer:\n  epochs: null\n")
     proc = run_dlrun("--config-dir", "myconf", "experiment=mine", "dataset=function", cwd=tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr == "dlrun: error: trainer.epochs: expected an integer, got null (this key has no unset value)\n"
+    assert proc.stderr == ("dlrun: error: myconf/experiment/mine.yaml: trainer.epochs: expected an integer, got null "
+                           "(this key has no unset value)\n")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text,line",
+    [
+        ("trainer:\n  epochs: abc\n", "trainer.epochs: expected an integer, got 'abc'"),  # Hydra's type check
+        ("trainer:\n  epoch: 3\n", "trainer.epoch: unknown key (did you mean trainer.epochs?); keys under trainer: "),
+        ("optimizer:\n  lr: -1\n", "optimizer.lr: expected a learning rate > 0, got -1"),  # dlrun's range check
+    ],
+)
+def test_a_value_refused_in_a_preset_of_ones_own_is_one_line_naming_the_file(tmp_path, text, line):
+    """A value the command line did not set came from a file: the line opens with the file, where it
+    named only the key, which sent the user looking through the command line."""
+    file = tmp_path / "myconf" / "experiment" / "mine.yaml"
+    file.parent.mkdir(parents=True)
+    file.write_text(f"# @package _global_\n{text}")
+    common = ("--config-dir", str(file.parents[1]), "experiment=mine", "dataset=function", "trainer.epochs=1")
+    for args in [(), ("-m", "seed=0,1", f"hydra.sweep.dir={tmp_path / 's'}")]:
+        proc = run_dlrun(*common[:-1] if "epochs: abc" in text else common, *args, f"hydra.run.dir={tmp_path / 'r'}",
+                         cwd=tmp_path)  # fmt: skip
+        assert_one_line_error(proc, f"dlrun: error: {file.relative_to(tmp_path)}: {line}")
+        assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
+    if "lr: -1" in text:  # set on the command line, the value is the command's, and the line names no file
+        proc = run_dlrun(*common, "optimizer.lr=-2", cwd=tmp_path)
+        assert_one_line_error(proc, "dlrun: error: optimizer.lr: expected a learning rate > 0, got -2")
+        proc = run_dlrun(*common, "-m", "optimizer.lr=0.01,-2", f"hydra.sweep.dir={tmp_path / 's2'}", cwd=tmp_path)
+        assert (
+            proc.returncode == 1 and "job 1 failed: optimizer.lr: expected a learning rate > 0, got -2" in proc.stderr
+        )
+
+
+def test_the_file_named_for_a_refused_value_is_the_last_to_set_it(tmp_path):
+    from hydra import initialize_config_dir
+
+    from runner.config.compose import conf_dir
+    from runner.config.provenance import set_in
+    from runner.config.schema import register
+
+    def where(key, overrides):
+        found = set_in(key, overrides)
+        return found and (found[0].resolve(), found[1])
+
+    register()
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        assert where("optimizer.lr", ["optimizer=sgd"]) == (conf_dir() / "optimizer" / "sgd.yaml", 0.01)
+        assert where("optimizer.lr", ["optimizer=sgd", "optimizer.lr=1"]) is None, "the command line set it"
+        assert where("trainer.epochs", ["experiment=grad_norm"]) == (
+            conf_dir() / "experiment" / "grad_norm.yaml",
+            "${dlrun.scale:200,10}",
+        ), "as written"
+        assert where("trainer.epochs", []) is None, "the schema's default: no file"
+    conf = tmp_path / "myconf"
+    for group, lr in (("experiment", -1), ("variant", -2)):  # variant comes after experiment in the defaults
+        (conf / group).mkdir(parents=True)
+        (conf / group / "mine.yaml").write_text(f"# @package _global_\noptimizer:\n  lr: {lr}\n")
+    proc = run_dlrun("--config-dir", "myconf", "experiment=mine", "variant=mine", "dataset=function", cwd=tmp_path)
+    assert_one_line_error(proc, "dlrun: error: myconf/variant/mine.yaml: optimizer.lr: expected a learning rate > 0, "
+                          "got -2")  # fmt: skip
 
 
 def test_a_sweepers_param_of_ones_own_that_does_not_parse_is_one_line_naming_it(tmp_path):

@@ -58,7 +58,9 @@ def check_known_keys(node, path: str = "") -> None:
     for key, child in node.items_ex(resolve=False):
         where = f"{path}.{key}" if path else str(key)
         if fields is not None and key not in fields:
-            raise UserError(unknown_key_line(where, schema.__name__))
+            error = UserError(unknown_key_line(where, schema.__name__))
+            error.key = where  # runner.config.provenance names the file that set it
+            raise error
         if isinstance(child, DictConfig):
             check_known_keys(child, where)
 
@@ -174,13 +176,17 @@ def _study_notes(cfg) -> list[str]:
     return study.notes(cfg) if study is not None and study.notes is not None else []
 
 
-def problems(cfg) -> list[str]:
+def problems(cfg, overrides=()) -> list[str]:
     """Every check's error for this config, in prepare's order (prepare stops at the first): a
-    sweep's preflight compares them across jobs. Changes cfg as prepare does."""
+    sweep's preflight compares them across jobs. Changes cfg as prepare does. `overrides`: those
+    cfg was composed from, to name the file a refused value came from."""
+    from runner.config.provenance import naming_files
+
     found = []
     for step in _steps(derived=False):
         try:
-            step(cfg)
+            with naming_files(overrides):
+                step(cfg)
         except UserError as ex:
             found.append(str(ex))
         except Exception:  # noqa: BLE001 - a later check tripping over an earlier error's value

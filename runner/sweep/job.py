@@ -142,6 +142,7 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start, ful
     in its folder and returned as status `failed`, so the next job runs; a full disk, recorded
     too, stops the sweep (full_disk_stops)."""
     from runner import runfolder, signals
+    from runner.config.provenance import naming_files
     from runner.config.validate import notes, prepare
     from runner.messages import describe_error
     from runner.registry.runs import TASKS
@@ -156,7 +157,8 @@ def run_isolated(cfg, job_dir: Path, num: int, hydra_root, overrides, start, ful
         return {"status": earlier, "skipped": True}
     try:
         runfolder.write_hydra_record(job_dir, cfg, hydra_root, overrides)
-        prepare(cfg)
+        with naming_files(overrides):
+            prepare(cfg)
         for line in notes(cfg, overrides):  # labelled as the job's own lines are, and its notes while it runs
             say(f"[job {num}] note: {line}")
         task = TASKS[cfg.task]  # a training run resumes from its checkpoint; a study clears around its finished

@@ -45,7 +45,7 @@ def _problems(overrides: list[str]) -> list[str]:
         cfg = compose(config_name="config", overrides=overrides)
     except Exception:  # noqa: BLE001 - Hydra's own composition of the jobs reports it
         return []
-    return problems(cfg) or _missing_data(cfg)
+    return problems(cfg, overrides) or _missing_data(cfg)
 
 
 def _missing_data(cfg) -> list[str]:

@@ -1,0 +1,111 @@
+"""Which config file a refused value came from. `trainer.epochs: expected an integer >= 1, got 0`
+sends a user to the command line; when no override set the key, the value came from a file
+(a preset of one's own under --config-dir, an edited option) and the line opens with its name,
+as a YAML error in it does: `myconf/experiment/mine.yaml: trainer.epochs: expected ...`."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+
+def _loader():
+    """The config loader of the Hydra that composed this process's config, or None."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    hydra = GlobalHydra.instance()
+    return hydra.config_loader() if hydra.is_initialized() else None
+
+
+def config_file(config_path: str, args=()) -> Path | None:
+    """The file Hydra reads for `config_path` (experiment/mine): through its loader while it is
+    there, else in the command's --config-dir (`args`) or dlrun's conf/, which Hydra searches."""
+    from runner.config.compose import conf_dir
+    from runner.config.overrides import hydra_flags
+
+    loader = _loader()
+    if loader is not None:
+        result = loader.repository.load_config(config_path)
+        if result is None or not str(result.path).startswith("file://"):
+            return None  # a structured config or a package's: no file to open
+        return shown(Path(str(result.path).removeprefix("file://")) / f"{config_path}.yaml")
+    flags = hydra_flags(args)
+    folders = [Path(d) for d in (getattr(flags, "config_dir", None), conf_dir()) if d]
+    return next((shown(f / f"{config_path}.yaml") for f in folders if (f / f"{config_path}.yaml").is_file()), None)
+
+
+def shown(file: Path) -> Path:
+    """A file under the folder dlrun runs in as a path from there (as --config-dir was typed, likely)."""
+    file = file.absolute()
+    return file.relative_to(Path.cwd()) if file.is_relative_to(Path.cwd()) else file
+
+
+def _set_on_command_line(key: str, overrides, repository) -> bool:
+    """An override sets the key or a section above it (a group's choice, optimizer=sgd, sets none)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+    except Exception:  # noqa: BLE001 - composed already, so parseable; never let a hint raise
+        return True
+    return any(f"{key}.".startswith(f"{o.key_or_group}.") and not repository.group_exists(o.key_or_group)
+               for o in parsed)  # fmt: skip
+
+
+_UNSET = object()
+
+
+def set_in(key: str, overrides) -> tuple[Path, object] | None:
+    """The file that set `key` last in the composition of `overrides`, with the value it wrote;
+    None when an override sets the key, no file does (the schema's default), or Hydra is not there."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    config_name = HydraConfig.get().job.config_name if HydraConfig.initialized() else "config"
+    loader = _loader()
+    if loader is None or _set_on_command_line(key, overrides, loader.repository):
+        return None
+    try:
+        defaults = loader.compute_defaults_list(config_name, [str(o) for o in overrides], RunMode.RUN).defaults
+    except Exception:  # noqa: BLE001 - a hint only
+        return None
+    for entry in reversed(defaults):  # the last to set it wins
+        package = entry.package or ""
+        under = not package or f"{key}.".startswith(f"{package}.")
+        if entry.config_path is None or package.startswith("hydra") or not under:
+            continue
+        found = loader.repository.load_config(entry.config_path)
+        if found is None or not str(found.path).startswith("file://"):
+            continue
+        value = OmegaConf.to_container(found.config, resolve=False)  # interpolations as written
+        for part in key.removeprefix(package).lstrip(".").split("."):
+            value = value.get(part, _UNSET) if isinstance(value, dict) else _UNSET
+        if value is not _UNSET:
+            return shown(Path(str(found.path).removeprefix("file://")) / f"{entry.config_path}.yaml"), value
+    return None
+
+
+@contextlib.contextmanager
+def naming_files(overrides):
+    """Open with `<file>: ` a refusal of a key (a ConfigError, or an unknown key) whose value
+    came from a config file, not the command line."""
+    from runner.errors import UserError
+
+    try:
+        yield
+    except UserError as ex:
+        key = getattr(ex, "key", None)
+        where = set_in(key, overrides) if key else None
+        if where is not None and (not hasattr(ex, "got") or _same(where[1], ex.got)):
+            ex.args = (f"{where[0]}: {ex}", *ex.args[1:])
+        raise
+
+
+def _same(written, got) -> bool:
+    """The file's value is the one refused (a shortcut such as model.depth may have replaced it)."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(got):
+        got = OmegaConf.to_container(got, resolve=False)
+    return written == got or str(written) == str(got)

@@ -399,6 +399,18 @@ def _command(overrides, data_dir) -> dict:
     return {"overrides": kept, "data_dir": str(Path(str(data_dir)).expanduser().resolve())}
 
 
+def refuse_running_jobs(sweep_dir: Path) -> None:
+    """A UserError when a job of the sweep still runs from an earlier launch: submitit's jobs hold
+    their folders (runner.sweep.job) and SLURM's go on when the dlrun that launched them stops, so
+    running the command again at once trained a second copy of each into the same folder."""
+    held = [(job, who) for job in sorted(Path(sweep_dir).glob("*/")) if (who := holder(job))]
+    if held:
+        job, who = held[0]
+        where = f"{len(held)} of its job folders" if len(held) > 1 else "one of its job folders"
+        raise UserError(f"{sweep_dir}: jobs launched earlier still run in {where} ({job.name}: {who}); run the "
+                        "command again once they have ended (under SLURM, scancel stops them)")  # fmt: skip
+
+
 def guard_sweep(sweep_dir: Path, overrides, data_dir) -> None:
     """Refuse a sweep folder made by another command; remember this command in a new one."""
     sweep_dir = Path(sweep_dir)

@@ -735,6 +735,55 @@ def test_sigterm_to_a_submitit_local_sweep_stops_its_jobs_saved_and_a_rerun_fini
     assert _job_statuses(sweep) == {0: "ok", 1: "ok"}
 
 
+def test_a_sweep_run_again_while_its_submitit_jobs_still_run_is_refused_in_one_line(tmp_path):
+    """submitit's jobs outlive a dlrun killed with -9 (SLURM's outlive any stop of dlrun): running
+    the command again at once launched a second copy of each into the same folders."""
+    from runner.sweep import workers
+
+    parent, sweep, cmd = _start_sweep(tmp_path, "dataset.n_train=20000", "trainer.epochs=12", "seed=0,1",
+                                      launcher="submitit_local", n_jobs=None)  # fmt: skip
+    _wait_for(lambda: len(workers.busy(sweep)) == 2 and _metric_rows(sweep.glob("*/metrics.csv")) >= 2, timeout=180)
+    jobs = workers.busy(sweep)
+    parent.kill()
+    parent.wait(timeout=30)
+    again = subprocess.run(cmd, cwd=tmp_path, env=dlrun_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 2, again.stderr
+    assert again.stderr.startswith(f"dlrun: error: {sweep}: jobs launched earlier still run in 2 of its job folders "
+                                   "(0_"), again.stderr  # fmt: skip
+    assert "run the command again once they have ended" in again.stderr and again.stderr.count("\n") == 1
+    _wait_for(lambda: not [p for p in jobs if _exists(p)], timeout=180)  # they train to the end on their own
+    assert _job_statuses(sweep) == {0: "ok", 1: "ok"}
+    ended = {p: p.stat().st_mtime_ns for p in sweep.glob("*/summary.json")}
+    again = subprocess.run(cmd, cwd=tmp_path, env=dlrun_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "sweep finished: 2 jobs (2 ok)" in again.stdout, again.stderr
+    assert {p: p.stat().st_mtime_ns for p in sweep.glob("*/summary.json")} == ended, "finished: skipped"
+
+
+def test_a_stopped_slurm_sweep_says_its_jobs_go_on_and_names_them(tmp_path, monkeypatch):
+    """SLURM's jobs go on when dlrun stops: the line said `run the same command ... to resume`,
+    and a rerun then would have launched them twice."""
+    from omegaconf import OmegaConf
+
+    from runner.sweep import state
+
+    target = "hydra_plugins.hydra_submitit_launcher.submitit_launcher."
+    config = OmegaConf.create({"hydra": {"launcher": {"_target_": target + "SlurmLauncher",
+                                                      "submitit_folder": f"{tmp_path}/.submitit/%j"}}})  # fmt: skip
+    monkeypatch.setattr(state, "running", tmp_path)
+    monkeypatch.setattr(state, "running_config", config)
+    assert state.resume_hint(tmp_path) == f"run the same command with hydra.sweep.dir={tmp_path} to resume", (
+        "nothing submitted yet"
+    )
+    for task in ("4242_0", "4242_1", "4250_0"):
+        (tmp_path / ".submitit" / task).mkdir(parents=True)
+    assert state.resume_hint(tmp_path) == (
+        "its jobs go on under SLURM, which a stop of dlrun does not reach (scancel 4242 4250 stops them); once they "
+        f"have ended, run the same command with hydra.sweep.dir={tmp_path} to run what is left and write the report"
+    )
+    config.hydra.launcher._target_ = target + "LocalLauncher"
+    assert state.resume_hint(tmp_path).endswith(" to resume"), "submitit_local's jobs stop with dlrun"
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="flock")
 def test_a_joblib_worker_killed_mid_job_ends_the_sweep_in_one_line_and_a_rerun_finishes_it(tmp_path):
     """The kernel's out-of-memory killer took one worker: loky killed the rest and joblib's

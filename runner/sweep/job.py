@@ -79,20 +79,33 @@ def _launcher(hc) -> str:
 
 
 def run_job(cfg, job_dir: Path, hc) -> dict:
-    from runner import signals
+    import contextlib
+
+    from runner import runfolder, signals
     from runner.sweep import workers
 
     launcher = _launcher(hc)
     apart = workers.local_processes(launcher) and signals.in_worker()  # joblib's n_jobs=1 runs jobs in dlrun
-    if apart or "submitit" in launcher:  # checkpoint on the sweep's stop; under SLURM, on submitit's requeue
+    # submitit's jobs may outlive the dlrun that launched them (SLURM's go on when it stops, by design)
+    outliving = "submitit" in launcher
+    if apart or outliving:  # checkpoint on the sweep's stop; under SLURM, on submitit's requeue
         signals.install()
-    if not apart:
+    if not (apart or outliving):
         return _run_job(cfg, job_dir, hc)
     joblib = "joblib" in launcher  # a worker that dlrun started itself, and that takes job after job
     if joblib:
         signals.watch_parent()  # stop with the sweep, even one killed with -9
     try:
-        with workers.running_job(Path(hc.sweep.dir), hc.job.num):  # a stop of the sweep waits for it to save
+        with contextlib.ExitStack() as holding:
+            if outliving:  # the same sweep run again meanwhile fails this job in one line, writing
+                try:  # nothing, rather than training a second copy into its folder
+                    runfolder.lock(job_dir, "hydra.sweep.dir")
+                except UserError as ex:
+                    say(f"job {hc.job.num} failed: {ex}", error=True)
+                    return {"status": "failed", "error": str(ex)}
+                holding.callback(runfolder.unlock, job_dir)
+            if apart:  # a stop of the sweep waits for it to save
+                holding.enter_context(workers.running_job(Path(hc.sweep.dir), hc.job.num))
             return _run_job(cfg, job_dir, hc)
     finally:
         if joblib:

@@ -11,12 +11,34 @@ running_config = None  # and its config (the loggers' sweep run ends with it if 
 
 
 def resume_hint(sweep_dir) -> str:
-    """What a stopped sweep tells its user (also when the stop came between its jobs)."""
+    """What a stopped sweep tells its user (also when the stop came between its jobs). Jobs that
+    SLURM runs go on when dlrun stops: the line names them, and a rerun waits for their end."""
     if not sweep_dir:
         return ""
     from runner.config.overrides import as_override
 
-    return f"run the same command with {as_override('hydra.sweep.dir', sweep_dir)} to resume"
+    again = f"run the same command with {as_override('hydra.sweep.dir', sweep_dir)}"
+    jobs = slurm_jobs(running_config) if running_config is not None and str(sweep_dir) == str(running) else []
+    if jobs:
+        return (f"its jobs go on under SLURM, which a stop of dlrun does not reach (scancel {' '.join(jobs)} stops "
+                f"them); once they have ended, {again} to run what is left and write the report")  # fmt: skip
+    return f"{again} to resume"
+
+
+def slurm_jobs(config) -> list[str]:
+    """The SLURM job ids of a sweep that submitit sent to SLURM, from the folders submitit makes
+    per task (`<submitit_folder>` with %j as `<job id>_<task>`); none under other launchers."""
+    from pathlib import Path
+
+    launcher = config.hydra.launcher
+    if not str(launcher.get("_target_", "")).endswith("SlurmLauncher"):
+        return []
+    try:
+        folder = Path(str(launcher.submitit_folder).split("%j")[0])
+        names = [p.name for p in folder.iterdir() if p.is_dir()]
+    except Exception:  # noqa: BLE001 - a hint only: nothing submitted yet, or an unusual folder
+        return []
+    return sorted({n.split("_")[0] for n in names if n.split("_")[0].isdigit()}, key=int)
 
 
 def failed(counts: dict) -> bool:

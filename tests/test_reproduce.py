@@ -367,3 +367,19 @@ def test_the_readmes_table_of_reproductions_gives_each_presets_own_times():
     for name in presets:
         expected = yaml.safe_load((REPO / "conf" / "experiment" / "reproduce" / f"{name}.yaml").read_text())
         assert rows[name] == expected["reproduce"]["expected"], name
+
+
+def test_a_parts_record_lists_its_jobs_as_a_grid_sweeps_does(tmp_path):
+    """The part's multirun.yaml had no sweeper: the report could not tell the jobs a stop left
+    unstarted, and a stopped part re-rendered (make report) read as finished."""
+    from types import SimpleNamespace
+
+    from runner.reproduce.execute import part_jobs, write_part_record
+    from runner.sweep.grid import planned_jobs
+
+    grid = {"activation": ["relu", "tanh"], "model.depth": ["1", "2", "3"]}
+    write_part_record(tmp_path, grid, ["dataset=gurmukhi"], SimpleNamespace(x="model.depth", extra=[]))
+    planned = planned_jobs(tmp_path)
+    swept = [{"activation": a, "model.depth": d} for a in grid["activation"] for d in grid["model.depth"]]
+    assert planned == [{**job, "dataset": "gurmukhi"} for job in swept]
+    assert [dict(o.split("=") for o in job) for _, job, _ in part_jobs(grid)] == swept, "numbered as the jobs run"

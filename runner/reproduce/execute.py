@@ -88,6 +88,20 @@ def part_jobs(grid: dict) -> list:
     return [(i, job, f"{i}_{job_dirname(','.join(job))}") for i, job in enumerate(jobs(grid))]
 
 
+def write_part_record(folder: Path, grid: dict, base: list, sweep) -> None:
+    """The part's multirun.yaml, as Hydra's basic sweeper would write it for this grid: the sweep
+    report reads its params, and its sweeper, to list the jobs a stop left unstarted (without it,
+    a stopped part re-rendered with `make report` read as finished)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    sweeper = {"_target_": f"{BasicSweeper.__module__}.{BasicSweeper.__name__}",
+               "params": {k: ",".join(v) for k, v in grid.items()}}  # fmt: skip
+    atomic_write_text(folder / "multirun.yaml", OmegaConf.to_yaml(OmegaConf.create({
+        "hydra": {"sweeper": sweeper, "overrides": {"task": base}},
+        "sweep": {"x": sweep.x, "extra": list(sweep.extra)},
+    })))  # fmt: skip
+
+
 def run_part(part: Part, cfg, report_dir: Path, label: str) -> dict:
     """Run the part's jobs (skipping finished ones) and render its sweep report."""
     from runner.report.sweep_report import render_sweep
@@ -97,10 +111,7 @@ def run_part(part: Part, cfg, report_dir: Path, label: str) -> dict:
     folder = Path(report_dir) / part.name
     grid, sweep = plan(part, cfg)
     base = base_overrides(part, cfg)
-    atomic_write_text(folder / "multirun.yaml", OmegaConf.to_yaml(OmegaConf.create({
-        "hydra": {"sweeper": {"params": {k: ",".join(v) for k, v in grid.items()}}, "overrides": {"task": base}},
-        "sweep": {"x": sweep.x, "extra": list(sweep.extra)},
-    })))  # fmt: skip
+    write_part_record(folder, grid, base, sweep)
     started = time.perf_counter()
     for num, job, name in part_jobs(grid):
         job_cfg = compose_in_app(base + job)

@@ -258,6 +258,37 @@ def test_shell_completion_misused_is_one_line(tmp_path, arg, line):
     assert (proc.returncode, proc.stderr) == (2, f"dlrun: error: {line}\n")
 
 
+@pytest.mark.parametrize(
+    "line,offered",
+    [
+        ("dlrun exp", ["experiment="]),  # Hydra offered `experiment`, a group with subfolders, without its `=`
+        ("dlrun experiment=rep", [f"experiment=reproduce/{o}" for o in ("all", "r1", "r2", "r3", "r4", "r5")]),
+        ("dlrun -m experiment=reproduce/r", [f"experiment=reproduce/r{n}" for n in range(1, 6)]),
+        ("dlrun experiment/rep", [f"experiment=reproduce/{o}" for o in ("all", "r1", "r2", "r3", "r4", "r5")]),
+        (
+            "dlrun experiment=grad",
+            ["experiment=grad_norm", "experiment=gradcheck_gurmukhi_cnn", "experiment=gradcheck_models"],
+        ),  # fmt: skip
+        ("dlrun dataset=f", ["dataset=fashion_mnist", "dataset=function"]),
+        ("dlrun hydra/la", ["hydra/launcher="]),  # a group of groups as Hydra has it
+    ],
+)
+def test_tab_completion_offers_the_options_in_a_groups_subfolders(tmp_path, line, offered):
+    """Hydra's completion listed a group's own files only: experiment=reproduce/r2 was never offered,
+    and experiment/<TAB> offered experiment/reproduce=, which dlrun refuses."""
+    proc = run_dlrun("-sc", "query=bash", cwd=tmp_path, env={"COMP_LINE": line})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == offered
+
+
+def test_a_subfolder_of_options_named_as_hydras_nested_group_says_how_to_pick_it(tmp_path):
+    proc = run_dlrun("experiment/reproduce=r2", cwd=tmp_path)
+    assert_one_line_error(proc, "experiment/reproduce=r2: conf/experiment/reproduce/ holds options of the experiment "
+                          "group, picked with their folder: experiment=reproduce/r2; expected one of reproduce/all, ")  # fmt: skip
+    proc = run_dlrun("--cfg", "job", "hydra/launcher=basic", "dataset=function", cwd=tmp_path)
+    assert proc.returncode == 0, "a nested group of Hydra's own is one"
+
+
 def test_missing_data_offline_names_dataset_path_and_remedy(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

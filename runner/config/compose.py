@@ -35,6 +35,11 @@ def is_preset_group(name: str) -> bool:
     )
 
 
+def options_in(group: str) -> bool:
+    """The group's folder holds options of its own (experiment/), not only other groups (hydra/)."""
+    return any((conf_dir() / group).glob("*.yaml"))
+
+
 def group_options(group: str) -> list:
     """The options of conf/<group>/, those in its subfolders as <sub>/<name> (experiment=reproduce/r2)."""
     folder = conf_dir() / group
@@ -62,6 +67,31 @@ def share_config_store() -> None:
 
     if "__deepcopy__" not in vars(ConfigStore):
         ConfigStore.__deepcopy__ = lambda self, memo: self
+
+
+def complete_nested_options() -> None:
+    """Have Hydra's tab completion offer the options in a group's subfolders too: it lists a
+    group's own files only, so `dlrun experiment=<TAB>` never offered experiment=reproduce/r2,
+    which dlrun takes (group_options)."""
+    from hydra.plugins.completion_plugin import CompletionPlugin
+
+    listed = CompletionPlugin._query_config_groups
+    if getattr(listed, "nested", False):
+        return
+
+    def with_nested(self, word, config_name, words):
+        matched, exact = listed(self, word, config_name, words)
+        bare = word.lstrip("+~")
+        sign, groups = word[: len(word) - len(bare)], config_groups()
+        group, sep, typed = bare.partition("=") if "=" in bare else bare.partition("/")
+        if sep and group in groups and options_in(group):  # experiment=rep, experiment/: its options, nested too
+            options = [f"{sign}{group}={o}" for o in group_options(group) if o.startswith(typed)]
+            return sorted({*(m for m in matched if "/" not in m.partition("=")[0]), *options}), exact
+        # a group's name: Hydra leaves off the `=` of one with subfolders (`experiment`)
+        return [f"{m}=" if m.lstrip("+~") in groups and options_in(m.lstrip("+~")) else m for m in matched], exact
+
+    with_nested.nested = True
+    CompletionPlugin._query_config_groups = with_nested
 
 
 def compose(overrides, hydra_config: bool = False):

@@ -225,9 +225,16 @@ def _check_group(o, groups: list) -> None:
     from hydra.core.override_parser.types import ChoiceSweep
     from omegaconf import MISSING
 
-    from runner.config.compose import group_options
+    from runner.config.compose import group_options, options_in
 
     group = o.key_or_group
+    parent, _, sub = group.partition("/")
+    if sub and parent in groups and options_in(parent):  # Hydra's way to a nested group, none in dlrun's defaults
+        value = o.value()
+        meant = f"{parent}={sub}/{value}" if isinstance(value, str) else f"{parent}={sub}/<option>"
+        listed = ", ".join(o for o in group_options(parent) if o.startswith(f"{sub}/"))
+        raise UserError(f"{o.input_line}: conf/{group}/ holds options of the {parent} group, picked with their folder: "
+                        f"{meant}; expected one of {listed}")  # fmt: skip
     # hydra/launcher's options are mostly plugins' (joblib, submitit_local), not in conf/: unlisted
     options = group_options(group) if group in groups and not group.startswith("hydra/") else []
     expected = f"; expected one of {', '.join(options)}" if options else ""

@@ -289,6 +289,21 @@ def test_a_subfolder_of_options_named_as_hydras_nested_group_says_how_to_pick_it
     assert proc.returncode == 0, "a nested group of Hydra's own is one"
 
 
+def test_hydras_experimental_rerun_is_one_line_giving_the_command_the_folder_records(tmp_path):
+    """Hydra's --experimental-rerun loads a config.pickle, which dlrun never writes: a ValueError's
+    traceback (`File .../config.pickle does not exist!`)."""
+    run = tmp_path / "run"
+    proc = run_dlrun("dataset=function", "trainer.epochs=1", "name='my run'", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for given in (run / ".hydra" / "config.pickle", run):
+        proc = run_dlrun("--experimental-rerun", str(given), cwd=tmp_path)
+        assert_one_line_error(proc, f"--experimental-rerun {given}: dlrun writes no config.pickle for Hydra to load; "
+                              f"{run} records its command: dlrun dataset=function trainer.epochs=1 \"name='my run'\" (with "
+                              f"hydra.run.dir={run} it resumes there, if unfinished)")  # fmt: skip
+    proc = run_dlrun("--experimental-rerun", str(tmp_path / "nope.pickle"), cwd=tmp_path)
+    assert_one_line_error(proc, "a run's folder records its command in .hydra/overrides.yaml")
+
+
 def test_missing_data_offline_names_dataset_path_and_remedy(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -30,9 +30,42 @@ def command_overrides(argv: list) -> list | None:
     if len(modes) > 1:
         raise UserError(f"{' and '.join(modes)}: one at a time; to see the config of a sweep's job, run --cfg job "
                         "with that job's values and no -m")  # fmt: skip
-    if args.shell_completion or args.experimental_rerun:
+    if args.experimental_rerun is not None:
+        raise UserError(rerun_line(args.experimental_rerun))
+    if args.shell_completion:
         return None
     return list(args.overrides)
+
+
+def _shell_word(text: str) -> str:
+    """`text` as one word of a shell's command line, in double quotes where it holds Hydra's own
+    single quotes ("name='my run'"), as dlrun writes a value it suggests."""
+    import shlex
+
+    if shlex.quote(text) == text or any(c in text for c in '"$`\\!'):
+        return shlex.quote(text)
+    return f'"{text}"'
+
+
+def rerun_line(path: str) -> str:
+    """Hydra's --experimental-rerun loads a config.pickle that only its pickling callback writes:
+    dlrun writes none (its runs' folders record their command), and Hydra raised a ValueError's
+    traceback. The line gives the command the folder records, where `path` is in a run's folder."""
+    from pathlib import Path
+
+    import yaml
+
+    given = Path(path)
+    folder = given if given.is_dir() else given.parent
+    folder = folder.parent if folder.name == ".hydra" else folder
+    try:
+        overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
+        command = " ".join(["dlrun", *(_shell_word(str(o)) for o in overrides)])
+    except (OSError, yaml.YAMLError, TypeError):
+        return (f"--experimental-rerun {path}: dlrun writes no config.pickle for Hydra to load; a run's folder "
+                "records its command in .hydra/overrides.yaml")  # fmt: skip
+    return (f"--experimental-rerun {path}: dlrun writes no config.pickle for Hydra to load; {folder} records its "
+            f"command: {command} (with {as_override('hydra.run.dir', folder)} it resumes there, if unfinished)")  # fmt: skip
 
 
 def typed_overrides(overrides) -> list[str]:

@@ -25,13 +25,18 @@ def config_file(config_path: str, args=()) -> Path | None:
 
     loader = _loader()
     if loader is not None:
-        result = loader.repository.load_config(config_path)
-        if result is None or not str(result.path).startswith("file://"):
-            return None  # a structured config or a package's: no file to open
-        return shown(Path(str(result.path).removeprefix("file://")) / f"{config_path}.yaml")
+        return _file_of(loader.repository.load_config(config_path), config_path)
     flags = hydra_flags(args)
     folders = [Path(d) for d in (getattr(flags, "config_dir", None), conf_dir()) if d]
     return next((shown(f / f"{config_path}.yaml") for f in folders if (f / f"{config_path}.yaml").is_file()), None)
+
+
+def _file_of(loaded, config_path: str) -> Path | None:
+    """The file on disk a ConfigResult of the repository came from; None for a structured config
+    or one inside a package."""
+    if loaded is None or not str(loaded.path).startswith("file://"):
+        return None
+    return shown(Path(str(loaded.path).removeprefix("file://")) / f"{config_path}.yaml")
 
 
 def shown(file: Path) -> Path:
@@ -76,13 +81,14 @@ def set_in(key: str, overrides) -> tuple[Path, object] | None:
         if entry.config_path is None or package.startswith("hydra") or not under:
             continue
         found = loader.repository.load_config(entry.config_path)
-        if found is None or not str(found.path).startswith("file://"):
+        file = _file_of(found, entry.config_path)
+        if file is None:
             continue
         value = OmegaConf.to_container(found.config, resolve=False)  # interpolations as written
         for part in key.removeprefix(package).lstrip(".").split("."):
             value = value.get(part, _UNSET) if isinstance(value, dict) else _UNSET
         if value is not _UNSET:
-            return shown(Path(str(found.path).removeprefix("file://")) / f"{entry.config_path}.yaml"), value
+            return file, value
     return None
 
 
@@ -103,9 +109,10 @@ def naming_files(overrides):
 
 
 def _same(written, got) -> bool:
-    """The file's value is the one refused (a shortcut such as model.depth may have replaced it)."""
+    """The file's value is the one refused (a shortcut such as model.depth may have replaced it),
+    or an interpolation that gave it (`${dlrun.scale:200,10}`)."""
     from omegaconf import OmegaConf
 
     if OmegaConf.is_config(got):
         got = OmegaConf.to_container(got, resolve=False)
-    return written == got or str(written) == str(got)
+    return written == got or str(written) == str(got) or isinstance(written, str) and "${" in written

@@ -191,7 +191,11 @@ def _whole_numbers(arg: str, o, hint, multirun: bool) -> str:
     if not (hint is int or int in typing.get_args(hint)) or o.is_delete() or o.is_sweep_override() and not multirun:
         return arg
     value = o.value()
-    values = list(value.list) if isinstance(value, ChoiceSweep) else None if o.is_sweep_override() else [value]
+    if o.is_sweep_override():  # a, b, c only: choice(), shuffle() and tags are left as typed
+        simple = isinstance(value, ChoiceSweep) and value.simple_form and not (value.tags or value.shuffle)
+        values = list(value.list) if simple else None
+    else:
+        values = [value]
 
     floats = []
 

@@ -446,8 +446,10 @@ def test_an_integer_keys_whole_number_may_be_written_as_a_float(tmp_path):
     ]  # fmt: skip
     assert check_command_line(["trainer.epochs=5", "name=1e3"]) == ["trainer.epochs=5", "name=1e3"], "as typed"
     assert check_command_line(["seed=0,2e0"]) == ["seed=0,2e0"], "without -m a sweep is refused as typed"
-    shaped = ["-m", "seed=choice(0,2e0)", "seed=shuffle(0,2e0)", "seed=tag(a,choice(0,2e0))"]
-    assert check_command_line(shaped) == shaped, "only a, b, c is rewritten: the rest would lose their shape"
+    shaped = ["-m", "seed=choice(0,2e0)", "seed=shuffle(0,2e0)", "seed=tag(b,a,choice(0,2e0))", "seed=range(0,2e0)"]
+    assert check_command_line(shaped) == [
+        "-m", "seed=choice(0,2)", "seed=shuffle(0,2)", "seed=tag(a,b,choice(0,2))", "seed=range(0,2e0)"
+    ], "each sweep keeps its shape"  # fmt: skip
     proc = run_dlrun("--cfg", "job", "dataset=function", "trainer.epochs=2e1", cwd=tmp_path)
     assert proc.returncode == 0 and "  epochs: 20\n" in proc.stdout, proc.stderr
     proc = run_dlrun("--cfg", "job", "dataset=function", "trainer.epochs=2.5", cwd=tmp_path)

@@ -180,10 +180,10 @@ def check_command_line(argv: list) -> list:
 
 def _whole_numbers(arg: str, o, hint, multirun: bool) -> str:
     """`arg` with the whole floats of an integer key (int, Optional[int], List[int]) written as
-    integers: Hydra's grammar reads `trainer.epochs=1e3` and `dataset.subsample=5e4` as floats,
-    which OmegaConf refused for an integer key (`expected an integer, got '1000.0'`). A sweep's
-    values are rewritten all or none (only with -m: without, it is refused as typed); anything else
-    is left as typed."""
+    integers: Hydra's grammar reads `trainer.epochs=1e3` and `model.hidden=[1e3]` as floats, which
+    OmegaConf refused for an integer key (`expected an integer, got '1000.0'`). A sweep's values
+    (a,b; choice(), shuffle(), tag()) are rewritten all or none, and only with -m: without, it is
+    refused as typed. Anything else is left as typed."""
     import typing
 
     from hydra.core.override_parser.types import ChoiceSweep
@@ -191,12 +191,8 @@ def _whole_numbers(arg: str, o, hint, multirun: bool) -> str:
     if not (hint is int or int in typing.get_args(hint)) or o.is_delete() or o.is_sweep_override() and not multirun:
         return arg
     value = o.value()
-    if o.is_sweep_override():  # a, b, c only: choice(), shuffle() and tags are left as typed
-        simple = isinstance(value, ChoiceSweep) and value.simple_form and not (value.tags or value.shuffle)
-        values = list(value.list) if simple else None
-    else:
-        values = [value]
-
+    if o.is_sweep_override() and not isinstance(value, ChoiceSweep):
+        return arg  # range() and interval() take their numbers as they are
     floats = []
 
     def whole(v):
@@ -208,10 +204,14 @@ def _whole_numbers(arg: str, o, hint, multirun: bool) -> str:
             return str(int(v))
         return str(v) if type(v) is int else None
 
-    texts = [whole(v) for v in values or []]
+    texts = [whole(v) for v in (value.list if o.is_sweep_override() else [value])]
     if not floats or None in texts:
         return arg
-    return f"{arg.partition('=')[0]}={','.join(texts)}"
+    text = ",".join(texts)
+    if o.is_sweep_override():  # the sweep's shape as typed
+        text = f"shuffle({text})" if value.shuffle else text if value.simple_form else f"choice({text})"
+        text = f"tag({','.join(sorted(value.tags))},{text})" if value.tags else text
+    return f"{arg.partition('=')[0]}={text}"
 
 
 def unparsed_line(arg: str, reason: str, groups: list) -> str:

@@ -92,6 +92,15 @@ def lock(folder: Path, what: str = "folder", kind: str | None = None) -> None:
     refuse_foreign(folder, what)
     if kind is not None:
         refuse_other_kind(folder, kind, what)
+    hold(folder, what)
+
+
+def hold(folder: Path, what: str = "folder") -> None:
+    """The flock of lock(), without its checks of what the folder holds: for a sweep's job folder,
+    part of a sweep folder already locked and checked (one of an older dlrun has no lock file)."""
+    folder = Path(folder)
+    if str(folder) in _held:
+        return
     try:
         import fcntl
     except ImportError:  # no flock (Windows): folders are not locked there

@@ -99,7 +99,7 @@ def run_job(cfg, job_dir: Path, hc) -> dict:
         with contextlib.ExitStack() as holding:
             if outliving:  # the same sweep run again meanwhile fails this job in one line, writing
                 try:  # nothing, rather than training a second copy into its folder
-                    runfolder.lock(job_dir, "hydra.sweep.dir")
+                    runfolder.hold(job_dir, "hydra.sweep.dir")
                 except UserError as ex:
                     say(f"job {hc.job.num} failed: {ex}", error=True)
                     return {"status": "failed", "error": str(ex)}

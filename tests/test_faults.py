@@ -759,6 +759,23 @@ def test_a_sweep_run_again_while_its_submitit_jobs_still_run_is_refused_in_one_l
     assert {p: p.stat().st_mtime_ns for p in sweep.glob("*/summary.json")} == ended, "finished: skipped"
 
 
+def test_a_submitit_job_folder_without_a_lock_file_resumes(tmp_path):
+    """A job folder an older dlrun left (no .dlrun.lock) is the sweep's own: holding it must not
+    refuse it as files dlrun did not write."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    sweep = tmp_path / "sweep"
+    cmd = dlrun_cmd() + ["-m", "dataset=function", "trainer.epochs=1", "seed=0", "hydra/launcher=submitit_local",
+                         f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    first = subprocess.run(cmd, cwd=tmp_path, env=dlrun_env(), capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    (job,) = sweep.glob("0_*")
+    (job / "DONE").unlink()  # unfinished, and from before job folders were held
+    (job / ".dlrun.lock").unlink()
+    again = subprocess.run(cmd, cwd=tmp_path, env=dlrun_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert _job_statuses(sweep) == {0: "ok"} and (job / "DONE").is_file()
+
+
 def test_a_stopped_slurm_sweep_says_its_jobs_go_on_and_names_them(tmp_path, monkeypatch):
     """SLURM's jobs go on when dlrun stops: the line said `run the same command ... to resume`,
     and a rerun then would have launched them twice."""

@@ -89,7 +89,7 @@ def test_training_with_augmentation_is_reproducible_and_differs_from_training_wi
 @pytest.mark.parametrize(
     "args,line",
     [
-        (("dataset=function", "regularizer=augment"), "regularizer.augment: expected [] for dataset.source=function"),
+        (("dataset=function", "regularizer=augment"), "regularizer=augment: regularizer.augment: expected [] for dataset.source=function"),
         (("engine=numpy", "optimizer=sgd", "regularizer.augment=[crop]"), "regularizer.augment: expected [] for engine=numpy"),
         (("regularizer.augment=[crop,crop]",), "regularizer.augment: expected a list of distinct names among crop, flip"),
         (("regularizer.augment=[crop]", "regularizer.crop_padding=28"), "regularizer.crop_padding: expected an integer in [1, 27]"),

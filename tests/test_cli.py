@@ -198,19 +198,13 @@ def test_the_file_named_for_a_refused_value_is_the_last_to_set_it(tmp_path):
     from runner.config.provenance import set_in
     from runner.config.schema import register
 
-    def where(key, overrides):
-        found = set_in(key, overrides)
-        return found and (found[0].resolve(), found[1])
-
     register()
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
-        assert where("optimizer.lr", ["optimizer=sgd"]) == (conf_dir() / "optimizer" / "sgd.yaml", 0.01)
-        assert where("optimizer.lr", ["optimizer=sgd", "optimizer.lr=1"]) is None, "the command line set it"
-        assert where("trainer.epochs", ["experiment=grad_norm"]) == (
-            conf_dir() / "experiment" / "grad_norm.yaml",
-            "${dlrun.scale:200,10}",
-        ), "as written"
-        assert where("trainer.epochs", []) is None, "the schema's default: no file"
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):  # dlrun's options: by the choice
+        assert set_in("optimizer.lr", ["optimizer=sgd"]) == ("optimizer=sgd", 0.01)
+        assert set_in("optimizer.lr", ["optimizer=sgd", "optimizer.lr=1"]) is None, "the command line set it"
+        assert set_in("trainer.epochs", ["experiment=grad_norm"]) == ("experiment=grad_norm", "${dlrun.scale:200,10}")
+        assert set_in("task", ["experiment=reproduce/r2"]) == ("experiment=reproduce/r2", "reproduce"), "nested"
+        assert set_in("trainer.epochs", []) is None, "the schema's default: no file"
     conf = tmp_path / "myconf"
     for group, lr in (("experiment", -1), ("variant", -2)):  # variant comes after experiment in the defaults
         (conf / group).mkdir(parents=True)

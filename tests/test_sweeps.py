@@ -154,7 +154,10 @@ def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
             "trainer.early_stopping.metric: expected a column this run "
             "measures: train_loss, train_acc, test_loss, test_acc (a val_ column needs dataset.val_size), got 'val_loss'",
         ),
-        (("scheduler=plateau",), "scheduler.metric: expected a column this run measures"),
+        (
+            ("scheduler=plateau",),
+            "scheduler=plateau: scheduler.metric: expected a column this run measures",
+        ),  # its file
         # the dataset's files are not there (a wrong data_dir): every job failed alike, each in a folder of its own
         (("dataset=gurmukhi", "dataset.folder=nowhere"), "dataset gurmukhi: no class folders at "),
     ],

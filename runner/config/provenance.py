@@ -1,7 +1,8 @@
 """Which config file a refused value came from. `trainer.epochs: expected an integer >= 1, got 0`
 sends a user to the command line; when no override set the key, the value came from a file
-(a preset of one's own under --config-dir, an edited option) and the line opens with its name,
-as a YAML error in it does: `myconf/experiment/mine.yaml: trainer.epochs: expected ...`."""
+and the line opens with it: a preset of one's own by its path, as a YAML error in it does
+(`myconf/experiment/mine.yaml: trainer.epochs: expected ...`), one of dlrun's options by the
+choice that read it (`scheduler=plateau: scheduler.metric: expected ...`)."""
 
 from __future__ import annotations
 
@@ -60,9 +61,10 @@ def _set_on_command_line(key: str, overrides, repository) -> bool:
 _UNSET = object()
 
 
-def set_in(key: str, overrides) -> tuple[Path, object] | None:
-    """The file that set `key` last in the composition of `overrides`, with the value it wrote;
-    None when an override sets the key, no file does (the schema's default), or Hydra is not there."""
+def set_in(key: str, overrides) -> tuple[str, object] | None:
+    """The file that set `key` last in the composition of `overrides` (a path; one of dlrun's own
+    options as group=option), with the value it wrote; None when an override sets the key, no
+    file does (the schema's default), or Hydra is not there."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import OmegaConf
@@ -88,8 +90,19 @@ def set_in(key: str, overrides) -> tuple[Path, object] | None:
         for part in key.removeprefix(package).lstrip(".").split("."):
             value = value.get(part, _UNSET) if isinstance(value, dict) else _UNSET
         if value is not _UNSET:
-            return file, value
+            return _named(file, entry), value
     return None
+
+
+def _named(file: Path, entry) -> str:
+    """A file of one's own by its path; one of dlrun's options by the choice that read it
+    (scheduler=plateau), which is what the command line changes."""
+    from runner.config.compose import conf_dir
+
+    group = entry.override_key
+    if group and file.resolve().is_relative_to(conf_dir().resolve()):
+        return f"{group}={entry.config_path.removeprefix(f'{group}/')}"
+    return str(file)
 
 
 @contextlib.contextmanager

@@ -1570,3 +1570,33 @@ def test_an_extra_column_by_a_named_value_puts_each_name_in_one_place_for_every_
     sweep_plots.plot_extra(df, ["trainer.batch_size", "activation"], tmp_path, "sensitivity", "t")
     assert seen["ticks"] == ["relu", "tanh"] and seen["view"] == (-0.5, 1.5)
     assert seen["lines"] == {"batch_size=32": [0, 1], "batch_size=512": [1]}, seen["lines"]
+
+
+def test_a_deep_networks_hidden_list_is_labelled_short_and_its_ticks_do_not_run_together(tmp_path, monkeypatch):
+    """model.hidden=[64,64,...] of a depth sweep was spelled out in every legend and tick: 60 layers
+    made a legend wider than three plots, and the bars' tick labels ran into each other."""
+    from runner.report.sweep_tables import pair_label, tick_label, value_label
+
+    deep = "[" + ",".join(["64"] * 60) + "]"
+    assert [value_label(v) for v in (deep, "[64,64,64,10]", "[128,64,64]", "[]", [8, 8, 8], "[crop,flip]")] == \
+        ["[64×60]", "[64×3,10]", "[128,64,64]", "[]", "[8×3]", "[crop,flip]"]  # fmt: skip
+    assert pair_label("model.hidden", deep) == "hidden=[64×60]"
+    assert tick_label("[256,128,64,32,16,8]") == "[256,128,64,\n32,16,8]", "broken after a comma"
+    assert tick_label("relu") == "relu" and tick_label("a_very_long_option_name") == "a_very_long_option_name"
+    rows = [{"job": i, "status": "ok", "model.hidden": h, "final_test_loss": 1.0 + i, "final_train_loss": 1.0,
+             "dir": f"{i}_x"} for i, h in enumerate([deep, "[256,128,64,32,16,8]", "[16]"])]  # fmt: skip
+    df = pd.DataFrame(rows)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from runner.report import sweep_plots
+
+    shown, real_save = {}, sweep_plots.save
+
+    def save(fig, path):  # the ticks as drawn
+        shown[path.name] = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+        return real_save(fig, path)
+
+    monkeypatch.setattr(sweep_plots, "save", save)
+    sweep_plots.plot_final(df, ["model.hidden"], tmp_path, "test", "loss", "s")
+    assert shown["final_test_loss.png"] == ["[64×60]", "[256,128,64,\n32,16,8]", "[16]"]

@@ -17,10 +17,13 @@ from runner.report.sweep_tables import (
     is_numeric,
     job_label,
     ordered_values,
+    pair_label,
     pivot,
     plot_axes,
     scaled,
     short_key,
+    tick_label,
+    value_label,
 )
 
 
@@ -35,7 +38,7 @@ def _panels(df: pd.DataFrame, swept: list) -> list:
     keys were swept, else one panel with every job."""
     if len(swept) >= 2:
         key = swept[0]
-        return [(f"{short_key(key)}={v}", df[df[key] == v]) for v in ordered_values(df, key)]
+        return [(pair_label(key, v), df[df[key] == v]) for v in ordered_values(df, key)]
     return [("", df)]
 
 
@@ -301,7 +304,7 @@ def _facets(done: pd.DataFrame, keys: list) -> list:
     combos = done[keys].drop_duplicates().itertuples(index=False, name=None)
     order = {k: ordered_values(done, k) for k in keys}
     ranked = sorted(combos, key=lambda c: [order[k].index(v) for k, v in zip(keys, c)])
-    return [(", ".join(f"{short_key(k)}={v}" for k, v in zip(keys, c)),
+    return [(", ".join(pair_label(k, v) for k, v in zip(keys, c)),
              done[(done[keys] == pd.Series(c, index=keys)).all(axis=1)]) for c in ranked]  # fmt: skip
 
 
@@ -317,7 +320,7 @@ def _final_panel(ax, done, x_key, x_values, group_key, groups, split, kind, nume
         drawn += ys + ys_train
         errs = _spread(rows, x_key, x_values, f"final_{split}_{kind}", kind, over_seeds)
         errs_train = _spread(rows, x_key, x_values, f"final_train_{kind}", kind, over_seeds)
-        name = f"{short_key(group_key)}={g}" if g is not None else split
+        name = pair_label(group_key, g) if g is not None else split
         if numeric:
             xs = [float(v) for v in x_values]
             ax.errorbar(
@@ -384,7 +387,7 @@ def _final_panel(ax, done, x_key, x_values, group_key, groups, split, kind, nume
     if numeric:
         numeric_axis(ax, x_values)
     else:
-        ax.set_xticks(np.arange(len(x_values)), [str(v) for v in x_values])
+        ax.set_xticks(np.arange(len(x_values)), [tick_label(v) for v in x_values])
     return drawn
 
 
@@ -402,8 +405,8 @@ def plot_heatmap(df: pd.DataFrame, swept: list, sweep_dir: Path, split: str, kin
     values = table.to_numpy(dtype=float)
     im = ax.imshow(values, cmap="viridis" if kind == "acc" else "viridis_r", aspect="auto")
     ax.grid(False)
-    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
-    ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
+    ax.set_xticks(range(table.shape[1]), [tick_label(c) for c in table.columns])
+    ax.set_yticks(range(table.shape[0]), [value_label(r) for r in table.index])
     ax.set_xlabel(swept[1])
     ax.set_ylabel(swept[0])
     finite = values[np.isfinite(values)]
@@ -455,12 +458,12 @@ def plot_extra(
             [means[v] for v in xs],
             marker="o",
             color=color,
-            label=f"{short_key(group_key)}={g}" if g is not None else column,
+            label=pair_label(group_key, g) if g is not None else column,
         )
     if numeric:
         numeric_axis(ax, every)
     else:
-        ax.set_xticks(range(len(every)), [str(v) for v in every])
+        ax.set_xticks(range(len(every)), [tick_label(v) for v in every])
         ax.set_xlim(-0.5, len(every) - 0.5)  # half a slot each side: a 5% margin drew the end points on the frame
     ax.set_xlabel(x_key)
     ax.set_ylabel(EXTRA_LABELS.get(column, column.replace("_", " ")))

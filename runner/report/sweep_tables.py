@@ -34,10 +34,13 @@ def ordered_values(df: pd.DataFrame, key: str) -> list:
 
 def value_label(v) -> str:
     """A swept value for a legend: a drawn float (0.0014527880705746021, or that text, as an
-    override gives it) to 4 digits, unless as written it is shorter (1e-3); '-' for none (a
-    search's trial not started)."""
+    override gives it) to 4 digits, unless as written it is shorter (1e-3); a list with a run of
+    3 or more equal items written once with its count ([64×10,10], which a deep network's
+    model.hidden would spell out over a figure's width); '-' for none (a search's trial not started)."""
     if missing(v):
         return "-"
+    if isinstance(v, list) or isinstance(v, str) and v.startswith("[") and v.endswith("]"):
+        return _runs(v if isinstance(v, list) else v[1:-1].split(","))
     if isinstance(v, str):
         try:
             f = float(v)
@@ -47,8 +50,33 @@ def value_label(v) -> str:
     return number(v) if isinstance(v, float) and not v.is_integer() else str(v)
 
 
+def _runs(items: list) -> str:
+    """[64,64,64,10] as [64×3,10]."""
+    import itertools
+
+    parts = []
+    for item, run in itertools.groupby(str(i).strip() for i in items):
+        n = len(list(run))
+        parts += [f"{item}×{n}"] if n >= 3 else [item] * n
+    return f"[{','.join(parts)}]"
+
+
+def tick_label(v, width: int = 14) -> str:
+    """value_label on lines of at most `width` characters, broken after a comma, for a tick
+    under a bar or a heatmap's column, which a long label ran into its neighbours."""
+    label, lines = value_label(v), [""]
+    for piece in label.replace(",", ",\0").split("\0"):
+        lines[-1:] = [lines[-1] + piece] if len(lines[-1] + piece) <= width or not lines[-1] else [lines[-1], piece]
+    return "\n".join(lines)
+
+
+def pair_label(key: str, value) -> str:
+    """depth=3, hidden=[64×10]: a swept key and its value in a legend or a panel's title."""
+    return f"{short_key(key)}={value_label(value)}"
+
+
 def job_label(row, swept: list) -> str:
-    return ", ".join(f"{short_key(k)}={value_label(row[k])}" for k in swept) or f"job {row['job']}"
+    return ", ".join(pair_label(k, row[k]) for k in swept) or f"job {row['job']}"
 
 
 def scaled(series: pd.Series, kind: str) -> pd.Series:

@@ -98,19 +98,15 @@ def lock(folder: Path, what: str = "folder", kind: str | None = None) -> None:
 def hold(folder: Path, what: str = "folder") -> None:
     """The flock of lock(), without its checks of what the folder holds: for a sweep's job folder,
     part of a sweep folder already locked and checked (one of an older dlrun has no lock file)."""
+    from runner.locks import flock
+
     folder = Path(folder)
     if str(folder) in _held:
-        return
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): folders are not locked there
         return
     with writing(folder / LOCK):
         folder.mkdir(parents=True, exist_ok=True)
         handle = open(folder / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held open: that is the lock
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    if not flock(handle):
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
@@ -185,15 +181,13 @@ def refuse_other_kind(folder: Path, kind: str, what: str) -> None:
 
 def holder(folder: Path) -> str | None:
     """Who holds `folder` (the lock file's line), or None when no live process does; reads only."""
-    try:
-        import fcntl
+    from runner.locks import flock
 
+    try:
         with open(Path(folder) / LOCK, encoding="utf-8") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when the file closes
-            except OSError:
+            if not flock(handle, exclusive=False):  # released when the file closes
                 return handle.read().strip() or "another process"
-    except (ImportError, OSError):  # no flock, or no lock file: nobody holds it
+    except OSError:  # no lock file: nobody holds it
         return None
     return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import gzip
 import json
 import os
@@ -757,6 +758,39 @@ def test_a_sweep_run_again_while_its_submitit_jobs_still_run_is_refused_in_one_l
     again = subprocess.run(cmd, cwd=tmp_path, env=dlrun_env(), capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "sweep finished: 2 jobs (2 ok)" in again.stdout, again.stderr
     assert {p: p.stat().st_mtime_ns for p in sweep.glob("*/summary.json")} == ended, "finished: skipped"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="flock")
+@pytest.mark.parametrize("code", [errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP])
+def test_a_file_system_without_locks_leaves_folders_unguarded_not_all_in_use(tmp_path, monkeypatch, code):
+    """Lustre without its flock option, or an NFS without a lock manager, answers flock with an
+    error of its own: read as a lock held elsewhere, every run folder was `in use by another
+    dlrun`, and every job of a joblib sweep failed."""
+    import fcntl
+
+    from runner import locks, runfolder
+    from runner.errors import UserError
+    from runner.sweep import workers
+
+    run = tmp_path / "run"
+    runfolder.hold(run)  # a real lock first: another open of the file sees it held
+    assert runfolder.holder(run) is not None and locks.held_elsewhere(run / runfolder.LOCK)
+    held = runfolder._held.pop(str(run))  # as another process would hold it
+    with pytest.raises(UserError, match="is in use by another dlrun"):
+        runfolder.hold(run)
+    runfolder._held[str(run)] = held
+
+    def no_locks(handle, flags):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    other = tmp_path / "other"
+    runfolder.hold(other)  # taken, unguarded
+    assert runfolder.holder(other) is None and runfolder.holder(run) is None
+    with workers.running_job(tmp_path, 0):  # a worker's job begins
+        assert workers.busy(tmp_path) == set()
+    runfolder.unlock(other)
+    runfolder.unlock(run)
 
 
 def test_a_submitit_job_folder_without_a_lock_file_resumes(tmp_path):

@@ -18,10 +18,10 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import time
 from pathlib import Path
 
+from runner.locks import flock
 from runner.loggers import RunLogger, flat_params
 
 RUN_ID_FILE = ".mlflow-run"
@@ -98,7 +98,7 @@ def _quiet(*names: str):
 def _locked(path: Path):
     """Hold an exclusive lock on `path` (created if missing) across processes."""
     with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        flock(f, wait=True)
         yield
 
 

@@ -32,15 +32,12 @@ POLL = 0.05
 def running_job(sweep_dir: Path, num: int):
     """In a worker, around one job: hold this worker's file while the job runs, and refuse to begin
     a job after the sweep was stopped (runner.signals.Interrupted)."""
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): jobs are not tracked there
-        yield
-        return
+    from runner.locks import flock
+
     folder = Path(sweep_dir) / FOLDER
     folder.mkdir(exist_ok=True)
     with open(folder / str(os.getpid()), "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # this worker's own file: only a stop's look contends, briefly
+        flock(handle, wait=True)  # this worker's own file: only a stop's look contends, briefly
         signum = stopped(sweep_dir)  # read with the lock held: a stop either sees this job or is seen by it
         if signum is not None:
             from runner import signals
@@ -59,21 +56,12 @@ def stopped(sweep_dir: Path) -> int | None:
 
 def busy(sweep_dir: Path) -> set:
     """The PIDs of the workers running a job of this sweep now."""
-    try:
-        import fcntl
-    except ImportError:
-        return set()
-    found = set()
+    from runner.locks import held_elsewhere
+
     with contextlib.suppress(OSError):
-        for entry in os.scandir(Path(sweep_dir) / FOLDER):
-            if not entry.name.isdigit():
-                continue
-            with contextlib.suppress(OSError), open(entry.path, encoding="utf-8") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when the file closes
-                except OSError:  # a worker holds it: its job runs
-                    found.add(int(entry.name))
-    return found
+        entries = [e for e in os.scandir(Path(sweep_dir) / FOLDER) if e.name.isdigit()]
+        return {int(e.name) for e in entries if held_elsewhere(e.path)}  # a worker holds it: its job runs
+    return set()
 
 
 def stop(sweep_dir: Path, signum: int, patience: float = PATIENCE) -> str:

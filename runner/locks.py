@@ -21,9 +21,7 @@ def flock(handle, exclusive: bool = True, wait: bool = False) -> bool:
     try:
         fcntl.flock(handle, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
     except OSError as ex:
-        if ex.errno in HELD:
-            return False
-        return True  # the file system offers no locks (a signal's EINTR Python retries itself)
+        return ex.errno not in HELD  # else the file system offers no locks (EINTR Python retries itself)
     return True
 
 

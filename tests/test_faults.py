@@ -654,6 +654,15 @@ def _metric_rows(job_glob) -> int:
     return max((p.read_text().count("\n") - 1 for p in job_glob), default=0)
 
 
+def _stopped_saved(err: str, signame: str, jobs: list) -> bool:
+    """The stop line of a sweep whose running `jobs` saved, each named with where it stopped."""
+    import re
+
+    count = f"{len(jobs)} running job" + ("s" if len(jobs) > 1 else "")
+    where = "; ".join(rf"job {n} at epoch \d+, step \d+ of \d+" for n in jobs)
+    return re.match(rf"dlrun: stopped by {signame} once its {count} had saved \({where}\); run the same command", err)
+
+
 def test_sigterm_to_a_joblib_sweep_with_a_worker_between_jobs_saves_the_running_job(tmp_path):
     """A worker whose job had ended took the forwarded stop as its own: raised while it waited for
     work, it broke joblib's pool, a traceback and exit code 1, and the job still training was
@@ -667,7 +676,7 @@ def test_sigterm_to_a_joblib_sweep_with_a_worker_between_jobs_saves_the_running_
     err = parent.stderr.read()
     assert parent.wait(timeout=120) == 143, err
     assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith("dlrun: stopped by SIGTERM once its 1 running job had saved; run the same command"), err
+    assert _stopped_saved(err, "SIGTERM", [1]), err
     assert _job_statuses(sweep) == {0: "ok", 1: "interrupted"}
     assert next(sweep.glob("1_*/checkpoint.pt")).is_file()
     assert not (sweep / ".dlrun-jobs").exists()  # the workers' locks and the stop go with the sweep
@@ -689,7 +698,7 @@ def test_ctrl_c_from_the_terminal_to_a_joblib_sweep_with_spare_workers_saves_eve
         with contextlib.suppress(OSError):
             os.killpg(parent.pid, signal.SIGKILL)
     assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith("dlrun: stopped by SIGINT once its 2 running jobs had saved; run the same command"), err
+    assert _stopped_saved(err, "SIGINT", [0, 1]), err
     assert _job_statuses(sweep) == {0: "interrupted", 1: "interrupted"}
     assert len(list(sweep.glob("*/checkpoint.pt"))) == 2
 
@@ -727,7 +736,7 @@ def test_sigterm_to_a_submitit_local_sweep_stops_its_jobs_saved_and_a_rerun_fini
     parent.send_signal(signal.SIGTERM)
     err = parent.stderr.read()
     assert parent.wait(timeout=120) == 143, err
-    assert err.startswith("dlrun: stopped by SIGTERM once its 2 running jobs had saved; run the same command"), err
+    assert _stopped_saved(err, "SIGTERM", [0, 1]), err
     assert _job_statuses(sweep) == {0: "interrupted", 1: "interrupted"}
     assert len(list(sweep.glob("*/checkpoint.pt"))) == 2
     _wait_for(lambda: not [p for p in jobs if _exists(p)], timeout=20)  # none trains on
@@ -1174,7 +1183,10 @@ def test_a_signal_in_the_last_epoch_stops_after_it_and_the_rerun_only_draws_the_
     finally:
         signals.reset()
     assert stopped.value.where == "the end of training" and stopped.value.saved == run_dir / "checkpoint.pt"
-    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
+    record = json.loads((run_dir / "summary.json").read_text())
+    assert record["status"] == "interrupted" and record["interrupted"] == {
+        "signal": "SIGTERM", "where": "the end of training", "checkpoint": str(run_dir / "checkpoint.pt")
+    }, "where it stopped, as one stopped mid-epoch says (a sweep's stop line reads it)"  # fmt: skip
     assert not (run_dir / "DONE").exists() and not (run_dir / "plots").exists()
     trained = (run_dir / "metrics.csv").read_text()
     assert len(trained.splitlines()) == 1 + epochs

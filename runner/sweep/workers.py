@@ -38,6 +38,9 @@ def running_job(sweep_dir: Path, num: int):
     folder.mkdir(exist_ok=True)
     with open(folder / str(os.getpid()), "a", encoding="utf-8") as handle:
         flock(handle, wait=True)  # this worker's own file: only a stop's look contends, briefly
+        handle.truncate(0)
+        handle.write(str(num))  # which job: a stop's line says where each stopped
+        handle.flush()
         signum = stopped(sweep_dir)  # read with the lock held: a stop either sees this job or is seen by it
         if signum is not None:
             from runner import signals
@@ -79,7 +82,7 @@ def stop(sweep_dir: Path, signum: int, patience: float = PATIENCE) -> str:
     while True:
         running = busy(sweep_dir)
         if not running:
-            return f"once its {count(len(told), 'running job')} had saved" if told else ""
+            return f"once its {count(len(told), 'running job')} had saved{_where(sweep_dir, told)}" if told else ""
         if time.monotonic() >= end:
             return (f"after {patience:g} s waiting on {len(running)} of its {count(len(told), 'running job')} to "
                     "save (cut off now: a rerun resumes from the last checkpoint)")  # fmt: skip
@@ -88,6 +91,24 @@ def stop(sweep_dir: Path, signum: int, patience: float = PATIENCE) -> str:
                 os.kill(pid, signum)
         told |= running
         time.sleep(POLL)
+
+
+def _where(sweep_dir: Path, pids: set) -> str:
+    """' (job 0 at epoch 6, step 11 of 40; job 1 before epoch 2)': where each job that a stop
+    reached stopped, from its summary.json, as a single run's stop line says it."""
+    import json
+
+    found = {}
+    for pid in pids:
+        try:
+            num = int((Path(sweep_dir) / FOLDER / str(pid)).read_text())
+            job = next(Path(sweep_dir).glob(f"{num}_*"))
+            where = json.loads((job / "summary.json").read_text())["interrupted"]["where"]
+        except Exception:  # noqa: BLE001 - a detail of the line: a job stopped before its summary says nothing
+            continue
+        if where:
+            found[num] = f"job {num} {where}" if where.startswith(("before ", "after ")) else f"job {num} at {where}"
+    return f" ({'; '.join(found[n] for n in sorted(found))})" if found else ""
 
 
 def local_processes(launcher: str) -> bool:

@@ -216,7 +216,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
         if not progress.ended:
             progress.save(run_dir, cfg, engine, ex.where)  # a step boundary: the resumed run goes on from here
         ex.saved = run_dir / checkpoint.CHECKPOINT if resume else None
-        summary["interrupted"] = {"signal": str(ex), "where": ex.where, "checkpoint": str(ex.saved)}
+        summary["interrupted"] = _stop_record(ex)
         raise
     except KeyboardInterrupt:
         status = "interrupted"
@@ -245,7 +245,8 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
     except (signals.Interrupted, KeyboardInterrupt) as ex:  # training is saved: a rerun draws the plots
         if finished(run_dir) is None:
             ex.saved = run_dir / checkpoint.CHECKPOINT if resume else None
-            write_json(run_dir / "summary.json", {**summary, "status": "interrupted"})
+            stopped = {"interrupted": _stop_record(ex)} if isinstance(ex, signals.Interrupted) else {}
+            write_json(run_dir / "summary.json", {**summary, "status": "interrupted", **stopped})
             with signals.deferred(), contextlib.suppress(KeyboardInterrupt):  # a third Ctrl-C skips this
                 mirror_final_files()  # the loggers' runs end as stopped (a rerun reopens them)
         raise
@@ -268,6 +269,11 @@ def _check_watched_columns(cfg, engine: Engine) -> None:
 
     kinds = KINDS if engine.data.classification else ("loss",)
     require_measured(cfg, [f"{s}_{k}" for s in engine.data.splits for k in kinds])
+
+
+def _stop_record(ex) -> dict:
+    """summary.json's `interrupted`: the signal, where it stopped the run, the checkpoint saved."""
+    return {"signal": str(ex), "where": ex.where, "checkpoint": str(ex.saved)}
 
 
 def _close_summary(summary: dict, progress: Progress, engine: Engine, started: float, status: str) -> None:

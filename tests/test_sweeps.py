@@ -1580,6 +1580,7 @@ def test_a_deep_networks_hidden_list_is_labelled_short_and_its_ticks_do_not_run_
     deep = "[" + ",".join(["64"] * 60) + "]"
     assert [value_label(v) for v in (deep, "[64,64,64,10]", "[128,64,64]", "[]", [8, 8, 8], "[crop,flip]")] == \
         ["[64×60]", "[64×3,10]", "[128,64,64]", "[]", "[8×3]", "[crop,flip]"]  # fmt: skip
+    assert [value_label(v) for v in ("True", False, "true")] == ["true", "false", "true"], "as typed, not Hydra's True"
     assert pair_label("model.hidden", deep) == "hidden=[64×60]"
     assert tick_label("[256,128,64,32,16,8]") == "[256,128,64,\n32,16,8]", "broken after a comma"
     assert tick_label("relu") == "relu" and tick_label("a_very_long_option_name") == "a_very_long_option_name"

@@ -36,9 +36,12 @@ def value_label(v) -> str:
     """A swept value for a legend: a drawn float (0.0014527880705746021, or that text, as an
     override gives it) to 4 digits, unless as written it is shorter (1e-3); a list with a run of
     3 or more equal items written once with its count ([64×10,10], which a deep network's
-    model.hidden would spell out over a figure's width); '-' for none (a search's trial not started)."""
+    model.hidden would spell out over a figure's width); true and false as typed; '-' for none (a
+    search's trial not started)."""
     if missing(v):
         return "-"
+    if isinstance(v, bool) or v in ("True", "False"):  # Hydra's sweeper writes a swept true as True
+        return str(v).lower()
     if isinstance(v, list) or isinstance(v, str) and v.startswith("[") and v.endswith("]"):
         return _runs(v if isinstance(v, list) else v[1:-1].split(","))
     if isinstance(v, str):

@@ -140,10 +140,10 @@ def main() -> None:
         from runner.config.overrides import check_command_line
 
         sys.argv[1:] = check_command_line(sys.argv[1:])  # trainer.epochs=1e3 as 1000
-        if {"-sc", "--shell-completion"} & set(sys.argv[1:]):
-            from runner.config.compose import complete_nested_options
+        if {"-sc", "--shell-completion", "-h", "--help"} & set(sys.argv[1:]):
+            from runner.config.compose import offer_nested_options
 
-            complete_nested_options()  # experiment=reproduce/r2
+            offer_nested_options()  # experiment=reproduce/r2
         app = hydra.main(version_base=None, config_path=str(conf_dir()), config_name="config")(_task)
         app()
         if _user_errors:

@@ -358,6 +358,22 @@ def test_help_lists_groups_without_importing_torch(tmp_path):
         assert word in proc.stdout, proc.stdout
 
 
+def test_help_lists_a_groups_subfolder_under_the_group_as_dlrun_takes_it(tmp_path):
+    """--help printed `experiment/reproduce: all, r1, ...`, a spelling dlrun refuses; one's own
+    presets (--config-dir) are listed with dlrun's."""
+    (tmp_path / "myconf" / "experiment" / "mine").mkdir(parents=True)
+    (tmp_path / "myconf" / "experiment" / "mine" / "a.yaml").write_text("# @package _global_\nseed: 3\n")
+    proc = run_dlrun("--config-dir", "myconf", "--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("experiment")]
+    assert line.startswith("experiment: cnn_activations_cifar10, ") and line.endswith(
+        ", trajectory_pca, mine/a, reproduce/all, reproduce/r1, reproduce/r2, reproduce/r3, reproduce/r4, reproduce/r5"
+    ), line
+    assert "hydra/launcher: basic, joblib, slurm, submitit_local" in run_dlrun("--hydra-help", cwd=tmp_path).stdout
+    proc = run_dlrun("--config-dir", "myconf", "experiment=mine/a", "--cfg", "job", "-p", "seed", cwd=tmp_path)
+    assert proc.stdout.strip() == "3", "the option is picked as listed"
+
+
 def test_hydras_copies_of_its_config_repository_share_the_config_store():
     """Hydra copies its config repository for every group it lists (128 times for --help) and
     every sweep job; copying the store of registered schemas with it made --help take 4 s."""

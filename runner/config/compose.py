@@ -69,10 +69,45 @@ def share_config_store() -> None:
         ConfigStore.__deepcopy__ = lambda self, memo: self
 
 
-def complete_nested_options() -> None:
-    """Have Hydra's tab completion offer the options in a group's subfolders too: it lists a
-    group's own files only, so `dlrun experiment=<TAB>` never offered experiment=reproduce/r2,
-    which dlrun takes (group_options)."""
+def offer_nested_options() -> None:
+    """Hydra's tab completion and `--help` take a group's subfolder (experiment/reproduce) for a
+    group of its own, a spelling dlrun refuses (`experiment/reproduce=r2`): have both offer its
+    options under the group, as `experiment=reproduce/r2` picks them."""
+    _complete_nested_options()
+    _list_nested_options()
+
+
+def _list_nested_options() -> None:
+    """--help's list of config groups: `experiment: ..., reproduce/all, reproduce/r1, ...` where it
+    printed a line `experiment/reproduce: all, r1, ...`."""
+    from hydra._internal.hydra import Hydra
+
+    listed = Hydra.format_config_groups
+    if getattr(listed, "nested", False):
+        return
+
+    def folded(self, predicate, compact: bool = True) -> str:
+        groups = sorted(g for g in self.list_all_config_groups() if predicate(g))
+        own = {g: sorted(self.config_loader.get_group_options(g)) for g in groups}
+        nested = {g for g in groups if "/" in g and own.get(g.rpartition("/")[0])}  # options of the group above
+        if not compact or not nested:
+            return listed(self, predicate, compact)
+        lines = []
+        for g in groups:
+            if g in nested:
+                continue
+            under = [f"{sub.removeprefix(g + '/')}/{o}" for sub in sorted(nested) if sub.startswith(f"{g}/")
+                     for o in own[sub]]  # fmt: skip
+            lines.append(f"{g}: {', '.join(own[g] + under)}\n")
+        return "".join(lines)
+
+    folded.nested = True
+    Hydra.format_config_groups = folded
+
+
+def _complete_nested_options() -> None:
+    """Tab completion: Hydra lists a group's own files only, so `dlrun experiment=<TAB>` never
+    offered experiment=reproduce/r2, which dlrun takes (group_options)."""
     from hydra.plugins.completion_plugin import CompletionPlugin
 
     listed = CompletionPlugin._query_config_groups

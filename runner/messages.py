@@ -11,7 +11,8 @@ from pathlib import Path
 _TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "String": "a string"}
 
 
-def _chain(ex: BaseException):
+def error_chain(ex: BaseException):
+    """ex, then what caused it, and so on (each once)."""
     seen = set()
     while ex is not None and id(ex) not in seen:
         seen.add(id(ex))
@@ -116,6 +117,11 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
     if logging and re.match(r"Key '.+' is not in struct", msg):  # dlrun's config has Hydra's logging off
         return (f"{key}: Hydra's {logging.replace('_', ' ')} is off in dlrun (hydra/{logging}=none: dlrun prints its "
                 f"own lines); choose hydra/{logging}=default, and its keys can be set")  # fmt: skip
+    m = re.match(r"KeyError raised while resolving interpolation: \"Environment variable '(.+)' not found\"", msg)
+    if m:
+        name = m.group(1)
+        return (f"{key}: the environment variable {name} is not set (set it, or give the interpolation a default: "
+                f"${{oc.env:{name},<value>}})")  # fmt: skip
     m = re.match(r"Interpolation key '(.+)' not found", msg)
     if m:  # Hydra names no key (or its placeholder) for an interpolation in an override: name the override
         name = m.group(1)
@@ -230,6 +236,20 @@ def _yaml_line(ex) -> str:
     return f"{name}: not valid YAML ({reason(ex)})"
 
 
+def unresolvable_line(ex: BaseException, args=()) -> str | None:
+    """describe_error's line for an interpolation that every job would fail to resolve as well
+    (${oc.env:UNSET}, ${no.such.key}, a grammar error); None for any other error, and for one that
+    reads the `hydra:` resolver, which only a job's own Hydra config answers."""
+    from omegaconf.errors import InterpolationResolutionError
+
+    chain = list(error_chain(ex))
+    if not any(isinstance(e, InterpolationResolutionError) for e in chain):
+        return None
+    if any(isinstance(e, ValueError) and "HydraConfig was not set" in str(e) for e in chain):
+        return None
+    return describe_error(ex, args)
+
+
 def describe_error(ex: BaseException, args=()) -> str | None:
     """One line for `ex`, or None; `args`: the command's overrides, to name the one at fault."""
     import yaml
@@ -238,7 +258,7 @@ def describe_error(ex: BaseException, args=()) -> str | None:
 
     from runner.errors import CheckFailed, UserError, one_line
 
-    chain = list(_chain(ex))
+    chain = list(error_chain(ex))
     for e in chain:
         if isinstance(e, (UserError, CheckFailed)):
             return str(e)

@@ -96,6 +96,13 @@ def assert_one_line_error(proc, *fragments):
         (["~trainer"], ["~trainer: a key of dlrun's schema cannot be removed", "(trainer.epochs=<value>)"]),
         (["dataset=mnist,cifar10"], ["dataset=mnist,cifar10: commas make a sweep, which runs with -m (dlrun -m "]),
         (["trainer.epochs=${oops}"], ["trainer.epochs: ${oops} names no key of the config"]),
+        (
+            ["trainer.epochs=${oc.env:DLRUN_TEST_UNSET}"],
+            [
+                "trainer.epochs: the environment variable DLRUN_TEST_UNSET is not set",
+                "${oc.env:DLRUN_TEST_UNSET,<value>}",
+            ],
+        ),
         (["dataset=${oops}"], ["dataset=${oops}: ${oops} names no key of the config"]),
         (["--cfg", "jobs"], ["argument --cfg/-c: invalid choice: 'jobs'", "dlrun --help lists the options"]),
         (["sweep=grid"], ["sweep=grid", "activation_x_depth"]),
@@ -168,6 +175,12 @@ def test_a_null_in_a_preset_of_ones_own_says_what_the_key_takes(tmp_path):
         ("trainer:\n  epochs: abc\n", "trainer.epochs: expected an integer, got 'abc'"),  # Hydra's type check
         ("trainer:\n  epoch: 3\n", "trainer.epoch: unknown key (did you mean trainer.epochs?); keys under trainer: "),
         ("optimizer:\n  lr: -1\n", "optimizer.lr: expected a learning rate > 0, got -1"),  # dlrun's range check
+        # an unset variable: a sweep's jobs each failed with OmegaConf's 'KeyError raised while resolving ...'
+        (
+            "optimizer:\n  lr: ${oc.env:DLRUN_TEST_UNSET}\n",
+            "optimizer.lr: the environment variable DLRUN_TEST_UNSET is not set (set it, or give the interpolation a "
+            "default: ${oc.env:DLRUN_TEST_UNSET,<value>})",
+        ),
     ],
 )
 def test_a_value_refused_in_a_preset_of_ones_own_is_one_line_naming_the_file(tmp_path, text, line):

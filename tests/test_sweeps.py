@@ -160,6 +160,9 @@ def test_failing_job_is_isolated_and_retried(tmp_path, tiny_data):
         ),  # its file
         # the dataset's files are not there (a wrong data_dir): every job failed alike, each in a folder of its own
         (("dataset=gurmukhi", "dataset.folder=nowhere"), "dataset gurmukhi: no class folders at "),
+        # an interpolation no job can resolve: every job failed with OmegaConf's words
+        (("trainer.epochs=${oc.env:DLRUN_TEST_UNSET}",), "trainer.epochs: the environment variable DLRUN_TEST_UNSET "),
+        (("trainer.epochs=${oops}",), "trainer.epochs: ${oops} names no key of the config"),
     ],
 )
 def test_a_config_error_every_job_has_is_refused_before_the_sweep_starts(tmp_path, tiny_data, args, line):
@@ -177,6 +180,16 @@ def test_a_config_error_of_some_jobs_only_stays_those_jobs_failure(tmp_path, tin
     df = summary(d)
     assert df["status"].tolist() == ["failed", "ok"]
     assert df.loc[0, "error"].startswith("model: expected mlp for dataset=function")
+
+
+def test_preflight_leaves_a_value_that_only_a_job_resolves_to_the_jobs(tmp_path, tiny_data):
+    """${hydra:job.num} has no value before the jobs exist: it is not refused for every job."""
+    proc, d = sweep(tmp_path, tiny_data, "-m", "activation=relu,tanh", "model.hidden=[8]",
+                    "trainer.epochs=${hydra:job.num}")  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    df = summary(d)
+    assert df["status"].tolist() == ["failed", "ok"]  # job 0 trains 0 epochs, job 1 one
+    assert df.loc[0, "error"] == "trainer.epochs: expected an integer >= 1, got 0"
 
 
 def test_preflight_reads_the_grid_as_hydras_basic_sweeper_does():

@@ -108,17 +108,31 @@ def _named(file: Path, entry) -> str:
 @contextlib.contextmanager
 def naming_files(overrides):
     """Open with `<file>: ` a refusal of a key (a ConfigError, or an unknown key) whose value
-    came from a config file, not the command line."""
+    came from a config file, not the command line. An interpolation no run can resolve
+    (${oc.env:UNSET}) becomes such a refusal of its key, so a sweep's preflight refuses it too."""
     from runner.errors import UserError
+    from runner.messages import error_chain, unresolvable_line
 
     try:
         yield
     except UserError as ex:
-        key = getattr(ex, "key", None)
-        where = set_in(key, overrides) if key else None
-        if where is not None and (not hasattr(ex, "got") or _same(where[1], ex.got)):
-            ex.args = (f"{where[0]}: {ex}", *ex.args[1:])
+        _name_file(ex, overrides)
         raise
+    except Exception as ex:  # noqa: BLE001 - only an unresolvable interpolation is turned into a refusal
+        line = unresolvable_line(ex, overrides)
+        if line is None:
+            raise
+        refusal = UserError(line)
+        refusal.key = next((e.full_key for e in error_chain(ex) if getattr(e, "full_key", None)), None)
+        _name_file(refusal, overrides)
+        raise refusal from ex
+
+
+def _name_file(ex, overrides) -> None:
+    key = getattr(ex, "key", None)
+    where = set_in(key, overrides) if key else None
+    if where is not None and (not hasattr(ex, "got") or _same(where[1], ex.got)):
+        ex.args = (f"{where[0]}: {ex}", *ex.args[1:])
 
 
 def _same(written, got) -> bool:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from conftest import compose
 
@@ -134,17 +136,19 @@ def test_a_new_activation_is_its_yaml_plus_one_entry(tmp_path, tiny_data, softsi
     assert layers[layers["layer"] == "out"]["saturation"].isna().all()  # no activation after the output
 
 
+def readme_example(heading: str) -> str:
+    """The first python block of the README's paragraph that opens with `heading`."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    after = readme[readme.index(f"**{heading}**") :]
+    return after[after.index("```python\n") + len("```python\n") : after.index("\n```\n")]
+
+
 @pytest.fixture
 def weight_norm_metric():
-    EPOCH_METRICS.add(
-        "test_weight_norm",
-        EpochMetric(
-            "L2 norm of all weights",
-            lambda engine: float(sum(float((p.detach() ** 2).sum()) for p in engine.model.parameters()) ** 0.5),
-        ),
-    )
-    yield
-    EPOCH_METRICS.remove("test_weight_norm")
+    """README's per-epoch metric as written there, so the guide cannot drift from what works."""
+    exec(readme_example("A per-epoch metric"), {"EPOCH_METRICS": EPOCH_METRICS, "EpochMetric": EpochMetric})
+    yield "weight_norm"
+    EPOCH_METRICS.remove("weight_norm")
 
 
 def test_a_new_per_epoch_metric_lands_in_metrics_csv(tmp_path, weight_norm_metric):
@@ -153,9 +157,36 @@ def test_a_new_per_epoch_metric_lands_in_metrics_csv(tmp_path, weight_norm_metri
     summary, run = train(tmp_path, "dataset=function", "model.hidden=[8]", "trainer.epochs=3")
     m = pd.read_csv(run / "metrics.csv")
     cols = list(m.columns)  # after lr, last (after any metric of one's own added before it)
-    assert cols.index("penalty") < cols.index("lr") < cols.index("test_weight_norm") == len(cols) - 1
-    assert m["test_weight_norm"].notna().all() and (m["test_weight_norm"] > 0).all()
-    assert m["test_weight_norm"].iloc[0] != m["test_weight_norm"].iloc[-1]  # measured each epoch, not a constant
+    assert cols.index("penalty") < cols.index("lr") < cols.index(weight_norm_metric) == len(cols) - 1
+    assert m[weight_norm_metric].notna().all() and (m[weight_norm_metric] > 0).all()
+    assert m[weight_norm_metric].iloc[0] != m[weight_norm_metric].iloc[-1]  # measured each epoch, not a constant
+    last = torch.load(run / "model.pt", weights_only=True)["weights"]
+    norm = sum(float((w.double() ** 2).sum()) for w in last.values()) ** 0.5
+    assert m[weight_norm_metric].iloc[-1] == pytest.approx(norm, rel=1e-9)  # what it says it measures
+
+
+def test_the_readmes_per_epoch_metric_works_for_the_numpy_engine_and_per_copy(tmp_path, tiny_data, weight_norm_metric):
+    """The guide's first example read `engine.model`, which the NumPy engine lacks (a traceback), and gave
+    every copy of a replicated run the norm of all copies together."""
+    from conftest import train
+
+    _, scratch = train(tmp_path, "dataset=function", "engine=numpy", "optimizer=sgd", "model.hidden=[8]",
+                       "trainer.epochs=2", name="numpy")  # fmt: skip
+    m = pd.read_csv(scratch / "metrics.csv")
+    weights = torch.load(scratch / "model.pt", weights_only=True)["weights"]
+    assert m[weight_norm_metric].iloc[-1] == pytest.approx(
+        sum(float((w.double() ** 2).sum()) for w in weights.values()) ** 0.5, rel=1e-9
+    )
+    cnn = (f"data_dir={tiny_data}", "dataset=cifar10", "model=cnn", "model.conv=[4]", "model.hidden=[8]",
+           "regularizer=batchnorm", "trainer.epochs=2", "trainer.batch_size=12", "seed=5")  # fmt: skip
+    _, single = train(tmp_path, *cnn, name="single")
+    _, stacked = train(tmp_path, *cnn, "trainer.replicas=2", name="stacked")
+    one, two = pd.read_csv(single / "metrics.csv"), pd.read_csv(stacked / "metrics.csv")
+    copy0 = two[two["replica"] == 0][weight_norm_metric].to_numpy()
+    copy1 = two[two["replica"] == 1][weight_norm_metric].to_numpy()
+    # copy 0 is the single run (float32 sums in another order, as in test_replicas.py)
+    assert copy0 == pytest.approx(one[weight_norm_metric].to_numpy(), rel=1e-3)
+    assert not np.allclose(copy0, copy1, rtol=1e-3)  # copy 1 (seed 6) is its own
 
 
 def test_an_unknown_column_is_an_error_not_a_drop(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,38 @@ def disk_full(ex: BaseException | None) -> bool:
     return False
 
 
+_OOM = re.compile(r"out of memory|can't allocate memory|ALLOC_FAILED", re.IGNORECASE)
+
+
+def out_of_memory(ex: BaseException | None) -> str | None:
+    """One line for an allocation that failed in ex's chain (torch's CPU allocator, CUDA, MPS, NumPy),
+    else None: a config that needs more memory than the device has is the user's to change, and
+    torch's own report is a traceback and, on CUDA, a paragraph about its allocator."""
+    seen = set()
+    while ex is not None and id(ex) not in seen:
+        seen.add(id(ex))
+        text = " ".join(str(ex).split())
+        if isinstance(ex, MemoryError) or (isinstance(ex, RuntimeError) and _OOM.search(text)):
+            break
+        ex = ex.__cause__ or ex.__context__
+    else:
+        return None
+    gpu = re.search(r"GPU (\d+)", text)
+    device = f"cuda:{gpu.group(1)}" if gpu else "mps" if "MPS" in text else "cuda" if "CUDA" in text else "the CPU"
+    size = re.search(r"(?:tried to|unable to) allocate ([\d.]+ ?[KMGTP]i?B|\d+ bytes)", text, re.IGNORECASE)
+    tried = size.group(1) if size else None
+    if tried and tried.endswith(" bytes"):  # the CPU allocator's count, in the units CUDA's report uses
+        tried = f"{int(tried.split()[0]) / 2**30:.2f} GiB"
+    total = re.search(r"total capacity of ([\d.]+ \w+)", text)
+    has = f"; the device has {total.group(1)} in all" if total else ""
+    return (
+        f"out of memory on {device}"
+        + (f" (it tried to allocate {tried} more{has})" if tried else "")
+        + ": this config needs more memory than the device has; a smaller trainer.batch_size, "
+        "trainer.eval_batch_size, trainer.replicas or model (model.hidden, model.conv) needs less"
+    )
+
+
 def reason(ex: BaseException) -> str:
     """What went wrong, in a few words, for a one-line message."""
     if isinstance(ex, KeyError):
@@ -113,5 +146,6 @@ class CheckFailed(Exception):
 
 
 def one_line(ex: BaseException, limit: int = 500) -> str:
-    """`Type: message` on one line, cut at `limit` characters: for summary.json and the console."""
-    return " ".join(f"{type(ex).__name__}: {ex}".split())[:limit]
+    """`Type: message` on one line, cut at `limit` characters: for summary.json and the console.
+    An allocation that failed says so in dlrun's words (out_of_memory)."""
+    return (out_of_memory(ex) or " ".join(f"{type(ex).__name__}: {ex}".split()))[:limit]

@@ -256,12 +256,15 @@ def describe_error(ex: BaseException, args=()) -> str | None:
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException, SearchPathException
     from omegaconf.errors import OmegaConfBaseException
 
-    from runner.errors import CheckFailed, UserError, one_line
+    from runner.errors import CheckFailed, UserError, one_line, out_of_memory
 
     chain = list(error_chain(ex))
     for e in chain:
         if isinstance(e, (UserError, CheckFailed)):
             return str(e)
+    memory = out_of_memory(ex)
+    if memory is not None:
+        return memory
     for e in chain:  # a config file (conf/, --config-dir, an experiment of one's own) that does not parse
         if isinstance(e, yaml.YAMLError):
             return _yaml_line(e)

@@ -515,6 +515,81 @@ def test_a_full_disk_under_submitit_fails_each_job_on_its_own_in_one_line(tmp_pa
 # ---------------------------------------------------------------- folders in use and sweeps of another command
 
 
+@pytest.mark.parametrize(
+    "kind,text,line",
+    [
+        (
+            "RuntimeError",
+            "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+            "tried to allocate 4000000000000 bytes. Error code 12 (Cannot allocate memory)",
+            "out of memory on the CPU (it tried to allocate 3725.29 GiB more)",
+        ),
+        (
+            "OutOfMemoryError",
+            "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 1 has a total capacity of 79.10 "
+            "GiB of which 1.25 GiB is free. Including non-PyTorch memory, this process has 77.8 GiB "
+            "memory in use. Of the allocated memory ... See documentation for Memory Management",
+            "out of memory on cuda:1 (it tried to allocate 2.00 GiB more; the device has 79.10 GiB in all)",
+        ),
+        (
+            "RuntimeError",
+            "MPS backend out of memory (MPS allocated: 17.5 GB, other allocations: 1.2 GB, max allowed: "
+            "18.1 GB). Tried to allocate 256.00 MB on private pool.",
+            "out of memory on mps (it tried to allocate 256.00 MB more)",
+        ),
+        ("MemoryError", "", "out of memory on the CPU: "),
+        ("RuntimeError", "mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)", None),  # a bug: a traceback
+    ],
+)
+def test_an_allocation_that_failed_is_one_line_in_dlruns_words(kind, text, line):
+    import torch
+
+    from runner.errors import one_line
+    from runner.messages import describe_error
+
+    kinds = {"RuntimeError": RuntimeError, "OutOfMemoryError": torch.OutOfMemoryError, "MemoryError": MemoryError}
+    ex = kinds[kind](text)
+    wrapped = RuntimeError("while evaluating")
+    wrapped.__cause__ = ex
+    if line is None:
+        assert describe_error(ex) is None and one_line(ex).startswith("RuntimeError: mat1")
+        return
+    for e in (ex, wrapped):
+        said = describe_error(e)
+        assert said.startswith(line) and said == one_line(e), said
+        assert said.endswith(
+            "needs more memory than the device has; a smaller trainer.batch_size, "
+            "trainer.eval_batch_size, trainer.replicas or model (model.hidden, model.conv) needs less"
+        )
+
+
+def _overcommit_refuses_the_impossible() -> bool:
+    """Linux's default overcommit (0) and strict mode (2) refuse an allocation beyond all memory at
+    once; mode 1 grants it and the kernel kills the process when it touches the pages."""
+    try:
+        return Path("/proc/sys/vm/overcommit_memory").read_text().strip() in ("0", "2")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _overcommit_refuses_the_impossible(), reason="needs an allocator that refuses 3.6 TiB")
+def test_a_model_too_large_for_memory_is_one_line_and_a_sweeps_other_jobs_run(tmp_path):
+    """It was a traceback from torch's allocator; in a sweep the job's error was that traceback's last line."""
+    huge = "model.hidden=[1000000,1000000]"  # 4e12 bytes of float32 weights
+    proc = run_dlrun("dataset=function", huge, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("dlrun: error: out of memory on the CPU (it tried to allocate 3725.29 GiB more)")
+    assert len(proc.stderr.splitlines()) == 1 and not (tmp_path / "run").exists()
+    proc = run_dlrun("-m", "dataset=function", f"{huge},[8]", "trainer.epochs=1", f"hydra.sweep.dir={tmp_path / 's'}",
+                     cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    import pandas as pd
+
+    rows = pd.read_csv(tmp_path / "s" / "summary.csv")
+    assert rows["status"].tolist() == ["failed", "ok"]
+    assert rows.loc[0, "error"].startswith("out of memory on the CPU (it tried to allocate 3725.29 GiB more)")
+
+
 def test_a_second_process_is_locked_out_and_a_killed_ones_lock_is_not_stale(tmp_path):
     run = tmp_path / "run"
     args = [

@@ -5,7 +5,7 @@ Adding one: runner/studies/<name>.py (the module is found by the name) with
 run(cfg, study_dir, label) and report(cfg, study_dir) (its runs trained through
 runner.studies.common.train, so a stopped study keeps those it finished; a record of its own
 progress named in KEEPS, which a rerun's clearing of the folder leaves),
-its settings in runner/config/schema.py's StudyConfig, an experiment preset, and one entry here.
+its settings in runner/config/schema_studies.py's StudyConfig, an experiment preset, and one entry here.
 """
 
 from __future__ import annotations

@@ -50,18 +50,21 @@ class OutputError(UserError):
         super().__init__(f"cannot write {self.path}: {ex.strerror or one_line(ex)}")
 
 
+def error_chain(ex: BaseException | None):
+    """ex, then what caused it, and so on (each once)."""
+    seen = set()
+    while ex is not None and id(ex) not in seen:
+        seen.add(id(ex))
+        yield ex
+        ex = ex.__cause__ or ex.__context__
+
+
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # a full disk, or a quota's
 
 
 def disk_full(ex: BaseException | None) -> bool:
     """A write in ex's chain (an OutputError's cause, say) failed for want of space."""
-    seen = set()
-    while ex is not None and id(ex) not in seen:
-        seen.add(id(ex))
-        if isinstance(ex, OSError) and ex.errno in _NO_SPACE:
-            return True
-        ex = ex.__cause__ or ex.__context__
-    return False
+    return any(isinstance(e, OSError) and e.errno in _NO_SPACE for e in error_chain(ex))
 
 
 _OOM = re.compile(r"out of memory|can't allocate memory|ALLOC_FAILED", re.IGNORECASE)
@@ -71,15 +74,11 @@ def out_of_memory(ex: BaseException | None) -> str | None:
     """One line for an allocation that failed in ex's chain (torch's CPU allocator, CUDA, MPS, NumPy),
     else None: a config that needs more memory than the device has is the user's to change, and
     torch's own report is a traceback and, on CUDA, a paragraph about its allocator."""
-    seen = set()
-    while ex is not None and id(ex) not in seen:
-        seen.add(id(ex))
-        text = " ".join(str(ex).split())
-        if isinstance(ex, MemoryError) or (isinstance(ex, RuntimeError) and _OOM.search(text)):
-            break
-        ex = ex.__cause__ or ex.__context__
-    else:
+    failed = next((e for e in error_chain(ex) if isinstance(e, MemoryError)
+                   or (isinstance(e, RuntimeError) and _OOM.search(str(e)))), None)  # fmt: skip
+    if failed is None:
         return None
+    text = " ".join(str(failed).split())
     gpu = re.search(r"GPU (\d+)", text)
     device = f"cuda:{gpu.group(1)}" if gpu else "mps" if "MPS" in text else "cuda" if "CUDA" in text else "the CPU"
     size = re.search(r"(?:tried to|unable to) allocate ([\d.]+ ?[KMGTP]i?B|\d+ bytes)", text, re.IGNORECASE)

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from runner.errors import DataError, UserError, reading, writing
+from runner.errors import DataError, UserError, error_chain, reading, writing
 
 DONE_MARKER = "DONE"  # written after everything else by a run that finished (ok or diverged)
 
@@ -45,13 +45,7 @@ def atomic_write(path: Path, write: Callable) -> None:
 def _os_error_behind(ex: BaseException) -> OSError | None:
     """The OSError (a full disk, a permission) that this error, or one it was raised while
     handling, came from; a writer that fails again while closing must not hide it."""
-    seen = set()
-    while ex is not None and id(ex) not in seen:
-        if isinstance(ex, OSError):
-            return ex
-        seen.add(id(ex))
-        ex = ex.__cause__ or ex.__context__
-    return None
+    return next((e for e in error_chain(ex) if isinstance(e, OSError)), None)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

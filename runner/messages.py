@@ -8,16 +8,9 @@ import dataclasses
 import re
 from pathlib import Path
 
+from runner.errors import error_chain
+
 _TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "String": "a string"}
-
-
-def error_chain(ex: BaseException):
-    """ex, then what caused it, and so on (each once)."""
-    seen = set()
-    while ex is not None and id(ex) not in seen:
-        seen.add(id(ex))
-        yield ex
-        ex = ex.__cause__ or ex.__context__
 
 
 def _schema_keys(type_name: str) -> list | None:

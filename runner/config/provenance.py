@@ -110,8 +110,8 @@ def naming_files(overrides):
     """Open with `<file>: ` a refusal of a key (a ConfigError, or an unknown key) whose value
     came from a config file, not the command line. An interpolation no run can resolve
     (${oc.env:UNSET}) becomes such a refusal of its key, so a sweep's preflight refuses it too."""
-    from runner.errors import UserError
-    from runner.messages import error_chain, unresolvable_line
+    from runner.errors import UserError, error_chain
+    from runner.messages import unresolvable_line
 
     try:
         yield

@@ -143,10 +143,10 @@ def died(ex: BaseException, sweep_dir: Path) -> str | None:
     other worker, whatever it was doing, and joblib raised its TerminatedWorkerError's traceback."""
     import re
 
+    from runner.errors import error_chain
     from runner.sweep.state import resume_hint
 
-    while ex is not None and type(ex).__name__ != "TerminatedWorkerError":
-        ex = ex.__cause__ or ex.__context__
+    ex = next((e for e in error_chain(ex) if type(e).__name__ == "TerminatedWorkerError"), None)
     if ex is None:
         return None
     found = re.search(r"exit codes of the workers are \{([^}]*)\}", str(ex))

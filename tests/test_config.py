@@ -149,6 +149,23 @@ def test_nan_and_inf_are_refused_where_no_check_of_the_key_caught_them(overrides
     assert str(e.value) == line
 
 
+@pytest.mark.parametrize(
+    "overrides,line",
+    [
+        (["dataset.low=1e9"], "dataset.low: expected a number below dataset.high (2, sin_plus_square's default), got 1000000000"),
+        (["dataset.high=-5"], "dataset.high: expected a number above dataset.low (-2, sin_plus_square's default), got -5"),
+        (["dataset.fn=sign_sin", "dataset.high=-1"],
+         "dataset.high: expected a number above dataset.low (-1, sign_sin's default), got -1"),
+        (["dataset.low=3", "dataset.high=1"], "dataset.low: expected a number below dataset.high (1), got 3"),
+    ],
+)  # fmt: skip
+def test_one_bound_of_a_functions_interval_is_checked_against_the_others_default(overrides, line):
+    """dataset.low=1e9 alone was checked against nothing and failed in NumPy (high - low < 0)."""
+    with pytest.raises(ConfigError) as e:
+        validate(compose("dataset=function", *overrides))
+    assert str(e.value) == line
+
+
 @pytest.mark.parametrize("engine", ["torch", "numpy"])
 def test_nesterov_without_momentum_is_refused_rather_than_a_traceback_or_plain_sgd(engine):
     """torch's SGD raised a ValueError at the first step (a traceback); the NumPy engine ran plain SGD."""

@@ -9,6 +9,7 @@ puts the files and how to read them (runner/data/sources.py).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -260,10 +261,18 @@ def _check_function(d) -> None:
     require(d.n_train >= 2, "dataset.n_train", "an integer >= 2", d.n_train)
     require(d.n_test >= 1, "dataset.n_test", "an integer >= 1", d.n_test)
     require(d.noise >= 0, "dataset.noise", "a number >= 0", d.noise)
-    if d.low is not None and d.high is not None:
-        require(d.low < d.high, "dataset.low", f"a number below dataset.high ({d.high})", d.low)
+    low, high = (fn.interval[0] if d.low is None else d.low), (fn.interval[1] if d.high is None else d.high)
+    finite = math.isfinite(low) and math.isfinite(high)  # nan and inf: refused with the other non-finite numbers
+    if finite and d.low is not None:  # a bound left unset is the function's own, which the other must respect too
+        require(low < high, "dataset.low", f"a number below dataset.high ({_bound(high, d.high, d.fn)})", d.low)
+    elif finite and d.high is not None:
+        require(low < high, "dataset.high", f"a number above dataset.low ({_bound(low, d.low, d.fn)})", d.high)
     if fn.positive and d.low is not None:
         require(d.low > 0, "dataset.low", f"a number > 0 ({fn.help} needs a positive interval)", d.low)
+
+
+def _bound(value: float, given, fn: str) -> str:
+    return f"{value:g}" if given is not None else f"{value:g}, {fn}'s default"
 
 
 def _check_images(d) -> None:

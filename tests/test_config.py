@@ -152,6 +152,38 @@ def test_nan_and_inf_are_refused_where_no_check_of_the_key_caught_them(overrides
 @pytest.mark.parametrize(
     "overrides,line",
     [
+        # each a TypeError from the model check ('int' object is not iterable), the shortcut's too
+        (["model.hidden=${seed}"], "model.hidden: expected a list of whole numbers in brackets, e.g. model.hidden=[...], got 0"),
+        (["model.hidden=${seed}", "model.depth=3"], "model.hidden: expected a list of whole numbers in brackets"),
+        # text from an environment variable: a str reached the model check, and betas became its characters
+        (["model.hidden=${oc.env:DLRUN_TEST_H}"],
+         "model.hidden: expected a list of whole numbers in brackets, e.g. model.hidden=[...], or "
+         "\"model.hidden='${oc.decode:${oc.env:DLRUN_TEST_H}}'\" to read the text ${oc.env:DLRUN_TEST_H} gives as one, "
+         "got '[64,64]'"),
+        (["optimizer.betas=${oc.env:DLRUN_TEST_H}"], "optimizer.betas: expected a list of numbers in brackets"),
+        (["model.hidden=${oc.decode:'[64,true]'}"], "model.hidden: expected a list of whole numbers in brackets, e.g. "
+         "model.hidden=[...], got [64, True]"),
+    ],
+)  # fmt: skip
+def test_a_list_key_whose_interpolation_gives_no_list_is_one_line(overrides, line, monkeypatch):
+    monkeypatch.setenv("DLRUN_TEST_H", "[64,64]")
+    with pytest.raises(ConfigError) as e:
+        prepare(compose("dataset=function", *overrides))
+    assert str(e.value).startswith(line)
+
+
+def test_a_list_read_from_text_with_oc_decode_is_a_list(monkeypatch):
+    monkeypatch.setenv("DLRUN_TEST_H", "[64,32]")
+    monkeypatch.setenv("DLRUN_TEST_B", "[0,0.5]")  # a whole number is a number too
+    decoded = ("model.hidden='${oc.decode:${oc.env:DLRUN_TEST_H}}'",  # quoted, as the line says
+               "optimizer.betas='${oc.decode:${oc.env:DLRUN_TEST_B}}'")  # fmt: skip
+    cfg = prepare(compose("dataset=function", *decoded))
+    assert list(cfg.model.hidden) == [64, 32] and list(cfg.optimizer.betas) == [0, 0.5]
+
+
+@pytest.mark.parametrize(
+    "overrides,line",
+    [
         (["dataset.low=1e9"], "dataset.low: expected a number below dataset.high (2, sin_plus_square's default), got 1000000000"),
         (["dataset.high=-5"], "dataset.high: expected a number above dataset.low (-2, sin_plus_square's default), got -5"),
         (["dataset.fn=sign_sin", "dataset.high=-1"],

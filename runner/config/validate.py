@@ -87,7 +87,44 @@ def check_finite(cfg) -> None:
         require(not bad, key, "finite numbers" if OmegaConf.is_list(value) else expected, value)
 
 
-VALIDATION = (check_known_keys, *CHECKS, check_finite)
+_ITEM_WORDS = {int: "whole numbers", float: "numbers", str: "names"}
+
+
+def check_lists(cfg) -> None:
+    """A list key holds a list of its items' type once its interpolations are resolved. OmegaConf
+    checks a list when it is set, not what an interpolation in it gives: model.hidden=${oc.env:H}
+    is text ('[64,64]'), which reached the model check as a str (a traceback), and optimizer.betas
+    became a list of its characters."""
+    import typing
+
+    from omegaconf import OmegaConf
+
+    from runner.config.checks import require
+    from runner.config.schema import leaf_types
+
+    for key, hint in leaf_types().items():
+        args = typing.get_args(hint)
+        optional = type(None) in args
+        listed = next((a for a in args if a is not type(None)), hint) if optional else hint
+        if typing.get_origin(listed) is not list:
+            continue
+        value = OmegaConf.select(cfg, key)
+        if value is None and optional:
+            continue
+        item = typing.get_args(listed)[0]
+        ok = (OmegaConf.is_list(value) or isinstance(value, list)) and all(
+            (isinstance(v, item) and not isinstance(v, bool)) or (item is float and type(v) is int) for v in value
+        )
+        expected = f"a list of {_ITEM_WORDS.get(item, 'values')} in brackets, e.g. {key}=[...]"
+        parent, _, name = key.rpartition(".")
+        written = OmegaConf.to_container(OmegaConf.select(cfg, parent) if parent else cfg, resolve=False).get(name)
+        if isinstance(value, str) and isinstance(written, str) and written.startswith("${"):  # text from a resolver
+            expected += f", or \"{key}='${{oc.decode:{written}}}'\" to read the text {written} gives as one"
+        require(ok, key, expected, value)
+
+
+SHAPE = (check_known_keys, check_lists)  # before the shortcut reads model.hidden and the checks read any key
+VALIDATION = (*SHAPE, *CHECKS, check_finite)
 
 
 def validate(cfg) -> None:
@@ -198,4 +235,5 @@ def _steps(derived: bool) -> list:
     from runner.config import paths
 
     # make the config runnable, validate it, then check what only a command can ask for
-    return [paths.rebase, shortcuts.expand, *VALIDATION, *([] if derived else [check_reduced_is_read])]
+    return [paths.rebase, *SHAPE, shortcuts.expand, *VALIDATION[len(SHAPE) :],
+            *([] if derived else [check_reduced_is_read])]  # fmt: skip

@@ -10,13 +10,20 @@ from pathlib import Path
 
 from runner.errors import error_chain
 
+# OmegaConf's words for ${oc.env:NAME} with NAME unset and no default
+_UNSET_VARIABLE = re.compile(
+    r"KeyError raised while resolving interpolation: \"Environment variable '(.+)' not found\""
+)
 _TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "String": "a string"}
 
 
 def _schema_keys(type_name: str) -> list | None:
+    """The keys of dlrun's schema class `type_name`, or of Hydra's own (JobConf: hydra.job)."""
+    import hydra.conf
+
     from runner.config import schema
 
-    cls = getattr(schema, type_name, None)
+    cls = getattr(schema, type_name, None) or getattr(hydra.conf, type_name, None)
     if cls is None or not dataclasses.is_dataclass(cls):
         return None
     return [f.name for f in dataclasses.fields(cls)]
@@ -100,6 +107,10 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
                 f"file must open with the line `# @package _global_` (as those in conf/{key}/ do)")  # fmt: skip
     if m:
         return unknown_key_line(key or m.group(1), m.group(2))
+    free = next((p for p in ("hydra.job.env_set.", "hydra.callbacks.") if key.startswith(p)), None)
+    if free and re.match(r"Key '.+' is not in struct", msg):  # Hydra's maps of one's own keys, empty at first
+        typed = next((a for a in args if a.startswith(f"{key}.") or a.startswith(f"{key}=")), f"{key}=<value>")
+        return f"{key}: a new key of {free[:-1]}, which Hydra adds with a plus sign: +{typed}"
     if re.match(r"Key '.+' is not in struct", msg) and key.startswith("hydra.sweeper.params."):
         swept = key.removeprefix("hydra.sweeper.params.")  # Hydra's config admits new keys only with a `+`
         return (
@@ -110,7 +121,7 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
     if logging and re.match(r"Key '.+' is not in struct", msg):  # dlrun's config has Hydra's logging off
         return (f"{key}: Hydra's {logging.replace('_', ' ')} is off in dlrun (hydra/{logging}=none: dlrun prints its "
                 f"own lines); choose hydra/{logging}=default, and its keys can be set")  # fmt: skip
-    m = re.match(r"KeyError raised while resolving interpolation: \"Environment variable '(.+)' not found\"", msg)
+    m = _UNSET_VARIABLE.match(msg)
     if m:
         name = m.group(1)
         return (f"{key}: the environment variable {name} is not set (set it, or give the interpolation a default: "
@@ -227,6 +238,17 @@ def _yaml_line(ex) -> str:
     mark = getattr(ex, "problem_mark", None) or getattr(ex, "context_mark", None)
     name = shown(Path(mark.name)) if mark and not mark.name.startswith("<") else mark.name if mark else "a config file"
     return f"{name}: not valid YAML ({reason(ex)})"
+
+
+def unset_variable(ex: BaseException) -> str | None:
+    """The environment variable an `${oc.env:NAME}` in ex's chain found unset, or None."""
+    from omegaconf.errors import InterpolationResolutionError
+
+    for e in error_chain(ex):
+        m = _UNSET_VARIABLE.match(str(e)) if isinstance(e, InterpolationResolutionError) else None
+        if m:
+            return m.group(1)
+    return None
 
 
 def unresolvable_line(ex: BaseException, args=()) -> str | None:

@@ -96,6 +96,18 @@ def assert_one_line_error(proc, *fragments):
         (["~trainer"], ["~trainer: a key of dlrun's schema cannot be removed", "(trainer.epochs=<value>)"]),
         (["dataset=mnist,cifar10"], ["dataset=mnist,cifar10: commas make a sweep, which runs with -m (dlrun -m "]),
         (["trainer.epochs=${oops}"], ["trainer.epochs: ${oops} names no key of the config"]),
+        # Hydra's 'Key 'X' is not in struct', and a typo of one of Hydra's own keys named no key to use
+        (
+            ["hydra.job.env_set.MY_VAR=1"],
+            [
+                "hydra.job.env_set.MY_VAR: a new key of hydra.job.env_set, which Hydra adds with a plus sign: "
+                "+hydra.job.env_set.MY_VAR=1"
+            ],
+        ),
+        (
+            ["hydra.job.chdri=true"],
+            ["hydra.job.chdri: unknown key (did you mean hydra.job.chdir?); keys under hydra.job: "],
+        ),
         (
             ["trainer.epochs=${oc.env:DLRUN_TEST_UNSET}"],
             [

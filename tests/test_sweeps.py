@@ -192,6 +192,53 @@ def test_preflight_leaves_a_value_that_only_a_job_resolves_to_the_jobs(tmp_path,
     assert df.loc[0, "error"] == "trainer.epochs: expected an integer >= 1, got 0"
 
 
+def test_variables_hydra_sets_in_each_job_resolve_in_the_preflight_too(tmp_path, tiny_data):
+    """+hydra.job.env_set.X=... reaches each job's environment: the preflight sets it too, not refusing
+    ${oc.env:X} as unset in every job."""
+    proc, d = sweep(tmp_path, tiny_data, "-m", "activation=relu,tanh", "model.hidden=[8]",
+                    "trainer.epochs=${oc.env:DLRUN_TEST_EPOCHS}", "+hydra.job.env_set.DLRUN_TEST_EPOCHS=1",
+                    "name=${oc.env:DLRUN_TEST_NAME}", "+hydra.job.env_set.DLRUN_TEST_NAME=mine")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    df = summary(d)
+    assert df["status"].tolist() == ["ok", "ok"] and df["epochs"].tolist() == [1, 1]
+    assert {json.loads(p.read_text())["name"] for p in d.glob("*/summary.json")} == {"mine"}
+    assert "DLRUN_TEST_EPOCHS" not in os.environ
+
+
+def test_preflight_leaves_to_jobs_on_other_machines_what_only_this_one_lacks(tmp_path, monkeypatch):
+    """A SLURM node may set a variable (or hold a data_dir) the login node lacks: with a launcher that
+    runs jobs elsewhere, the preflight refuses only what no machine can resolve."""
+    from hydra import initialize_config_dir
+
+    from runner.config.compose import conf_dir
+    from runner.config.schema import register
+    from runner.sweep.preflight import _problems
+
+    register()  # dlrun's schema and resolvers, as the CLI has them
+    unset = ["dataset=function", "trainer.epochs=${oc.env:DLRUN_TEST_UNSET}"]
+    no_data = ["dataset=gurmukhi", f"data_dir={tmp_path / 'nowhere'}"]
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        assert _problems(unset, here=True)[0].startswith("trainer.epochs: the environment variable DLRUN_TEST_UNSET")
+        assert _problems(unset, here=False) == []
+        assert _problems(no_data, here=True)[0].startswith("dataset gurmukhi: no class folders at ")
+        assert _problems(no_data, here=False) == []
+        assert _problems([*unset[:1], "trainer.epochs=${oops}"], here=False) == [
+            "trainer.epochs: ${oops} names no key of the config"
+        ]
+
+
+@pytest.mark.skipif(shutil.which("srun") is not None, reason="this machine has SLURM")
+def test_the_slurm_launcher_where_there_is_no_slurm_is_one_line(tmp_path, tiny_data):
+    """submitit raised 'Could not detect "srun", are you indeed on a slurm cluster?' with a traceback."""
+    proc, d = sweep(tmp_path, tiny_data, "-m", "activation=relu,tanh", "hydra/launcher=submitit_slurm")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr == (
+        "dlrun: error: hydra/launcher=submitit_slurm: this machine has no SLURM (no srun on the PATH); run the "
+        "command on a SLURM login node, or try the same path here with hydra/launcher=submitit_local\n"
+    )
+    assert not d.exists()
+
+
 def test_preflight_reads_the_grid_as_hydras_basic_sweeper_does():
     from omegaconf import OmegaConf
 

@@ -111,7 +111,7 @@ def naming_files(overrides):
     came from a config file, not the command line. An interpolation no run can resolve
     (${oc.env:UNSET}) becomes such a refusal of its key, so a sweep's preflight refuses it too."""
     from runner.errors import UserError, error_chain
-    from runner.messages import unresolvable_line
+    from runner.messages import unresolvable_line, unset_variable
 
     try:
         yield
@@ -124,6 +124,7 @@ def naming_files(overrides):
             raise
         refusal = UserError(line)
         refusal.key = next((e.full_key for e in error_chain(ex) if getattr(e, "full_key", None)), None)
+        refusal.variable = unset_variable(ex)  # another machine's jobs may have it (a sweep's preflight)
         _name_file(refusal, overrides)
         raise refusal from ex
 

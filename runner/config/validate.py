@@ -213,7 +213,7 @@ def _study_notes(cfg) -> list[str]:
     return study.notes(cfg) if study is not None and study.notes is not None else []
 
 
-def problems(cfg, overrides=()) -> list[str]:
+def problems(cfg, overrides=()) -> list[UserError]:
     """Every check's error for this config, in prepare's order (prepare stops at the first): a
     sweep's preflight compares them across jobs. Changes cfg as prepare does. `overrides`: those
     cfg was composed from, to name the file a refused value came from."""
@@ -225,7 +225,7 @@ def problems(cfg, overrides=()) -> list[str]:
             with naming_files(overrides):
                 step(cfg)
         except UserError as ex:
-            found.append(str(ex))
+            found.append(ex)
         except Exception:  # noqa: BLE001 - a later check tripping over an earlier error's value
             break
     return found

@@ -30,6 +30,7 @@ class SweepReport(Callback):
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
+            preflight.check_launcher(config)
             preflight.check_plugin_settings(config)
             preflight.check_search_space(config)
             preflight.check(config)

@@ -11,6 +11,8 @@ stays those jobs' failure.
 
 from __future__ import annotations
 
+import contextlib
+
 from runner.sweep.grid import sweep_lines
 
 
@@ -34,9 +36,11 @@ def first_and_last_job(config) -> tuple[list[str], list[str]]:
     return [f"{k}={v[0]}" for k, v in values.items()], [f"{k}={v[-1]}" for k, v in values.items()]
 
 
-def _problems(overrides: list[str]) -> list[str]:
+def _problems(overrides: list[str], here: bool) -> list[str]:
     """Every check's error for this job's config (runner.config.validate.problems); none when it
-    cannot be composed here (Hydra says why itself when it composes the jobs)."""
+    cannot be composed here (Hydra says why itself when it composes the jobs). `here`: the jobs
+    run on this machine; else what only this machine lacks is theirs to find (an environment
+    variable a SLURM node sets, a data_dir on the nodes' own disks)."""
     from hydra import compose
 
     from runner.config.validate import problems
@@ -45,7 +49,17 @@ def _problems(overrides: list[str]) -> list[str]:
         cfg = compose(config_name="config", overrides=overrides)
     except Exception:  # noqa: BLE001 - Hydra's own composition of the jobs reports it
         return []
-    return problems(cfg, overrides) or _missing_data(cfg)
+    found = [str(ex) for ex in problems(cfg, overrides) if here or getattr(ex, "variable", None) is None]
+    return found or (_missing_data(cfg) if here else [])
+
+
+# the launchers whose jobs run on this machine, in this environment (plus hydra.job.env_set)
+_LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher", "LocalLauncher")
+
+
+def _jobs_run_here(config) -> bool:
+    target = str(config.hydra.launcher.get("_target_", ""))
+    return target.rsplit(".", 1)[-1] in _LOCAL_LAUNCHERS
 
 
 def _missing_data(cfg) -> list[str]:
@@ -77,9 +91,49 @@ def check(config) -> None:
         first, last = first_and_last_job(config)
     except Exception:  # noqa: BLE001 - a bad sweep value (sweep.max_depth=0): the sweeper says so in one line
         return
-    found = _problems(first)
-    if found and (last == first or found[0] in _problems(last)):
-        raise UserError(f"{found[0]} (every job of this sweep)")
+    here = _jobs_run_here(config)
+    with _job_environment(config):
+        found = _problems(first, here)
+        if found and (last == first or found[0] in _problems(last, here)):
+            raise UserError(f"{found[0]} (every job of this sweep)")
+
+
+@contextlib.contextmanager
+def _job_environment(config):
+    """The environment variables Hydra sets in each job (hydra.job.env_set), set while the jobs'
+    configs are checked: `${oc.env:X}` with +hydra.job.env_set.X=1 resolves in every job."""
+    import os
+
+    from omegaconf import OmegaConf
+
+    try:
+        wanted = OmegaConf.to_container(config.hydra.job.env_set, resolve=True) or {}
+    except Exception:  # noqa: BLE001 - a value only a job can resolve: its job says so itself
+        wanted = {}
+    before = {k: os.environ.get(k) for k in wanted}
+    os.environ.update({str(k): str(v) for k, v in wanted.items()})
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def check_launcher(config) -> None:
+    """Raise a UserError for hydra/launcher=submitit_slurm where SLURM is not (no srun): submitit
+    raised its RuntimeError's traceback once the sweep had begun."""
+    import shutil
+
+    from runner.errors import UserError
+
+    if str(config.hydra.launcher.get("_target_", "")).endswith("SlurmLauncher") and shutil.which("srun") is None:
+        raise UserError(
+            "hydra/launcher=submitit_slurm: this machine has no SLURM (no srun on the PATH); run the command on a "
+            "SLURM login node, or try the same path here with hydra/launcher=submitit_local"
+        )
 
 
 # Counts the sweeper and launcher plugins take without checking them, each of which crashed with

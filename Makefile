@@ -47,7 +47,7 @@ run: $(STAMP) ## one dlrun call: make run ARGS="dataset=gurmukhi model=cnn train
 report: ## re-render a sweep's summary.csv, report and plots (or a run's, eval's or gradient check's plots and report, or a study's): make report DIR=...
 	@test -n "$(DIR)" || { echo 'make report: give the folder, e.g. make report DIR=outputs/sweeps/<name>/<stamp>' >&2; exit 2; }
 	@$(MAKE) -s --no-print-directory $(STAMP)
-	$(BIN)/python -m runner.report $(DIR)
+	$(BIN)/python -m runner.report "$(DIR)"
 
 comma := ,
 empty :=
@@ -74,7 +74,7 @@ clean: ## remove caches and build leftovers (keeps outputs/, the venv and data/)
 # `clean`, and it stops if a running dlrun holds a folder there (its .dlrun.lock is flocked).
 clean-outputs: ## delete everything under outputs/ (runs, sweeps, MLflow store), unless a dlrun is using it
 	@test -d outputs || { echo "make clean-outputs: there is no outputs/ here: nothing to delete"; exit 0; }; \
-	for lock in $$(find outputs -name .dlrun.lock 2>/dev/null); do \
-		flock -n -s "$$lock" true 2>/dev/null || { echo "make clean-outputs: $$(dirname $$lock) is in use by a running dlrun ($$(cat $$lock)); nothing deleted" >&2; exit 2; }; \
-	done; \
+	find outputs -name .dlrun.lock 2>/dev/null | while IFS= read -r lock; do \
+		flock -n -s "$$lock" true 2>/dev/null || { echo "make clean-outputs: $$(dirname "$$lock") is in use by a running dlrun ($$(cat "$$lock")); nothing deleted" >&2; exit 2; }; \
+	done || exit 2; \
 	echo "find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +"; find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -1331,8 +1331,8 @@ def test_make_clean_keeps_outputs_and_clean_outputs_waits_for_a_running_dlrun(tm
 
     for folder in ("runner", "tests", ".pytest_cache"):
         (tmp_path / folder).mkdir()
-    run = tmp_path / "outputs" / "sweeps" / "s" / "0_seed=0"
-    run.mkdir(parents=True)
+    run = tmp_path / "outputs" / "sweeps" / "my sweep" / "0_seed=0"  # a name with a space: the lock was
+    run.mkdir(parents=True)  # looked for at two paths, one made by flock, and a free folder read as in use
     (run / "metrics.csv").write_text("epoch\n1\n")
     (tmp_path / "outputs" / ".gitkeep").write_text("")
 
@@ -1346,14 +1346,32 @@ def test_make_clean_keeps_outputs_and_clean_outputs_waits_for_a_running_dlrun(tm
     with open(run.parent / ".dlrun.lock") as held:  # as a running sweep holds its folder
         fcntl.flock(held, fcntl.LOCK_EX)
         refused = make("clean-outputs")
-    assert refused.returncode != 0 and "is in use by a running dlrun (pid 1 on host" in refused.stderr
+    assert refused.returncode != 0 and refused.stderr.startswith(
+        "make clean-outputs: outputs/sweeps/my sweep is in use by a running dlrun (pid 1 on host since today); "
+    )
     assert (run / "metrics.csv").is_file(), "nothing deleted"
+    assert [p.name for p in run.parents[1].iterdir()] == ["my sweep"], "no file made beside it"
     done = make("clean-outputs")
     assert done.returncode == 0, done.stderr
     assert [p.name for p in (tmp_path / "outputs").iterdir()] == [".gitkeep"]
     shutil.rmtree(tmp_path / "outputs")  # none there: nothing to do, not find's error and make's failure
     none = make("clean-outputs")
     assert none.returncode == 0 and none.stdout == "make clean-outputs: there is no outputs/ here: nothing to delete\n"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_report_takes_a_folder_whose_name_has_a_space(tmp_path):
+    """`name='my run'` names the run's folder `..._my run`, which make report split in two."""
+    venv = Path(sys.executable).parents[1]
+    if not (venv / ".dlrun-installed").is_file():
+        pytest.skip("this venv was not made by `make setup`")
+    run = tmp_path / "my run"
+    assert run_dlrun("dataset=function", "trainer.epochs=1", f"hydra.run.dir={run}", cwd=tmp_path).returncode == 0
+    (run / "report.md").unlink()
+    proc = subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "report", f"DIR={run}", f"VENV={venv}"],
+                          cwd=REPO, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (run / "report.md").is_file()
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")

@@ -99,8 +99,8 @@ def check_lists(cfg) -> None:
 
     from omegaconf import OmegaConf
 
-    from runner.config.checks import require
     from runner.config.schema import leaf_types
+    from runner.errors import ConfigError
 
     for key, hint in leaf_types().items():
         args = typing.get_args(hint)
@@ -112,15 +112,16 @@ def check_lists(cfg) -> None:
         if value is None and optional:
             continue
         item = typing.get_args(listed)[0]
-        ok = (OmegaConf.is_list(value) or isinstance(value, list)) and all(
+        if (OmegaConf.is_list(value) or isinstance(value, list)) and (item not in _ITEM_WORDS or all(
             (isinstance(v, item) and not isinstance(v, bool)) or (item is float and type(v) is int) for v in value
-        )
+        )):  # fmt: skip
+            continue
         expected = f"a list of {_ITEM_WORDS.get(item, 'values')} in brackets, e.g. {key}=[...]"
         parent, _, name = key.rpartition(".")
         written = OmegaConf.to_container(OmegaConf.select(cfg, parent) if parent else cfg, resolve=False).get(name)
         if isinstance(value, str) and isinstance(written, str) and written.startswith("${"):  # text from a resolver
             expected += f", or \"{key}='${{oc.decode:{written}}}'\" to read the text {written} gives as one"
-        require(ok, key, expected, value)
+        raise ConfigError(key, expected, value)
 
 
 SHAPE = (check_known_keys, check_lists)  # before the shortcut reads model.hidden and the checks read any key

@@ -73,11 +73,20 @@ def _kind_of(key: str) -> str:
 
 def _omegaconf_line(ex, override: str = "", args=()) -> str:
     """One line for OmegaConf's error `ex`; `override` is the `key=value` Hydra was merging, if any;
-    `args`, the command's overrides."""
-    from runner.config.compose import group_options, is_preset_group
-
+    `args`, the command's overrides. A value an interpolation gave is refused as its own, then the
+    line says where it came from: `trainer.epochs: expected an integer, got 'abc' (from ${oc.env:EP})`."""
     key = getattr(ex, "full_key", None) or ""
     msg = str(getattr(ex, "msg", None) or ex).splitlines()[0]
+    via = re.match(r"While dereferencing interpolation '(.+?)': (.*)", msg)
+    if via is None:
+        return _omegaconf_text_line(key, msg, override, args)
+    return f"{_omegaconf_text_line(key, via.group(2), override, args)} (from {via.group(1)})"
+
+
+def _omegaconf_text_line(key: str, msg: str, override: str, args) -> str:
+    """_omegaconf_line for the key and OmegaConf's first line about it."""
+    from runner.config.compose import group_options, is_preset_group
+
     given_key, _, given = override.partition("=")
     m = re.match(r"Value '(.*)' of type '(\w+)' could not be converted to (\w+)", msg)
     if m:

@@ -96,6 +96,12 @@ def assert_one_line_error(proc, *fragments):
         (["~trainer"], ["~trainer: a key of dlrun's schema cannot be removed", "(trainer.epochs=<value>)"]),
         (["dataset=mnist,cifar10"], ["dataset=mnist,cifar10: commas make a sweep, which runs with -m (dlrun -m "]),
         (["trainer.epochs=${oops}"], ["trainer.epochs: ${oops} names no key of the config"]),
+        # a value an interpolation gave: OmegaConf's 'While dereferencing interpolation ...: Value ... could not be'
+        (["trainer.epochs=${name}"], ["trainer.epochs: expected an integer, got 'mnist-mlp-relu' (from ${name})"]),
+        (
+            ["trainer.epochs=${ckpt}"],
+            ["trainer.epochs: expected an integer, got null (this key has no unset value) (from ${ckpt})"],
+        ),
         # Hydra's 'Key 'X' is not in struct', and a typo of one of Hydra's own keys named no key to use
         (
             ["hydra.job.env_set.MY_VAR=1"],

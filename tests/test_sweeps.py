@@ -200,7 +200,7 @@ def test_variables_hydra_sets_in_each_job_resolve_in_the_preflight_too(tmp_path,
                     "name=${oc.env:DLRUN_TEST_NAME}", "+hydra.job.env_set.DLRUN_TEST_NAME=mine")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     df = summary(d)
-    assert df["status"].tolist() == ["ok", "ok"] and df["epochs"].tolist() == [1, 1]
+    assert df["status"].tolist() == ["ok", "ok"] and df["epochs_run"].tolist() == [1, 1]
     assert {json.loads(p.read_text())["name"] for p in d.glob("*/summary.json")} == {"mine"}
     assert "DLRUN_TEST_EPOCHS" not in os.environ
 

@@ -125,7 +125,8 @@ def check_lists(cfg) -> None:
 
 
 SHAPE = (check_known_keys, check_lists)  # before the shortcut reads model.hidden and the checks read any key
-VALIDATION = (*SHAPE, *CHECKS, check_finite)
+RANGES = (*CHECKS, check_finite)
+VALIDATION = (*SHAPE, *RANGES)
 
 
 def validate(cfg) -> None:
@@ -236,5 +237,4 @@ def _steps(derived: bool) -> list:
     from runner.config import paths
 
     # make the config runnable, validate it, then check what only a command can ask for
-    return [paths.rebase, *SHAPE, shortcuts.expand, *VALIDATION[len(SHAPE) :],
-            *([] if derived else [check_reduced_is_read])]  # fmt: skip
+    return [paths.rebase, *SHAPE, shortcuts.expand, *RANGES, *([] if derived else [check_reduced_is_read])]

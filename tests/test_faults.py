@@ -734,7 +734,8 @@ def _stopped_saved(err: str, signame: str, jobs: list) -> bool:
     import re
 
     count = f"{len(jobs)} running job" + ("s" if len(jobs) > 1 else "")
-    where = "; ".join(rf"job {n} at epoch \d+, step \d+ of \d+" for n in jobs)
+    stops = r"(at epoch \d+, step \d+ of \d+|at the end of training|after training \(plots not drawn\))"
+    where = "; ".join(rf"job {n} {stops}" for n in jobs)  # a job may have trained its epochs before the stop
     return re.match(rf"dlrun: stopped by {signame} once its {count} had saved \({where}\); run the same command", err)
 
 
@@ -1302,6 +1303,59 @@ def test_a_signal_while_training_writes_its_summary_leaves_the_run_interrupted_n
     assert stopped.value.where == "the end of training" and stopped.value.saved == run_dir / "checkpoint.pt"
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
     assert not (run_dir / "DONE").exists()
+
+
+@pytest.mark.parametrize("when", ["on_end", "plots"])
+def test_a_signal_after_the_training_loop_says_where_it_stopped(tmp_path, monkeypatch, when):
+    """Past the loop's step boundaries a signal stops at once, and nothing named where: summary.json
+    said `where: ""`, and a sweep's stop line left that job out of its list (seen under load in a
+    submitit_local sweep whose job 0 was drawing its plots)."""
+    from conftest import compose
+
+    from runner import signals
+    from runner.config.validate import prepare
+    from runner.report import run_plots
+    from runner.train.base import RunHooks
+    from runner.train.run import run_training
+
+    class SigtermAtTheEnd(RunHooks):
+        def on_end(self, engine) -> None:
+            signals._handler(signal.SIGTERM, None)  # outside the loop: raises at once
+
+    def sigterm_while_drawing(run_dir):
+        signals._handler(signal.SIGTERM, None)
+
+    if when == "plots":
+        monkeypatch.setattr(run_plots, "render_run", sigterm_while_drawing)
+    cfg = compose("trainer.progress=quiet", "dataset=function", "dataset.n_train=64", "trainer.epochs=2")
+    prepare(cfg)
+    run_dir = tmp_path / "run"
+    try:
+        with pytest.raises(signals.Interrupted) as stopped:
+            run_training(cfg, run_dir, hooks=SigtermAtTheEnd() if when == "on_end" else None)
+    finally:
+        signals.reset()
+    where = {"on_end": "the end of training", "plots": "after training (plots not drawn)"}[when]
+    record = json.loads((run_dir / "summary.json").read_text())
+    assert record["status"] == "interrupted" and record["interrupted"]["where"] == where
+    at = "at " if when == "on_end" else ""
+    assert stopped.value.describe() == f"stopped by SIGTERM {at}{where}; checkpoint saved: {run_dir / 'checkpoint.pt'}"
+    assert not (run_dir / "DONE").exists()
+
+
+def test_a_sweeps_stop_line_names_a_job_stopped_after_its_training(tmp_path):
+    """The sweep's line reads each stopped job's summary.json: a job past its loop is named too."""
+    from runner.sweep import workers
+
+    sweep = tmp_path / "sweep"
+    folder = sweep / workers.FOLDER
+    folder.mkdir(parents=True)
+    for pid, (num, where) in {11: (0, "after training (plots not drawn)"), 12: (1, "epoch 2, step 3 of 9")}.items():
+        (folder / str(pid)).write_text(str(num))
+        job = sweep / f"{num}_seed={num}"
+        job.mkdir()
+        (job / "summary.json").write_text(json.dumps({"status": "interrupted", "interrupted": {"where": where}}))
+    assert workers._where(sweep, {11, 12}) == " (job 0 after training (plots not drawn); job 1 at epoch 2, step 3 of 9)"
 
 
 def test_a_library_ending_the_process_mid_training_leaves_the_run_interrupted(tmp_path):

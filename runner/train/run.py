@@ -202,7 +202,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
             progress.ended, progress.status = True, "ok" if progress.status == "running" else progress.status
             if saved is None or not saved.get("ended"):
                 progress.save(run_dir, cfg, engine)  # training is over: a failure below resumes from here
-        signals.check("the end of training")  # one that came during the last epoch stops here, saved
+        signals.check(AFTER_LOOP)  # one that came during the last epoch stops here, saved
         reporter.stop()
         progress.close()
         hooks.on_end(engine)
@@ -213,6 +213,7 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
         status = progress.status
     except signals.Interrupted as ex:
         status = "interrupted"
+        ex.where = ex.where or AFTER_LOOP  # the loop's own checks name their step; past it, a signal stops at once
         if not progress.ended:
             progress.save(run_dir, cfg, engine, ex.where)  # a step boundary: the resumed run goes on from here
         ex.saved = run_dir / checkpoint.CHECKPOINT if resume else None
@@ -238,12 +239,14 @@ def run_training(cfg, run_dir: Path, label: str = "", hooks: RunHooks | None = N
     # The loggers end after them (in a sweep, once a render worker is done) and mirror the
     # final files: the plots, and summary.json with its status (failed, if the plots failed).
     try:  # from the deferred block's end: a signal from here on is this clause's to take
-        signals.check("the end of training")  # one that came while summary.json was written
+        signals.check(AFTER_LOOP)  # one that came while summary.json was written
         if finish is None:
             from runner.report.finish import finish_run as finish
         finish(run_dir, status, mirror_final_files)
     except (signals.Interrupted, KeyboardInterrupt) as ex:  # training is saved: a rerun draws the plots
         if finished(run_dir) is None:
+            if isinstance(ex, signals.Interrupted):  # matplotlib's drawing was cut short: nothing named where
+                ex.where = ex.where or BEFORE_PLOTS
             ex.saved = run_dir / checkpoint.CHECKPOINT if resume else None
             stopped = {"interrupted": _stop_record(ex)} if isinstance(ex, signals.Interrupted) else {}
             write_json(run_dir / "summary.json", {**summary, "status": "interrupted", **stopped})
@@ -269,6 +272,11 @@ def _check_watched_columns(cfg, engine: Engine) -> None:
 
     kinds = KINDS if engine.data.classification else ("loss",)
     require_measured(cfg, [f"{s}_{k}" for s in engine.data.splits for k in kinds])
+
+
+# where a stop outside the training loop's step boundaries came, for its line and summary.json
+AFTER_LOOP = "the end of training"
+BEFORE_PLOTS = "after training (plots not drawn)"
 
 
 def _stop_record(ex) -> dict:

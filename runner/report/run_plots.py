@@ -58,31 +58,20 @@ def render_run(run_dir: Path) -> list:
             with reading(path, "confusion matrix"):
                 made.append(plot_confusion(table, f"{name}: confusion matrix ({split})",
                                            plots / f"confusion_{split}.png", replicas))  # fmt: skip
-    layers = run_dir / "layers.csv"
-    if layers.is_file():
-        from runner.report.layer_plots import plot_grad_norms, plot_weight_stats
+    from runner.report import layer_plots
 
-        df = read_table(layers, "layers.csv", LAYER_COLUMNS)
-        with reading(layers, "layers.csv"):
-            if len(df):
-                made.append(plot_grad_norms(df, name, plots / "grad_norms.png"))
-                made.append(plot_weight_stats(df, name, plots / "weight_stats.png"))
-    steps = run_dir / "steps.csv"
-    if steps.is_file():
-        from runner.report.layer_plots import plot_steps
-
-        st = read_table(steps, "steps.csv", STEP_COLUMNS)
-        with reading(steps, "steps.csv"):
-            if len(st):
-                made.append(plot_steps(st, name, plots / "steps.png"))
-    hist = run_dir / "first_layer_hist.csv"
-    if hist.is_file():
-        from runner.report.layer_plots import plot_first_layer_hist
-
-        h = read_table(hist, "first_layer_hist.csv", HIST_COLUMNS)
-        with reading(hist, "first_layer_hist.csv"):
-            if len(h):
-                made.append(plot_first_layer_hist(h, name, plots / "first_layer_hist.png"))
+    # the diagnostics' files, each drawn when the run wrote rows into it (probes, log_steps)
+    for file, columns, drawings in (
+        ("layers.csv", LAYER_COLUMNS, [(layer_plots.plot_grad_norms, "grad_norms"),
+                                       (layer_plots.plot_weight_stats, "weight_stats")]),
+        ("steps.csv", STEP_COLUMNS, [(layer_plots.plot_steps, "steps")]),
+        ("first_layer_hist.csv", HIST_COLUMNS, [(layer_plots.plot_first_layer_hist, "first_layer_hist")]),
+    ):  # fmt: skip
+        path = run_dir / file
+        if path.is_file():
+            table = read_table(path, file, columns)
+            with reading(path, file):
+                made += [draw(table, name, plots / f"{stem}.png") for draw, stem in drawings if len(table)]
     pred = run_dir / "predictions.csv"
     if pred.is_file():
         p = read_table(pred, "predictions.csv", PREDICTION_COLUMNS)

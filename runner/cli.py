@@ -74,6 +74,7 @@ def _task(cfg: DictConfig):
             prepare(cfg)
         for line in unused_folder(hc, multirun=False) + unswept(hc) + notes(cfg, hc.overrides.task):
             say(f"note: {line}")
+        runfolder.resumable(job_dir, cfg, header_only=True)  # another config's unfinished run keeps its record
         runfolder.write_hydra_record(job_dir, cfg, HydraConfig.instance().cfg, hc.overrides.task)
         from runner.tasks import dispatch
 

@@ -364,24 +364,56 @@ def remove_litter(folder: Path) -> None:
 
 def start_folder(run_dir: Path, cfg, resume: bool) -> dict | None:
     """The checkpoint to resume a training run from, or None after clearing the folder."""
-    from runner.train import checkpoint
-
     run_dir = Path(run_dir)
     remove_litter(run_dir)
-    path = run_dir / checkpoint.CHECKPOINT
-    if resume and path.is_file():
-        try:
-            saved = checkpoint.load(path)
-        except DataError as ex:
-            raise DataError(f"{ex}; delete it to start the run over") from ex
-        if saved.get("kind") != "checkpoint" or saved.get("fingerprint") != checkpoint.fingerprint(cfg):
-            raise UserError(f"{run_dir} holds an unfinished run of another config ({path.name}); run the command "
-                            "that made it to resume it, or choose another folder")  # fmt: skip
+    saved = resumable(run_dir, cfg) if resume else None
+    if saved is not None:
         return saved
     clear(run_dir)
     with writing(run_dir):
         run_dir.mkdir(parents=True, exist_ok=True)
     return None
+
+
+def resumable(run_dir: Path, cfg, header_only: bool = False) -> dict | None:
+    """The checkpoint of an unfinished run of this config in run_dir, or None where it holds none;
+    a UserError naming what differs where it holds one of another config. A single run asks before
+    it writes Hydra's record (header_only: the weights are not read), so a command refused here
+    leaves the record of the command that made the run as it was."""
+    from runner.train import checkpoint
+
+    path = Path(run_dir) / checkpoint.CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        saved = checkpoint.load(path, header_only)
+    except DataError as ex:
+        raise DataError(f"{ex}; delete it to start the run over") from ex
+    mine = checkpoint.fingerprint(cfg)
+    if saved.get("kind") != "checkpoint" or saved.get("fingerprint") != mine:
+        differs = _differences(saved.get("fingerprint"), mine)
+        raise UserError(f"{run_dir} holds an unfinished run of another config ({path.name}{differs}); run the "
+                        "command that made it to resume it (its .hydra/overrides.yaml), or choose another folder")  # fmt: skip
+    return saved
+
+
+def _differences(then, now, most: int = 3) -> str:
+    """': optimizer.lr 0.001 there, 0.1 here; ...' between two checkpoint fingerprints (JSON)."""
+
+    def flat(node, prefix=""):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from flat(value, f"{prefix}{key}.")
+        else:
+            yield prefix[:-1], node
+
+    try:
+        before, after = dict(flat(json.loads(then))), dict(flat(json.loads(now)))
+    except (TypeError, ValueError):  # an older checkpoint's fingerprint: nothing to compare
+        return ""
+    keys = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    said = [f"{k} {json.dumps(before.get(k))} there, {json.dumps(after.get(k))} here" for k in keys[:most]]
+    return (": " + "; ".join(said) + (f"; {len(keys) - most} more" if len(keys) > most else "")) if keys else ""
 
 
 def write_hydra_record(folder: Path, task_cfg, hydra_root, overrides) -> None:

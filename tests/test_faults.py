@@ -302,6 +302,9 @@ def test_a_corrupt_checkpoint_or_one_of_another_config_is_refused(tmp_path):
     proc = run_dlrun("dataset=function", "dataset.n_train=20000", "trainer.epochs=51", f"hydra.run.dir={other}",
                      cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 2 and "holds an unfinished run of another config" in proc.stderr
+    assert "(checkpoint.pt: trainer.epochs 50 there, 51 here)" in proc.stderr, "what differs is named"
+    # the refused command wrote its own record over the run's: the command that made it was lost
+    assert "trainer.epochs=50" in (other / ".hydra" / "overrides.yaml").read_text()
 
 
 def test_a_folder_of_ones_own_is_refused_and_left_as_it_was(tmp_path):

@@ -76,12 +76,13 @@ def save(path: Path, payload: dict) -> None:
     atomic_write(path, lambda f: torch.save(payload, f))
 
 
-def load(path: Path) -> dict:
-    """A checkpoint or model file, or a DataError naming it."""
+def load(path: Path, header_only: bool = False) -> dict:
+    """A checkpoint or model file, or a DataError naming it. header_only: its tensors mapped, not
+    read (for a look at its fingerprint)."""
     with reading(path, "dlrun checkpoint"):
         if not zipfile.is_zipfile(path):  # torch.save writes a zip; torch.load's error for others is cryptic
             raise DataError(f"{path}: not a readable dlrun checkpoint (not a file torch.save wrote)")
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=header_only)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError(f"{path}: not a dlrun checkpoint of format {FORMAT}")
     return payload

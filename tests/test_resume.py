@@ -203,6 +203,19 @@ def test_eval_of_saved_weights_gives_the_runs_final_metrics(tmp_path, reference,
     assert not (tmp_path / "bad").exists()
 
 
+def test_eval_says_where_a_checkpoints_run_stopped_mid_epoch():
+    """A stop saves at a step boundary: the eval line said `epoch 0 of 50` for a run stopped in its
+    first epoch, as if no step had been taken."""
+    from runner.train.eval import _which_epoch
+
+    config = "trainer:\n  epochs: 50\n"
+    mid = {"kind": "checkpoint", "epoch": 0, "where": "epoch 1, step 104 of 1563", "config": config}
+    assert _which_epoch(mid) == " (its run stopped at epoch 1, step 104 of 1563, of 50 epochs)"
+    assert _which_epoch({**mid, "epoch": 50, "where": "the end of training"}) == " (epoch 50 of 50)"
+    assert _which_epoch({**mid, "kind": "model", "epoch": 50}) == "", "a finished run's model.pt needs no word"
+    assert _which_epoch({**mid, "kind": "model", "epoch": 7}) == " (epoch 7 of 50)", "best.pt"
+
+
 @pytest.mark.parametrize("case", ["torch", "numpy"])
 def test_eval_of_a_checkpoint_loads_its_weights_whatever_it_was_trained_with(tmp_path, data, case):
     """A killed run's checkpoint.pt evaluated by a plain command (Adam, no schedule): only the
@@ -220,7 +233,9 @@ def test_eval_of_a_checkpoint_loads_its_weights_whatever_it_was_trained_with(tmp
     proc = run_dlrun(*BASE, f"data_dir={data}", "task=eval", f"ckpt={run}", f"hydra.run.dir={out}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     # the folder's weights are a stopped run's: the line says which epoch's, not a final model's
-    said = f"eval of {run / 'checkpoint.pt'} (epoch {saved['epoch']} of {EPOCHS}; its run stopped before the end): "
+    said = (
+        f"eval of {run / 'checkpoint.pt'} (its run stopped at the end of epoch {saved['epoch']}, of {EPOCHS} epochs): "
+    )
     assert said in proc.stdout, proc.stdout
     at_epoch = read_csv(run / "metrics.csv")[saved["epoch"] - 1]
     test = next(r for r in read_csv(out / "eval.csv") if r["split"] == "test")

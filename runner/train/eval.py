@@ -222,5 +222,6 @@ def _which_epoch(saved: dict) -> str:
         return ""
     if not isinstance(epochs, int):
         return f" (epoch {epoch})"
-    unfinished = "; its run stopped before the end" if saved.get("kind") != "model" and epoch < epochs else ""
-    return f" (epoch {epoch} of {epochs}{unfinished})"
+    if saved.get("kind") != "model" and epoch < epochs:  # a stop mid-epoch saves there: 0 epochs said nothing
+        return f" (its run stopped at {saved.get('where') or f'the end of epoch {epoch}'}, of {epochs} epochs)"
+    return f" (epoch {epoch} of {epochs})"

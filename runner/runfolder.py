@@ -446,6 +446,21 @@ def refuse_running_jobs(sweep_dir: Path) -> None:
                         "command again once they have ended (under SLURM, scancel stops them)")  # fmt: skip
 
 
+def _command_differences(before: dict, now: dict) -> list:
+    """What differs between two sweep commands: the overrides one has and the other lacks (not
+    both lists whole: a grid of ten overrides hid the one that changed), and data_dir."""
+    said = []
+    then, here = list(before.get("overrides") or []), list(now["overrides"])
+    gone, new = [o for o in then if o not in here], [o for o in here if o not in then]
+    if gone and new:
+        said.append(f"{' '.join(gone)} then, {' '.join(new)} now")
+    elif gone or new:
+        said.append(f"{' '.join(gone)} left out" if gone else f"{' '.join(new)} added")
+    if before.get("data_dir") != now["data_dir"]:
+        said.append(f"data_dir {before.get('data_dir')} then, {now['data_dir']} now")
+    return said
+
+
 def guard_sweep(sweep_dir: Path, overrides, data_dir) -> None:
     """Refuse a sweep folder made by another command; remember this command in a new one."""
     sweep_dir = Path(sweep_dir)
@@ -459,7 +474,7 @@ def guard_sweep(sweep_dir: Path, overrides, data_dir) -> None:
             old = OmegaConf.load(sweep_dir / "multirun.yaml").hydra.overrides.task
             before = {**_command(OmegaConf.to_container(old), data_dir)}
     if before is not None and before != now:
-        diff = [f"{k}: {before.get(k)} then, {now[k]} now" for k in now if before.get(k) != now[k]]
+        diff = _command_differences(before, now)
         raise UserError(f"{sweep_dir} holds a sweep of another command ({'; '.join(diff)}); run that command again "
                         "to resume it, or choose a new hydra.sweep.dir")  # fmt: skip
     if before is None:

@@ -650,10 +650,16 @@ def test_another_command_into_a_sweep_folder_is_refused(tmp_path):
     assert run_dlrun(*base, cwd=tmp_path).returncode == 0
     before = sorted(p.name for p in sweep.iterdir())
     elsewhere = tmp_path / "elsewhere"  # the default ./data is tmp_path/data here
-    for change in (["model.hidden=[8]"], [f"data_dir={elsewhere}"], ["experiment=function_fit"]):
-        proc = run_dlrun(*base, *change, cwd=tmp_path)
+    differs = {  # what the line names: the overrides that differ, not both lists whole
+        "model.hidden=[8]": "(model.hidden=[8] added)",
+        f"data_dir={elsewhere}": f"(data_dir {tmp_path / 'data'} then, {elsewhere} now)",
+        "experiment=function_fit": "(experiment=function_fit added)",
+    }
+    for change, said in differs.items():
+        proc = run_dlrun(*base, change, cwd=tmp_path)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
-        assert "holds a sweep of another command" in proc.stderr and "hydra.sweep.dir" in proc.stderr
+        assert f"holds a sweep of another command {said}; run that command again" in proc.stderr, proc.stderr
+        assert "hydra.sweep.dir" in proc.stderr
         assert sorted(p.name for p in sweep.iterdir()) == before
     same = run_dlrun(*base, "trainer.progress=quiet", cwd=tmp_path)  # how it prints is not what it computes
     assert same.returncode == 0 and same.stdout.count("finished earlier (ok), skipped") == 2

@@ -307,6 +307,30 @@ def test_a_corrupt_checkpoint_or_one_of_another_config_is_refused(tmp_path):
     assert "trainer.epochs=50" in (other / ".hydra" / "overrides.yaml").read_text()
 
 
+def test_a_checkpoints_header_is_read_where_the_file_system_cannot_map_it(tmp_path, monkeypatch):
+    """A single run looks at a checkpoint's fingerprint with torch's mmap before it writes Hydra's
+    record; a file system without mmap must not make a sound checkpoint look damaged."""
+    import torch
+
+    from runner.errors import DataError
+    from runner.train import checkpoint
+
+    path = tmp_path / "checkpoint.pt"
+    checkpoint.save(path, {"kind": "checkpoint", "fingerprint": "{}", "weights": torch.zeros(3)})
+    load = torch.load
+
+    def no_mmap(*args, **kw):
+        if kw.get("mmap"):
+            raise RuntimeError("mmap can only be used with files saved with ... (unsupported)")
+        return load(*args, **kw)
+
+    monkeypatch.setattr(torch, "load", no_mmap)
+    assert checkpoint.load(path, header_only=True)["fingerprint"] == "{}"
+    path.write_bytes(path.read_bytes()[:-40])  # a damaged one is still named as such
+    with pytest.raises(DataError, match="checkpoint.pt"):
+        checkpoint.load(path, header_only=True)
+
+
 def test_a_folder_of_ones_own_is_refused_and_left_as_it_was(tmp_path):
     """`hydra.run.dir=.` in a project, or a typo that names a folder of one's own: a run cleared
     everything there but Hydra's record to start (notes.txt and code/ deleted), and a sweep wrote

@@ -82,7 +82,12 @@ def load(path: Path, header_only: bool = False) -> dict:
     with reading(path, "dlrun checkpoint"):
         if not zipfile.is_zipfile(path):  # torch.save writes a zip; torch.load's error for others is cryptic
             raise DataError(f"{path}: not a readable dlrun checkpoint (not a file torch.save wrote)")
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=header_only)
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True, mmap=header_only)
+        except (RuntimeError, OSError):
+            if not header_only:
+                raise
+            payload = torch.load(path, map_location="cpu", weights_only=True)  # a file system that cannot mmap
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError(f"{path}: not a dlrun checkpoint of format {FORMAT}")
     return payload

@@ -3,6 +3,7 @@ no traceback, no run directory left behind; --help without importing torch."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -387,6 +388,28 @@ def test_help_lists_groups_without_importing_torch(tmp_path):
     assert "HEAVY: []" in proc.stdout
     for word in ("dataset: cifar10, fashion_mnist, function, gurmukhi, mnist", "regularizer", "trainer.epochs=5"):
         assert word in proc.stdout, proc.stdout
+
+
+def test_a_render_worker_finishes_a_run_without_importing_torch(tmp_path):
+    """A sweep's render workers are spawned and draw a job's plots with finish_run, whose look at
+    checkpoint.pt's name imported torch: about 1.5 s and hundreds of MB more per worker."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text("epoch,train_loss,test_loss\n1,0.5,0.6\n2,0.25,0.3\n")
+    (run / "summary.json").write_text('{"name": "r", "status": "finishing"}')
+    (run / "checkpoint.pt").write_bytes(b"")
+    code = (
+        "import sys\n"
+        "from runner.report.finish import finish_run\n"
+        f"finish_run({str(run)!r}, 'ok')\n"
+        "print('TORCH:', 'torch' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MPLBACKEND": "Agg"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "TORCH: False" in proc.stdout
+    assert (run / "DONE").read_text().startswith("ok") and (run / "plots" / "curves.png").is_file()
+    assert not (run / "checkpoint.pt").exists(), "a finished run needs its checkpoint no more"
 
 
 def test_help_lists_a_groups_subfolder_under_the_group_as_dlrun_takes_it(tmp_path):

@@ -17,13 +17,13 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from omegaconf import OmegaConf
 
 from runner import __version__
 from runner.errors import DataError, reading
 from runner.files import atomic_write
 
+# torch is imported by the functions that use it: a render worker reads these names without it (~1.5 s)
 CHECKPOINT, MODEL, BEST = "checkpoint.pt", "model.pt", "best.pt"
 FORMAT = 1
 
@@ -47,6 +47,8 @@ def fingerprint(cfg) -> str:
 
 
 def rng_state() -> dict:
+    import torch
+
     state = {"python": random.getstate(), "torch": torch.get_rng_state()}
     np_state = np.random.get_state(legacy=False)
     state["numpy"] = {**np_state, "state": {k: torch.from_numpy(np.asarray(v).copy()) if isinstance(v, np.ndarray)
@@ -57,6 +59,8 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
+    import torch
+
     random.setstate(_tuples(state["python"]))
     torch.set_rng_state(state["torch"])
     np_state = state["numpy"]
@@ -72,6 +76,8 @@ def _tuples(value):
 
 
 def save(path: Path, payload: dict) -> None:
+    import torch
+
     payload = {"format": FORMAT, "dlrun_version": __version__, **payload}
     atomic_write(path, lambda f: torch.save(payload, f))
 
@@ -79,6 +85,8 @@ def save(path: Path, payload: dict) -> None:
 def load(path: Path, header_only: bool = False) -> dict:
     """A checkpoint or model file, or a DataError naming it. header_only: its tensors mapped, not
     read (for a look at its fingerprint)."""
+    import torch
+
     with reading(path, "dlrun checkpoint"):
         if not zipfile.is_zipfile(path):  # torch.save writes a zip; torch.load's error for others is cryptic
             raise DataError(f"{path}: not a readable dlrun checkpoint (not a file torch.save wrote)")

@@ -80,7 +80,10 @@ def _omegaconf_line(ex, override: str = "", args=()) -> str:
     via = re.match(r"While dereferencing interpolation '(.+?)': (.*)", msg)
     if via is None:
         return _omegaconf_text_line(key, msg, override, args)
-    return f"{_omegaconf_text_line(key, via.group(2), override, args)} (from {via.group(1)})"
+    line, source = _omegaconf_text_line(key, via.group(2), override, args), via.group(1)
+    if "hydra:job.num" in source and "got null" in line:  # Hydra's job number, in a run that has none
+        return f"{line} (from {source}: a single run has no job number; a sweep's jobs do, with -m)"
+    return f"{line} (from {source})"
 
 
 def _omegaconf_text_line(key: str, msg: str, override: str, args) -> str:

@@ -103,6 +103,14 @@ def assert_one_line_error(proc, *fragments):
             ["trainer.epochs=${ckpt}"],
             ["trainer.epochs: expected an integer, got null (this key has no unset value) (from ${ckpt})"],
         ),
+        # Hydra's job number is a sweep's: a single run read `got null` with no word on why
+        (
+            ["seed=${hydra:job.num}"],
+            [
+                "seed: expected an integer, got null",
+                "(from ${hydra:job.num}: a single run has no job number; a sweep's jobs do, with -m)",
+            ],
+        ),
         # Hydra's 'Key 'X' is not in struct', and a typo of one of Hydra's own keys named no key to use
         (
             ["hydra.job.env_set.MY_VAR=1"],

@@ -399,16 +399,10 @@ def resumable(run_dir: Path, cfg, header_only: bool = False) -> dict | None:
 
 def _differences(then, now, most: int = 3) -> str:
     """': optimizer.lr 0.001 there, 0.1 here; ...' between two checkpoint fingerprints (JSON)."""
-
-    def flat(node, prefix=""):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                yield from flat(value, f"{prefix}{key}.")
-        else:
-            yield prefix[:-1], node
+    from runner.loggers import flatten
 
     try:
-        before, after = dict(flat(json.loads(then))), dict(flat(json.loads(now)))
+        before, after = flatten(json.loads(then)), flatten(json.loads(now))
     except (TypeError, ValueError):  # an older checkpoint's fingerprint: nothing to compare
         return ""
     keys = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))

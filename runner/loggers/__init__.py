@@ -37,21 +37,21 @@ class RunLogger:
         """A stop signal ended the sweep (running it again resumes it)."""
 
 
+def flatten(node, prefix: str = "") -> dict:
+    """A nested dict as dotted keys; lists and scalars are its leaves."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    out = {}
+    for k, v in node.items():
+        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
 def flat_params(cfg) -> dict:
     """The resolved config as dotted keys with scalar values (lists as text)."""
-    out = {}
-
-    def walk(prefix: str, node) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif isinstance(node, list):
-            out[prefix] = str(node)
-        else:
-            out[prefix] = node
-
-    walk("", OmegaConf.to_container(cfg, resolve=True))
-    return {k: v for k, v in out.items() if not k.startswith(("reproduce.", "hydra."))}
+    out = flatten(OmegaConf.to_container(cfg, resolve=True))
+    return {k: str(v) if isinstance(v, list) else v for k, v in out.items()
+            if not k.startswith(("reproduce.", "hydra."))}  # fmt: skip
 
 
 class Loggers:

@@ -249,3 +249,46 @@ def test_a_dead_network_says_so_where_the_vanishing_verdict_could_not(tmp_path, 
     line = "dead network: no weight layer got any gradient from epoch 1 on"
     assert line in capsys.readouterr().out
     assert line in (run / "report.md").read_text()
+
+
+def test_a_split_sample_takes_every_class_in_proportion_not_the_first_n():
+    """Class-folder sources list their samples class by class (CIFAR-10's first 1,024 training
+    images are all airplanes): a sample of a split draws from all of it, fixed by the seed."""
+    from runner.data.device import Split
+
+    y = torch.arange(10).repeat_interleave(50)  # class-ordered, as read from class folders
+    split = Split(torch.arange(500, dtype=torch.float32)[:, None], y)
+    a = split.sample(100, seed=3)
+    assert np.bincount(a.y.numpy(), minlength=10).tolist() == [10] * 10
+    assert torch.equal(a.y, y[a.x[:, 0].long()])  # images and labels stay paired
+    assert torch.equal(a.x, split.sample(100, seed=3).x)
+    assert not torch.equal(a.x, split.sample(100, seed=4).x)
+    assert split.sample(0, seed=3) is split and split.sample(500, seed=3) is split
+    regression = Split(torch.arange(500, dtype=torch.float32)[:, None], torch.zeros(500, 1)).sample(50, seed=0)
+    assert len(regression) == 50 and regression.x.max() > 100  # drawn from the whole range
+
+
+def test_the_probes_and_the_sensitivity_see_every_class_of_a_class_ordered_source(tmp_path, monkeypatch):
+    from conftest import write_class_folders
+
+    from runner.config.validate import prepare
+    from runner.train import sensitivity
+    from runner.train.engine import TorchEngine
+
+    data = write_class_folders(tmp_path / "data" / "gurmukhi", splits=("train", "val"), n_per_class=12).parent
+    cfg = compose("dataset=gurmukhi", f"data_dir={data}", "model.hidden=[8]", "diagnostics.probe_samples=20",
+                  "trainer.progress=quiet")  # fmt: skip
+    engine = TorchEngine(prepare(cfg))
+    split = engine.data.splits["train"]
+    assert split.y[:20].unique().numel() <= 2  # the source's order: by class
+
+    def classes(x):  # each sampled image's label, found by its pixels
+        return split.y[torch.cdist(x.flatten(1), split.x.flatten(1)).argmin(1)].unique().numel()
+
+    assert classes(engine.probes.probe_x) == 10
+    seen = []
+    monkeypatch.setattr(sensitivity, "jacobian_norms", lambda model, x: seen.append(x) or torch.ones(len(x)))
+    engine.sensitivity(20)
+    test = engine.data.splits["test"]
+    assert len(seen[0]) == 20 and test.y[:20].unique().numel() <= 2
+    assert test.y[torch.cdist(seen[0].flatten(1), test.x.flatten(1)).argmin(1)].unique().numel() == 10

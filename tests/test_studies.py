@@ -477,3 +477,24 @@ def test_the_trajectory_plot_labels_a_small_final_loss_with_its_significant_digi
     (tmp_path / "run0" / "summary.json").write_text('{"params": 100}')
     tp.report(compose("experiment=trajectory_pca", "study.reduced=true"), tmp_path)
     assert "| 0 | 0 | 0.00123 | 50.00% |" in (tmp_path / "report.md").read_text()
+
+
+def test_the_interpolation_evaluates_a_sample_of_every_class(tmp_path, monkeypatch):
+    """study.interpolation.eval_samples took the first n of each split: of a source read from
+    class folders (CIFAR-10's, the Gurmukhi digits') that is one or two classes."""
+    from conftest import compose, write_class_folders
+
+    from runner.config.validate import prepare
+    from runner.studies import flatness_interpolation as fi
+
+    data = write_class_folders(tmp_path / "data" / "gurmukhi", n_per_class=12, size=28).parent
+    cfg = prepare(compose("experiment=flatness_interpolation", "dataset=gurmukhi",
+                          f"data_dir={data}", "dataset.image_size=[28,28]", "dataset.subsample=0",
+                          "dataset.test_subsample=0", "trainer.epochs=1", "study.interpolation.steps=2",
+                          "study.interpolation.eval_samples=20", "trainer.progress=quiet"))  # fmt: skip
+    seen = []
+    real = fi.evaluate
+    monkeypatch.setattr(fi, "evaluate", lambda model, split, *a: seen.append(split.y.clone()) or real(model, split, *a))
+    monkeypatch.setattr(fi, "report", lambda cfg, study_dir: {})
+    fi.run(cfg, tmp_path / "study")
+    assert len(seen) == 4 and all(len(y) == 20 and y.unique().numel() == 10 for y in seen)

@@ -180,7 +180,7 @@ class DiagnosticsConfig:
 
     probes: bool = True  # record layers.csv for mlp and cnn (false: skip the per-step cost)
     saturation: float = 0.99  # tanh |y| above this, sigmoid y outside [1-s, s], counts as saturated
-    probe_samples: int = 1024  # training samples in the end-of-epoch saturation pass
+    probe_samples: int = 1024  # training samples (each class in proportion) in the end-of-epoch saturation pass
     # verdict (runner/train/verdict.py): vanishing when the first layer's gradient norm falls
     # below `ratio` times the output layer's (in the epoch where it is smallest) AND training
     # suffered: the train loss improved by less than `min_improvement` (relative) over the last

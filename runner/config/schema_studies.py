@@ -46,7 +46,7 @@ class InterpolationConfig:
     alpha_min: float = -1.0
     alpha_max: float = 2.0
     steps: int = 31  # values of alpha, evenly spaced
-    eval_samples: int = 0  # evaluate on this many train/test samples each (0 = all)
+    eval_samples: int = 0  # evaluate on this many train/test samples each, each class in proportion (0 = all)
 
 
 @dataclass

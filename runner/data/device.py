@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from runner.data.sources import RawData, load_raw
-from runner.data.splits import carve
+from runner.data.splits import carve, stratified_pick
 from runner.errors import ConfigError, DataError
 
 
@@ -25,6 +25,17 @@ class Split:
 
     def __len__(self) -> int:
         return self.x.shape[0]
+
+    def sample(self, n: int, seed: int) -> Split:
+        """n of its samples, each class in proportion, the same ones for a seed (all of them when
+        n is 0 or not fewer). Never the first n: a source read from class folders lists its samples
+        class by class, so the first 1,024 of CIFAR-10's training images are all airplanes."""
+        if not n or n >= len(self):
+            return self
+        labels = None if self.y.is_floating_point() else self.y.cpu().numpy()
+        take, _ = stratified_pick(labels, n, np.random.default_rng([seed, 0x5A4]), len(self))
+        idx = torch.from_numpy(take).to(self.x.device)
+        return Split(self.x[idx], self.y[idx])
 
 
 @dataclass

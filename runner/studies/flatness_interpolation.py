@@ -69,12 +69,6 @@ def recompute_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: int
     model.eval()
 
 
-def _subset(split, n: int):
-    from runner.data.device import Split
-
-    return split if not n or n >= len(split) else Split(split.x[:n], split.y[:n])
-
-
 def run(cfg, study_dir: Path, label: str = "") -> dict:
     ip = cfg.study.interpolation
     engines = {}
@@ -85,7 +79,7 @@ def run(cfg, study_dir: Path, label: str = "") -> dict:
     model, data = small.model, small.data
     a_state = {k: v.detach().clone() for k, v in small.model.state_dict().items()}
     b_state = {k: v.detach().clone() for k, v in large.model.state_dict().items()}
-    train, test = _subset(data.splits["train"], ip.eval_samples), _subset(data.splits["test"], ip.eval_samples)
+    train, test = (data.splits[s].sample(ip.eval_samples, cfg.seed) for s in ("train", "test"))
     rows = []
     for a in np.linspace(ip.alpha_min, ip.alpha_max, ip.steps):
         mixed = {

@@ -66,7 +66,7 @@ class TorchEngine(Engine):
         self.params = count_params(self.model)
         probes = None
         if cfg.diagnostics.probes:
-            probe_x = self.data.splits["train"].x[: cfg.diagnostics.probe_samples]
+            probe_x = self.data.splits["train"].sample(cfg.diagnostics.probe_samples, cfg.seed).x
             probes = LayerProbes(self.model, probe_x, cfg.diagnostics.saturation)
         self.probes = probes
         self.layer_probes = probes is not None
@@ -181,8 +181,9 @@ class TorchEngine(Engine):
         return self.trainer.last_steps
 
     def sensitivity(self, n: int) -> float:
-        """Mean ||d output / d input||_F over the first n test samples (val when there is no test)."""
+        """Mean ||d output / d input||_F over n test samples (val when there is no test), each class in
+        proportion."""
         from runner.train.sensitivity import jacobian_norms
 
         split = self.data.splits.get("test") or self.data.splits.get("val") or self.data.splits["train"]
-        return float(jacobian_norms(self.model, split.x[:n]).mean())
+        return float(jacobian_norms(self.model, split.sample(n, self.cfg.seed).x).mean())

@@ -19,6 +19,7 @@ from pathlib import Path
 from runner.errors import DataError, UserError, error_chain, reading, writing
 
 DONE_MARKER = "DONE"  # written after everything else by a run that finished (ok or diverged)
+ERROR_FILE = "error.txt"  # the traceback of a run that failed; gone once an attempt finishes it
 
 
 def atomic_write(path: Path, write: Callable) -> None:
@@ -132,12 +133,16 @@ def record_failure(run_dir: Path, line: str, trace: str, name: str | None = None
         with writing(run_dir):
             run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "summary.json", summary)
-        atomic_write_text(run_dir / "error.txt", trace)
+        atomic_write_text(run_dir / ERROR_FILE, trace)
 
 
 def write_marker(run_dir: Path, status: str) -> None:
+    """DONE, after the error.txt an earlier, failed attempt left (a full disk while the plots were
+    drawn, say) is removed: a finished run holds no error."""
     import datetime as dt
 
+    with writing(Path(run_dir) / ERROR_FILE):
+        (Path(run_dir) / ERROR_FILE).unlink(missing_ok=True)
     atomic_write_text(Path(run_dir) / DONE_MARKER, f"{status} {dt.datetime.now().isoformat(timespec='seconds')}\n")
 
 

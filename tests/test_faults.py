@@ -497,6 +497,13 @@ def test_a_full_disk_leaves_nothing_that_looks_finished(tmp_path, size_kb):
         if (run / "summary.json").is_file():
             with contextlib.suppress(ValueError):
                 assert json.loads((run / "summary.json").read_text())["status"] != "ok"
+        if mounted and size_kb == 400:  # the plots met the full disk: with room, a rerun finishes the run
+            assert "plots" in proc.stderr and (run / "error.txt").is_file(), proc.stderr
+            subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True)
+            again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+            assert again.returncode == 0 and "resum" in again.stdout, again.stderr[-3000:]
+            assert (run / "DONE").is_file() and not (run / "error.txt").exists()  # the failed attempt's is gone
+            assert json.loads((run / "summary.json").read_text())["status"] == "ok"
 
 
 def test_a_full_disk_stops_the_sweep_at_the_job_that_met_it_and_a_rerun_resumes(tmp_path):

@@ -799,3 +799,75 @@ def test_a_watched_column_the_run_does_not_measure_is_refused_before_training(tm
             train(tmp_path, *FN, "trainer.epochs=1", *args)  # the function dataset: train and test, losses only
         assert e.value.key == key and "train_loss, test_loss" in str(e.value)
         assert not (tmp_path / "run").exists()
+
+
+def test_an_optuna_storage_the_sweeper_cannot_open_is_one_line_and_leaves_nothing(tmp_path):
+    """hydra.sweeper.storage went straight to optuna.create_study: a bad URL, a missing driver or
+    folder, or Optuna 2 beside SQLAlchemy 2 (the schema version is never committed) was a traceback,
+    the last one after it had made a database file that no later run could use."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra")
+    proc = run_dlrun("-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "optimizer.lr=interval(0.001,0.01)",
+                     "optimized_metric=final_test_loss", "hydra.sweeper.direction=minimize", *FN, "trainer.epochs=1",
+                     f"hydra.sweep.dir={tmp_path / 's'}", "hydra.sweeper.storage=sqlite:///search.db", cwd=tmp_path)  # fmt: skip
+    import optuna
+
+    try:  # whether this install can keep a study in a database at all
+        optuna.create_study(storage=f"sqlite:///{tmp_path / 'probe' / 'p.db'}").optimize(lambda t: 0.0, n_trials=1)
+        works = True
+    except Exception:  # noqa: BLE001
+        works = False
+    if works:
+        assert proc.returncode == 0, proc.stderr
+        assert len(optuna.load_study(study_name=None, storage="sqlite:///" + str(tmp_path / "search.db")).trials) == 2
+    else:
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert proc.stderr.startswith(f"dlrun: error: hydra.sweeper.storage=sqlite:///search.db: Optuna "
+                                      f"{optuna.__version__} cannot keep a study in a database"), proc.stderr  # fmt: skip
+        assert proc.stderr.endswith("; leave hydra.sweeper.storage unset: the sweep folder keeps the search, and the "
+                                    "same command resumes it\n")  # fmt: skip
+        assert not (tmp_path / "s").exists() and not (tmp_path / "search.db").exists()
+
+
+def test_each_fault_of_an_optuna_storage_is_named(monkeypatch, tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra")
+    import optuna
+    import sqlalchemy
+
+    from runner.config.compose import compose as compose_config
+    from runner.errors import UserError
+    from runner.sweep.preflight import check_storage
+
+    def check(storage):
+        cfg = compose_config(["hparams_search=mnist_optuna", f"hydra.sweeper.storage={storage}"], hydra_config=True)
+        check_storage(cfg)
+
+    def refused(storage) -> str:
+        with pytest.raises(UserError) as e:
+            check(storage)
+        return str(e.value)
+
+    check("null")  # unset: nothing to open
+    check_storage(compose_config(["dataset=function"], hydra_config=True))  # the grid sweeper keeps no storage
+    assert refused("foo").startswith("hydra.sweeper.storage=foo: not a database URL; expected e.g. sqlite:///optuna.db")
+    opened = []
+    monkeypatch.setattr(optuna.storages, "RDBStorage", lambda url: None)  # an install that works
+    monkeypatch.setattr(optuna.storages, "get_storage", lambda url: opened.append(url))
+    check(f"sqlite:///{tmp_path}/ok.db")
+    assert opened == [f"sqlite:///{tmp_path}/ok.db"]
+
+    def cannot_open(url):
+        raise sqlalchemy.exc.OperationalError("connect", {}, Exception("unable to open database file"))
+
+    monkeypatch.setattr(optuna.storages, "get_storage", cannot_open)
+    line = refused("sqlite:////nowhere/x.db")
+    assert line.startswith("hydra.sweeper.storage=sqlite:////nowhere/x.db: Optuna cannot open it (") and (
+        "unable to open database file" in line and "Background on this error" not in line
+    ), line
+
+    def never_stamped(url):
+        raise AssertionError
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", never_stamped)
+    assert refused("sqlite:///x.db").startswith(f"hydra.sweeper.storage=sqlite:///x.db: Optuna {optuna.__version__} "
+                                                f"cannot keep a study in a database with SQLAlchemy "
+                                                f"{sqlalchemy.__version__} (its schema version is never written); ")  # fmt: skip

@@ -33,6 +33,7 @@ class SweepReport(Callback):
             preflight.check_launcher(config)
             preflight.check_plugin_settings(config)
             preflight.check_search_space(config)
+            preflight.check_storage(config)
             preflight.check(config)
             seed_search_sampler(config)
             route_optuna_log(config)

@@ -207,3 +207,50 @@ def check_search_space(config) -> None:
             if not listed and (step < 0 or value.start > value.stop):
                 raise UserError(f"{line}: Optuna draws from range(low, high[, step]) with low <= high and a step > 0 "
                                 f"(high included), got range({value.start}, {value.stop}, {step})")  # fmt: skip
+
+
+STORAGE_HINT = "leave hydra.sweeper.storage unset: the sweep folder keeps the search, and the same command resumes it"
+
+
+def check_storage(config) -> None:
+    """Raise a UserError for an Optuna hydra.sweeper.storage the sweeper cannot open: a text that is
+    no database URL, a database Optuna cannot reach (no driver, no folder), or an Optuna that cannot
+    keep a study in any database with the SQLAlchemy installed. Each raised a traceback from
+    optuna.create_study. Optuna 2 (all hydra-optuna-sweeper takes) stamps a new database's schema
+    version on a connection that SQLAlchemy 2 never commits, then asserts that the version is there;
+    a database in a temporary folder shows whether this install has that fault, leaving nothing."""
+    from runner.errors import UserError
+
+    storage = config.hydra.sweeper.get("storage")
+    if storage is None or "optuna" not in str(config.hydra.sweeper.get("_target_", "")).lower():
+        return
+    import tempfile
+
+    import optuna
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    url = str(storage)
+    key = f"hydra.sweeper.storage={url}"
+    try:
+        make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        raise UserError(f"{key}: not a database URL; expected e.g. sqlite:///optuna.db, or {STORAGE_HINT}") from None
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            optuna.storages.RDBStorage(f"sqlite:///{scratch}/probe.db")
+        except Exception as ex:  # noqa: BLE001 - any fault here is the install's, whatever its type
+            raise UserError(
+                f"{key}: Optuna {optuna.__version__} cannot keep a study in a database with SQLAlchemy "
+                f"{sqlalchemy.__version__} ({_cause(ex) or 'its schema version is never written'}); {STORAGE_HINT}"
+            ) from None
+    try:
+        optuna.storages.get_storage(url)  # what the sweeper's create_study opens next
+    except Exception as ex:  # noqa: BLE001 - a driver's, a server's or a file's error, each its own type
+        raise UserError(f"{key}: Optuna cannot open it ({_cause(ex)}); {STORAGE_HINT}") from None
+
+
+def _cause(ex: BaseException) -> str:
+    """An error's first line without SQLAlchemy's pointer to its web page."""
+    text = str(ex).split("(Background on this error", 1)[0]
+    return " ".join(text.split())[:300]

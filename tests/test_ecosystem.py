@@ -360,6 +360,9 @@ def test_a_sweeper_or_launcher_count_out_of_range_is_one_line(tmp_path, given, l
         (["hparams_search=mnist_optuna", "seed=range(5,1)"],
          "seed=range(5,1): Optuna draws from range(low, high[, step]) with low <= high and a step > 0 (high included)"),
         (["hparams_search=mnist_optuna", "seed=shuffle(range(5,1))"], "the range holds no values"),
+        (["hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "optimizer.lr=interval(0.001,0.01)"],
+         "optimizer.lr=interval(0.001,0.01): Optuna's grid sampler (hydra/sweeper/sampler=grid) walks values, and an "
+         "interval has none; give choice(a,b,c) or range(start,stop,step), or use another sampler"),  # a ValueError
     ],
 )  # fmt: skip
 def test_a_swept_value_the_sweeper_cannot_draw_from_is_one_line(given, line):
@@ -375,7 +378,7 @@ def test_a_swept_value_the_sweeper_cannot_draw_from_is_one_line(given, line):
             cfg.hydra.overrides.task = [*cfg.hydra.overrides.task, swept]
         check_search_space(cfg)
 
-    if "hparams_search=mnist_optuna" in given:
+    if "hparams_search=mnist_optuna" in given or "hydra/sweeper=optuna" in given:
         pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra")
     with pytest.raises(UserError) as e:
         search_space(given[-1])
@@ -871,3 +874,19 @@ def test_each_fault_of_an_optuna_storage_is_named(monkeypatch, tmp_path):
     assert refused("sqlite:///x.db").startswith(f"hydra.sweeper.storage=sqlite:///x.db: Optuna {optuna.__version__} "
                                                 f"cannot keep a study in a database with SQLAlchemy "
                                                 f"{sqlalchemy.__version__} (its schema version is never written); ")  # fmt: skip
+
+
+def test_a_grid_sampler_search_runs_its_grid_and_is_finished(tmp_path):
+    """The Optuna sweeper cuts n_trials to the grid sampler's points: dlrun counted n_trials, called
+    the rest 'not started' and ended the finished search with exit code 1."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra")
+    proc = run_dlrun("-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=5",
+                     "optimized_metric=final_test_loss", "hydra.sweeper.direction=minimize", "seed=range(1,3)",
+                     "optimizer.lr=choice(0.001,0.01)", *FN, "trainer.epochs=1", f"hydra.sweep.dir={tmp_path / 's'}",
+                     cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
+    assert ("note: hydra/sweeper/sampler=grid: the grid holds 4 points, so the search runs 4 trials, not "
+            "hydra.sweeper.n_trials=5") in proc.stdout  # fmt: skip
+    assert "sweep finished: 4 jobs (4 ok)" in proc.stdout
+    table = pd.read_csv(tmp_path / "s" / "summary.csv")
+    assert sorted(zip(table["seed"], table["optimizer.lr"])) == [(1, 0.001), (1, 0.01), (2, 0.001), (2, 0.01)]

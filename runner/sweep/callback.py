@@ -53,6 +53,11 @@ class SweepReport(Callback):
 
         for line in unused_folder(config.hydra, multirun=True):
             say(f"note: {line}")
+        from runner.sweep.grid import search_trials, uses_grid_sampler
+
+        if uses_grid_sampler(config) and search_trials(config) < config.hydra.sweeper.n_trials:
+            say(f"note: hydra/sweeper/sampler=grid: the grid holds {search_trials(config)} points, so the search runs "
+                f"{search_trials(config)} trials, not hydra.sweeper.n_trials={config.hydra.sweeper.n_trials}")  # fmt: skip
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if "joblib" in launcher:
             workers.fit_pool(config)  # the launcher is made from this config after the callback

@@ -34,7 +34,7 @@ def planned_jobs(sweep_dir: Path) -> list[dict] | None:
         config = OmegaConf.load(path)
         target = str(config.hydra.sweeper.get("_target_", ""))
         if "optuna" in target.lower():
-            return [{} for _ in range(int(config.hydra.sweeper.n_trials))]
+            return [{} for _ in range(search_trials(config))]
         if not target.endswith("BasicSweeper"):
             return None
         overrides = OverridesParser.create().parse_overrides(sweep_lines(config))
@@ -51,7 +51,7 @@ def jobs_at_once(config) -> int | None:
     target = str(sweeper.get("_target_", ""))
     try:
         if "optuna" in target.lower():
-            return min(int(sweeper.n_jobs), int(sweeper.n_trials))
+            return min(int(sweeper.n_jobs), search_trials(config))
         if not target.endswith("BasicSweeper"):
             return None
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -61,6 +61,40 @@ def jobs_at_once(config) -> int | None:
         return max(map(len, BasicSweeper.split_arguments(overrides, sweeper.get("max_batch_size"))))
     except Exception:  # noqa: BLE001 - the sweeper says what is wrong when it expands the sweep
         return None
+
+
+GRID_SAMPLER = "optuna.samplers.GridSampler"  # hydra/sweeper/sampler=grid
+
+
+def uses_grid_sampler(config) -> bool:
+    sampler = config.hydra.sweeper.get("sampler") or {}
+    return str(sampler.get("_target_", "")) == GRID_SAMPLER
+
+
+def search_trials(config) -> int:
+    """The trials an Optuna search runs: n_trials, or with the grid sampler at most the grid's points,
+    to which the plugin cuts n_trials (counted as n_trials, the rest read as jobs not started)."""
+    n = int(config.hydra.sweeper.n_trials)
+    points = grid_points(config) if uses_grid_sampler(config) else None
+    return n if points is None else min(n, points)
+
+
+def grid_points(config) -> int | None:
+    """The points of the grid sampler's grid, as the Optuna sweeper lays it out from the swept
+    values (its own functions: its int ranges leave out their high end); None where it cannot
+    tell (an interval, which has no grid, or the old search_space key)."""
+    if config.hydra.sweeper.get("search_space"):
+        return None
+    try:
+        from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
+
+        distributions, _ = create_params_from_overrides(sweep_lines(config))
+        points = 1
+        for distribution in distributions.values():
+            points *= len(OptunaSweeperImpl._to_grid_sampler_choices(None, distribution))
+    except Exception:  # noqa: BLE001 - a value the sweeper refuses itself, or a plugin laid out otherwise
+        return None
+    return points
 
 
 def _task_overrides(job: list) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 
-from runner.sweep.grid import sweep_lines
+from runner.sweep.grid import sweep_lines, uses_grid_sampler
 
 
 def first_and_last_job(config) -> tuple[list[str], list[str]]:
@@ -189,6 +189,9 @@ def check_search_space(config) -> None:
             if grid:
                 raise UserError(f"{line}: an interval is drawn from by a search (hydra/sweeper=optuna, or "
                                 "hparams_search=...); a grid sweep takes values (a,b,c) or range(start,stop,step)")  # fmt: skip
+            if uses_grid_sampler(config):
+                raise UserError(f"{line}: Optuna's grid sampler (hydra/sweeper/sampler=grid) walks values, and an "
+                                "interval has none; give choice(a,b,c) or range(start,stop,step), or use another sampler")  # fmt: skip
             if value.start > value.end:
                 raise UserError(
                     f"{line}: expected interval(low, high) with low <= high, got {value.start} > {value.end}"

@@ -8,6 +8,7 @@ import csv
 import importlib.util
 import json
 import math
+import shutil
 import signal
 import subprocess
 import time
@@ -880,13 +881,22 @@ def test_a_grid_sampler_search_runs_its_grid_and_is_finished(tmp_path):
     """The Optuna sweeper cuts n_trials to the grid sampler's points: dlrun counted n_trials, called
     the rest 'not started' and ended the finished search with exit code 1."""
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the [search] extra")
-    proc = run_dlrun("-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=5",
-                     "optimized_metric=final_test_loss", "hydra.sweeper.direction=minimize", "seed=range(1,3)",
-                     "optimizer.lr=choice(0.001,0.01)", *FN, "trainer.epochs=1", f"hydra.sweep.dir={tmp_path / 's'}",
-                     cwd=tmp_path)  # fmt: skip
+    command = ("-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=5",
+               "optimized_metric=final_test_loss", "hydra.sweeper.direction=minimize", "seed=range(1,3)",
+               "optimizer.lr=choice(0.001,0.01)", *FN, "trainer.epochs=1", f"hydra.sweep.dir={tmp_path / 's'}")  # fmt: skip
+    proc = run_dlrun(*command, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
     assert ("note: hydra/sweeper/sampler=grid: the grid holds 4 points, so the search runs 4 trials, not "
             "hydra.sweeper.n_trials=5") in proc.stdout  # fmt: skip
     assert "sweep finished: 4 jobs (4 ok)" in proc.stdout
     table = pd.read_csv(tmp_path / "s" / "summary.csv")
     assert sorted(zip(table["seed"], table["optimizer.lr"])) == [(1, 0.001), (1, 0.01), (2, 0.001), (2, 0.01)]
+    # stopped after two trials: run again, the grid's points come in the same order (Optuna 2's grid
+    # sampler draws them with Python's unseeded random), the two finished are read back, the rest run
+    jobs = sorted(p.name for p in (tmp_path / "s").iterdir() if p.name[0].isdigit())
+    for name in jobs[2:]:
+        shutil.rmtree(tmp_path / "s" / name)
+    again = run_dlrun(*command, cwd=tmp_path)
+    assert again.returncode == 0 and "sweep finished: 4 jobs (4 ok)" in again.stdout, again.stderr
+    assert sorted(p.name for p in (tmp_path / "s").iterdir() if p.name[0].isdigit()) == jobs
+    assert again.stdout.count("finished earlier (ok), skipped") == 2, again.stdout

@@ -58,6 +58,7 @@ class SweepReport(Callback):
         if uses_grid_sampler(config) and search_trials(config) < config.hydra.sweeper.n_trials:
             say(f"note: hydra/sweeper/sampler=grid: the grid holds {search_trials(config)} points, so the search runs "
                 f"{search_trials(config)} trials, not hydra.sweeper.n_trials={config.hydra.sweeper.n_trials}")  # fmt: skip
+        seed_grid_draws(config, "start")
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if "joblib" in launcher:
             workers.fit_pool(config)  # the launcher is made from this config after the callback
@@ -71,6 +72,9 @@ class SweepReport(Callback):
         from runner.sweep import state
 
         state.running, state.running_config = sweep_dir, config
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        seed_grid_draws(config, f"job {config.hydra.job.num}")
 
     def on_multirun_end(self, config, **kwargs) -> None:
         """The sweep's report; a stop while it is drawn is dlrun's to handle (sweep_stopped)."""
@@ -117,6 +121,22 @@ def seed_search_sampler(config) -> None:
     if isinstance(sampler, DictConfig) and "seed" in sampler and sampler.seed is None:
         with read_write(config.hydra), open_dict(config.hydra):
             sampler.seed = int(config.seed)
+
+
+def seed_grid_draws(config, where: str) -> None:
+    """Optuna 2's grid sampler has no seed to set: it takes each trial's point at random from those
+    not visited yet, with Python's own `random`, so a search run again proposed its points in
+    another order and ran them again in new folders under the same numbers. Seeded here by dlrun's
+    seed at the sweep's start and after each job (the batch's last one comes before the next
+    batch's draws), the order is the same whether a job ran, which reseeds `random` with its own
+    seed, or was skipped as finished, which does not; jobs run elsewhere (joblib, submitit) leave
+    the sweep's `random` to the draws alone."""
+    from runner.sweep.grid import uses_grid_sampler
+
+    if uses_grid_sampler(config):
+        import random
+
+        random.seed(f"dlrun grid sampler, seed {config.seed}, {where}")
 
 
 def route_optuna_log(config) -> None:

@@ -74,7 +74,7 @@ class SweepReport(Callback):
         state.running, state.running_config = sweep_dir, config
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
-        seed_grid_draws(config, f"job {config.hydra.job.num}")
+        seed_grid_draws(config, "after job")  # a single run's end too: it has no grid sampler
 
     def on_multirun_end(self, config, **kwargs) -> None:
         """The sweep's report; a stop while it is drawn is dlrun's to handle (sweep_stopped)."""
@@ -136,7 +136,10 @@ def seed_grid_draws(config, where: str) -> None:
     if uses_grid_sampler(config):
         import random
 
-        random.seed(f"dlrun grid sampler, seed {config.seed}, {where}")
+        from omegaconf import OmegaConf
+
+        num = OmegaConf.select(config, "hydra.job.num", default=None, throw_on_missing=False)
+        random.seed(f"dlrun grid sampler, seed {config.seed}, {where} {num}")
 
 
 def route_optuna_log(config) -> None:

@@ -55,9 +55,9 @@ class SweepReport(Callback):
             say(f"note: {line}")
         from runner.sweep.grid import search_trials, uses_grid_sampler
 
-        if uses_grid_sampler(config) and search_trials(config) < config.hydra.sweeper.n_trials:
-            say(f"note: hydra/sweeper/sampler=grid: the grid holds {search_trials(config)} points, so the search runs "
-                f"{search_trials(config)} trials, not hydra.sweeper.n_trials={config.hydra.sweeper.n_trials}")  # fmt: skip
+        if uses_grid_sampler(config) and (trials := search_trials(config)) < config.hydra.sweeper.n_trials:
+            say(f"note: hydra/sweeper/sampler=grid: the grid holds {trials} points, so the search runs {trials} trials, "
+                f"not hydra.sweeper.n_trials={config.hydra.sweeper.n_trials}")  # fmt: skip
         seed_grid_draws(config, "start")
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if "joblib" in launcher:

@@ -182,6 +182,10 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
         for f in (d / "gurmukhi" / "train" / "3").iterdir():
             f.unlink()
         return gur, f"{d / 'gurmukhi' / 'train' / '3'}: no image files"
+    if name == "stray-empty-training-folder":  # 11 folders: the count would send one to num_classes=11
+        write_class_folders(d / "gurmukhi")
+        (d / "gurmukhi" / "train" / "unsorted").mkdir()
+        return gur, f"{d / 'gurmukhi' / 'train' / 'unsorted'}: no image files"
     if name == "test-class-not-in-train":
         write_class_folders(d / "gurmukhi")
         write_class_folders(d / "extra", splits=("val",), classes=11)
@@ -194,7 +198,8 @@ CORRUPT = ["idx-truncated", "idx-bad-magic", "idx-short-header", "idx-count-mism
            "gz-not-idx-inside", "labels-out-of-range", "unreadable-file", "cifar-garbage", "cifar-truncated",
            "cifar-no-data", "cifar-wrong-shape", "cifar-not-a-dict", "cifar-runs-code", "cifar-bad-meta", "bmp-garbage",
            "png-truncated", "tiff-garbage", "jpg-truncated", "image-bomb", "image-is-a-folder", "tiff-float-pixels",
-           "tiff-wide-integer-pixels", "empty-class-folders", "one-empty-training-class", "test-class-not-in-train"]  # fmt: skip
+           "tiff-wide-integer-pixels", "empty-class-folders", "one-empty-training-class", "stray-empty-training-folder",
+           "test-class-not-in-train"]  # fmt: skip
 
 
 def assert_one_line_refusal(proc, names: str, run: Path | None) -> None:

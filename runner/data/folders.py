@@ -58,6 +58,22 @@ def list_files(split_dir: Path, classes: list) -> tuple[list, np.ndarray]:
     return files, np.asarray(labels, dtype=np.int64)
 
 
+_SUFFIXES = ", ".join(sorted(IMAGE_SUFFIXES))
+
+
+def refuse_empty_classes(split_dir: Path, classes: list, labels: np.ndarray | None = None) -> None:
+    """A training class folder without images is an error naming it (labels: list_files's, when at hand)."""
+    if labels is None:
+        labels = list_files(split_dir, classes)[1]
+    empty = [c for c, n in zip(classes, np.bincount(labels, minlength=len(classes))) if n == 0]
+    if empty:
+        also = f" (also empty: {', '.join(empty[1:])})" if empty[1:] else ""
+        raise DataError(
+            f"{split_dir / empty[0]}: no image files ({_SUFFIXES}); every class folder of the training split needs some"
+            + also
+        )
+
+
 SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N"}  # 16-bit grey, scaled to 0..255
 
 
@@ -181,14 +197,10 @@ def _load_split(
     root: Path, split_dir: Path, split: str, classes: list, channels: int, size: tuple, cache_dir: Path | None
 ) -> tuple[np.ndarray, np.ndarray]:
     files, labels = list_files(split_dir, classes)
-    suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
     if not files:
-        raise DataError(f"{split_dir}: no image files ({suffixes}) in its class folders")
+        raise DataError(f"{split_dir}: no image files ({_SUFFIXES}) in its class folders")
     if split == "train":  # the classes are its folders: an empty one would train a class on nothing
-        empty = [c for c, n in zip(classes, np.bincount(labels, minlength=len(classes))) if n == 0]
-        if empty:
-            raise DataError(f"{split_dir / empty[0]}: no image files ({suffixes}); every class folder of the "
-                            f"training split needs some" + (f" (also empty: {', '.join(empty[1:])})" if empty[1:] else ""))  # fmt: skip
+        refuse_empty_classes(split_dir, classes, labels)
     caches = []
     if cache_dir is not None:
         with reading(split_dir, "class folder"):

@@ -194,6 +194,7 @@ def _read_folders(cfg, root: Path, cache_dir: Path, read: bool = True) -> RawDat
         )
     classes = folders.list_classes(root / "train")
     if len(classes) != cfg.num_classes:
+        folders.refuse_empty_classes(root / "train", classes)  # a stray empty folder is the likelier fault
         raise ConfigError(
             "dataset.num_classes", f"{len(classes)} (the class folders in {root / 'train'})", cfg.num_classes
         )

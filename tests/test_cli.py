@@ -539,6 +539,20 @@ def test_a_value_dlrun_suggests_is_quoted_where_a_shell_or_hydras_grammar_needs_
     assert as_override("name", "1") == "\"name='1'\"", "bare, it would be read as a number"
 
 
+def test_a_sweep_jobs_folder_pasted_bare_is_told_how_to_quote_it(tmp_path):
+    """A job folder's `=` and `,` are Hydra's grammar: the parser's 'mismatched input' said to quote
+    something; the line now gives the argument to type."""
+    job = tmp_path / "sweep" / "0_activation=relu,seed=1"
+    job.mkdir(parents=True)
+    for value in (job, job / "model.pt", "sweep/0_activation=relu,seed=1"):
+        proc = run_dlrun("task=eval", f"ckpt={value}", cwd=tmp_path)
+        assert_one_line_error(
+            proc, f"ckpt={value}: a path with '=' or ',' (a sweep job's folder) must be quoted", f"\"ckpt='{value}'\""
+        )
+    proc = run_dlrun("task=eval", "ckpt=nowhere/0_seed=1", cwd=tmp_path)  # no such path: the grammar's own words
+    assert_one_line_error(proc, "ckpt=nowhere/0_seed=1: cannot parse it")
+
+
 def test_cfg_job_prints_the_composed_config(tmp_path):
     proc = run_dlrun("--cfg", "job", "regularizer=[l1,dropout]", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

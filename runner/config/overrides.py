@@ -5,6 +5,7 @@ composed config can no longer tell (OmegaConf has already turned the value into 
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from runner.errors import UserError
 
@@ -227,6 +228,11 @@ def unparsed_line(arg: str, reason: str, groups: list) -> str:
         key, _, value = arg.partition("=")
         quoted = ",".join(f"'{v}'" for v in value.split(","))  # each value of a sweep on its own
         return f'{arg}: a value with letters outside ASCII must be quoted for Hydra\'s grammar: "{key}={quoted}" on a shell'
+    key, _, value = arg.partition("=")
+    # a sweep job's folder (or a file in it), pasted as it stands
+    if ("=" in value or "," in value) and (os.path.exists(value) or os.path.isdir(os.path.dirname(value))):
+        return (f"{arg}: a path with '=' or ',' (a sweep job's folder) must be quoted for Hydra's grammar: "
+                f"{as_override(key, value)} on a shell")  # fmt: skip
     if reason.startswith("ValueError while evaluating"):  # choice(), a sweep function given the wrong values
         return f"{arg}: {reason}; the grammar: {GRAMMAR}"
     return (f"{arg}: cannot parse it ({reason}); quote a value that holds spaces, quotes, brackets, '=' or ',' "

@@ -493,6 +493,16 @@ def test_an_evals_name_says_which_run_it_evaluated():
     assert compose("task=eval", "name=mine", "ckpt=x/model.pt").name == "mine"
 
 
+def test_a_studys_or_gradient_checks_name_says_what_ran():
+    """Both were named as a training run: function_fit and minimal_ratio both `function-mlp-relu`."""
+    assert compose("experiment=function_fit").name == "function_fit-function-mlp-relu"
+    assert compose("experiment=minimal_ratio").name == "minimal_ratio-function-mlp-relu"
+    assert compose("experiment=trajectory_pca").name == "trajectory_pca-mnist-mlp-relu"
+    assert compose("task=gradcheck", "dataset=gurmukhi", "model=cnn").name == "gradcheck-gurmukhi-cnn-relu"
+    assert compose("task=gradcheck", "name=mine").name == "mine"
+    assert compose("experiment=random_labels").name == "random_labels-mnist"  # a preset's own name stays
+
+
 def test_a_checkpoint_resumes_under_every_presentation_key_and_under_nothing_else():
     """checkpoint.fingerprint reads runfolder.PRESENTATION, the list the sweep guard reads: a
     resumed sweep that changed sweep.x kept failing its stopped jobs as 'another config'."""

@@ -70,9 +70,15 @@ def _dirname(overrides: str) -> str:
     return _folder(overrides) if overrides else "defaults"
 
 
-def _run_name(task, ckpt, default: str) -> str:
-    """`name`: `default` (<dataset>-<model>-<activation>), or for task=eval `eval-` and the folder of
-    the weights (`ckpt` is a run folder or a file in one), so an eval's folder says what it evaluated."""
+def _run_name(task, ckpt, study, default: str) -> str:
+    """`name`, so that a folder under outputs/runs/ says what ran: `default`
+    (<dataset>-<model>-<activation>) for training, after the study's name for a study
+    (function_fit-function-mlp-relu) and after `gradcheck-` for a gradient check; for task=eval
+    `eval-` and the folder of the weights (`ckpt` is a run folder or a file in one)."""
+    if task == "study" and study:
+        return f"{study}-{default}"
+    if task == "gradcheck":
+        return f"gradcheck-{default}"
     if task != "eval" or not ckpt:
         return default
     from pathlib import PurePath

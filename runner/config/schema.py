@@ -252,8 +252,9 @@ class Config:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     data_dir: str = "${oc.env:DLRUN_DATA,./data}"
-    # short name in the run dir; task=eval: eval-<the checkpoint's run folder>
-    name: str = "${dlrun.run_name:${task},${ckpt},${dataset.name}-${model.name}-${activation.name}}"
+    # short name in the run dir: <dataset>-<model>-<activation>, after gradcheck- or the study's name
+    # for those tasks; task=eval: eval-<the checkpoint's run folder>
+    name: str = "${dlrun.run_name:${task},${ckpt},${study.name},${dataset.name}-${model.name}-${activation.name}}"
 
 
 # float keys where inf means something (no limit); every other float key takes finite numbers only

@@ -267,9 +267,10 @@ _single_run: list = []  # (folder, its job log's name) of a single run, noted be
 
 def discard_unstarted_run() -> None:
     """A single run that stopped before its task began (Hydra's job logging, which Python's logging
-    refused, is set up in between) leaves no folder behind: Hydra made it, with a log file at most."""
+    refused, is set up in between) leaves no folder behind: Hydra made it, with a log file at most,
+    and a reproduction its command's record (a part that `reproduce.only` does not know)."""
     for folder, log in _single_run:
-        records = {*KEEP, log}
+        records = {*KEEP, log, SWEEP_RECORD}
         if folder.is_dir() and all(p.name in records for p in folder.iterdir()):
             discard(folder, records)
 

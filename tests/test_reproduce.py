@@ -383,3 +383,57 @@ def test_a_parts_record_lists_its_jobs_as_a_grid_sweeps_does(tmp_path):
     swept = [{"activation": a, "model.depth": d} for a in grid["activation"] for d in grid["model.depth"]]
     assert planned == [{**job, "dataset": "gurmukhi"} for job in swept]
     assert [dict(o.split("=") for o in job) for _, job, _ in part_jobs(grid)] == swept, "numbered as the jobs run"
+
+
+def test_a_reproduction_whose_data_is_missing_is_refused_before_its_first_job(tmp_path):
+    """r2's last part reads the Gurmukhi digits: without them it trained the CIFAR-10 parts first."""
+    from conftest import run_dlrun
+
+    for preset, part in (("experiment=reproduce/r2", "r2, part gradcheck"), ("experiment=reproduce/all", "r1, part regularization")):  # fmt: skip
+        out = tmp_path / "out"
+        proc = run_dlrun(preset, f"data_dir={tmp_path / 'none'}", f"hydra.run.dir={out}", cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.startswith(f"dlrun: error: reproduce {part}: dataset gurmukhi: no class folders at")
+        assert not out.exists() and "min on this machine" not in proc.stdout, "refused before the estimate and folder"
+
+
+def test_a_reproduction_with_a_part_not_known_leaves_no_folder(tmp_path):
+    from conftest import run_dlrun
+
+    out = tmp_path / "out"
+    proc = run_dlrun("experiment=reproduce/r4", "reproduce.only=[nope]", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert proc.returncode == 2 and "reproduce.only: expected parts of r4" in proc.stderr, proc.stderr
+    assert not out.exists(), f"left behind: {[p.name for p in out.iterdir()]}"
+
+
+@pytest.mark.parametrize(
+    "counts,status,code",
+    [({"ok": 3}, "ok", 0), ({"ok": 2, "failed": 1}, "failed", 1), ({"ok": 2, "diverged": 1}, "diverged", 3),
+     ({"ok": 1, "not started": 2}, "failed", 1)],
+)  # fmt: skip
+def test_a_reproductions_status_and_exit_code_follow_its_jobs(tmp_path, monkeypatch, capsys, counts, status, code):
+    """Every job of a reproduction failed (its data missing offline), and it said status ok, exit 0."""
+    import json
+
+    from runner import reproduce
+    from runner.reproduce import execute
+    from runner.sweep import state
+
+    def run_part(part, cfg, folder, label):
+        return {"counts": dict(counts), "seconds": 0.1, "folder": folder / part.name}
+
+    monkeypatch.setattr(execute, "run_part", run_part)
+    monkeypatch.setattr(state, "outcomes", [])
+    cfg = compose("experiment=reproduce/r4", "reproduce.quick=true", "reproduce.only=[function_fit]")
+    reproduce.run_report(cfg, tmp_path / "r4")
+    summary = json.loads((tmp_path / "r4" / "summary.json").read_text())
+    assert summary["status"] == status and state.exit_code() == code
+    md = (tmp_path / "r4" / "reproduction.md").read_text()
+    out = capsys.readouterr().out
+    if status == "ok":
+        assert "did not end ok" not in out and "**" not in md.split("Here:")[1].split("\n")[0]
+    else:
+        bad = {k: n for k, n in counts.items() if k != "ok"}
+        said = ", ".join(f"{n} {k}" for k, n in bad.items())
+        assert f"{sum(bad.values())} of {sum(counts.values())} jobs did not end ok (function_fit: {said})" in out, out
+        assert "".join(f", **{n} {k}**" for k, n in bad.items()) in md

@@ -157,6 +157,7 @@ def report_sections(cfg, report_dir: Path, parts: list, runs: dict, prefix: str 
         md += [f"Here: {base}" + (f" with `{' '.join(part.overrides)}`" if part.overrides else "")
                + (f", quick: `{' '.join(part.quick)}`" if cfg.reproduce.quick and part.quick else "")
                + (f"; {jobs} job(s) in [{part.name}/]({prefix}{part.name}/report.html)" if jobs else "")
+               + "".join(f", **{n} {k}**" for k, n in (run.get("counts") or {}).items() if k != "ok" and n)
                + (f", {run['seconds'] / 60:.1f} min" if run.get("seconds") else "")
                + ". Keys the report does not give are dlrun's defaults (each job's `config.yaml`).", ""]  # fmt: skip
         summary_ok = (folder / "summary.csv").is_file()

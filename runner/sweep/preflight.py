@@ -50,7 +50,7 @@ def _problems(overrides: list[str], here: bool) -> list[str]:
     except Exception:  # noqa: BLE001 - Hydra's own composition of the jobs reports it
         return []
     found = [str(ex) for ex in problems(cfg, overrides) if here or getattr(ex, "variable", None) is None]
-    return found or (_missing_data(cfg) if here else [])
+    return found or (missing_data(cfg) if here else [])
 
 
 # the launchers whose jobs run on this machine, in this environment (plus hydra.job.env_set)
@@ -62,7 +62,7 @@ def _jobs_run_here(config) -> bool:
     return target.rsplit(".", 1)[-1] in _LOCAL_LAUNCHERS
 
 
-def _missing_data(cfg) -> list[str]:
+def missing_data(cfg) -> list[str]:
     """The error the job would stop with for want of its dataset's files (a wrong data_dir failed
     every job of a sweep alike, each in its own folder), looked for without reading or downloading."""
     from pathlib import Path

@@ -770,6 +770,30 @@ def test_a_config_folder_or_name_hydra_cannot_find_is_named_with_its_flag(tmp_pa
     assert not (tmp_path / "r").exists()
 
 
+def test_hydras_search_path_adds_ones_own_configs_and_one_it_cannot_read_is_one_line(tmp_path):
+    """Hydra warned (a UserWarning and its source line) of a search path it could not find, then
+    called the preset it held `no such option`; with a plus sign it did not read the path at all."""
+    (tmp_path / "myconf" / "experiment").mkdir(parents=True)
+    (tmp_path / "myconf" / "experiment" / "mine.yaml").write_text("# @package _global_\ntrainer:\n  epochs: 7\n")
+    for path in ("file://myconf", "myconf", f"file://{tmp_path / 'myconf'}"):
+        proc = run_dlrun(f"hydra.searchpath=[{path}]", "experiment=mine", "--cfg", "job", "-p", "trainer.epochs",
+                         cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 0 and proc.stdout.strip() == "7", (path, proc.stderr)
+    refused = {
+        "hydra.searchpath=[file://nowhere]": f"hydra.searchpath: file://nowhere: no such folder (relative to {tmp_path})",
+        "hydra.searchpath=[myconf/experiment/mine.yaml]": "hydra.searchpath: myconf/experiment/mine.yaml: not a folder",
+        "hydra.searchpath=[pkg://no_such_package]": "hydra.searchpath: pkg://no_such_package: no such package",
+        "hydra.searchpath=[s3://bucket]": "hydra.searchpath: s3://bucket: No config source registered for schema s3",
+        "+hydra.searchpath=[file://myconf]": "+hydra.searchpath=[file://myconf]: Hydra reads its search path without "
+        "a plus sign: hydra.searchpath=[file://myconf]",
+        "hydra.searchpath=myconf": "hydra.searchpath=myconf: expected a list of config folders in brackets",
+    }
+    for arg, line in refused.items():
+        proc = run_dlrun(arg, "experiment=mine", f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
+        assert_one_line_error(proc, line)
+    assert not (tmp_path / "r").exists()
+
+
 def test_an_interpolation_of_hydras_node_is_pointed_at_hydras_resolver():
     from omegaconf import OmegaConf
 

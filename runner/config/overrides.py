@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 from runner.errors import UserError
 
@@ -170,6 +171,8 @@ def check_command_line(argv: list) -> list:
             raise UserError(f"{arg}: dlrun writes Hydra's record of each run itself, to .hydra/ in the run's "
                             "folder, where a sweep's report finds its jobs; it cannot be moved (leave "
                             "hydra.output_subdir unset)")  # fmt: skip
+        if key == "hydra.searchpath":
+            _check_searchpath(arg, o)
         if key in groups or "/" in key:
             _check_group(o, groups)
         elif o.is_delete():
@@ -237,6 +240,38 @@ def unparsed_line(arg: str, reason: str, groups: list) -> str:
         return f"{arg}: {reason}; the grammar: {GRAMMAR}"
     return (f"{arg}: cannot parse it ({reason}); quote a value that holds spaces, quotes, brackets, '=' or ',' "
             f"(key='a b'); the grammar: {GRAMMAR}")  # fmt: skip
+
+
+def _check_searchpath(arg: str, o) -> None:
+    """hydra.searchpath=[...] adds folders of configs of one's own (as --config-dir does). Hydra
+    warned of one it could not find (a UserWarning with its source line), then the option it
+    was to hold was `no such option`; with a plus sign the path was not read at all."""
+    from hydra._internal.config_repository import ConfigRepository
+    from hydra._internal.sources_registry import SourcesRegistry
+    from hydra.core.plugins import Plugins
+
+    example = "'hydra.searchpath=[file://myconf]'"
+    if o.get_key_element() != "hydra.searchpath":  # Hydra looks for the bare key only
+        raise UserError(f"{arg}: Hydra reads its search path without a plus sign: {arg.lstrip('+')}")
+    value = o.value()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UserError(f"{arg}: expected a list of config folders in brackets, e.g. {example}")
+    Plugins.instance()  # registers the config sources (file://, pkg://)
+    for entry in value:
+        scheme = ConfigRepository._get_scheme(entry)
+        try:
+            source = SourcesRegistry.instance().resolve(scheme)(
+                "command line", entry if "://" in entry else f"file://{entry}"
+            )
+        except ValueError as ex:  # a scheme no source plugin reads
+            raise UserError(f"hydra.searchpath: {entry}: {ex}") from None
+        if source.available():
+            continue
+        if scheme == "file":
+            where = Path(source.path)
+            raise UserError(f"hydra.searchpath: {entry}: {'not a folder' if where.exists() else 'no such folder'}"
+                            + ("" if where.is_absolute() else f" (relative to {Path.cwd()})"))  # fmt: skip
+        raise UserError(f"hydra.searchpath: {entry}: no such package, or it holds no configs")
 
 
 def _meant(word: str, groups: list) -> str:

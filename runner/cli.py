@@ -65,14 +65,16 @@ def _task(cfg: DictConfig):
     try:
         runfolder.lock(job_dir, "hydra.run.dir", kind=cfg.task)
         runfolder.refuse_finished(job_dir)
-        from runner.config.checks import unswept, unused_folder
+        from runner.config.checks import silent_verbose, unswept, unused_folder
         from runner.config.provenance import naming_files
         from runner.config.validate import notes, prepare
         from runner.say import say
 
         with naming_files(hc.overrides.task):  # a value from a preset of one's own: the line names its file
             prepare(cfg)
-        for line in unused_folder(hc, multirun=False) + unswept(hc) + notes(cfg, hc.overrides.task):
+        for line in (
+            unused_folder(hc, multirun=False) + silent_verbose(hc) + unswept(hc) + notes(cfg, hc.overrides.task)
+        ):
             say(f"note: {line}")
         runfolder.resumable(job_dir, cfg, header_only=True)  # another config's unfinished run keeps its record
         runfolder.write_hydra_record(job_dir, cfg, HydraConfig.instance().cfg, hc.overrides.task)

@@ -622,6 +622,22 @@ def test_with_hydras_default_job_logging_the_runs_lines_go_to_its_log_file(tmp_p
     assert not list(plain.glob("*.log"))
 
 
+def test_hydra_verbose_with_hydras_logging_off_says_it_prints_nothing(tmp_path):
+    """hydra.verbose lowers the loggers' level; with dlrun's logging off nothing wrote its lines."""
+    small = ("dataset=function", "dataset.n_train=64", "dataset.n_test=32", "trainer.epochs=1")
+    line = ("note: hydra.verbose=[dlrun] prints nothing while Hydra's logging is off (dlrun's default); add "
+            "hydra/job_logging=default for the debug lines of the run, hydra/hydra_logging=default for Hydra's own")  # fmt: skip
+    run = run_dlrun(*small, "hydra.verbose=[dlrun]", f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
+    sweep = run_dlrun(
+        "-m", *small, "hydra.verbose=[dlrun]", "seed=0,1", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path
+    )
+    for proc in (run, sweep):
+        assert proc.returncode == 0 and proc.stdout.count(line) == 1, proc.stdout
+    logged = run_dlrun(*small, "hydra.verbose=true", "hydra/job_logging=default", f"hydra.run.dir={tmp_path / 'l'}",
+                       cwd=tmp_path)  # fmt: skip
+    assert logged.returncode == 0 and "prints nothing" not in logged.stdout and "[DEBUG]" in logged.stdout
+
+
 def test_job_logging_that_python_refuses_or_that_is_off_is_one_line_and_leaves_no_folder(tmp_path):
     """Hydra sets up job logging between making a run's folder and running its task: a level
     Python's logging does not know was a traceback, and left the folder with its log file; a key

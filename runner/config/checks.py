@@ -128,6 +128,20 @@ def unused_folder(hydra_cfg, multirun: bool) -> list[str]:
     return lines
 
 
+def silent_verbose(hydra_cfg) -> list[str]:
+    """One line when hydra.verbose asks for debug lines that nothing will print: it lowers the
+    loggers' level, and dlrun's default logging (hydra/job_logging and hydra/hydra_logging none)
+    has no handler to write them."""
+    from runner.config.overrides import typed_overrides
+
+    choices = hydra_cfg.runtime.choices
+    if not hydra_cfg.verbose or any(choices.get(f"hydra/{g}") != "none" for g in ("job_logging", "hydra_logging")):
+        return []
+    typed = [o for o in typed_overrides(hydra_cfg.overrides.hydra) if o.lstrip("+").startswith("hydra.verbose=")]
+    return [f"{typed[-1] if typed else 'hydra.verbose'} prints nothing while Hydra's logging is off (dlrun's default); "
+            "add hydra/job_logging=default for the debug lines of the run, hydra/hydra_logging=default for Hydra's own"]  # fmt: skip
+
+
 def unswept(hydra_cfg) -> list[str]:
     """One line when a single run's Hydra config names keys to sweep (sweep=activations
     hydra.mode=RUN, or a sweep YAML of one's own without `hydra.mode: MULTIRUN`): Hydra runs the

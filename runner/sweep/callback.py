@@ -49,9 +49,9 @@ class SweepReport(Callback):
             atomic_write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(config))
         except UserError as ex:  # Hydra only warns about a callback's Exception
             raise Refused(ex) from None
-        from runner.config.checks import unused_folder
+        from runner.config.checks import silent_verbose, unused_folder
 
-        for line in unused_folder(config.hydra, multirun=True):
+        for line in unused_folder(config.hydra, multirun=True) + silent_verbose(config.hydra):
             say(f"note: {line}")
         from runner.sweep.grid import search_trials, uses_grid_sampler
 

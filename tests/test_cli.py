@@ -398,6 +398,29 @@ def test_help_lists_groups_without_importing_torch(tmp_path):
         assert word in proc.stdout, proc.stdout
 
 
+def test_help_says_what_each_preset_runs_in_the_presets_own_words(tmp_path):
+    """--help named the 16 experiments, 11 sweeps and the other presets without a word on each."""
+    from runner.config.compose import conf_dir
+    from runner.config.presets import description
+
+    proc = run_dlrun("--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    section = proc.stdout.split("== Presets:")[1].split("\n== ")[0]
+    text = " ".join(section.split())  # the wrapped lines as one text
+    groups = ("experiment", "sweep", "remedy", "variant", "hparams_search")
+    for group in groups:
+        assert f"{group}: " in text, group
+        for path in (conf_dir() / group).glob("*.yaml"):
+            said = description(path)
+            assert len(said) >= 12 and not said.startswith("@package"), (path, said)  # a sentence, not nothing
+            assert f" {path.stem} {said}" in text, (path, said)
+    assert "reproduce/r2" not in section, "the reproductions have a section of their own"
+    cifar = description(conf_dir() / "experiment" / "cnn_activations_cifar10.yaml")
+    assert cifar == ("CIFAR-10 CNN (conv 32-64-128, FC 512-256-128, dropout 0.2, Adam 1e-3, batch 64, 25 epochs) "
+                     "with relu, sigmoid and tanh, per-layer probes on.")  # fmt: skip
+    assert description(conf_dir() / "sweep" / "remedies.yaml").endswith("kaiming init (conf/remedy/).")
+
+
 def test_a_render_worker_finishes_a_run_without_importing_torch(tmp_path):
     """A sweep's render workers are spawned and draw a job's plots with finish_run, whose look at
     checkpoint.pt's name imported torch: about 1.5 s and hundreds of MB more per worker."""
@@ -427,7 +450,7 @@ def test_help_lists_a_groups_subfolder_under_the_group_as_dlrun_takes_it(tmp_pat
     (tmp_path / "myconf" / "experiment" / "mine" / "a.yaml").write_text("# @package _global_\nseed: 3\n")
     proc = run_dlrun("--config-dir", "myconf", "--help", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("experiment")]
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("experiment: ")]
     assert line.startswith("experiment: cnn_activations_cifar10, ") and line.endswith(
         ", trajectory_pca, mine/a, reproduce/all, reproduce/r1, reproduce/r2, reproduce/r3, reproduce/r4, reproduce/r5"
     ), line

@@ -103,6 +103,13 @@ def _reports() -> str:
     return catalog()
 
 
+def _presets() -> str:
+    """Each preset with what it runs (conf/hydra/help/dlrun.yaml)."""
+    from runner.config.presets import catalog
+
+    return catalog()
+
+
 def _choices() -> str:
     """The names every choice key takes, with their help (conf/hydra/help/dlrun.yaml)."""
     from runner.registry import help_text
@@ -130,6 +137,7 @@ def register_resolvers() -> None:
         ("dlrun.unnamed", _unnamed),
         ("dlrun.choices", _choices),
         ("dlrun.reports", _reports),
+        ("dlrun.presets", _presets),
         ("dlrun.direction", _direction),
     ):
         if not OmegaConf.has_resolver(name):

@@ -65,7 +65,7 @@ def _task(cfg: DictConfig):
     try:
         runfolder.lock(job_dir, "hydra.run.dir", kind=cfg.task)
         runfolder.refuse_finished(job_dir)
-        from runner.config.checks import silent_verbose, unswept, unused_folder
+        from runner.config.checks import silent_verbose, unswept, unused_folder, unused_sweep_settings
         from runner.config.provenance import naming_files
         from runner.config.validate import notes, prepare
         from runner.say import say
@@ -73,7 +73,11 @@ def _task(cfg: DictConfig):
         with naming_files(hc.overrides.task):  # a value from a preset of one's own: the line names its file
             prepare(cfg)
         for line in (
-            unused_folder(hc, multirun=False) + silent_verbose(hc) + unswept(hc) + notes(cfg, hc.overrides.task)
+            unused_folder(hc, multirun=False)
+            + unused_sweep_settings(hc, cfg.task)
+            + silent_verbose(hc)
+            + unswept(hc)
+            + notes(cfg, hc.overrides.task)
         ):
             say(f"note: {line}")
         runfolder.resumable(job_dir, cfg, header_only=True)  # another config's unfinished run keeps its record

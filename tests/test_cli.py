@@ -767,6 +767,22 @@ def test_the_folder_of_the_other_mode_is_said_to_do_nothing(tmp_path):
     assert plain.returncode == 0 and "note:" not in plain.stdout
 
 
+def test_a_launcher_or_sweeper_chosen_for_a_single_run_is_said_to_do_nothing(tmp_path):
+    """Hydra ignores them without -m; the user meant a sweep, or thought the run went faster."""
+    run = run_dlrun(*SMALL_FN, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra/sweeper=optuna",
+                    f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    notes = [ln for ln in run.stdout.splitlines() if ln.startswith("note:")]
+    assert notes == [
+        "note: hydra/launcher=joblib hydra.launcher.n_jobs=2 do nothing in a single run: the launcher runs a sweep's "
+        "jobs; add -m to sweep",
+        "note: hydra/sweeper=optuna does nothing in a single run: the sweeper runs a sweep's jobs; add -m to sweep",
+    ], run.stdout
+    sweep = run_dlrun("-m", *SMALL_FN, "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=1",
+                      f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
+    assert sweep.returncode == 0 and "note:" not in sweep.stdout, sweep.stdout + sweep.stderr
+
+
 def test_the_sweepers_params_set_on_the_command_line_sweep_or_say_how_in_one_line(tmp_path):
     # Hydra's own null params made each of these a traceback from inside OmegaConf
     for i, arg in enumerate(

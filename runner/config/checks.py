@@ -128,6 +128,26 @@ def unused_folder(hydra_cfg, multirun: bool) -> list[str]:
     return lines
 
 
+def unused_sweep_settings(hydra_cfg, task: str) -> list[str]:
+    """One line for the launcher and sweeper a single run's command chooses or sets (hydra/launcher=joblib
+    hydra.launcher.n_jobs=4), which Hydra uses only in a sweep and ignored without a word. The sweeper's
+    params are unswept()'s."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from runner.config.overrides import typed_overrides
+
+    found: dict[str, list] = {}
+    for o in OverridesParser.create().parse_overrides(typed_overrides(hydra_cfg.overrides.hydra)):
+        key = o.key_or_group
+        part = next((p for p in ("launcher", "sweeper") if key == f"hydra/{p}" or key.startswith(f"hydra.{p}.")), None)
+        if part and not key.startswith("hydra.sweeper.params"):
+            found.setdefault(part, []).append(o.input_line)
+    why = ("a reproduction runs its parts' jobs one after another in this process" if task == "reproduce"
+           else "add -m to sweep")  # fmt: skip
+    return [f"{' '.join(typed)} {'does' if len(typed) == 1 else 'do'} nothing in a single run: the {part} runs a "
+            f"sweep's jobs; {why}" for part, typed in found.items()]  # fmt: skip
+
+
 def silent_verbose(hydra_cfg) -> list[str]:
     """One line when hydra.verbose asks for debug lines that nothing will print: it lowers the
     loggers' level, and dlrun's default logging (hydra/job_logging and hydra/hydra_logging none)

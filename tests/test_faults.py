@@ -779,7 +779,10 @@ def _stopped_saved(err: str, signame: str, jobs: list) -> bool:
     import re
 
     count = f"{len(jobs)} running job" + ("s" if len(jobs) > 1 else "")
-    stops = r"(at epoch \d+, step \d+ of \d+|at the end of training|after training \(plots not drawn\))"
+    # a stop that lands on an epoch's boundary is said `before epoch N`
+    stops = (
+        r"(at epoch \d+, step \d+ of \d+|before epoch \d+|at the end of training|after training \(plots not drawn\))"
+    )
     where = "; ".join(rf"job {n} {stops}" for n in jobs)  # a job may have trained its epochs before the stop
     return re.match(rf"dlrun: stopped by {signame} once its {count} had saved \({where}\); run the same command", err)
 
@@ -1598,6 +1601,7 @@ def test_a_closed_terminal_stops_the_run_with_a_checkpoint_unless_under_nohup(tm
     def own_terminal():
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as a login shell starts it, whatever ran the suite (nohup)
 
     run = tmp_path / "run"
     assert in_a_terminal(run, own_terminal) == 129

@@ -88,6 +88,38 @@ def requote(link: str) -> str:
     return unquote(link)
 
 
+def test_a_sweep_over_a_key_its_folder_is_named_by_keeps_every_job_in_it(tmp_path, tiny_data):
+    """The default folder is <dataset>-<model>: with -m model=mlp,cnn Hydra put the cnn job under
+    outputs/sweeps/<dataset>-cnn/, and the sweep, under <dataset>-mlp/, counted it `not started`
+    and exited 1. So did a folder of one's own named by a swept key, under any launcher."""
+    small = ("dataset=gurmukhi", "dataset.subsample=40", "model.hidden=[8]", "trainer.epochs=1")
+    proc = run_dlrun("-m", "model=mlp,cnn", *small, f"data_dir={tiny_data}", cwd=tmp_path)
+    assert proc.returncode == 0 and "sweep finished: 2 jobs (2 ok)" in proc.stdout, proc.stdout + proc.stderr
+    (folder,) = (tmp_path / "outputs" / "sweeps").iterdir()
+    assert folder.name == "gurmukhi-mlp"
+    (stamp,) = folder.iterdir()
+    assert sorted(p.name.split(",")[0] for p in stamp.glob("*_*")) == [
+        "0_dataset.subsample=40",
+        "1_dataset.subsample=40",
+    ]
+    assert set(summary(stamp)["status"]) == {"ok"}
+    for launcher in ([], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]):
+        proc = run_dlrun("-m", "activation=relu,tanh", *small, f"data_dir={tiny_data}", *launcher,
+                         f"hydra.sweep.dir={tmp_path / 'own' / str(len(launcher))}" + "/${activation.name}", cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 0 and "sweep finished: 2 jobs (2 ok)" in proc.stdout, proc.stdout + proc.stderr
+        assert [p.name for p in (tmp_path / "own" / str(len(launcher))).iterdir()] == ["relu"]
+
+
+def test_a_value_of_hydras_grammar_is_quoted_to_read_back_as_it_is():
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from runner.config.overrides import quoted
+
+    parser = OverridesParser.create()
+    for text in ["/tmp/a b/0_x=1,y='q'", "C:\\runs\\", "a\\'b", "it's", "", "x\\\\", "'", "${now:%H}"]:
+        assert parser.parse_override(f"k={quoted(text)}").value() == text, text
+
+
 def test_rerun_skips_finished_jobs(tmp_path, tiny_data):
     proc, d = sweep(tmp_path, tiny_data, *SWEEP_ARGS)
     assert proc.returncode == 0

@@ -82,6 +82,15 @@ def typed_overrides(overrides) -> list[str]:
     return [str(o) for o in overrides]
 
 
+def quoted(text: str) -> str:
+    """`text` as a quoted value of Hydra's grammar, read back as it is whatever it holds: a quote is
+    escaped, and so are the backslashes before a quote or the closing one (elsewhere they are literal)."""
+    import re
+
+    escaped = re.sub(r"(\\*)'", lambda m: 2 * m.group(1) + "\\'", text)
+    return "'" + re.sub(r"(\\+)$", lambda m: 2 * m.group(1), escaped) + "'"
+
+
 def as_override(key: str, value) -> str:
     """`key=value` as one types it on a shell: quoted ("key='value'") where Hydra's grammar would
     not read the bare value back as it is, such as a sweep job's folder (0_seed=1,lr=0.1: its `=`

@@ -213,7 +213,8 @@ class GradcheckConfig:
 class SweepConfig:
     """Knobs of the sweep presets in conf/sweep/ (each preset documents which it reads)."""
 
-    name: str = "${dataset.name}-${model.name}"  # the folder under outputs/sweeps/
+    # the folder under outputs/sweeps/: <dataset>-<model>, after gradcheck-, eval- or a study's name as `name`
+    name: str = "${dlrun.run_name:${task},${ckpt},${study.name},${dataset.name}-${model.name}}"
     max_depth: int = 6  # `depth`: hidden layers 1..max_depth
     depths: List[int] = field(default_factory=lambda: [1, 2, 4, 6, 8, 12, 16, 24, 32])  # `depth_search`
     seeds: int = 5  # `seeds`: seeds 0..seeds-1

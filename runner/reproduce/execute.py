@@ -21,9 +21,9 @@ RUN_SETTINGS = ("data_dir", "device", "seed", "trainer.precision", "trainer.cuda
 
 
 def _quoted(value) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return override_value(value)
+    from runner.config.overrides import quoted
+
+    return quoted(value) if isinstance(value, str) else override_value(value)
 
 
 def inherited(cfg) -> list:

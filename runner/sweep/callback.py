@@ -29,6 +29,7 @@ class SweepReport(Callback):
         from runner.sweep import preflight, workers
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        pin_sweep_dir(config, sweep_dir)
         try:
             preflight.check_launcher(config)
             preflight.check_plugin_settings(config)
@@ -246,3 +247,17 @@ def _metric(r: dict, split: str, kind: str, search: dict | None) -> str:
     if kind == "acc":
         return f"  {split}_{kind} {spread(v, sd)}"
     return f"  {split}_{kind} {spread_number(v, sd)}"
+
+
+def pin_sweep_dir(config, sweep_dir: Path) -> None:
+    """Every job's folder under the sweep's own: Hydra composes each job with the sweep's Hydra
+    overrides and its own values, and resolves hydra.sweep.dir again from them, so a folder named
+    by a swept key (`sweep.name`, <dataset>-<model>, with -m model=mlp,cnn) put the cnn job under
+    outputs/sweeps/<dataset>-cnn/ while the sweep, under <dataset>-mlp/, counted it not started.
+    The sweep's folder, as resolved here, becomes one of those overrides."""
+    from omegaconf import open_dict, read_write
+
+    from runner.config.overrides import quoted
+
+    with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
+        config.hydra.overrides.hydra.append(f"hydra.sweep.dir={quoted(str(sweep_dir))}")

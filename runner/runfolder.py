@@ -139,6 +139,7 @@ def refuse_foreign(folder: Path, what: str) -> None:
     folder of one's own, deleted the files there."""
     if not folder.is_dir() or (folder / LOCK).exists():
         return
+    refuse_finished(folder, what)  # a run copied without its dotfiles: said as what it is
     logs = kept(folder) - KEEP  # the job's log Hydra opened for this command
     own = KEEP | logs | {"multirun.yaml"}  # and Hydra's record of the sweep it is starting
     foreign = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir() if p.name not in own)
@@ -220,10 +221,10 @@ def record_lost(folder: Path) -> bool:
     return finished(folder) is not None and read_json(Path(folder) / "summary.json") is None
 
 
-def refuse_finished(folder: Path) -> None:
+def refuse_finished(folder: Path, what: str = "hydra.run.dir") -> None:
     status = finished(folder)
     if status is not None:
-        raise UserError(f"{folder} holds a finished run (DONE, status {status}); choose another hydra.run.dir, "
+        raise UserError(f"{folder} holds a finished run (DONE, status {status}); choose another {what}, "
                         "or delete the folder to run it again")  # fmt: skip
 
 
@@ -275,10 +276,19 @@ def discard_unstarted_run() -> None:
             discard(folder, records)
 
 
+def holds(folder: Path) -> bool:
+    """Whether this process holds `folder`'s lock."""
+    return str(Path(folder)) in _held
+
+
 def discard(folder: Path, records) -> None:
     """Undo what this command made in `folder`, which holds only its `records` (the lock, Hydra's):
     the folder goes with the empty parents made for it, except one that was there before
-    (note_folder), which is left as it was, empty."""
+    (note_folder), which is left as it was, empty. A folder another process holds is left alone:
+    its records are that process's (a command refused as `in use` removed the running one's lock
+    and .hydra/, and a third command then ran in the folder beside it)."""
+    if not holds(folder) and holder(folder) is not None:
+        return
     unlock(folder)
     path = os.path.abspath(folder)
     if path not in _found:

@@ -360,6 +360,13 @@ def test_a_folder_of_ones_own_is_refused_and_left_as_it_was(tmp_path):
     empty.mkdir()
     proc = run_dlrun("dataset=function", "trainer.epochs=1", f"hydra.run.dir={empty}", cwd=tmp_path)
     assert proc.returncode == 0 and (empty / "DONE").is_file(), proc.stderr
+    copy = tmp_path / "copy"  # a finished run copied without its dotfiles is said to be one
+    shutil.copytree(empty, copy, ignore=shutil.ignore_patterns(".*"))
+    proc = run_dlrun("dataset=function", "trainer.epochs=1", f"hydra.run.dir={copy}", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr == (
+        f"dlrun: error: {copy} holds a finished run (DONE, status ok); choose another hydra.run.dir, or delete the "
+        "folder to run it again\n"
+    )
 
 
 def test_an_empty_folder_of_ones_own_outlives_an_early_error(tmp_path):
@@ -651,6 +658,31 @@ def test_a_second_process_is_locked_out_and_a_killed_ones_lock_is_not_stale(tmp_
     third.kill()
     third.wait()
     assert third.returncode == -signal.SIGKILL  # it ran: the dead process's lock did not stop it
+
+
+def test_a_command_refused_from_a_folder_in_use_leaves_the_holders_records(tmp_path):
+    """Refused in the first seconds of another dlrun's run (its folder held only .hydra/ and the
+    lock), a second command cleared the folder as one where nothing had run: the holder's lock and
+    record were gone, and a third command ran in the folder beside it."""
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text("task: train\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time\n"
+         f"h = open({str(run / '.dlrun.lock')!r}, 'a+'); fcntl.flock(h, fcntl.LOCK_EX)\n"
+         "h.write('pid 1 on elsewhere\\n'); h.flush(); print('held', flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for args in (["dataset=function"], ["task=gradcheck", "dataset=function"]):
+            proc = run_dlrun(*args, f"hydra.run.dir={run}", cwd=tmp_path)
+            assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+            assert "is in use by another dlrun (pid 1 on elsewhere)" in proc.stderr
+            assert sorted(p.name for p in run.iterdir()) == [".dlrun.lock", ".hydra"]
+            assert (run / ".hydra" / "config.yaml").read_text() == "task: train\n"
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_make_report_on_a_folder_in_use_says_it_is_a_snapshot(tmp_path):

@@ -746,6 +746,32 @@ def test_a_logger_without_its_package_is_one_line_naming_the_extra(monkeypatch):
                             "pip install 'dlrun[tensorboard]', got 'not installed'")  # fmt: skip
 
 
+@pytest.mark.parametrize("uri", ["mlruns", "file:///tmp/mlruns", "./outputs/mlruns"])
+def test_an_mlflow_file_store_that_mlflow_would_not_write_is_refused_before_training(tmp_path, monkeypatch, uri):
+    """MLflow 3 raises on writing a file store: the run trained on, its mirror dropped in the first
+    epoch with a line cut mid-sentence, and a sweep did so in every job."""
+    import mlflow.environment_variables as env
+
+    from runner.config.validate import prepare
+
+    if not hasattr(env, "MLFLOW_ALLOW_FILE_STORE"):
+        pytest.skip("this MLflow writes file stores")
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    with pytest.raises(ConfigError, match=r"^logger\.mlflow\.tracking_uri: expected a database or server URI, e\.g\. "
+                       r"sqlite:///outputs/mlflow\.db \(MLflow [\d.]+ writes a file store only with "
+                       rf"MLFLOW_ALLOW_FILE_STORE=true set\), got '{uri}'$"):  # fmt: skip
+        prepare(compose("logger=mlflow", f"logger.mlflow.tracking_uri='{uri}'"))
+    prepare(compose("logger.mlflow.tracking_uri=mlruns"))  # the logger off: not its business
+    prepare(compose("logger=mlflow", "logger.mlflow.tracking_uri=sqlite:///x.db"))
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow's own way to keep writing one
+    prepare(compose("logger=mlflow", f"logger.mlflow.tracking_uri='{uri}'"))
+    if uri != "mlruns":
+        return
+    proc = run_dlrun(*FN, "trainer.epochs=1", "logger=mlflow", "logger.mlflow.tracking_uri=mlruns", cwd=tmp_path,
+                     env={"MLFLOW_ALLOW_FILE_STORE": "false"})  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and not (tmp_path / "outputs").exists(), proc.stderr
+
+
 @pytest.mark.parametrize("value", ["", ".", "../other", "/tmp/all-runs", "tb/../.."])
 def test_a_tensorboard_folder_outside_the_run_folder_is_refused(value):
     """Empty or "." wrote the event files among the run's own, ".." into a neighbour's folder, and an

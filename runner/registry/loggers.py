@@ -48,3 +48,24 @@ def check_logger(cfg) -> None:
     require(bool(str(ml.tracking_uri)), "logger.mlflow.tracking_uri", "a tracking URI, e.g. sqlite:///outputs/mlflow.db",
             ml.tracking_uri)  # fmt: skip
     require(bool(str(ml.experiment)), "logger.mlflow.experiment", "an experiment name", ml.experiment)
+    if "mlflow" in enabled(cfg):
+        refuse_file_store(str(ml.tracking_uri))
+
+
+def refuse_file_store(uri: str) -> None:
+    """MLflow 3.x keeps its file store (./mlruns, file://) for reading: writing one raises unless
+    MLFLOW_ALLOW_FILE_STORE=true, and the run trained on with its mirror dropped in its first
+    epoch. Said before training, where the installed MLflow would refuse it."""
+    from urllib.parse import urlparse
+
+    if urlparse(uri).scheme not in ("", "file"):
+        return
+    import mlflow.environment_variables as env
+
+    allow = getattr(env, "MLFLOW_ALLOW_FILE_STORE", None)  # MLflow 2 writes file stores
+    if allow is not None and not allow.get():
+        import mlflow
+
+        raise ConfigError("logger.mlflow.tracking_uri", "a database or server URI, e.g. sqlite:///outputs/mlflow.db "
+                          f"(MLflow {mlflow.__version__} writes a file store only with MLFLOW_ALLOW_FILE_STORE=true "
+                          "set)", uri)  # fmt: skip

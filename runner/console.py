@@ -136,7 +136,8 @@ class Reporter:
             keep = [i for i in range(4) if i < 2 or any(r[i] for r in rows)]
             for i in keep:
                 col = ("split", "final loss", "final accuracy", "best accuracy")[i]
-                table.add_column(col, justify="left" if col == "split" else "right")
+                # a narrow terminal folds a value onto two lines: cut to "0.3…", the number was lost
+                table.add_column(col, justify="left" if col == "split" else "right", overflow="fold")
             for r in rows:
                 table.add_row(*(r[i] for i in keep))
             with to_console():
@@ -163,7 +164,7 @@ def print_table(title: str, columns: list, rows: list, mode: str = "auto") -> No
     if mode == "bar" or (mode == "auto" and sys.stdout.isatty()):
         table = Table(title=title, title_justify="left")
         for c in columns:
-            table.add_column(c)
+            table.add_column(c, overflow="fold")
         for r in rows:
             table.add_row(*[str(v) for v in r])
         with to_console():

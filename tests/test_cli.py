@@ -610,9 +610,9 @@ def test_the_bar_modes_closing_table_has_accuracy_columns_only_when_accuracy_was
 
     from runner.console import Reporter
 
-    def table(final: dict, best: dict) -> str:
+    def table(final: dict, best: dict, width: int = 120) -> str:
         reporter = Reporter("bar", 2)
-        reporter.console = Console(file=io.StringIO(), width=120, highlight=False, markup=False)
+        reporter.console = Console(file=io.StringIO(), width=width, highlight=False, markup=False)
         summary = {"name": "n", "status": "ok", "params": 10, "device": "cpu", "wall_seconds": 1.0,
                    "final": final, "best": best}  # fmt: skip
         reporter.finish(summary, "run")
@@ -623,6 +623,11 @@ def test_the_bar_modes_closing_table_has_accuracy_columns_only_when_accuracy_was
     classes = table({"train_loss": 0.5, "train_acc": 0.9, "test_loss": 0.4, "test_acc": 0.8},
                     {"test_acc": 0.85, "test_acc_epoch": 1, "train_acc": 0.9, "train_acc_epoch": 2})  # fmt: skip
     assert "final accuracy" in classes and "85.00% (epoch 1)" in classes
+    narrow = table({"train_loss": 0.3335, "train_acc": 0.9311, "test_loss": 0.3111, "test_acc": 0.9382},
+                   {"test_acc": 0.9382, "test_acc_epoch": 2}, width=30)  # fmt: skip
+    body = [line.split("│")[1:-1] for line in narrow.splitlines() if line.startswith("│")]
+    columns = ["".join(cells[i].strip() for cells in body) for i in range(4)]  # a value folded over lines reads whole
+    assert "…" not in narrow and columns[1:3] == ["0.33350.3111", "93.11%93.82%"], narrow
 
 
 def test_with_hydras_default_job_logging_the_runs_lines_go_to_its_log_file(tmp_path):

@@ -194,7 +194,8 @@ def holder(folder: Path) -> str | None:
 
 
 def unlock(folder: Path) -> None:
-    handle = _held.pop(str(Path(folder)), None)
+    key = _held_key(folder)
+    handle = None if key is None else _held.pop(key)
     if handle is not None:
         handle.close()
 
@@ -276,9 +277,17 @@ def discard_unstarted_run() -> None:
             discard(folder, records)
 
 
+def _held_key(folder: Path) -> str | None:
+    """The key `folder` is held under, however it is written (relative, absolute), or None."""
+    if str(Path(folder)) in _held:
+        return str(Path(folder))
+    path = os.path.abspath(folder)
+    return next((k for k in _held if os.path.abspath(k) == path), None)
+
+
 def holds(folder: Path) -> bool:
     """Whether this process holds `folder`'s lock."""
-    return str(Path(folder)) in _held
+    return _held_key(folder) is not None
 
 
 def discard(folder: Path, records) -> None:

@@ -1693,3 +1693,51 @@ def test_a_deep_networks_hidden_list_is_labelled_short_and_its_ticks_do_not_run_
     monkeypatch.setattr(sweep_plots, "save", save)
     sweep_plots.plot_final(df, ["model.hidden"], tmp_path, "test", "loss", "s")
     assert shown["final_test_loss.png"] == ["[64×60]", "[256,128,64,\n32,16,8]", "[16]"]
+
+
+def test_a_sweep_over_function_data_draws_every_jobs_fit_against_the_ground_truth(tmp_path, monkeypatch):
+    """`make demo` (deep vs shallow on sin(x)+x^2) is a sweep: its report showed losses only, and
+    the fits, the picture the study is about, lay one per job folder. Now plots/fits.png overlays
+    them: a panel per swept function (each its own ground truth), a line per model with its MSE,
+    the seeds averaged."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from runner.report import predictions
+
+    d = tmp_path / "s"
+    proc = run_dlrun("-m", "dataset=function", "dataset.fn=sin_plus_square,sign_sin", "model.hidden=[8],[4,4]",
+                     "seed=0,1", "trainer.epochs=1", f"hydra.sweep.dir={d}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "![fits](plots/fits.png)" in (d / "report.md").read_text() and (d / "plots" / "fits.png").is_file()
+    figures = {}
+
+    def keep(fig, path):
+        figures[path.name] = {"title": fig._suptitle.get_text(),
+                              "panels": [(ax.get_title(), [(ln.get_label(), np.asarray(ln.get_ydata()))
+                                                            for ln in ax.lines]) for ax in fig.axes if ax.get_visible()]}  # fmt: skip
+        plt.close(fig)
+        return path
+
+    monkeypatch.setattr(predictions, "save", keep)
+    df = summary(d)
+    df["dir"] = df["dir"].astype(str)
+    predictions.plot_sweep_fits(df, ["dataset.fn", "model.hidden", "seed"], d, "s")
+    fig = figures["fits.png"]
+    assert fig["title"].startswith("s: predictions against the ground truth (mean of 2 seeds)")
+    assert [title for title, _ in fig["panels"]] == ["fn=sin_plus_square", "fn=sign_sin"]
+    for title, lines in fig["panels"]:
+        fn = title.split("=")[1]
+        jobs = df[df["dataset.fn"] == fn]
+        read = {h: [pd.read_csv(d / j / "predictions.csv") for j in jobs.loc[jobs["model.hidden"] == h, "dir"]]
+                for h in ("[8]", "[4,4]")}  # fmt: skip
+        truth = read["[8]"][0]
+        assert lines[0][0] == "ground truth" and lines[0][1] == pytest.approx(truth["y_true"].to_numpy())
+        for (label, y), hidden in zip(lines[1:], ("[8]", "[4,4]")):
+            mean = np.mean([p["y_pred"] for p in read[hidden]], axis=0)
+            assert y == pytest.approx(mean, rel=1e-6)
+            assert label == f"hidden={hidden} (MSE {float(((mean - truth['y_true']) ** 2).mean()):.3g})"
+    gradchecks = summary(d).assign(status="failed")  # no finished job: no figure
+    assert predictions.plot_sweep_fits(gradchecks.assign(dir=gradchecks["dir"].astype(str)), ["seed"], d, "s") is None

@@ -16,6 +16,7 @@ import pandas as pd
 from runner.files import atomic_write_text, read_table
 from runner.formatting import count, lead_metric, metric_label, missing, number, percent, spread, spread_number
 from runner.report.html import markdown_to_html
+from runner.report.predictions import plot_sweep_fits
 from runner.report.settings import shared_section
 from runner.report.sweep_plots import plot_curves, plot_extra, plot_final, plot_heatmap
 from runner.report.sweep_tables import (
@@ -257,6 +258,7 @@ def render_sweep(sweep_dir: Path) -> dict:
             *(plot_extra(df, swept, sweep_dir, col, name, x) for col in extra if grid),
             plot_final(pooled("loss"), swept, sweep_dir, split, "loss", name, x) if grid and kind == "acc" else None,
             plot_curves(df, curves_by, sweep_dir, "loss", name),
+            plot_sweep_fits(df, swept, sweep_dir, name) if grid else None,
             plot_curves(df, curves_by, sweep_dir, "acc", name) if kind == "acc" else None,
         ]
     plots = [p for p in plots if p is not None]

@@ -16,6 +16,7 @@ from pathlib import Path
 from runner.files import read_table, write_csv
 from runner.formatting import number
 from runner.report.metrics import read_metrics
+from runner.report.predictions import PREDICTIONS, draw_fits
 from runner.report.style import legend, pyplot, save
 from runner.studies.common import convergence_epoch, derive, finish, md_table, read_rows, train
 from runner.train.rows import PREDICTION_COLUMNS
@@ -63,17 +64,9 @@ def _plot(fn: str, runs: list, title: str, out: Path) -> list:
     loss_png = save(fig, out / f"loss_{fn}.png")
 
     fig, ax = plt.subplots(figsize=(10.5, 4.6))  # room for the legend at the right
-    first = read_table(runs[0][1] / "predictions.csv", "predictions.csv", PREDICTION_COLUMNS)
-    ax.plot(first["x"], first["y_true"], color="black", linewidth=2.5, label="ground truth")
-    for i, (label, run_dir) in enumerate(runs):
-        p = read_table(run_dir / "predictions.csv", "predictions.csv", PREDICTION_COLUMNS)
-        ax.plot(
-            p["x"], p["y_pred"], color=colors(i / max(len(runs) - 1, 1)), linestyle="--", linewidth=1.6, label=label
-        )
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    fits = [(label, read_table(run_dir / PREDICTIONS, PREDICTIONS, PREDICTION_COLUMNS)) for label, run_dir in runs]
+    draw_fits(ax, fits[0][1], fits, fontsize=9)
     ax.set_title(f"{title}: {fn}\npredictions against the ground truth")
-    legend(ax, outside=True, fontsize=9)  # a square wave's ground truth fills every corner
     fig.tight_layout()
     return [loss_png, save(fig, out / f"predictions_{fn}.png")]
 

@@ -25,8 +25,9 @@ demo: $(STAMP) ## a short study that needs no download: deep vs shallow MLPs (~5
 	@rm -rf $(DEMO_DIR)
 	$(BIN)/dlrun -m dataset=function dataset.fn=sin_plus_square 'model.hidden=[166],[15,15,15],[10,10,10,10,10]' \
 		trainer.epochs=60 trainer.batch_size=32 sweep.name=demo hydra.sweep.dir=$(DEMO_DIR) $(ARGS)
-	@echo; echo "demo done. Open $(DEMO_DIR)/report.html (or report.md); the table is $(DEMO_DIR)/summary.csv,"; \
-	echo "and each job's metrics.csv, predictions.csv and plots/ are in its folder under $(DEMO_DIR)/."
+	@echo; echo "demo done. Open $(DEMO_DIR)/report.html (or report.md); the three fits over the ground truth are"; \
+	echo "$(DEMO_DIR)/plots/fits.png, the table is $(DEMO_DIR)/summary.csv, and each job's metrics.csv,"; \
+	echo "predictions.csv and plots/ are in its folder under $(DEMO_DIR)/."
 
 test: $(STAMP) ## run the test suite (real-data tests use ../shared/datasets when present)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \

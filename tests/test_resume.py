@@ -214,6 +214,8 @@ def test_eval_says_where_a_checkpoints_run_stopped_mid_epoch():
     assert _which_epoch({**mid, "epoch": 50, "where": "the end of training"}) == " (epoch 50 of 50)"
     assert _which_epoch({**mid, "kind": "model", "epoch": 50}) == "", "a finished run's model.pt needs no word"
     assert _which_epoch({**mid, "kind": "model", "epoch": 7}) == " (epoch 7 of 50)", "best.pt"
+    assert _which_epoch(mid, running=True) == (" (its run is still training: its last checkpoint, at epoch 1, step "
+                                               "104 of 1563, of 50 epochs)")  # fmt: skip
 
 
 @pytest.mark.parametrize("case", ["torch", "numpy"])
@@ -241,6 +243,21 @@ def test_eval_of_a_checkpoint_loads_its_weights_whatever_it_was_trained_with(tmp
     test = next(r for r in read_csv(out / "eval.csv") if r["split"] == "test")
     assert float(test["loss"]) == pytest.approx(float(at_epoch["test_loss"]), rel=1e-6)
     assert float(test["acc"]) == float(at_epoch["test_acc"])
+    if case == "torch":  # a run a dlrun still holds is training, not stopped
+        from runner import runfolder
+
+        runfolder.hold(run)
+        try:
+            proc = run_dlrun(
+                *BASE, f"data_dir={data}", "task=eval", f"ckpt={run}", f"hydra.run.dir={out}2", cwd=tmp_path
+            )
+        finally:
+            runfolder.unlock(run)
+        assert (
+            proc.returncode == 0
+            and f"(its run is still training: its last checkpoint, at the end of epoch {saved['epoch']}, "
+            in proc.stdout
+        )
 
 
 def test_the_same_command_into_a_finished_run_is_refused(tmp_path, reference):

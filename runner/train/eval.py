@@ -206,13 +206,17 @@ def run_eval(cfg, run_dir: Path, label: str = "") -> dict:
         for k, v in final.items()
         if v is not None
     )
-    say(f"{label}eval of {path}{_which_epoch(saved)}: {shown}; files: {run_dir}")
+    from runner.runfolder import holder
+
+    running = saved.get("kind") != "model" and holder(Path(path).parent) is not None
+    say(f"{label}eval of {path}{_which_epoch(saved, running)}: {shown}; files: {run_dir}")
     return summary
 
 
-def _which_epoch(saved: dict) -> str:
+def _which_epoch(saved: dict, running: bool = False) -> str:
     """Which epoch's weights these are, where the file's name does not say: a run folder without
-    model.pt gives its checkpoint.pt, a run stopped midway, whose numbers are not its final ones."""
+    model.pt gives its checkpoint.pt, a run stopped midway (or, `running`, one still training:
+    it was said to have stopped), whose numbers are not its final ones."""
     epoch = saved.get("epoch")
     try:
         epochs = OmegaConf.create(saved["config"]).trainer.epochs
@@ -223,5 +227,8 @@ def _which_epoch(saved: dict) -> str:
     if not isinstance(epochs, int):
         return f" (epoch {epoch})"
     if saved.get("kind") != "model" and epoch < epochs:  # a stop mid-epoch saves there: 0 epochs said nothing
-        return f" (its run stopped at {saved.get('where') or f'the end of epoch {epoch}'}, of {epochs} epochs)"
+        at = saved.get("where") or f"the end of epoch {epoch}"
+        if running:
+            return f" (its run is still training: its last checkpoint, at {at}, of {epochs} epochs)"
+        return f" (its run stopped at {at}, of {epochs} epochs)"
     return f" (epoch {epoch} of {epochs})"

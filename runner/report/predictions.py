@@ -47,7 +47,7 @@ def plot_sweep_fits(df: pd.DataFrame, swept: list, sweep_dir: Path, title: str) 
     """A sweep over function data (its jobs wrote predictions.csv): every job's fit against the
     ground truth in one figure, the study's central picture (deep vs shallow, one width against
     another), which the report otherwise left in each job's folder. One panel per swept dataset
-    value (each its own ground truth), one dashed line per job with its test-grid MSE; seeds
+    value (each its own ground truth), one dashed line per job with its MSE over the grid; seeds
     swept beside other keys are averaged, as in the other plots."""
     from runner.files import read_table
     from runner.report.sweep_tables import FINISHED, job_label, ordered_values, pair_label, plot_axes

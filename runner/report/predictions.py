@@ -50,6 +50,7 @@ def plot_sweep_fits(df: pd.DataFrame, swept: list, sweep_dir: Path, title: str) 
     value (each its own ground truth), one dashed line per job with its MSE over the grid; seeds
     swept beside other keys are averaged, as in the other plots."""
     from runner.files import read_table
+    from runner.report.sweep_plots import _seed_groups
     from runner.report.sweep_tables import FINISHED, job_label, ordered_values, pair_label, plot_axes
     from runner.train.rows import PREDICTION_COLUMNS
 
@@ -78,12 +79,9 @@ def plot_sweep_fits(df: pd.DataFrame, swept: list, sweep_dir: Path, title: str) 
         ax.set_visible(False)
     seeds, truth = 0, None
     for ax, (panel_title, rows) in zip(axes, panels):
-        if over_seeds and not line_keys:  # seeds beside dataset keys only: one mean line per panel
-            groups = [rows]
-        elif over_seeds:
-            groups = [rows[(rows[line_keys] == c).all(axis=1)] for _, c in rows[line_keys].drop_duplicates().iterrows()]
-        else:
-            groups = [rows.iloc[[i]] for i in range(len(rows))]
+        # with seeds averaged, the jobs that differ only in their seed make one line (all of the
+        # panel's where only dataset keys were swept beside the seed); else one line per job
+        groups = [rows] if over_seeds and not line_keys else _seed_groups(rows, line_keys if over_seeds else [])
         truth, fits = None, []  # the panel's
         for jobs in groups:
             preds = [read_table(sweep_dir / d / PREDICTIONS, PREDICTIONS, PREDICTION_COLUMNS) for d in jobs["dir"]]

@@ -603,6 +603,38 @@ def test_relative_paths_keep_their_meaning_when_hydra_changes_into_the_run_folde
     assert (tmp_path / "runs" / "e" / "eval.csv").is_file()
 
 
+@pytest.mark.slow
+def test_a_paths_leading_tilde_is_the_home_folder_as_in_a_shell(tmp_path, tiny_data):
+    """DLRUN_DATA='~/data', a quoted "hydra.run.dir='~/runs/a'", ckpt and hydra.sweep.dir: a shell
+    leaves ~ alone in these, and dlrun looked for data under ./~/data and Hydra made a folder named
+    `~` in the working folder. Unquoted, Hydra's grammar refuses ~: one line says how to write it."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    home.mkdir()
+    tiny_data.rename(home / "data")
+    env = {"HOME": str(home), "DLRUN_DATA": "~/data"}
+    common = ("dataset=mnist", "trainer.progress=quiet", "trainer.epochs=1", "model.hidden=[8]")
+    trained = run_dlrun(*common, "hydra.run.dir='~/runs/a'", cwd=work, env=env)
+    assert trained.returncode == 0, trained.stderr
+    assert (home / "runs" / "a" / "DONE").is_file()
+    assert "data_dir: " + str(home / "data") in (home / "runs" / "a" / "config.yaml").read_text()
+    evaluated = run_dlrun("task=eval", "ckpt='~/runs/a'", "hydra.run.dir=e", cwd=work, env=env)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert (work / "e" / "eval.csv").is_file()
+    swept = run_dlrun("-m", *common, "seed=0,1", "hydra.sweep.dir='~/sweep'", cwd=work, env=env)
+    assert swept.returncode == 0, swept.stderr
+    assert len(list((home / "sweep").glob("*/DONE"))) == 2 and (home / "sweep" / "summary.csv").is_file()
+    assert not (work / "~").exists()
+    assert sorted(p.name for p in work.iterdir()) == ["e"]
+    assert_one_line_error(
+        run_dlrun(*common, "hydra.run.dir=~/runs/b", cwd=work, env=env),
+        "hydra.run.dir=~/runs/b: Hydra's grammar reads a value that starts with ~ only quoted: "
+        "\"hydra.run.dir='~/runs/b'\" on a shell (its leading ~ is then the home folder, as in a shell), "
+        "or write $HOME/runs/b",
+    )
+    assert not (home / "runs" / "b").exists() and not (work / "~").exists()
+
+
 def test_the_bar_modes_closing_table_has_accuracy_columns_only_when_accuracy_was_measured():
     import io
 

@@ -8,6 +8,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from runner.config.paths import HYDRA_FOLDERS, PATH_KEYS, home
 from runner.errors import UserError
 
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
@@ -187,8 +188,28 @@ def check_command_line(argv: list) -> list:
         elif o.is_delete():
             _check_key_deletion(o)
         _check_flag(o, flags)
-        written[arg] = _whole_numbers(arg, o, types.get(key), multirun)
+        written[arg] = (
+            _home_folder(arg, o) if key in HYDRA_FOLDERS else _whole_numbers(arg, o, types.get(key), multirun)
+        )
     return [written.get(a, a) for a in argv]
+
+
+def _home_folder(arg: str, o) -> str:
+    """`arg` with a leading `~` of Hydra's run or sweep folder expanded to the home folder, as a
+    shell would have: Hydra makes the folder as written, a folder named `~` in the working
+    folder (where a later `rm -rf ~` meant for it removes the home folder). The rewritten value
+    is quoted for Hydra's grammar and read back to be sure; one that does not read back is left."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    value = o.value()
+    if o.is_delete() or o.is_sweep_override() or not isinstance(value, str) or home(value) == value:
+        return arg
+    key, expanded = arg.partition("=")[0], home(value)
+    text = f"{key}='{expanded}'"
+    try:
+        return text if OverridesParser.create().parse_override(text).value() == expanded else arg
+    except Exception:  # noqa: BLE001 - a home folder with a quote in its path: left as typed
+        return arg
 
 
 def _whole_numbers(arg: str, o, hint, multirun: bool) -> str:
@@ -245,6 +266,14 @@ def unparsed_line(arg: str, reason: str, groups: list) -> str:
     if ("=" in value or "," in value) and (os.path.exists(value) or os.path.isdir(os.path.dirname(value))):
         return (f"{arg}: a path with '=' or ',' (a sweep job's folder) must be quoted for Hydra's grammar: "
                 f"{as_override(key, value)} on a shell")  # fmt: skip
+    if value.startswith("~") and "token recognition error at: '~'" in reason:
+        line = (
+            f"{arg}: Hydra's grammar reads a value that starts with ~ only quoted: {as_override(key, value)} on a shell"
+        )
+        if key.lstrip("+") in (*HYDRA_FOLDERS, *PATH_KEYS):
+            line += " (its leading ~ is then the home folder, as in a shell)"
+            line += f", or write $HOME{value[1:]}" if value == "~" or value.startswith("~/") else ""
+        return line
     if reason.startswith("ValueError while evaluating"):  # choice(), a sweep function given the wrong values
         return f"{arg}: {reason}; the grammar: {GRAMMAR}"
     return (f"{arg}: cannot parse it ({reason}); quote a value that holds spaces, quotes, brackets, '=' or ',' "

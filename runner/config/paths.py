@@ -1,31 +1,52 @@
-"""Relative paths on the command line name places from where dlrun was started. With
-`hydra.job.chdir=true` a job runs inside its output folder, so `data_dir=data` would look for
-<run>/data; prepare() rebases such paths onto the start folder once (data_dir, ckpt, and an
-SQLite MLflow store)."""
+"""Where the paths a config names are. Two things make one mean a place other than it says:
+
+- a leading `~` is the home folder in a shell, but Python and Hydra take it as a folder named `~`
+  (DLRUN_DATA='~/data', a config file's `data_dir: ~/data`, a quoted "hydra.run.dir='~/runs'");
+  home() expands it, as torchvision does for its `root`;
+- relative paths on the command line name places from where dlrun was started, but with
+  `hydra.job.chdir=true` a job runs inside its output folder, so `data_dir=data` would look
+  for <run>/data.
+
+prepare() settles dlrun's own path keys once (data_dir, ckpt, and an SQLite MLflow store);
+Hydra's run and sweep folders are expanded on the command line, before Hydra makes them
+(runner.config.overrides.check_command_line)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 SQLITE = "sqlite:///"
+# Hydra's folder keys: Hydra makes them as written, so a `~` is expanded before it reads them
+HYDRA_FOLDERS = ("hydra.run.dir", "hydra.sweep.dir")
+PATH_KEYS = ("data_dir", "ckpt")  # dlrun's own, settled by rebase()
+
+
+def home(path: str) -> str:
+    """`path` with a leading `~` or `~user` expanded to that home folder; anything else as it is
+    (so `./data` stays `./data`, as config.yaml and a checkpoint's fingerprint recorded it)."""
+    return os.path.expanduser(path) if path.startswith("~") else path
 
 
 def rebase(cfg) -> None:
+    """Expand a leading `~` of data_dir, ckpt and an SQLite store, and after a hydra.job.chdir
+    put a relative one under the folder dlrun started in."""
     from hydra.core.hydra_config import HydraConfig
 
-    if not HydraConfig.initialized():
-        return
-    start = Path(HydraConfig.get().runtime.cwd)
-    if Path.cwd().resolve() == start.resolve():  # no chdir: relative paths already mean the right place
-        return
+    start = None
+    if HydraConfig.initialized():
+        start = Path(HydraConfig.get().runtime.cwd)
+        if Path.cwd().resolve() == start.resolve():  # no chdir: relative paths already mean the right place
+            start = None
 
-    def onto_start(path: str) -> str:
-        p = Path(path).expanduser()
-        return str(p if p.is_absolute() else start / p)
+    def settled(path: str) -> str:
+        path = home(path)
+        return path if start is None or Path(path).is_absolute() else str(start / path)
 
-    cfg.data_dir = onto_start(str(cfg.data_dir))
-    if cfg.get("ckpt"):
-        cfg.ckpt = onto_start(str(cfg.ckpt))
+    for key in PATH_KEYS:
+        value = str(cfg.get(key) or "")
+        if value and settled(value) != value:  # left as written otherwise: ${oc.env:DLRUN_DATA,./data} stays so
+            cfg[key] = settled(value)
     uri = str(cfg.logger.mlflow.tracking_uri)
-    if uri.startswith(SQLITE):
-        cfg.logger.mlflow.tracking_uri = SQLITE + onto_start(uri[len(SQLITE) :])
+    if uri.startswith(SQLITE) and settled(uri[len(SQLITE) :]) != uri[len(SQLITE) :]:
+        cfg.logger.mlflow.tracking_uri = SQLITE + settled(uri[len(SQLITE) :])

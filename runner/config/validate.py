@@ -3,8 +3,8 @@ any data is read.
 
 Each config section's checks live beside the feature they guard (runner/registry/, which also
 holds the names each key may take); this module only runs them in order. `validate` changes
-nothing; `prepare` is the one place a composed config becomes runnable: it rebases relative
-paths after a hydra.job.chdir (runner/config/paths.py), expands the model.depth / model.width
+nothing; `prepare` is the one place a composed config becomes runnable: it expands a path's
+leading ~ and rebases relative paths after a hydra.job.chdir (runner/config/paths.py), expands the model.depth / model.width
 shortcut (runner/config/shortcuts.py), then validates.
 Each failure is a ConfigError naming the key, what was expected and what was given; the CLI
 prints it as one line.
@@ -136,7 +136,7 @@ def validate(cfg) -> None:
 
 
 def prepare(cfg, derived: bool = False):
-    """Rebase relative paths after a hydra.job.chdir, expand the shortcuts in place, then
+    """Settle the paths (a leading ~; relative ones after a hydra.job.chdir), expand the shortcuts in place, then
     validate; returns cfg. `derived`: cfg was built from a composed one (a study's sub-run, an
     eval's merge), so the checks of what a command asked for have been made."""
     for step in _steps(derived):

@@ -169,9 +169,18 @@ def test_folder_with_unknown_class_in_test_split(tmp_path):
         load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0)
 
 
-def test_folder_class_count_must_match(tmp_path):
+def test_folder_class_count_must_match_and_the_folders_are_named(tmp_path):
     write_class_folders(tmp_path / "gurmukhi", n_per_class=1, classes=4)
-    with pytest.raises(ConfigError, match="dataset.num_classes"):
+    with pytest.raises(
+        ConfigError, match=r"dataset.num_classes: expected 4 \(the class folders in .*train: 0, 1, 2, 3\)"
+    ):
+        load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0)
+    # an unzip of a Mac archive adds __MACOSX beside the classes: the line names it among them
+    write_class_folders(tmp_path / "gurmukhi", n_per_class=1, classes=10)
+    stray = tmp_path / "gurmukhi" / "train" / "__MACOSX"
+    stray.mkdir()
+    (stray / "._1.bmp").write_bytes(b"\0" * 100)
+    with pytest.raises(ConfigError, match=r"expected 11 .*: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, __MACOSX\), got 10"):
         load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0)
 
 

@@ -195,8 +195,9 @@ def _read_folders(cfg, root: Path, cache_dir: Path, read: bool = True) -> RawDat
     classes = folders.list_classes(root / "train")
     if len(classes) != cfg.num_classes:
         folders.refuse_empty_classes(root / "train", classes)  # a stray empty folder is the likelier fault
-        raise ConfigError(
-            "dataset.num_classes", f"{len(classes)} (the class folders in {root / 'train'})", cfg.num_classes
+        shown = ", ".join(classes[:20]) + (f", ... ({len(classes) - 20} more)" if len(classes) > 20 else "")
+        raise ConfigError(  # the folders named: a stray one (__MACOSX from an unzip) is seen at once
+            "dataset.num_classes", f"{len(classes)} (the class folders in {root / 'train'}: {shown})", cfg.num_classes
         )
     size = tuple(cfg.image_size)
     test_dir = root / cfg.test_folder

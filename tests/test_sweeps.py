@@ -1741,3 +1741,41 @@ def test_a_sweep_over_function_data_draws_every_jobs_fit_against_the_ground_trut
             assert label == f"hidden={hidden} (MSE {float(((mean - truth['y_true']) ** 2).mean()):.3g})"
     gradchecks = summary(d).assign(status="failed")  # no finished job: no figure
     assert predictions.plot_sweep_fits(gradchecks.assign(dir=gradchecks["dir"].astype(str)), ["seed"], d, "s") is None
+
+
+@pytest.mark.parametrize(
+    "swept,line",
+    [
+        ("experiment=cnn_activations_cifar10,regularization_gurmukhi",
+         "experiment=cnn_activations_cifar10,regularization_gurmukhi: experiment=cnn_activations_cifar10 is a sweep "
+         "of its own (over activation: relu,sigmoid,tanh), as is 1 more of those swept; Hydra does not nest sweeps"),
+        ("experiment=glob(*)", "experiment=glob(*): experiment=cnn_activations_cifar10 is a sweep of its own"),
+        ("sweep=activations,depth", "sweep=activations,depth: sweep=activations is a sweep of its own"),
+        ("hparams_search=glob(*)", "hparams_search=glob(*): hparams_search=mnist_optuna is a sweep of its own (over "
+         "optimizer.lr:"),
+    ],
+)  # fmt: skip
+def test_a_sweep_over_presets_that_are_sweeps_themselves_is_refused_in_one_line(tmp_path, swept, line):
+    """Hydra's way to run several experiments, -m experiment=a,b, read each preset's own sweep
+    (hydra.sweeper.params) nowhere: each job trained one config of its preset (relu alone) and
+    the sweep ended ok."""
+    proc = run_dlrun("-m", swept, "study.reduced=true", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"dlrun: error: {line}"), proc.stderr
+    assert "[job" not in proc.stdout and not (tmp_path / "s").exists()
+
+
+@pytest.mark.slow
+def test_a_sweep_over_presets_that_are_single_runs_names_each_jobs_folder_by_its_preset(tmp_path):
+    """Presets name no job folder (every job of `dlrun experiment=X` has it); swept, they are
+    what tells the jobs apart, which their folders said by number alone."""
+    proc = run_dlrun("-m", "experiment=function_fit,grad_norm", "study.reduced=true", "trainer.epochs=2",
+                     "trainer.progress=quiet", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    folders = sorted(p.name for p in (tmp_path / "s").iterdir() if p.is_dir() and p.name != "plots")
+    assert folders == ["0_experiment=function_fit,study.reduced=True,trainer.epochs=2",
+                       "1_experiment=grad_norm,study.reduced=True,trainer.epochs=2"]  # fmt: skip
+    assert (tmp_path / "s" / folders[1] / "DONE").is_file()
+    summary = pd.read_csv(tmp_path / "s" / "summary.csv")
+    assert list(summary["status"]) == ["ok", "ok"]

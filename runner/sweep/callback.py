@@ -35,6 +35,8 @@ class SweepReport(Callback):
             preflight.check_plugin_settings(config)
             preflight.check_search_space(config)
             preflight.check_storage(config)
+            preflight.check_swept_presets(config)
+            name_swept_presets(config)
             preflight.check(config)
             seed_search_sampler(config)
             route_optuna_log(config)
@@ -247,6 +249,23 @@ def _metric(r: dict, split: str, kind: str, search: dict | None) -> str:
     if kind == "acc":
         return f"  {split}_{kind} {spread(v, sd)}"
     return f"  {split}_{kind} {spread_number(v, sd)}"
+
+
+def name_swept_presets(config) -> None:
+    """A preset group the command line sweeps (-m experiment=function_fit,grad_norm) names its
+    jobs' folders: presets name none (every job of `dlrun experiment=X` has it), which left these
+    told apart by their number alone. Made one of the overrides every job is composed with, as
+    the sweep's folder is (pin_sweep_dir)."""
+    from omegaconf import open_dict, read_write
+
+    from runner.sweep.preflight import swept_presets
+
+    swept = [group for group, options in swept_presets(config).items() if len(options) > 1]
+    keys = list(config.hydra.job.config.override_dirname.exclude_keys)
+    kept = [k for k in keys if k not in swept]
+    if kept != keys:
+        with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
+            config.hydra.overrides.hydra.append(f"hydra.job.config.override_dirname.exclude_keys=[{','.join(kept)}]")
 
 
 def pin_sweep_dir(config, sweep_dir: Path) -> None:

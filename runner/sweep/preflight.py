@@ -136,6 +136,58 @@ def check_launcher(config) -> None:
         )
 
 
+def swept_presets(config) -> dict:
+    """{group: [option, ...]} for each preset group the command line sweeps (`-m
+    experiment=function_fit,grad_norm`, `sweep=glob(*)`: Hydra's way to run several experiments)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Glob
+
+    from runner.config.compose import group_options, is_preset_group
+
+    swept = {}
+    for override in OverridesParser.create().parse_overrides(list(config.hydra.overrides.task)):
+        group = override.get_key_element()
+        if not override.is_sweep_override() or override.is_hydra_override() or not is_preset_group(group):
+            continue
+        if isinstance(override.value(), Glob):  # the group's options it matches
+            swept[group] = override.value().filter(group_options(group))
+        elif override.is_discrete_sweep():
+            swept[group] = list(override.sweep_string_iterator())
+    return swept
+
+
+def check_swept_presets(config) -> None:
+    """Raise a UserError for a sweep over presets that are sweeps themselves (`-m
+    experiment=cnn_activations_cifar10,regularization_gurmukhi`): Hydra reads a preset's
+    hydra.sweeper settings only where it composes the sweep, not in a job, so each job trained
+    one config of its preset (relu only, of relu, sigmoid, tanh) and the sweep ended `ok`.
+    Presets that are single runs (function_fit, grad_norm) sweep well."""
+    from hydra import compose
+
+    from runner.errors import UserError
+
+    lines = {o.split("=", 1)[0].lstrip("+~"): o for o in config.hydra.overrides.task}
+    for group, options in swept_presets(config).items():
+        sweeps = {}
+        for option in options:
+            try:
+                composed = compose(config_name="config", overrides=[f"{group}={option}"], return_hydra_config=True)
+            except Exception:  # noqa: BLE001 - an option that does not compose: Hydra says why in its job
+                continue
+            sweeper = composed.hydra.sweeper
+            params = dict(sweeper.get("params") or {})
+            if params or not str(sweeper.get("_target_", "")).endswith("BasicSweeper"):
+                sweeps[option] = ", ".join(f"{k}: {v}" for k, v in params.items()) or sweeper._target_
+        if sweeps:
+            (first, what), more = next(iter(sweeps.items())), len(sweeps) - 1
+            others = f", as {'is' if more == 1 else 'are'} {more} more of those swept" if more else ""
+            raise UserError(
+                f"{lines.get(group, group)}: {group}={first} is a sweep of its own (over {what}){others}; Hydra does "
+                f"not nest sweeps, so each job would train one config of its preset: run each by itself, dlrun "
+                f"{group}={first}"
+            )
+
+
 # Counts the sweeper and launcher plugins take without checking them, each of which crashed with
 # a traceback: Optuna's n_trials=0 (no best trial), its n_jobs=0 or below (a division by zero),
 # the basic sweeper's max_batch_size=0 (an assertion), joblib's n_jobs=0. Checked where the

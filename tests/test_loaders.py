@@ -253,6 +253,22 @@ def test_missing_torchvision_files_without_download(tmp_path):
     assert "fashion_mnist" in msg and str(tmp_path / "FashionMNIST" / "raw") in msg and "\n" not in msg
 
 
+def test_a_torchvision_folder_holding_only_some_of_its_files_names_those_it_lacks(tmp_path):
+    """A copy or a download cut short: the line said `no data found at <the folder>`, which holds data."""
+    write_cifar_pickles(tmp_path, n_per_class=1)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_5").unlink()
+    write_mnist(tmp_path, "MNIST", n_per_class=1)  # plain IDX files in MNIST/raw
+    (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    for name, line in (
+        ("cifar10", f"dataset cifar10: {tmp_path / 'cifar-10-batches-py'} lacks data_batch_5; download is off"),
+        ("mnist", f"dataset mnist: {tmp_path / 'MNIST' / 'raw'} lacks t10k-labels-idx1-ubyte; download is off"),
+    ):
+        for read in (True, False):  # a run's read, and a sweep's look before its first job
+            with pytest.raises(DataError) as e:
+                load_raw(dataset_cfg(f"dataset={name}", "dataset.download=false"), tmp_path, 0, read=read)
+            assert str(e.value).startswith(line), str(e.value)
+
+
 @pytest.mark.parametrize("args,write", [
     (("dataset=mnist",), lambda d: write_mnist(d, "MNIST", n_per_class=1)),
     (("dataset=cifar10",), lambda d: write_cifar_pickles(d, n_per_class=1)),

@@ -93,13 +93,13 @@ def _torchvision_or_folders(cfg, data_dir: Path, folders_too: bool, read: bool) 
     if folders_too and root is not None and (root / "train").is_dir():
         return _read_folders(cfg, root, data_dir / ".dlrun-cache", read)
     if not cfg.download:
-        raise _missing(cfg.name, looked, None)
+        raise _missing(cfg.name, looked, None, tv)
     if not read:
         return None  # a download may fetch them
     reason = _download(tv, data_dir)
     raw = reader(tv, data_dir) if reason is None else None
     if raw is None:
-        raise _missing(cfg.name, looked, reason or "the download left no readable files")
+        raise _missing(cfg.name, looked, reason or "the download left no readable files", tv)
     return raw
 
 
@@ -174,11 +174,24 @@ def _download(tv: TorchvisionFiles, data_dir: Path) -> str | None:
         return lines[-1] if lines else type(ex).__name__
 
 
-def _missing(name: str, looked: list, reason: str | None) -> DataError:
-    where = ", ".join(str(p) for p in looked)
+def _lacking(tv: TorchvisionFiles, folder: Path) -> list:
+    """The files of `tv`'s layout that `folder` lacks where it holds some of them (a copy or a
+    download cut short), else []."""
+    if tv.reader.endswith("read_idx_files"):
+        names = [stem for stems in IDX_FILES.values() for stem in stems]
+        lacking = [n for n in names if find_idx(folder, n) is None]
+    else:
+        names = cifar_pickle.TRAIN_BATCHES + cifar_pickle.TEST_BATCHES
+        lacking = [n for n in names if not (folder / n).is_file()]
+    return lacking if folder.is_dir() and len(lacking) < len(names) else []
+
+
+def _missing(name: str, looked: list, reason: str | None, tv: TorchvisionFiles) -> DataError:
+    partial = [f"{p} lacks {', '.join(lacking)}" for p in looked if (lacking := _lacking(tv, p))]
+    found = "; ".join(partial) if partial else "no data found at " + ", ".join(str(p) for p in looked)
     tried = f"; download failed: {reason}" if reason else "; download is off (dataset.download=false)"
     return DataError(
-        f"dataset {name}: no data found at {where}{tried}. Put the files there, "
+        f"dataset {name}: {found}{tried}. Put the files there, "
         f"point data_dir= (or DLRUN_DATA) at a directory that has them, or {PREPARE_HINT}"
     )
 

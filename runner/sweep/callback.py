@@ -261,6 +261,8 @@ def name_swept_presets(config) -> None:
     from runner.sweep.preflight import swept_presets
 
     swept = [group for group, options in swept_presets(config).items() if len(options) > 1]
+    if not swept:
+        return
     keys = list(config.hydra.job.config.override_dirname.exclude_keys)
     kept = [k for k in keys if k not in swept]
     if kept != keys:

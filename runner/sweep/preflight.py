@@ -143,9 +143,10 @@ def swept_presets(config) -> dict:
     from hydra.core.override_parser.types import Glob
 
     from runner.config.compose import group_options, is_preset_group
+    from runner.config.overrides import typed_overrides
 
     swept = {}
-    for override in OverridesParser.create().parse_overrides(list(config.hydra.overrides.task)):
+    for override in OverridesParser.create().parse_overrides(typed_overrides(config.hydra.overrides.task)):
         group = override.get_key_element()
         if not override.is_sweep_override() or override.is_hydra_override() or not is_preset_group(group):
             continue
@@ -164,9 +165,10 @@ def check_swept_presets(config) -> None:
     Presets that are single runs (function_fit, grad_norm) sweep well."""
     from hydra import compose
 
+    from runner.config.overrides import typed_overrides
     from runner.errors import UserError
 
-    lines = {o.split("=", 1)[0].lstrip("+~"): o for o in config.hydra.overrides.task}
+    lines = {o.split("=", 1)[0].lstrip("+~"): o for o in typed_overrides(config.hydra.overrides.task)}
     for group, options in swept_presets(config).items():
         sweeps = {}
         for option in options:

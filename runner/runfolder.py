@@ -245,6 +245,22 @@ def note_folder(folder: Path) -> None:
         _made_from[path] = outermost_missing(Path(path))
 
 
+def home_folder(config, mode: str) -> str:
+    """config.hydra.<mode>.dir ("run" or "sweep"), a leading ~ expanded in place to the home
+    folder: one a config file of one's own sets (`dir: ~/runs/...`) is past the command line's
+    expansion (runner.config.overrides), and Hydra would make a folder named `~` here."""
+    from omegaconf import read_write
+
+    from runner.config.paths import home
+
+    node = config.hydra[mode]
+    folder = str(node.dir)
+    if home(folder) != folder:
+        with read_write(node):
+            node.dir = home(folder)
+    return str(node.dir)
+
+
 class RunFolder(Callback):
     """Hydra's callback before a single run's folder is made (conf/config.yaml, hydra.callbacks)."""
 
@@ -253,7 +269,7 @@ class RunFolder(Callback):
 
         # the folder as run_job will resolve it: ${now:...} is cached on this same config
         try:
-            folder = Path(config.hydra.run.dir)
+            folder = Path(home_folder(config, "run"))
         except Exception:  # noqa: BLE001 - a dir that does not resolve: run_job says why itself
             return
         try:

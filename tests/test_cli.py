@@ -605,9 +605,10 @@ def test_relative_paths_keep_their_meaning_when_hydra_changes_into_the_run_folde
 
 @pytest.mark.slow
 def test_a_paths_leading_tilde_is_the_home_folder_as_in_a_shell(tmp_path, tiny_data):
-    """DLRUN_DATA='~/data', a quoted "hydra.run.dir='~/runs/a'", ckpt and hydra.sweep.dir: a shell
-    leaves ~ alone in these, and dlrun looked for data under ./~/data and Hydra made a folder named
-    `~` in the working folder. Unquoted, Hydra's grammar refuses ~: one line says how to write it."""
+    """DLRUN_DATA='~/data', a quoted "hydra.run.dir='~/runs/a'", ckpt, hydra.sweep.dir, and the
+    folders in a config file: a shell leaves ~ alone in these, and dlrun looked for data under
+    ./~/data and Hydra made a folder named `~` in the working folder. Unquoted, Hydra's grammar
+    refuses ~: one line says how to write it."""
     home, work = tmp_path / "home", tmp_path / "work"
     work.mkdir()
     home.mkdir()
@@ -633,6 +634,16 @@ def test_a_paths_leading_tilde_is_the_home_folder_as_in_a_shell(tmp_path, tiny_d
         "or write $HOME/runs/b",
     )
     assert not (home / "runs" / "b").exists() and not (work / "~").exists()
+    # a config file of one's own that sets the folders: past the command line, the same
+    (work / "mine" / "experiment").mkdir(parents=True)
+    (work / "mine" / "experiment" / "home.yaml").write_text(
+        "# @package _global_\nhydra:\n  run:\n    dir: ~/mine/run\n  sweep:\n    dir: ~/mine/sweep\n"
+    )
+    fn = ("--config-dir", str(work / "mine"), "experiment=home", "dataset=function", "trainer.epochs=1")
+    assert run_dlrun(*fn, cwd=work, env=env).returncode == 0
+    assert run_dlrun(*fn, "-m", "seed=0,1", cwd=work, env=env).returncode == 0
+    assert (home / "mine" / "run" / "DONE").is_file() and len(list((home / "mine" / "sweep").glob("*/DONE"))) == 2
+    assert not (work / "~").exists()
 
 
 def test_the_bar_modes_closing_table_has_accuracy_columns_only_when_accuracy_was_measured():

@@ -28,7 +28,7 @@ class SweepReport(Callback):
         from runner.files import atomic_write_text
         from runner.sweep import preflight, workers
 
-        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir = Path(runfolder.home_folder(config, "sweep"))
         pin_sweep_dir(config, sweep_dir)
         try:
             preflight.check_launcher(config)

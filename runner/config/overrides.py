@@ -8,7 +8,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from runner.config.paths import HYDRA_FOLDERS, PATH_KEYS, home
+from runner.config.paths import HYDRA_FOLDERS, PATH_KEYS
 from runner.errors import UserError
 
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
@@ -188,28 +188,8 @@ def check_command_line(argv: list) -> list:
         elif o.is_delete():
             _check_key_deletion(o)
         _check_flag(o, flags)
-        written[arg] = (
-            _home_folder(arg, o) if key in HYDRA_FOLDERS else _whole_numbers(arg, o, types.get(key), multirun)
-        )
+        written[arg] = _whole_numbers(arg, o, types.get(key), multirun)
     return [written.get(a, a) for a in argv]
-
-
-def _home_folder(arg: str, o) -> str:
-    """`arg` with a leading `~` of Hydra's run or sweep folder expanded to the home folder, as a
-    shell would have: Hydra makes the folder as written, a folder named `~` in the working
-    folder (where a later `rm -rf ~` meant for it removes the home folder). The rewritten value
-    is quoted for Hydra's grammar and read back to be sure; one that does not read back is left."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    value = o.value()
-    if o.is_delete() or o.is_sweep_override() or not isinstance(value, str) or home(value) == value:
-        return arg
-    key, expanded = arg.partition("=")[0], home(value)
-    text = f"{key}='{expanded}'"
-    try:
-        return text if OverridesParser.create().parse_override(text).value() == expanded else arg
-    except Exception:  # noqa: BLE001 - a home folder with a quote in its path: left as typed
-        return arg
 
 
 def _whole_numbers(arg: str, o, hint, multirun: bool) -> str:

@@ -8,8 +8,8 @@
   for <run>/data.
 
 prepare() settles dlrun's own path keys once (data_dir, ckpt, and an SQLite MLflow store);
-Hydra's run and sweep folders are expanded on the command line, before Hydra makes them
-(runner.config.overrides.check_command_line)."""
+Hydra's run and sweep folders are expanded by dlrun's callbacks, before Hydra makes them
+(runner.runfolder.home_folder)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 SQLITE = "sqlite:///"
-# Hydra's folder keys: Hydra makes them as written, so a `~` is expanded before it reads them
+# Hydra's folder keys: Hydra makes them as written, so dlrun expands a `~` before it does
 HYDRA_FOLDERS = ("hydra.run.dir", "hydra.sweep.dir")
 PATH_KEYS = ("data_dir", "ckpt")  # dlrun's own, settled by rebase()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 import numpy as np
@@ -175,13 +176,47 @@ def test_folder_class_count_must_match_and_the_folders_are_named(tmp_path):
         ConfigError, match=r"dataset.num_classes: expected 4 \(the class folders in .*train: 0, 1, 2, 3\)"
     ):
         load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0)
-    # an unzip of a Mac archive adds __MACOSX beside the classes: the line names it among them
+    # a stray folder of images beside the classes: the line names it among them
     write_class_folders(tmp_path / "gurmukhi", n_per_class=1, classes=10)
-    stray = tmp_path / "gurmukhi" / "train" / "__MACOSX"
+    stray = tmp_path / "gurmukhi" / "train" / "extra"
     stray.mkdir()
-    (stray / "._1.bmp").write_bytes(b"\0" * 100)
-    with pytest.raises(ConfigError, match=r"expected 11 .*: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, __MACOSX\), got 10"):
+    shutil.copy(next((tmp_path / "gurmukhi" / "train" / "0").iterdir()), stray / "1.bmp")
+    with pytest.raises(ConfigError, match=r"expected 11 .*: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, extra\), got 10"):
         load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0)
+    # an unzip of a Mac archive adds __MACOSX, holding only ._ files: an empty class, named
+    shutil.rmtree(stray)
+    mac = tmp_path / "gurmukhi" / "train" / "__MACOSX"
+    mac.mkdir()
+    (mac / "._1.bmp").write_bytes(b"\0" * 100)
+    with pytest.raises(DataError, match=r"train/__MACOSX: no image files"):
+        load_raw(dataset_cfg("dataset=gurmukhi"), tmp_path, 0)
+
+
+def test_a_class_folders_subfolders_hold_its_images_and_hidden_files_are_skipped(tmp_path, monkeypatch):
+    """As torchvision's ImageFolder: `cat/2019/*.jpg` are cats (they were left out without a word);
+    a Mac's `._1.bmp` and Jupyter's `.ipynb_checkpoints/` copies are no images (the first stopped
+    the run as unreadable)."""
+    write_class_folders(tmp_path / "gurmukhi", n_per_class=4)
+    cfg = dataset_cfg("dataset=gurmukhi")
+    folders._MEMO.clear()
+    flat = load_raw(cfg, tmp_path, 0)
+    n = len(flat.splits["train"][1])
+    three = tmp_path / "gurmukhi" / "train" / "3"
+    images = sorted(three.iterdir())
+    (three / "2019").mkdir()
+    for p in images[:2]:
+        p.rename(three / "2019" / p.name)
+    (three / "._a.bmp").write_bytes(b"\0" * 100)
+    (three / ".ipynb_checkpoints").mkdir()
+    shutil.copy(images[2], three / ".ipynb_checkpoints" / "a-checkpoint.bmp")
+    nested = load_raw(cfg, tmp_path, 0)
+    x, y = nested.splits["train"]
+    assert len(y) == n and (np.bincount(y) == np.bincount(flat.splits["train"][1])).all()
+    assert sorted(map(bytes, x)) == sorted(map(bytes, flat.splits["train"][0]))  # the same images
+    # a process that read the split sees a file added to a subfolder (its folder's time changes)
+    time.sleep(0.01)
+    shutil.copy(images[2], three / "2019" / "extra.bmp")
+    assert len(load_raw(cfg, tmp_path, 0).splits["train"][1]) == n + 1
 
 
 def test_any_folder_dataset_with_resize(tmp_path):

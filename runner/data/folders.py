@@ -36,8 +36,9 @@ def list_classes(split_dir: Path) -> list:
     return sorted(names, key=_natural_key)
 
 
-def list_files(split_dir: Path, classes: list) -> tuple[list, np.ndarray]:
-    """Image files of a split and their labels (indices into `classes`)."""
+def list_files(split_dir: Path, classes: list) -> tuple[list, np.ndarray, list]:
+    """Image files of a split, their labels (indices into `classes`), and the class folders'
+    subfolders (whose times say whether the split changed: load_split)."""
     present = list_classes(split_dir)
     unknown = sorted(set(present) - set(classes))
     if unknown:
@@ -45,17 +46,33 @@ def list_files(split_dir: Path, classes: list) -> tuple[list, np.ndarray]:
             f"{split_dir}: class folder(s) {', '.join(unknown)} are not in the training "
             f"split's classes ({', '.join(classes)})"
         )
-    files, labels = [], []
+    files, labels, subfolders = [], [], []
     for label, cls in enumerate(classes):
         folder = split_dir / cls
         if not folder.is_dir():
             continue
-        with reading(folder, "class folder"):
-            found = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-        names = sorted(found, key=lambda p: _natural_key(p.name))
-        files += names
-        labels += [label] * len(names)
-    return files, np.asarray(labels, dtype=np.int64)
+        found, within = class_folder_images(folder)
+        files += found
+        labels += [label] * len(found)
+        subfolders += within
+    return files, np.asarray(labels, dtype=np.int64), subfolders
+
+
+def class_folder_images(folder: Path) -> tuple[list, list]:
+    """The image files under a class folder, in its subfolders too (as torchvision's ImageFolder
+    takes them: `cat/2019/*.jpg` are cats), in natural order of their paths; and the subfolders
+    walked. Hidden files and folders are skipped, as hidden class folders are: a Mac's `._1.bmp`
+    beside `1.bmp` holds no image, and a `.ipynb_checkpoints/` copies of others."""
+    found, subfolders = [], []  # (path under the class folder, as text), the subfolders' paths
+    with reading(folder, "class folder"):
+        for top, dirs, names in os.walk(folder, followlinks=True):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            subfolders += [os.path.join(top, d) for d in dirs]
+            under = os.path.relpath(top, folder)
+            found += [n if under == "." else f"{under}/{n}" for n in names
+                      if not n.startswith(".") and os.path.splitext(n)[1].lower() in IMAGE_SUFFIXES]  # fmt: skip
+    found.sort(key=_natural_key)
+    return [folder / f for f in found], [Path(d) for d in subfolders]
 
 
 _SUFFIXES = ", ".join(sorted(IMAGE_SUFFIXES))
@@ -162,8 +179,8 @@ def _cache_key(files: list, channels: int, size: tuple, root: Path) -> str:
 
 # Splits already read by this process (a sweep runs its jobs in one process): checking the
 # on-disk cache's key stats every file, which costs ~1.4 s for CIFAR-10's 50,000, so here a
-# split is reused while its folder and class folders keep their modification times (files
-# added, removed or renamed change them). Bounded: the most recent few splits only.
+# split is reused while its folder, class folders and their subfolders keep their modification
+# times (files added, removed or renamed change them). Bounded: the most recent few splits only.
 _MEMO: dict = {}
 MEMO_SPLITS = 4
 
@@ -176,6 +193,13 @@ def _memo_key(split_dir: Path, classes: list, channels: int, size: tuple) -> tup
         return None
 
 
+def _stamps(folders: list) -> tuple | None:
+    try:
+        return tuple(os.stat(f).st_mtime_ns for f in folders)
+    except OSError:
+        return None
+
+
 def load_split(
     root: Path, split: str, classes: list, channels: int, size: tuple, cache_dir: Path | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -184,19 +208,22 @@ def load_split(
     split_dir = root / split
     memo = _memo_key(split_dir, classes, channels, size)
     if memo is not None and memo in _MEMO:
-        return _MEMO[memo]
-    x, labels = _load_split(root, split_dir, split, classes, channels, size, cache_dir)
+        x, labels, subfolders, stamps = _MEMO[memo]
+        if _stamps(subfolders) == stamps:
+            return x, labels
+    x, labels, subfolders = _load_split(root, split_dir, split, classes, channels, size, cache_dir)
     if memo is not None:
         while len(_MEMO) >= MEMO_SPLITS:
             _MEMO.pop(next(iter(_MEMO)))
-        _MEMO[memo] = (x, labels)
+        _MEMO[memo] = (x, labels, subfolders, _stamps(subfolders))
     return x, labels
 
 
 def _load_split(
     root: Path, split_dir: Path, split: str, classes: list, channels: int, size: tuple, cache_dir: Path | None
-) -> tuple[np.ndarray, np.ndarray]:
-    files, labels = list_files(split_dir, classes)
+) -> tuple[np.ndarray, np.ndarray, list]:
+    """The split's images and labels, and the subfolders of its class folders."""
+    files, labels, subfolders = list_files(split_dir, classes)
     if not files:
         raise DataError(f"{split_dir}: no image files ({_SUFFIXES}) in its class folders")
     if split == "train":  # the classes are its folders: an empty one would train a class on nothing
@@ -209,12 +236,12 @@ def _load_split(
         for cache in caches:
             cached = _read_cache(cache, len(files), channels, size)
             if cached is not None:
-                return cached
+                return (*cached, subfolders)
     x = decode(files, channels, size)
     failed = caches and _write_cache(caches[0], x, labels)
     if failed and _write_cache(caches[1], x, labels) is None:
         _note_moved_cache(cache_dir, caches[1].parent, failed)
-    return x, labels
+    return x, labels, subfolders
 
 
 def user_cache_dir(cache_dir: Path) -> Path:

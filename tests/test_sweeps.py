@@ -321,6 +321,25 @@ def test_the_report_of_a_stopped_sweep_names_the_jobs_that_have_no_folder(tmp_pa
     from runner.sweep.state import failed
 
     assert failed({"ok": 2, "not started": 2}) and not failed({"ok": 4})
+    # drawn while the sweep runs (make report during it): its jobs to come are not a stopped sweep's
+    from runner import runfolder
+
+    live = tmp_path / "live"
+    shutil.copytree(d, live)
+    (next(live.glob("2_*")) / "DONE").unlink()  # the job in training
+    runfolder.lock(live, "hydra.sweep.dir")  # as the running sweep holds it
+    try:
+        r = subprocess.run([sys.executable, "-m", "runner.report", str(live)], capture_output=True, text=True)
+    finally:
+        runfolder.unlock(live)
+    assert r.returncode == 0, r.stderr
+    assert "sweep still running: 4 jobs (2 not started, 1 ok, 1 unfinished)" in r.stdout
+    md = (live / "report.md").read_text()
+    assert f"## Jobs not finished yet (the sweep is running: pid {os.getpid()} on " in md
+    assert "- job 3 (activation=tanh, seed=1): **not started**: it has no folder yet; the sweep that is running will " \
+           "run it" in md  # fmt: skip
+    assert "**unfinished**: being trained now, or stopped by an earlier attempt and to be resumed by the running " \
+           "sweep" in md  # fmt: skip
     resumed, _ = sweep(tmp_path, tiny_data, "-m", "activation=relu,tanh", "seed=0,1", "model.hidden=[8]",
                        "trainer.epochs=1", sweep_dir=d)  # fmt: skip
     assert resumed.returncode == 0 and summary(d)["status"].tolist() == ["ok"] * 4, resumed.stderr

@@ -195,7 +195,8 @@ def _failures(df: pd.DataFrame, swept: list, sweep_dir: Path) -> list:
     bad = df[~df["status"].isin(("ok",))]
     if bad.empty:
         return []
-    lines = ["## Jobs that did not finish well", ""]
+    live = sweep_running(sweep_dir)
+    lines = ["## Jobs that did not finish well" if live is None else f"## Jobs not finished yet ({live})", ""]
     for _, r in bad.iterrows():
         err = r.get("error")
         detail = f": {err}" if isinstance(err, str) and err else ""
@@ -203,11 +204,23 @@ def _failures(df: pd.DataFrame, swept: list, sweep_dir: Path) -> list:
             values = ", ".join(f"{k}={r[k]}" for k in swept if not missing(r[k]))  # a search's: drawn later
             where = f" ({values})" if values else ""
             again = as_override("hydra.sweep.dir", sweep_dir)
-            detail = f": it has no folder; run the sweep's command again with {again} to run it"
+            detail = (f": it has no folder; run the sweep's command again with {again} to run it" if live is None
+                      else ": it has no folder yet; the sweep that is running will run it")  # fmt: skip
         else:
             where = f" ({r['dir']})"
+            if live is not None and r["status"] == "unfinished":
+                detail = ": being trained now, or stopped by an earlier attempt and to be resumed by the running sweep"
         lines.append(f"- job {r['job']}{where}: **{r['status']}**{detail}")
     return lines + [""]
+
+
+def sweep_running(sweep_dir: Path) -> str | None:
+    """'the sweep is running (<its dlrun>)' while another process runs the sweep (a report drawn
+    as a snapshot, `make report` during it), else None: its jobs not finished are not stopped ones."""
+    from runner.runfolder import holder, holds
+
+    who = None if holds(sweep_dir) else holder(sweep_dir)
+    return None if who is None else f"the sweep is running: {who}"
 
 
 def _job_links(df: pd.DataFrame, sweep_dir: Path) -> list:
@@ -329,6 +342,7 @@ def render_sweep(sweep_dir: Path) -> dict:
         "swept": swept,
         "notes": notes,
         "search": {"metric": metric, "best": best_line(df, swept, metric, code="")} if search else None,
+        "running": sweep_running(sweep_dir),
     }
 
 

@@ -204,7 +204,8 @@ def print_outcome(result: dict) -> None:
     from runner.sweep.grid import NOT_STARTED
 
     done = not {"unfinished", NOT_STARTED} & set(result["counts"])  # else a stopped sweep's, re-rendered
-    say(f"\nsweep {'finished' if done else 'not finished'}: {count(len(rows), 'job')} ({counts})")
+    state = "finished" if done else "not finished" if not result.get("running") else "still running"
+    say(f"\nsweep {state}: {count(len(rows), 'job')} ({counts})")
     split, kind = lead_metric(lambda col: any(r.get(col) is not None for r in rows))
     from runner.report.sweep_tables import value_label  # a drawn 0.0014527880705746021 as 0.001453, as in the report
 

@@ -247,8 +247,8 @@ def note_folder(folder: Path) -> None:
 
 def home_folder(config, mode: str) -> str:
     """config.hydra.<mode>.dir ("run" or "sweep"), a leading ~ expanded in place to the home
-    folder: one a config file of one's own sets (`dir: ~/runs/...`) is past the command line's
-    expansion (runner.config.overrides), and Hydra would make a folder named `~` here."""
+    folder, before Hydra makes it as written, a folder named `~` here: the command line's
+    ("hydra.run.dir='~/runs'", quoted) or a config file's of one's own (`dir: ~/runs/...`)."""
     from omegaconf import read_write
 
     from runner.config.paths import home

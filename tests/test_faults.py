@@ -147,10 +147,6 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
         path = d / "gurmukhi" / "val" / "1" / "bomb.png"
         Image.new("1", (10_000, 10_000)).save(path)  # 100 megapixels in a few kilobytes
         return gur, "bomb.png"
-    if name == "image-is-a-folder":
-        write_class_folders(d / "gurmukhi")
-        (d / "gurmukhi" / "train" / "2" / "odd.png").mkdir()
-        return gur, "odd.png"
     if name == "tiff-float-pixels":  # no fixed range: Pillow's convert clipped [0, 1] to a black image
         from PIL import Image
 
@@ -197,7 +193,7 @@ def corrupt(name: str, d: Path) -> tuple[list, str]:
 CORRUPT = ["idx-truncated", "idx-bad-magic", "idx-short-header", "idx-count-mismatch", "gz-truncated", "gz-garbage",
            "gz-not-idx-inside", "labels-out-of-range", "unreadable-file", "cifar-garbage", "cifar-truncated",
            "cifar-no-data", "cifar-wrong-shape", "cifar-not-a-dict", "cifar-runs-code", "cifar-bad-meta", "bmp-garbage",
-           "png-truncated", "tiff-garbage", "jpg-truncated", "image-bomb", "image-is-a-folder", "tiff-float-pixels",
+           "png-truncated", "tiff-garbage", "jpg-truncated", "image-bomb", "tiff-float-pixels",
            "tiff-wide-integer-pixels", "empty-class-folders", "one-empty-training-class", "stray-empty-training-folder",
            "test-class-not-in-train"]  # fmt: skip
 

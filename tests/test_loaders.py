@@ -209,6 +209,7 @@ def test_a_class_folders_subfolders_hold_its_images_and_hidden_files_are_skipped
     (three / "._a.bmp").write_bytes(b"\0" * 100)
     (three / ".ipynb_checkpoints").mkdir()
     shutil.copy(images[2], three / ".ipynb_checkpoints" / "a-checkpoint.bmp")
+    (three / "odd.png").mkdir()  # a folder, whatever its name: a subfolder (empty), not an unreadable image
     nested = load_raw(cfg, tmp_path, 0)
     x, y = nested.splits["train"]
     assert len(y) == n and (np.bincount(y) == np.bincount(flat.splits["train"][1])).all()

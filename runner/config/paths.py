@@ -48,5 +48,6 @@ def rebase(cfg) -> None:
         if value and settled(value) != value:  # left as written otherwise: ${oc.env:DLRUN_DATA,./data} stays so
             cfg[key] = settled(value)
     uri = str(cfg.logger.mlflow.tracking_uri)
-    if uri.startswith(SQLITE) and settled(uri[len(SQLITE) :]) != uri[len(SQLITE) :]:
-        cfg.logger.mlflow.tracking_uri = SQLITE + settled(uri[len(SQLITE) :])
+    store = uri[len(SQLITE) :] if uri.startswith(SQLITE) else ""
+    if store and settled(store) != store:
+        cfg.logger.mlflow.tracking_uri = SQLITE + settled(store)

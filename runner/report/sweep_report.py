@@ -189,13 +189,13 @@ def _seed_section(df: pd.DataFrame, swept: list, split: str, kind: str, sweep_di
     return lines + [""]
 
 
-def _failures(df: pd.DataFrame, swept: list, sweep_dir: Path) -> list:
+def _failures(df: pd.DataFrame, swept: list, sweep_dir: Path, live: str | None) -> list:
+    """The jobs not `ok`, each with why; `live`: sweep_running's line while another process runs the sweep."""
     from runner.config.overrides import as_override
 
     bad = df[~df["status"].isin(("ok",))]
     if bad.empty:
         return []
-    live = sweep_running(sweep_dir)
     lines = ["## Jobs that did not finish well" if live is None else f"## Jobs not finished yet ({live})", ""]
     for _, r in bad.iterrows():
         err = r.get("error")
@@ -237,6 +237,7 @@ def render_sweep(sweep_dir: Path) -> dict:
     sweep_dir = Path(sweep_dir)
     summary_path, rows, swept = write_summary(sweep_dir)
     counts = status_counts(rows)
+    live = sweep_running(sweep_dir)
     df = read_table(summary_path, "sweep summary.csv", keep_default_na=True)
     df["dir"] = df["dir"].fillna("").astype(str)  # blank for a job that has no folder
     split, kind = lead_metric(lambda col: col in df and df[col].notna().any())
@@ -327,7 +328,7 @@ def render_sweep(sweep_dir: Path) -> dict:
             *_summary_table(df, swept, split, kind, tuple(c for c in extra if c in df)),
             "",
         ]
-    md += _failures(df, swept, sweep_dir)
+    md += _failures(df, swept, sweep_dir, live)
     if plots:
         md += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
     md += _job_links(df, sweep_dir)
@@ -342,7 +343,7 @@ def render_sweep(sweep_dir: Path) -> dict:
         "swept": swept,
         "notes": notes,
         "search": {"metric": metric, "best": best_line(df, swept, metric, code="")} if search else None,
-        "running": sweep_running(sweep_dir),
+        "running": live,
     }
 
 

@@ -54,6 +54,9 @@ _diverged: list = []  # a single run whose loss became NaN or inf: its folder (e
 
 
 def _task(cfg: DictConfig):
+    from runner.say import tolerate_console_encoding
+
+    tolerate_console_encoding()  # again: a joblib or submitit worker has consoles of its own
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     if hc.mode == RunMode.MULTIRUN:
@@ -133,6 +136,9 @@ def main() -> None:
     debug = os.environ.get("HYDRA_FULL_ERROR") == "1" or bool(os.environ.get("DLRUN_DEBUG"))
     # Hydra prints its own multi-line reports unless told to raise; we raise and print one line.
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    from runner.say import tolerate_console_encoding
+
+    tolerate_console_encoding()
     if "--version" in sys.argv[1:]:  # Hydra would print its own version
         print(version_line())
         sys.exit(0)

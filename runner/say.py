@@ -41,6 +41,16 @@ def say(text: str, error: bool = False) -> None:
             log.log(logging.ERROR if error else logging.INFO, line)
 
 
+def tolerate_console_encoding() -> None:
+    """Let a console whose encoding lacks a character dlrun prints (the ± of a replicated run, an
+    accented folder name) show it escaped, `\\xb1`, rather than end the command with a
+    UnicodeEncodeError once the work is done: an ASCII or Latin-1 terminal, PYTHONIOENCODING=ascii.
+    A UTF-8 console never escapes anything."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):  # None (no console), or not a text wrapper
+            stream.reconfigure(errors="backslashreplace")
+
+
 def _logs_to_stdout() -> bool:
     return any(getattr(h, "stream", None) is sys.stdout for h in logging.getLogger().handlers)
 

@@ -4,11 +4,12 @@ no traceback, no run directory left behind; --help without importing torch."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
-from conftest import run_dlrun
+from conftest import dlrun_env, run_dlrun
 
 
 def assert_one_line_error(proc, *fragments):
@@ -644,6 +645,26 @@ def test_a_paths_leading_tilde_is_the_home_folder_as_in_a_shell(tmp_path, tiny_d
     assert run_dlrun(*fn, "-m", "seed=0,1", cwd=work, env=env).returncode == 0
     assert (home / "mine" / "run" / "DONE").is_file() and len(list((home / "mine" / "sweep").glob("*/DONE"))) == 2
     assert not (work / "~").exists()
+
+
+def test_a_console_that_cannot_show_a_character_gets_it_escaped_and_the_command_ends_well(tmp_path):
+    """An ASCII console (PYTHONIOENCODING=ascii, an old terminal): the ± of a replicated run's
+    closing lines and an accented folder name ended the run with a UnicodeEncodeError's
+    traceback and exit 1 after its files were written. They are escaped now, as Python's
+    backslashreplace writes them, in a run, its re-render and a sweep's closing table."""
+    env = {"PYTHONIOENCODING": "ascii"}
+    common = ("dataset=function", "trainer.epochs=2", "trainer.replicas=2", "trainer.progress=plain")
+    trained = run_dlrun(*common, "hydra.run.dir='r\u00e9sum\u00e9'", cwd=tmp_path, env=env)
+    assert trained.returncode == 0, trained.stderr
+    assert "Traceback" not in trained.stderr
+    assert re.search(r"test  loss [0-9.]+ \\xb1 [0-9.]+", trained.stdout), trained.stdout
+    assert "files: " + str(tmp_path / "r\\xe9sum\\xe9") in trained.stdout
+    rendered = subprocess.run([sys.executable, "-m", "runner.report", "r\u00e9sum\u00e9"], cwd=tmp_path,
+                              env=dlrun_env(env), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert rendered.returncode == 0 and "r\\xe9sum\\xe9/report.html" in rendered.stdout, rendered.stderr
+    swept = run_dlrun("-m", *common, "seed=0,1", "hydra.sweep.dir=s", cwd=tmp_path, env=env)
+    assert swept.returncode == 0 and "Traceback" not in swept.stderr, swept.stderr
+    assert re.search(r"job +1 +ok +seed=1 +test_loss [0-9.]+ \\xb1 [0-9.]+", swept.stdout), swept.stdout
 
 
 def test_the_bar_modes_closing_table_has_accuracy_columns_only_when_accuracy_was_measured():

@@ -16,7 +16,9 @@ def main(argv: list) -> int:
     """Render, and say in one line what stopped it: a folder of the wrong kind, files that are
     missing, unreadable or corrupt, or a result that could not be written."""
     from runner.errors import UserError
+    from runner.say import tolerate_console_encoding
 
+    tolerate_console_encoding()
     try:
         return _render(argv)
     except UserError as ex:

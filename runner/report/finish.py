@@ -78,10 +78,13 @@ def background_workers(setting: int) -> int:
 
 
 def _worker_start() -> None:
-    """In each worker: stop when the sweep's process is gone (killed with -9, say)."""
+    """In each worker: stop when the sweep's process is gone (killed with -9, say), and print
+    what the console's encoding cannot show escaped, as the sweep's process does."""
+    from runner.say import tolerate_console_encoding
     from runner.signals import watch_parent
 
     watch_parent()
+    tolerate_console_encoding()
 
 
 def submit(run_dir: Path, status: str, workers: int, label: str = "", then=None) -> None:

@@ -443,3 +443,23 @@ def test_a_sweep_reports_the_settings_its_jobs_share_within_a_line_that_differs(
     rows = section(["regularizer.dropout=0.3"], ["regularizer.dropout=0.4"])  # a search's drawn p: still dropout
     assert rows["regularizer"] == "dropout varies"
     assert "regularizer" not in section(["regularizer=none"], ["regularizer=l2"])
+
+
+def test_a_users_matplotlibrc_neither_breaks_nor_restyles_the_plots(tmp_path):
+    """A matplotlibrc in the working folder (or ~/.config/matplotlib) with `text.usetex: True`, as
+    papers are drawn, on a machine without LaTeX: every plot failed, and the run ended with its
+    error blamed on metrics.csv. A dark figure colour restyled the reports. dlrun draws from
+    matplotlib's own defaults under its own settings."""
+    from conftest import run_dlrun
+    from PIL import Image
+
+    (tmp_path / "matplotlibrc").write_text("text.usetex: True\nfigure.facecolor: black\nfigure.figsize: 2, 1\n")
+    env = {"PATH": "/nonexistent:" + "/usr/bin:/bin", "MPLBACKEND": "Agg"}  # no latex on it, as on a GPU node
+    proc = run_dlrun("dataset=function", "trainer.epochs=2", "trainer.progress=quiet", "hydra.run.dir=r",
+                     cwd=tmp_path, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    plots = tmp_path / "r" / "plots"
+    assert {"curves.png", "predictions.png", "grad_norms.png"} <= {p.name for p in plots.iterdir()}
+    with Image.open(plots / "curves.png") as im:
+        assert im.convert("RGB").getpixel((2, 2)) == (255, 255, 255)  # white, not the rc's black
+        assert im.width > 400  # not the rc's 2-inch figure

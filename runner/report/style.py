@@ -13,12 +13,16 @@ SPLIT_STYLE = {  # colour and line style per split, the same in every plot
 
 
 def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend, imported on first use."""
+    """matplotlib.pyplot on the file-only Agg backend, imported on first use, with matplotlib's
+    own defaults under dlrun's: a matplotlibrc of the user's (in the working folder or
+    ~/.config/matplotlib) must not change the reports, and its `text.usetex: True` made every
+    plot fail where no LaTeX is installed (and names such as `val_loss` are not LaTeX)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    matplotlib.rcdefaults()  # keeps the backend
     plt.rcParams.update(
         {
             "font.size": 11,

@@ -144,9 +144,10 @@ def main() -> None:
         sys.exit(0)
     # Hydra users add a key with `+tags=[...]`; dlrun's schema has `tags`, where `+` would be refused
     sys.argv[1:] = [a[1:] if a.startswith("+tags=") else a for a in sys.argv[1:]]
-    from runner.config.overrides import flags_first
+    from runner.config.overrides import config_path_from_here, flags_first
 
     sys.argv[1:] = flags_first(sys.argv[1:])  # `dlrun dataset=mnist -m activation=relu,tanh`
+    sys.argv[1:] = config_path_from_here(sys.argv[1:])
     register()
     signals.install()
     try:

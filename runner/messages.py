@@ -167,6 +167,10 @@ def _primary_config_line(text: str, args) -> str | None:
     m = re.match(r"Additional config directory '(.+)' not found", text)
     if m:
         return f"--config-dir {m.group(1)}: {'not a folder' if Path(m.group(1)).exists() else 'no such folder'}"
+    m = re.search(r"Could not (?:find|load) '([^']+)'", text)
+    if m and path and (conf_dir() / f"{m.group(1)}.yaml").is_file() and Path(path).resolve() != conf_dir():
+        return (f"--config-path {path} replaces dlrun's config folder, {conf_dir()}, which holds {m.group(1)}.yaml; "
+                f"give a folder of your own with --config-dir {path} instead: it adds to dlrun's")  # fmt: skip
     m = re.match(r"Cannot find primary config '([^']+)'", text)
     if not m:
         return None

@@ -887,11 +887,43 @@ def test_a_config_folder_or_name_hydra_cannot_find_is_named_with_its_flag(tmp_pa
         ): f"--config-path {tmp_path / 'nope'}: no such folder (dlrun's own configs are in {conf_dir()})",  # fmt: skip
         ("-cd", str(tmp_path / "nope")): f"--config-dir {tmp_path / 'nope'}: no such folder",
         ("--config-dir", str(tmp_path / "afile")): f"--config-dir {tmp_path / 'afile'}: not a folder",
+        # relative: the working folder's, as a user means it (Hydra read it against runner/: "Primary
+        # config module 'runner.mine' not found"); a root config of one's own built on dlrun's `config`,
+        # which --config-path takes away ("In 'exp': Could not load 'config'.")
+        ("-cp", "mine", "-cn", "exp"): f"--config-path {tmp_path / 'mine'} replaces dlrun's config folder, "
+        f"{conf_dir()}, which holds config.yaml; give a folder of your own with --config-dir {tmp_path / 'mine'} "
+        "instead: it adds to dlrun's",
+        ("--config-path=mine", "-cn", "fn"): f"--config-path {tmp_path / 'mine'} replaces dlrun's config folder, "
+        f"{conf_dir()}, which holds dataset/function.yaml; give a folder of your own with --config-dir "
+        f"{tmp_path / 'mine'} instead: it adds to dlrun's",
+        ("-cp", "empty"): f"--config-path {tmp_path / 'empty'}: no config.yaml in {tmp_path / 'empty'}; {root}",
     }
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "exp.yaml").write_text("defaults:\n  - config\n  - _self_\ntrainer:\n  epochs: 1\n")
+    (tmp_path / "mine" / "fn.yaml").write_text("defaults:\n  - dataset: function\n  - _self_\n")
     for args, line in expected.items():
         proc = run_dlrun(*args, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
         assert (proc.returncode, proc.stderr) == (2, f"dlrun: error: {line}\n"), args
     assert not (tmp_path / "r").exists()
+    # what the line says to do works
+    proc = run_dlrun("--config-dir", "mine", "-cn", "exp", "dataset=function", "trainer.progress=quiet",
+                     f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0 and (tmp_path / "r" / "DONE").is_file(), proc.stderr
+
+
+def test_a_relative_config_path_is_made_absolute_against_the_working_folder(tmp_path, monkeypatch):
+    from runner.config.overrides import config_path_from_here
+
+    monkeypatch.chdir(tmp_path)
+    here = str(tmp_path / "mine")
+    assert config_path_from_here(["-cp", "mine", "x=1"]) == ["-cp", here, "x=1"]
+    assert config_path_from_here(["--config-path=mine", "-m"]) == [f"--config-path={here}", "-m"]
+    assert config_path_from_here(["--config-path", "./mine"]) == ["--config-path", str(tmp_path / "./mine")]
+    kept = ["-cp", "/abs/conf", "--config-path=pkg://runner.conf", "-cd", "mine", "mine=1"]
+    assert config_path_from_here(kept) == kept
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert config_path_from_here(["-cp", "~/conf"]) == ["-cp", str(tmp_path / "home" / "conf")]
+    assert config_path_from_here(["-cp"]) == ["-cp"]  # Hydra's parser says what is missing
 
 
 def test_hydras_search_path_adds_ones_own_configs_and_one_it_cannot_read_is_one_line(tmp_path):

@@ -138,6 +138,32 @@ def flags_first(argv: list) -> list:
     return flags + overrides
 
 
+def config_path_from_here(argv: list) -> list:
+    """argv with a relative --config-path (-cp) made absolute against the working folder, where a
+    user means it, and a leading ~ (quoted, so the shell left it) the home folder. Hydra reads it against the folder of the Python file that declares its app,
+    dlrun's `runner/`: `dlrun -cp mine -cn exp` was `Primary config module 'runner.mine' not found`."""
+
+    def absolute(value: str) -> str:
+        if "://" in value:  # pkg://, file://: Hydra's own
+            return value
+        return str(Path.cwd() / Path(value).expanduser())  # an absolute one (or ~/conf) stays as it is
+
+    out, args = [], iter(argv)
+    for token in args:
+        flag, eq, value = token.partition("=")
+        if flag in ("-cp", "--config-path"):
+            if eq:
+                token = f"{flag}={absolute(value)}"
+            else:
+                out.append(token)
+                token = next(args, None)
+                if token is None:
+                    break
+                token = absolute(token)
+        out.append(token)
+    return out
+
+
 def hydra_flags(argv: list):
     """Hydra's own flags on the command line (config_path, config_name, config_dir, ...), parsed by
     Hydra's parser; None where it refuses them."""

@@ -455,13 +455,42 @@ def write_hydra_record(folder: Path, task_cfg, hydra_root, overrides) -> None:
     atomic_write_text(record / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
 
 
-def _command(overrides, data_dir) -> dict:
-    """What makes a sweep: its overrides (data_dir compared once resolved, however it was given)."""
+def root_config(hydra_node) -> dict:
+    """Where a command's config comes from besides dlrun's own root config, as Hydra's node
+    records it: another --config-name, a --config-dir, a --config-path in place of dlrun's conf/.
+    Empty for dlrun's own (so the record of a sweep made before this was kept still matches)."""
+    from runner.config.compose import conf_dir
+
+    if hydra_node is None:
+        return {}
+    out = {}
+    name = OmegaConf.select(hydra_node, "job.config_name", default=None)
+    if name and name != "config":
+        out["config_name"] = str(name)
+    folders = [str(Path(s.path).resolve()) for s in OmegaConf.select(hydra_node, "runtime.config_sources", default=[])
+               if s.get("schema") == "file" and (s.get("provider") == "command-line" or
+                                                 (s.get("provider") == "main" and Path(s.path).resolve() != conf_dir()))]  # fmt: skip
+    if folders:
+        out["config_folders"] = folders
+    return out
+
+
+def _command(overrides, data_dir, root: dict | None = None) -> dict:
+    """What makes a sweep: its overrides (data_dir compared once resolved, however it was given),
+    and its root config when it is not dlrun's own (root_config)."""
     skip = {*presentation_keys(), "data_dir"}
     from runner.config.overrides import typed_overrides
 
     kept = sorted(o for o in typed_overrides(overrides) if o.lstrip("+~").split("=", 1)[0] not in skip)
-    return {"overrides": kept, "data_dir": str(Path(str(data_dir)).expanduser().resolve())}
+    command = {"overrides": kept, "data_dir": str(Path(str(data_dir)).expanduser().resolve())}
+    return {**command, "root_config": root} if root else command
+
+
+def _describe_root(root: dict | None) -> str:
+    if not root:
+        return "dlrun's own"
+    said = [f"-cn {root['config_name']}"] if root.get("config_name") else []
+    return " ".join(said + [f"--config-dir {f}" for f in root.get("config_folders", [])]) or "dlrun's own"
 
 
 def refuse_running_jobs(sweep_dir: Path) -> None:
@@ -488,14 +517,18 @@ def _command_differences(before: dict, now: dict) -> list:
         said.append(f"{' '.join(gone)} left out" if gone else f"{' '.join(new)} added")
     if before.get("data_dir") != now["data_dir"]:
         said.append(f"data_dir {before.get('data_dir')} then, {now['data_dir']} now")
+    if before.get("root_config") != now.get("root_config"):
+        said.append(f"root config {_describe_root(before.get('root_config'))} then, "
+                    f"{_describe_root(now.get('root_config'))} now")  # fmt: skip
     return said
 
 
-def guard_sweep(sweep_dir: Path, overrides, data_dir) -> None:
-    """Refuse a sweep folder made by another command; remember this command in a new one."""
+def guard_sweep(sweep_dir: Path, overrides, data_dir, hydra_node=None) -> None:
+    """Refuse a sweep folder made by another command (its overrides, data_dir, and root config
+    from Hydra's node); remember this command in a new one."""
     sweep_dir = Path(sweep_dir)
     record = sweep_dir / SWEEP_RECORD
-    now = _command(overrides, data_dir)
+    now = _command(overrides, data_dir, root_config(hydra_node))
     before = None
     with contextlib.suppress(OSError, ValueError):
         before = json.loads(record.read_text())

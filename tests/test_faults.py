@@ -718,9 +718,15 @@ def test_another_command_into_a_sweep_folder_is_refused(tmp_path):
         "model.hidden=[8]": "(model.hidden=[8] added)",
         f"data_dir={elsewhere}": f"(data_dir {tmp_path / 'data'} then, {elsewhere} now)",
         "experiment=function_fit": "(experiment=function_fit added)",
+        # a root config of one's own computes other jobs with the same overrides: the finished
+        # jobs of dlrun's were skipped as done under it
+        ("--config-dir", "mine", "-cn", "longer"): f"(root config dlrun's own then, -cn longer --config-dir "
+        f"{tmp_path / 'mine'} now)",
     }
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "longer.yaml").write_text("defaults:\n  - config\n  - _self_\ntrainer:\n  epochs: 3\n")
     for change, said in differs.items():
-        proc = run_dlrun(*base, change, cwd=tmp_path)
+        proc = run_dlrun(*base, *([change] if isinstance(change, str) else change), cwd=tmp_path)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert f"holds a sweep of another command {said}; run that command again" in proc.stderr, proc.stderr
         assert "hydra.sweep.dir" in proc.stderr
@@ -733,6 +739,12 @@ def test_another_command_into_a_sweep_folder_is_refused(tmp_path):
     again = run_dlrun(*base, *presentation, cwd=tmp_path)
     assert again.returncode == 0 and again.stdout.count("finished earlier (ok), skipped") == 2, again.stdout
     assert sorted(p.name for p in sweep.iterdir() if p.name[0].isdigit()) == [n for n in before if n[0].isdigit()]
+    # the same root config of one's own, run again, is the same command: its jobs are kept
+    own = [*base[:-1], f"hydra.sweep.dir={tmp_path / 'own'}", "--config-dir", "mine", "-cn", "longer"]
+    for _ in range(2):
+        proc = run_dlrun(*own, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("finished earlier (ok), skipped") == 2, proc.stdout
 
 
 # ---------------------------------------------------------------- a killed sweep's workers

@@ -20,6 +20,13 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 
+def _hydra_node():
+    """Hydra's node of the running command (its root config and config folders), or None."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get() if HydraConfig.initialized() else None
+
+
 def _command_overrides() -> list:
     """The command's overrides that change what the jobs compute (not which reports or parts
     run, nor the published values, which only change the report)."""
@@ -77,7 +84,7 @@ def run_report(cfg, folder: Path, label: str = "") -> tuple[list, list]:
     folder = Path(folder)
     parts = check(cfg)
     runfolder.lock(folder, "hydra.run.dir", kind="reproduce")
-    runfolder.guard_sweep(folder, _command_overrides(), cfg.data_dir)
+    runfolder.guard_sweep(folder, _command_overrides(), cfg.data_dir, _hydra_node())
     atomic_write_text(folder / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     expected = forecast(cfg, parts, folder)
     started, runs = time.perf_counter(), {}

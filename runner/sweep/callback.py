@@ -43,7 +43,7 @@ class SweepReport(Callback):
             check_search_direction(config)
             runfolder.note_folder(sweep_dir)  # Hydra makes it after this callback
             runfolder.lock(sweep_dir, "hydra.sweep.dir", kind="sweep")
-            runfolder.guard_sweep(sweep_dir, config.hydra.overrides.task, config.data_dir)
+            runfolder.guard_sweep(sweep_dir, config.hydra.overrides.task, config.data_dir, config.hydra)
             runfolder.refuse_running_jobs(sweep_dir)
             runfolder.remove_litter(sweep_dir)
             workers.clear(sweep_dir)  # a killed sweep's record of its workers, and its stop

@@ -225,6 +225,8 @@ def check_dataset(cfg) -> None:
         require_size(f"dataset.{key}", getattr(d, key))
     require(0 < d.train_fraction <= 1, "dataset.train_fraction", "a fraction in (0, 1]", d.train_fraction)
     require(0 <= d.holdout < 1, "dataset.holdout", "0 (off) or a fraction in (0, 1), e.g. 0.3", d.holdout)
+    require(0 <= d.label_seed < 2**32, "dataset.label_seed", "an integer in [0, 2^32 - 1] (NumPy's seed range)",
+            d.label_seed)  # fmt: skip
     require(
         not (d.shuffle_labels and is_function(d)),
         "dataset.shuffle_labels",

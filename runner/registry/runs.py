@@ -142,10 +142,30 @@ def check_run(cfg) -> None:
         require(cfg.scheduler.name in fixed, "scheduler",
                 f"one of {', '.join(fixed)} with trainer.replicas > 1 (a schedule that reads a metric "
                 "would set every copy's rate from their mean)", cfg.scheduler.name)  # fmt: skip
-    require(0 <= cfg.seed < 2**32, "seed", "an integer in [0, 2^32) (NumPy's seed range)", cfg.seed)
+    span, takers = seeds_taken(cfg)  # seed..seed+span-1 must all be NumPy seeds, or the last run failed
+    top = f"2^32 - {span}" if span > 1 else "2^32 - 1"
+    require(0 <= cfg.seed <= 2**32 - span, "seed",
+            f"an integer in [0, {top}] (NumPy's seed range{f'; {takers} take seeds seed..seed+{span - 1}' if takers else ''})",
+            cfg.seed)  # fmt: skip
     dev = str(cfg.device)
     require(_is_device(dev), "device", "auto, cpu, cuda, cuda:N or mps", dev)
     require(bool(str(cfg.data_dir).strip()), "data_dir", "a directory path", cfg.data_dir)
+
+
+def seeds_taken(cfg) -> tuple[int, str]:
+    """How many seeds from `seed` on a run takes (its replicas', a study's runs), and what takes them."""
+    span, takers = 1, ""
+    if cfg.trainer.replicas > 1:
+        span, takers = cfg.trainer.replicas, f"the {cfg.trainer.replicas} replicas (trainer.replicas)"
+    if cfg.task == "study":
+        from runner.registry.studies import STUDIES
+
+        study = STUDIES.get(cfg.study.name)
+        if study is not None and study.seeds is not None:
+            count, key = study.seeds(cfg.study)
+            if count > span:
+                span, takers = count, f"the study's {count} runs ({key})"
+    return span, takers
 
 
 def check_sweep(cfg) -> None:

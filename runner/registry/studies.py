@@ -24,6 +24,7 @@ class Study:
     needs: str  # "images": an image dataset; "function": dataset=function with model=mlp
     check: Callable | None = None  # (study section) -> None, raising ConfigError
     notes: Callable | None = None  # (config) -> lines: what the settings ask that the study cannot give
+    seeds: Callable | None = None  # (study section) -> (count, key): its runs take seeds seed..seed+count-1
 
 
 def _check_function_fit(st) -> None:
@@ -91,12 +92,21 @@ STUDIES.add(
 STUDIES.add(
     "trajectory_pca",
     Study(
-        "training trajectories of several seeds in weight space, by PCA", "images", _check_trajectory, _notes_trajectory
+        "training trajectories of several seeds in weight space, by PCA",
+        "images",
+        _check_trajectory,
+        _notes_trajectory,
+        seeds=lambda st: (st.trajectory.runs, "study.trajectory.runs"),
     ),
 )
 STUDIES.add(
     "minimal_ratio",
-    Study("share of positive Hessian eigenvalues at critical points vs loss", "function", _check_minimal_ratio),
+    Study(
+        "share of positive Hessian eigenvalues at critical points vs loss",
+        "function",
+        _check_minimal_ratio,
+        seeds=lambda st: (st.minimal_ratio.repeats, "study.minimal_ratio.repeats"),
+    ),
 )
 STUDIES.add(
     "flatness_interpolation",

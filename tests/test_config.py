@@ -117,11 +117,16 @@ def test_a_key_added_with_plus_that_no_schema_reads_is_refused(override, where, 
         ("device=gpu", "device"),
         ("trainer.progress=loud", "trainer.progress"),
         ("model.conv=[4]", "model.conv"),  # the MLP has no conv layers
+        # torch took them: a negative threshold counts a worse epoch as better, a floor at the rate
+        # lets it never fall; the plateau schedule then never lowered the rate, without a word
+        (["scheduler=plateau", "scheduler.threshold=-1"], "scheduler.threshold"),
+        (["scheduler=plateau", "scheduler.min_lr=-1"], "scheduler.min_lr"),
+        (["scheduler=plateau", "scheduler.min_lr=0.001"], "scheduler.min_lr"),  # optimizer.lr is 1e-3
     ],
 )
 def test_out_of_range_values_name_their_key(override, key):
     with pytest.raises(ConfigError) as e:
-        validate(compose(override))
+        validate(compose(*([override] if isinstance(override, str) else override)))
     assert e.value.key == key
     assert str(e.value).startswith(f"{key}: expected ")
 

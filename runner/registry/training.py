@@ -264,6 +264,10 @@ def check_scheduler(cfg) -> None:
         require(s.mode in MODES, "scheduler.mode", "min, max or auto", s.mode)
         require(0 < s.factor < 1, "scheduler.factor", "a factor in (0, 1)", s.factor)
         require(s.patience >= 0, "scheduler.patience", "an integer >= 0 (epochs)", s.patience)
+        # torch takes any: a negative threshold counted a worse epoch as an improvement, so the rate
+        # never fell; a floor at or above the rate it starts from does not let it fall either
+        require(s.threshold >= 0, "scheduler.threshold", "a relative improvement >= 0, e.g. 1e-4", s.threshold)
+        require(0 <= s.min_lr < cfg.optimizer.lr, "scheduler.min_lr", "a rate >= 0 below optimizer.lr", s.min_lr)
     if s.name == "onecycle":
         require(
             s.max_lr is None or s.max_lr > 0, "scheduler.max_lr", "a rate > 0, or null (10 x optimizer.lr)", s.max_lr

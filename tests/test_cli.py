@@ -64,6 +64,10 @@ def assert_one_line_error(proc, *fragments):
             ],
         ),
         (
+            ["trainer.replicas=5000000000"],
+            ["trainer.replicas: expected at most 2^32 (one NumPy seed each, from seed on), got 5000000000"],
+        ),
+        (
             ["dataset.label_seed=-5", "dataset.shuffle_labels=true"],
             ["dataset.label_seed: expected an integer in [0, 2^32 - 1] (NumPy's seed range), got -5"],
         ),

@@ -142,7 +142,8 @@ def check_run(cfg) -> None:
         require(cfg.scheduler.name in fixed, "scheduler",
                 f"one of {', '.join(fixed)} with trainer.replicas > 1 (a schedule that reads a metric "
                 "would set every copy's rate from their mean)", cfg.scheduler.name)  # fmt: skip
-    span, takers = seeds_taken(cfg)  # seed..seed+span-1 must all be NumPy seeds, or the last run failed
+    span, takers, key = seeds_taken(cfg)  # seed..seed+span-1 must all be NumPy seeds, or the last run failed
+    require(span <= 2**32, key, "at most 2^32 (one NumPy seed each, from seed on)", span)
     top = f"2^32 - {span}" if span > 1 else "2^32 - 1"
     require(0 <= cfg.seed <= 2**32 - span, "seed",
             f"an integer in [0, {top}] (NumPy's seed range{f'; {takers} take seeds seed..seed+{span - 1}' if takers else ''})",
@@ -152,20 +153,22 @@ def check_run(cfg) -> None:
     require(bool(str(cfg.data_dir).strip()), "data_dir", "a directory path", cfg.data_dir)
 
 
-def seeds_taken(cfg) -> tuple[int, str]:
-    """How many seeds from `seed` on a run takes (its replicas', a study's runs), and what takes them."""
-    span, takers = 1, ""
+def seeds_taken(cfg) -> tuple[int, str, str]:
+    """How many seeds from `seed` on a run takes (its replicas', a study's runs), what takes them,
+    and the key that sets how many."""
+    span, takers, key = 1, "", "seed"
     if cfg.trainer.replicas > 1:
-        span, takers = cfg.trainer.replicas, f"the {cfg.trainer.replicas} replicas (trainer.replicas)"
+        span, key = cfg.trainer.replicas, "trainer.replicas"
+        takers = f"the {span} replicas ({key})"
     if cfg.task == "study":
         from runner.registry.studies import STUDIES
 
         study = STUDIES.get(cfg.study.name)
         if study is not None and study.seeds is not None:
-            count, key = study.seeds(cfg.study)
+            count, runs_key = study.seeds(cfg.study)
             if count > span:
-                span, takers = count, f"the study's {count} runs ({key})"
-    return span, takers
+                span, takers, key = count, f"the study's {count} runs ({runs_key})", runs_key
+    return span, takers, key
 
 
 def check_sweep(cfg) -> None:

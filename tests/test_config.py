@@ -220,7 +220,18 @@ def test_nesterov_without_momentum_is_refused_rather_than_a_traceback_or_plain_s
         (["experiment=function_fit", "study.function_fit.functions=[]"], "study.function_fit.functions: expected "
          "one or more of sin_plus_square, sign_sin, sin_plus_x, cos_over_x, got []"),
         (["experiment=function_fit", "study.function_fit.depths=[]"],
-         "study.function_fit.depths: expected depths >= 1, e.g. [1,3,6], got []"),
+         "study.function_fit.depths: expected two or more different depths >= 1, e.g. [1,3,6] (the study compares "
+         "deep with shallow), got []"),
+        # one depth: "deepest over shallowest" 1; a repeated one: the same model's folder, "finished earlier, kept"
+        (["experiment=function_fit", "study.function_fit.depths=[3]"],
+         "study.function_fit.depths: expected two or more different depths >= 1, e.g. [1,3,6] (the study compares "
+         "deep with shallow), got [3]"),
+        (["experiment=function_fit", "study.function_fit.depths=[1,3,3]"],
+         "study.function_fit.depths: expected two or more different depths >= 1, e.g. [1,3,6] (the study compares "
+         "deep with shallow), got [1, 3, 3]"),
+        # one seed, one batch size: the same model twice, every point of the line the same
+        (["experiment=flatness_interpolation", "study.interpolation.batch_small=1024"],
+         "study.interpolation.batch_small: expected a batch size >= 1 below batch_large (1024), got 1024"),
         (["experiment=trajectory_pca", "study.trajectory.runs=1"],
          "study.trajectory.runs: expected an integer >= 2 (PCA compares runs), got 1"),
         (["experiment=minimal_ratio", "study.minimal_ratio.repeats=0"],

@@ -34,10 +34,12 @@ def _check_function_fit(st) -> None:
             f"one or more of {', '.join(FUNCTIONS.names())}", list(ff.functions))  # fmt: skip
     for fn in ff.functions:
         FUNCTIONS.check(fn, key="study.function_fit.functions")
+    # one depth has nothing to compare (its "deepest over shallowest" was 1), and a repeated one
+    # is the same model in the same folder, kept as "finished earlier"
     require(
-        len(ff.depths) >= 1 and min(ff.depths) >= 1,
+        len(set(ff.depths)) == len(ff.depths) >= 2 and min(ff.depths) >= 1,
         "study.function_fit.depths",
-        "depths >= 1, e.g. [1,3,6]",
+        "two or more different depths >= 1, e.g. [1,3,6] (the study compares deep with shallow)",
         list(ff.depths),
     )
     require(ff.target_params >= 10, "study.function_fit.target_params", "an integer >= 10", ff.target_params)
@@ -68,11 +70,12 @@ def _check_minimal_ratio(st) -> None:
 
 def _check_interpolation(st) -> None:
     ip = st.interpolation
+    # equal sizes train the same model twice (one seed): the line between them is one point
     require(
-        ip.batch_small >= 1 and ip.batch_large >= 1,
+        1 <= ip.batch_small < ip.batch_large,
         "study.interpolation.batch_small",
-        "batch sizes >= 1",
-        [ip.batch_small, ip.batch_large],
+        f"a batch size >= 1 below batch_large ({ip.batch_large})",
+        ip.batch_small,
     )
     require(
         ip.alpha_min < ip.alpha_max,

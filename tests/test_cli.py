@@ -179,6 +179,10 @@ def assert_one_line_error(proc, *fragments):
             ["dataset.test_subsample: expected 1 to 10 of the 10 samples (a count, or a fraction of them), got 20"],
         ),
         (["sweep=depth_search", "sweep.depths=[2,0]"], ["sweep.depths", "integers >= 1"]),
+        (  # the same job twice
+            ["sweep=depth_search", "sweep.depths=[2,4,2]"],
+            ["sweep.depths: expected a non-empty list of different integers >= 1, e.g. [1,2,4,8], got [2, 4, 2]"],
+        ),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, args, fragments):

@@ -32,8 +32,13 @@ def _join(values, key: str = "values") -> str:
     from runner.errors import ConfigError
 
     items = list(values) if not isinstance(values, (str, int, float)) else [values]
-    if not items or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
-        raise ConfigError(key, "a non-empty list of integers >= 1, e.g. [1,2,4,8]", items)
+    # a repeated value is the same job twice (its report's mean of the two is one run)
+    if (
+        not items
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items)
+        or len(set(items)) < len(items)
+    ):
+        raise ConfigError(key, "a non-empty list of different integers >= 1, e.g. [1,2,4,8]", items)
     return ",".join(str(v) for v in items)
 
 

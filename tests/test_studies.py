@@ -448,6 +448,35 @@ def test_the_interpolation_report_gives_small_losses_their_significant_digits(tm
     assert "| 0.0001234 | 99.00% | 0.05 |" in md and "| 0.0003456 |" in md, md
 
 
+def test_the_interpolation_reports_the_loss_barrier_between_the_two_solutions(tmp_path, monkeypatch):
+    """Its headline was the highest train loss over the whole line, which is nearly always an
+    extrapolated end (a = -1 or 2) and says nothing of the path between the two minima: the
+    barrier is the highest loss for a in [0, 1] above the higher of the two ends."""
+    import json
+
+    from conftest import compose
+
+    from runner.studies import flatness_interpolation as fi
+
+    cfg = compose("experiment=flatness_interpolation", "study.reduced=true")
+    monkeypatch.setattr(fi, "_plot", lambda rows, small, large, path: path)
+    losses = {-1.0: 5.0, 0.0: 0.1, 0.25: 0.2, 0.5: 0.7, 0.75: 0.4, 1.0: 0.3, 2.0: 9.0}
+    fi.write_csv(tmp_path / "interpolation.csv", fi.CSV_COLUMNS, [[a, tl, 0.9, tl, 0.9] for a, tl in losses.items()])
+    fi.report(cfg, tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["barrier_train_loss"] == pytest.approx(0.4) and summary["barrier_alpha"] == 0.5
+    assert (summary["max_train_loss"], summary["max_train_loss_alpha"]) == (9.0, 2.0)
+    md = (tmp_path / "report.md").read_text()
+    assert "the train loss peaks at 0.7 at a = 0.50, a barrier of 0.4 above the higher end." in md, md
+    # a path that never rises above its ends has none
+    fi.write_csv(tmp_path / "interpolation.csv", fi.CSV_COLUMNS,
+                 [[a, tl, 0.9, tl, 0.9] for a, tl in ((-1.0, 3.0), (0.0, 0.1), (0.5, 0.2), (1.0, 0.3))])  # fmt: skip
+    fi.report(cfg, tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["barrier_train_loss"], summary["barrier_alpha"]) == (0.0, None)
+    assert "no barrier: it never rises above the higher end" in (tmp_path / "report.md").read_text()
+
+
 def test_the_trajectory_plot_labels_a_small_final_loss_with_its_significant_digits(tmp_path, monkeypatch):
     """Each run's end was labelled with 3 decimals: a final train loss of 0.00123 read 0.001."""
     import matplotlib

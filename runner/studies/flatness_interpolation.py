@@ -113,6 +113,7 @@ def report(cfg, study_dir: Path) -> dict:
         if (r := at.get(a)) is not None
     ]
     worst = max(rows, key=lambda r: r["train_loss"])
+    barrier = _barrier(rows, at)
     md = [
         f"A CNN (conv {list(cfg.model.conv)}, FC {list(cfg.model.hidden)}, {cfg.activation.name}) trained on "
         f"{cfg.dataset.name} for {cfg.trainer.epochs} epochs with batch {ip.batch_small} and with batch "
@@ -121,7 +122,9 @@ def report(cfg, study_dir: Path) -> dict:
         "",
         *md_table(["point", "train loss", "train accuracy", "test loss", "test accuracy"], ends),
         "",
-        f"Highest train loss along the line: {worst['train_loss']:.4g} at a = {worst['alpha']:.2f}.",
+        *([barrier["line"], ""] if barrier else []),
+        f"Highest train loss along the whole line, the extrapolated ends included: {worst['train_loss']:.4g} at "
+        f"a = {worst['alpha']:.2f}.",
         "",
         "## Plot",
         "",
@@ -133,8 +136,35 @@ def report(cfg, study_dir: Path) -> dict:
         study_dir,
         "Flatness: interpolating between small- and large-batch solutions",
         md,
-        {"points": len(rows), "max_train_loss": worst["train_loss"], "max_train_loss_alpha": worst["alpha"]},
+        {
+            "points": len(rows),
+            "max_train_loss": worst["train_loss"],
+            "max_train_loss_alpha": worst["alpha"],
+            **({k: barrier[k] for k in ("barrier_train_loss", "barrier_alpha")} if barrier else {}),
+        },  # fmt: skip
     )
+
+
+def _barrier(rows: list, at: dict) -> dict | None:
+    """The loss barrier between the two solutions: the highest train loss for a in [0, 1] above
+    the higher of the two ends (0 where the loss never rises above them). The maximum over the
+    whole line is nearly always at an extrapolated end (a = -1 or 2) and says little of the path
+    between the minima. None when the line lacks a = 0 or a = 1."""
+    ends = [at.get(0.0), at.get(1.0)]
+    if None in ends:
+        return None
+    between = [r for r in rows if -1e-9 <= r["alpha"] <= 1 + 1e-9]
+    peak = max(between, key=lambda r: r["train_loss"])
+    height = max(0.0, peak["train_loss"] - max(e["train_loss"] for e in ends))
+    where = f"at a = {peak['alpha']:.2f}" if height > 0 else "at an end"
+    said = (f"a barrier of {height:.4g} above the higher end" if height > 0
+            else "no barrier: it never rises above the higher end")  # fmt: skip
+    return {
+        "barrier_train_loss": height,
+        "barrier_alpha": peak["alpha"] if height > 0 else None,
+        "line": f"Between the two solutions (0 <= a <= 1) the train loss peaks at {peak['train_loss']:.4g} {where}, "
+        f"{said}.",
+    }
 
 
 def _plot(rows: list, bs_small: int, bs_large: int, path: Path) -> Path:

@@ -140,13 +140,14 @@ def flags_first(argv: list) -> list:
 
 def config_path_from_here(argv: list) -> list:
     """argv with a relative --config-path (-cp) made absolute against the working folder, where a
-    user means it, and a leading ~ (quoted, so the shell left it) the home folder. Hydra reads it against the folder of the Python file that declares its app,
-    dlrun's `runner/`: `dlrun -cp mine -cn exp` was `Primary config module 'runner.mine' not found`."""
+    user means it, and a leading ~ (quoted, so the shell left it) the home folder. Hydra reads it
+    against the folder of the Python file that declares its app, dlrun's `runner/`: `dlrun -cp
+    mine -cn exp` was `Primary config module 'runner.mine' not found`."""
 
     def absolute(value: str) -> str:
         if "://" in value:  # pkg://, file://: Hydra's own
             return value
-        return str(Path.cwd() / Path(value).expanduser())  # an absolute one (or ~/conf) stays as it is
+        return str(Path.cwd() / Path(value).expanduser())  # joined to an absolute path, cwd drops out
 
     out, args = [], iter(argv)
     for token in args:

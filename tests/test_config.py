@@ -246,6 +246,39 @@ def test_a_studys_settings_that_would_study_nothing_are_refused(overrides, line)
     assert str(e.value) == line
 
 
+@pytest.mark.parametrize(
+    "overrides,line",
+    [
+        # every seed a run takes must be one: the last replica's and a study's last run's were NumPy's
+        # ValueError (minimal_ratio's after its first repeats trained), trajectory_pca's second run was
+        # refused with `got 4294967296`, a number nobody typed; label_seed was default_rng's traceback
+        (["seed=4294967295", "trainer.replicas=2"],
+         "seed: expected an integer in [0, 2^32 - 2] (NumPy's seed range; the 2 replicas (trainer.replicas) take "
+         "seeds seed..seed+1), got 4294967295"),
+        (["experiment=minimal_ratio", "study.reduced=true", "seed=4294967295"],
+         "seed: expected an integer in [0, 2^32 - 3] (NumPy's seed range; the study's 3 runs "
+         "(study.minimal_ratio.repeats) take seeds seed..seed+2), got 4294967295"),
+        (["experiment=trajectory_pca", "study.reduced=true", "seed=4294967294"],
+         "seed: expected an integer in [0, 2^32 - 3] (NumPy's seed range; the study's 3 runs "
+         "(study.trajectory.runs) take seeds seed..seed+2), got 4294967294"),
+        (["trainer.replicas=5000000000"],
+         "trainer.replicas: expected at most 2^32 (one NumPy seed each, from seed on), got 5000000000"),
+        (["dataset.label_seed=-5", "dataset.shuffle_labels=true"],
+         "dataset.label_seed: expected an integer in [0, 2^32 - 1] (NumPy's seed range), got -5"),
+    ],
+)  # fmt: skip
+def test_every_seed_a_run_takes_is_in_numpys_range(overrides, line):
+    with pytest.raises(ConfigError) as e:
+        validate(compose(*overrides))
+    assert str(e.value) == line
+
+
+def test_the_highest_seeds_that_fit_are_taken():
+    validate(compose("seed=4294967295"))
+    validate(compose("seed=4294967294", "trainer.replicas=2"))
+    validate(compose("experiment=minimal_ratio", "study.reduced=true", "seed=4294967293"))
+
+
 def test_inf_is_taken_where_the_schema_gives_it_a_meaning():
     from runner.config.schema import UNBOUNDED
 

@@ -218,7 +218,7 @@ def test_corrupt_input_gives_one_line_naming_the_file(tmp_path, name):
 
 @pytest.mark.parametrize("args,names", [
     (["dataset=mnist", "dataset.num_classes=5"], "dataset.num_classes: expected 10"),
-    (["seed=4294967296"], "seed: expected an integer in [0, 2^32)"),
+    (["seed=4294967296"], "seed: expected an integer in [0, 2^32 - 1]"),
     (["task=eval"], "ckpt: expected the model.pt"),
     (["task=eval", "ckpt=nowhere/model.pt"], "nowhere/model.pt: no such file"),
 ])  # fmt: skip
